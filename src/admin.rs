@@ -1,0 +1,80 @@
+//! The admin listener (loopback by default). Endpoints:
+//! - `GET /ready`: 200 once the config is loaded and the listeners are up, 503 before and while
+//!   shutting down;
+//! - `GET /config_dump`: the active config as JSON (generation, source files, compiled routes
+//!   and clusters, and the errors of the last refused change, if any);
+//! - `GET /`: this list.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body_util::Full;
+
+use crate::mirror::{MirrorOutcome, Mirrorer};
+use crate::model::dump::config_dump;
+use crate::reload::Reloader;
+
+/// Admin state.
+pub struct Admin {
+    /// Set once listeners are up; cleared on shutdown.
+    pub ready: Arc<AtomicBool>,
+    /// Config source.
+    pub reloader: Arc<Reloader>,
+    /// Mirror counters.
+    pub mirrorer: Arc<Mirrorer>,
+}
+
+impl Admin {
+    /// Handles one admin request.
+    pub async fn handle<B>(
+        self: Arc<Self>,
+        req: Request<B>,
+    ) -> Result<Response<Full<Bytes>>, Infallible> {
+        if req.method() != Method::GET && req.method() != Method::HEAD {
+            return Ok(reply(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "text/plain",
+                "use GET\n".into(),
+            ));
+        }
+        Ok(match req.uri().path() {
+            "/ready" => {
+                if self.ready.load(Ordering::Relaxed) {
+                    reply(StatusCode::OK, "text/plain", "ready\n".into())
+                } else {
+                    reply(StatusCode::SERVICE_UNAVAILABLE, "text/plain", "not ready\n".into())
+                }
+            }
+            "/config_dump" => {
+                let snap = self.reloader.snapshot.load();
+                let mut dump = config_dump(&snap);
+                let errors = self.reloader.last_errors.load();
+                dump["last_rejected"] = serde_json::json!(errors.iter().map(|d| d.to_string()).collect::<Vec<_>>());
+                dump["mirror_outcomes"] = serde_json::json!(MirrorOutcome::ALL
+                    .iter()
+                    .map(|o| (o.as_str().to_string(), self.mirrorer.stats.get(*o)))
+                    .collect::<std::collections::BTreeMap<_, _>>());
+                dump["mirrors_in_flight"] = self.mirrorer.in_flight().into();
+                let body = serde_json::to_string_pretty(&dump).unwrap_or_default();
+                reply(StatusCode::OK, "application/json", body.into())
+            }
+            "/" => reply(
+                StatusCode::OK,
+                "text/plain",
+                "shadowmesh admin\n  GET /ready        readiness\n  GET /config_dump  active configuration (JSON)\n".into(),
+            ),
+            _ => reply(StatusCode::NOT_FOUND, "text/plain", "not found; see GET /\n".into()),
+        })
+    }
+}
+
+fn reply(status: StatusCode, content_type: &'static str, body: Bytes) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(body));
+    *resp.status_mut() = status;
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp
+}

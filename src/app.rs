@@ -1,0 +1,236 @@
+//! Assembling a running proxy: config loaded, listeners and admin bound, file watching started.
+//! Used by `shadowmesh run` and by the integration tests (so they run the real thing).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::admin::Admin;
+use crate::config::Diagnostic;
+use crate::mirror::{MirrorConfig, Mirrorer};
+use crate::model::ProxyIdentity;
+use crate::proxy::{ConnInfo, Proxy, ProxyOptions, server};
+use crate::reload::Reloader;
+use crate::telemetry::{AccessLog, LogFormat, Telemetry};
+use crate::upstream::Upstreams;
+
+/// A listener: an address and, optionally, the service host it is bound to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenSpec {
+    /// Address to bind (port 0 picks one).
+    pub addr: SocketAddr,
+    /// `--listen ADDR=HOST`: requests on this port go to HOST.
+    pub host: Option<String>,
+}
+
+impl std::str::FromStr for ListenSpec {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (addr, host) = match s.split_once('=') {
+            Some((a, h)) if !h.is_empty() => (a, Some(h.to_string())),
+            Some(_) => return Err(format!("{s:?}: the host after = is empty")),
+            None => (s, None),
+        };
+        let addr = addr
+            .parse()
+            .map_err(|e| format!("{addr:?} is not an address like 127.0.0.1:15001: {e}"))?;
+        Ok(Self { addr, host })
+    }
+}
+
+/// Everything `run` needs.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Config files and folders.
+    pub paths: Vec<PathBuf>,
+    /// Proxy listeners.
+    pub listen: Vec<ListenSpec>,
+    /// Admin address.
+    pub admin: SocketAddr,
+    /// Who this proxy is.
+    pub identity: ProxyIdentity,
+    /// `--workload` (telemetry).
+    pub workload: Option<String>,
+    /// Mirroring limits.
+    pub mirror: MirrorConfig,
+    /// Proxy settings.
+    pub proxy: ProxyOptions,
+    /// Access log format.
+    pub log_format: LogFormat,
+    /// Bound on the drain at shutdown.
+    pub drain_timeout: Duration,
+    /// Poll interval for config changes (events make it faster).
+    pub reload_poll: Duration,
+}
+
+impl RunOptions {
+    /// Defaults for `paths`, listening on `127.0.0.1:0` with the admin on `127.0.0.1:0`.
+    pub fn for_test(paths: Vec<PathBuf>) -> Self {
+        Self {
+            paths,
+            listen: vec!["127.0.0.1:0".parse().expect("valid")],
+            admin: "127.0.0.1:0".parse().expect("valid"),
+            identity: ProxyIdentity::default(),
+            workload: None,
+            mirror: MirrorConfig::default(),
+            proxy: ProxyOptions::default(),
+            log_format: LogFormat::Text,
+            drain_timeout: Duration::from_secs(5),
+            reload_poll: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Why the proxy could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The config has errors.
+    #[error("the configuration has errors")]
+    Config(Vec<Diagnostic>),
+    /// A port could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// Address.
+        addr: SocketAddr,
+        /// Cause.
+        source: std::io::Error,
+    },
+}
+
+/// A running proxy.
+pub struct Running {
+    /// Bound proxy addresses, in `--listen` order.
+    pub listen_addrs: Vec<SocketAddr>,
+    /// Bound admin address.
+    pub admin_addr: SocketAddr,
+    /// The shared proxy state.
+    pub proxy: Arc<Proxy>,
+    /// The config source.
+    pub reloader: Arc<Reloader>,
+    ready: Arc<AtomicBool>,
+    shutdown: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+}
+
+impl Running {
+    /// Stops accepting, drains connections (bounded) and returns when all servers are done.
+    pub async fn shutdown(mut self) {
+        self.ready.store(false, Ordering::Relaxed);
+        let _ = self.shutdown.send(true);
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+/// Starts the proxy: loads the config (refusing a bad one), binds every listener, starts the
+/// admin server and the config watcher.
+pub async fn start(opts: RunOptions) -> Result<Running, StartError> {
+    let reloader =
+        Reloader::load(opts.paths.clone(), opts.identity.clone()).map_err(StartError::Config)?;
+    let mut listeners = Vec::new();
+    for spec in &opts.listen {
+        let l = TcpListener::bind(spec.addr)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: spec.addr,
+                source,
+            })?;
+        listeners.push((l, spec.host.clone()));
+    }
+    let admin_listener =
+        TcpListener::bind(opts.admin)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: opts.admin,
+                source,
+            })?;
+    let admin_addr = admin_listener
+        .local_addr()
+        .map_err(|source| StartError::Bind {
+            addr: opts.admin,
+            source,
+        })?;
+    let telemetry = Arc::new(Telemetry::new(AccessLog::new(opts.log_format)));
+    let mirrorer = Arc::new(Mirrorer::new(opts.mirror.clone()));
+    let proxy = Arc::new(Proxy {
+        snapshot: reloader.snapshot.clone(),
+        upstreams: Arc::new(Upstreams::default()),
+        mirrorer: mirrorer.clone(),
+        telemetry,
+        options: opts.proxy.clone(),
+    });
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+    let mut listen_addrs = Vec::new();
+    for (listener, host) in listeners {
+        let addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: opts.admin,
+            source,
+        })?;
+        listen_addrs.push(addr);
+        let bound_host: Option<Arc<str>> = host.map(Arc::from);
+        let proxy = proxy.clone();
+        let rx = shutdown_rx.clone();
+        tasks.spawn(server::serve(
+            listener,
+            rx,
+            opts.drain_timeout,
+            move |remote| {
+                let proxy = proxy.clone();
+                let conn = ConnInfo {
+                    remote,
+                    bound_host: bound_host.clone(),
+                };
+                service_fn(move |req| proxy.clone().handle(req, conn.clone()))
+            },
+        ));
+    }
+    let ready = Arc::new(AtomicBool::new(false));
+    let admin = Arc::new(Admin {
+        ready: ready.clone(),
+        reloader: reloader.clone(),
+        mirrorer,
+    });
+    tasks.spawn(server::serve(
+        admin_listener,
+        shutdown_rx.clone(),
+        opts.drain_timeout,
+        move |_| {
+            let admin = admin.clone();
+            service_fn(move |req| admin.clone().handle(req))
+        },
+    ));
+    tasks.spawn(reloader.clone().watch(shutdown_rx, opts.reload_poll));
+    ready.store(true, Ordering::Relaxed);
+    Ok(Running {
+        listen_addrs,
+        admin_addr,
+        proxy,
+        reloader,
+        ready,
+        shutdown,
+        tasks,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_specs_parse() {
+        let plain: ListenSpec = "127.0.0.1:15001".parse().unwrap();
+        assert_eq!(plain.host, None);
+        let bound: ListenSpec = "127.0.0.1:8080=calcbackendsvc".parse().unwrap();
+        assert_eq!(bound.host.as_deref(), Some("calcbackendsvc"));
+        assert!("127.0.0.1:8080=".parse::<ListenSpec>().is_err());
+        assert!("localhost".parse::<ListenSpec>().is_err());
+    }
+}

@@ -1,0 +1,110 @@
+//! The active configuration as JSON, for `GET /config_dump`: generation, source files, and the
+//! compiled virtual hosts, routes and clusters (with endpoints), so a user can see exactly what
+//! shadowmesh made of their YAML.
+
+use serde_json::{Value, json};
+
+use super::Snapshot;
+use super::cluster::Cluster;
+use super::table::{Action, ClusterChoice, Route};
+
+/// Renders `snap` as JSON.
+pub fn config_dump(snap: &Snapshot) -> Value {
+    let loaded_at = snap
+        .loaded_at
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    json!({
+        "generation": snap.generation,
+        "loaded_at_unix": loaded_at,
+        "sources": snap.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>(),
+        "summary": snap.summary,
+        "warnings": snap.warnings.iter().map(|w| w.to_string()).collect::<Vec<_>>(),
+        "proxy_namespace": snap.table.proxy_namespace,
+        "virtual_hosts": snap.table.virtual_hosts.iter().map(|v| json!({
+            "name": v.name,
+            "hosts": v.hosts,
+            "ports": v.ports,
+            "compare_ignore": v.compare_ignore,
+            "routes": v.routes.iter().map(route).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "clusters": snap.table.clusters.iter().map(|c| cluster(c)).collect::<Vec<_>>(),
+    })
+}
+
+fn choice(c: &ClusterChoice) -> Value {
+    let names: Vec<String> = c.clusters().iter().map(|c| cluster_name(c)).collect();
+    json!(names)
+}
+
+fn cluster_name(c: &Cluster) -> String {
+    match &c.subset {
+        Some(s) => format!("{}:{}|{s}", c.service, c.port),
+        None => format!("{}:{}", c.service, c.port),
+    }
+}
+
+fn route(r: &Route) -> Value {
+    let matches: Vec<Value> = r
+        .matches
+        .iter()
+        .map(|m| {
+            json!({
+                "name": m.name,
+                "uri": m.uri.as_ref().map(|u| u.describe()),
+                "ignore_uri_case": m.ignore_uri_case,
+                "method": m.method.as_ref().map(|u| u.describe()),
+                "scheme": m.scheme.as_ref().map(|u| u.describe()),
+                "authority": m.authority.as_ref().map(|u| u.describe()),
+                "port": m.port,
+                "headers": m.headers.iter().map(|h| json!({
+                    "name": h.name.as_str(), "match": h.value.describe(), "invert": h.invert,
+                })).collect::<Vec<_>>(),
+                "query_params": m.query.iter().map(|q| json!({
+                    "name": q.name, "match": q.value.describe(),
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let action = match &r.action {
+        Action::Forward(w) => json!({"forward": w.destinations.iter().map(|d| json!({
+            "clusters": choice(&d.target), "weight": d.weight,
+        })).collect::<Vec<_>>()}),
+        Action::Redirect(rd) => json!({"redirect": {
+            "uri": rd.uri, "authority": rd.authority, "port": rd.port, "scheme": rd.scheme,
+            "status": rd.status.as_u16(),
+        }}),
+        Action::Direct(d) => {
+            json!({"direct_response": {"status": d.status.as_u16(), "body_bytes": d.body.len()}})
+        }
+    };
+    json!({
+        "name": r.name,
+        "match": matches,
+        "action": action,
+        "mirrors": r.mirrors.iter().map(|m| json!({
+            "clusters": choice(&m.target), "percent": m.percent,
+        })).collect::<Vec<_>>(),
+        "timeout_ms": r.timeout.map(|t| t.as_millis() as u64),
+    })
+}
+
+fn cluster(c: &Cluster) -> Value {
+    json!({
+        "name": cluster_name(c),
+        "service": c.service,
+        "port": c.port,
+        "subset": c.subset,
+        "version": c.version(),
+        "protocol": c.protocol,
+        "passthrough": c.passthrough,
+        "policy": c.policy,
+        "endpoints": c.endpoints.iter().map(|e| json!({
+            "address": e.authority.as_str(),
+            "workload": e.workload,
+            "labels": e.labels,
+            "ejected": c.is_ejected(e),
+        })).collect::<Vec<_>>(),
+    })
+}

@@ -1,0 +1,157 @@
+//! The checked, compiled model: a [`Snapshot`] is one generation of configuration, built from
+//! the files by [`build_snapshot`] and swapped atomically (arc-swap) by the proxy. The data path
+//! loads it once per request and never locks.
+//!
+//! - [`compile`]: wire resources to a [`RouteTable`], with diagnostics;
+//! - [`services`]: ServiceEntry/WorkloadEntry to services and endpoints;
+//! - [`policy`]: DestinationRule traffic policies;
+//! - [`cluster`]: endpoints, load balancing, outlier detection;
+//! - [`table`]: the compiled routes;
+//! - [`dump`]: the JSON shown by `/config_dump`.
+
+pub mod cluster;
+pub mod compile;
+pub mod dump;
+pub mod duration;
+pub mod policy;
+pub mod services;
+pub mod table;
+
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+pub use cluster::{Cluster, Endpoint, Protocol};
+pub use compile::{ProxyIdentity, compile};
+pub use table::{
+    Action, ClusterChoice, MirrorPolicy, Route, RouteDestination, RouteTable, VirtualHost,
+};
+
+use crate::config::{self, Diagnostic};
+
+/// One generation of configuration.
+#[derive(Debug)]
+pub struct Snapshot {
+    /// 1 for the first config loaded, +1 for each one applied after it.
+    pub generation: u64,
+    /// The YAML files it was read from.
+    pub files: Vec<PathBuf>,
+    /// When it was loaded.
+    pub loaded_at: SystemTime,
+    /// The routes.
+    pub table: RouteTable,
+    /// Warnings found while compiling.
+    pub warnings: Vec<Diagnostic>,
+    /// One line saying what was loaded.
+    pub summary: String,
+    /// Documents of kinds shadowmesh does not read.
+    pub skipped: Vec<config::load::Skipped>,
+}
+
+impl Snapshot {
+    /// One info line per skipped document.
+    pub fn skipped_lines(&self) -> Vec<String> {
+        self.skipped
+            .iter()
+            .map(|s| {
+                format!(
+                    "info: {}: skipped {} {} ({}): shadowmesh reads only VirtualService, DestinationRule, ServiceEntry and WorkloadEntry",
+                    s.file.display(),
+                    s.kind,
+                    s.name.as_deref().unwrap_or("(unnamed)"),
+                    s.api_version
+                )
+            })
+            .collect()
+    }
+}
+
+impl Snapshot {
+    /// An empty snapshot (generation 0): every request gets 404. Used before the first config.
+    pub fn empty() -> Self {
+        Self {
+            generation: 0,
+            files: Vec::new(),
+            loaded_at: SystemTime::now(),
+            table: RouteTable::default(),
+            warnings: Vec::new(),
+            summary: "no configuration".into(),
+            skipped: Vec::new(),
+        }
+    }
+}
+
+/// The result of loading: a snapshot, or every error (warnings are included either way).
+pub type BuildResult = Result<Snapshot, Vec<Diagnostic>>;
+
+/// Reads and compiles the configuration at `paths`, exactly as `run` and `validate` do.
+pub fn build_snapshot(paths: &[PathBuf], identity: &ProxyIdentity, generation: u64) -> BuildResult {
+    let mut diags = Vec::new();
+    let set = config::load(paths, &identity.namespace, &mut diags);
+    let load_failed = diags.iter().any(Diagnostic::is_error);
+    let table = compile(&set, identity, &mut diags);
+    match table {
+        Some(table) if !load_failed => {
+            let summary = summarize(&set, &table);
+            Ok(Snapshot {
+                generation,
+                files: set.files,
+                loaded_at: SystemTime::now(),
+                table,
+                warnings: diags,
+                summary,
+                skipped: set.skipped,
+            })
+        }
+        _ => {
+            diags.sort_by_key(|d| std::cmp::Reverse(d.severity));
+            Err(diags)
+        }
+    }
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+fn summarize(set: &config::ConfigSet, table: &RouteTable) -> String {
+    let routes: usize = table
+        .virtual_hosts
+        .iter()
+        .filter(|v| v.source.is_some())
+        .map(|v| v.routes.len())
+        .sum();
+    let mirrors: usize = table
+        .virtual_hosts
+        .iter()
+        .flat_map(|v| &v.routes)
+        .map(|r| r.mirrors.len())
+        .sum();
+    let mut s = format!(
+        "{}: {}, {}, {}, {}; {}, {}, {}",
+        plural(set.files.len(), "file", "files"),
+        plural(
+            set.virtual_services.len(),
+            "VirtualService",
+            "VirtualServices"
+        ),
+        plural(
+            set.destination_rules.len(),
+            "DestinationRule",
+            "DestinationRules"
+        ),
+        plural(set.service_entries.len(), "ServiceEntry", "ServiceEntries"),
+        plural(
+            set.workload_entries.len(),
+            "WorkloadEntry",
+            "WorkloadEntries"
+        ),
+        plural(routes, "http route", "http routes"),
+        plural(mirrors, "mirror", "mirrors"),
+        plural(table.clusters.len(), "cluster", "clusters"),
+    );
+    if !set.skipped.is_empty() {
+        let kinds: Vec<&str> = set.skipped.iter().map(|k| k.kind.as_str()).collect();
+        s.push_str(&format!("; skipped {}", kinds.join(", ")));
+    }
+    s
+}

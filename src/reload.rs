@@ -1,0 +1,175 @@
+//! Live configuration: the files are watched (their folders, as Kubernetes ConfigMaps swap a
+//! `..data` symlink rather than writing files) and polled as a fallback; a changed config is
+//! compiled and swapped in atomically. A bad one is logged with all its errors and the last good
+//! one stays active. Requests in flight keep the snapshot they started with.
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use notify::{RecursiveMode, Watcher};
+use tokio::sync::{mpsc, watch};
+
+use crate::config::Diagnostic;
+use crate::config::load::list_files;
+use crate::model::{ProxyIdentity, Snapshot, build_snapshot};
+
+/// Reload counters.
+#[derive(Debug, Default)]
+pub struct ReloadStats {
+    /// Configs applied (the first load included).
+    pub applied: AtomicU64,
+    /// Configs refused.
+    pub rejected: AtomicU64,
+}
+
+/// Loads the configuration and keeps it current.
+pub struct Reloader {
+    paths: Vec<PathBuf>,
+    identity: ProxyIdentity,
+    /// The active snapshot.
+    pub snapshot: Arc<ArcSwap<Snapshot>>,
+    /// Counters.
+    pub stats: ReloadStats,
+    last_seen: AtomicU64,
+    /// The errors of the last refused config (empty once a good one is applied).
+    pub last_errors: ArcSwap<Vec<Diagnostic>>,
+}
+
+impl Reloader {
+    /// Loads the first config; its errors are returned (the caller refuses to start).
+    pub fn load(
+        paths: Vec<PathBuf>,
+        identity: ProxyIdentity,
+    ) -> Result<Arc<Self>, Vec<Diagnostic>> {
+        let hash = content_hash(&paths);
+        let snapshot = build_snapshot(&paths, &identity, 1)?;
+        for line in snapshot.skipped_lines() {
+            tracing::info!("{}", line.trim_start_matches("info: "));
+        }
+        for w in &snapshot.warnings {
+            tracing::warn!("{w}");
+        }
+        let stats = ReloadStats::default();
+        stats.applied.fetch_add(1, Ordering::Relaxed);
+        Ok(Arc::new(Self {
+            paths,
+            identity,
+            snapshot: Arc::new(ArcSwap::from_pointee(snapshot)),
+            stats,
+            last_seen: AtomicU64::new(hash),
+            last_errors: ArcSwap::from_pointee(Vec::new()),
+        }))
+    }
+
+    /// Re-reads the files if their content changed. Returns true when a new config was applied.
+    pub fn check(&self) -> bool {
+        let hash = content_hash(&self.paths);
+        if self.last_seen.swap(hash, Ordering::Relaxed) == hash {
+            return false;
+        }
+        let generation = self.snapshot.load().generation + 1;
+        match build_snapshot(&self.paths, &self.identity, generation) {
+            Ok(snapshot) => {
+                for w in &snapshot.warnings {
+                    tracing::warn!("{w}");
+                }
+                tracing::info!(generation, "config applied: {}", snapshot.summary);
+                self.snapshot.store(Arc::new(snapshot));
+                self.stats.applied.fetch_add(1, Ordering::Relaxed);
+                self.last_errors.store(Arc::new(Vec::new()));
+                true
+            }
+            Err(diags) => {
+                let active = self.snapshot.load().generation;
+                tracing::error!(
+                    "config change refused ({} errors); generation {active} stays active",
+                    diags.iter().filter(|d| d.is_error()).count()
+                );
+                for d in &diags {
+                    tracing::error!("{d}");
+                }
+                self.stats.rejected.fetch_add(1, Ordering::Relaxed);
+                self.last_errors.store(Arc::new(diags));
+                false
+            }
+        }
+    }
+
+    /// Watches the files until `shutdown` turns true: on a change event (debounced) and every
+    /// `poll` as a fallback for file systems without events.
+    pub async fn watch(self: Arc<Self>, mut shutdown: watch::Receiver<bool>, poll: Duration) {
+        let (tx, mut rx) = mpsc::unbounded_channel::<()>();
+        let watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+            if res.is_ok() {
+                let _ = tx.send(());
+            }
+        });
+        let _watcher = match watcher {
+            Ok(mut w) => {
+                for dir in self.watch_dirs() {
+                    if let Err(e) = w.watch(&dir, RecursiveMode::NonRecursive) {
+                        tracing::warn!(dir = %dir.display(), error = %e, "cannot watch; polling only");
+                    }
+                }
+                Some(w)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "file watching unavailable; polling only");
+                None
+            }
+        };
+        let mut ticker = tokio::time::interval(poll);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                Some(()) = rx.recv() => {
+                    // Editors write in several steps: let them finish.
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    while rx.try_recv().is_ok() {}
+                }
+                _ = ticker.tick() => {}
+                _ = shutdown.changed() => return,
+            }
+            let this = self.clone();
+            let _ = tokio::task::spawn_blocking(move || this.check()).await;
+        }
+    }
+
+    fn watch_dirs(&self) -> Vec<PathBuf> {
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        for p in &self.paths {
+            let dir = if p.is_dir() {
+                p.clone()
+            } else {
+                match p.parent() {
+                    Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+                    _ => PathBuf::from("."),
+                }
+            };
+            if !dirs.contains(&dir) {
+                dirs.push(dir);
+            }
+        }
+        dirs
+    }
+}
+
+/// A hash of the names and contents of every config file (missing files hash as absent).
+fn content_hash(paths: &[PathBuf]) -> u64 {
+    let mut h = DefaultHasher::new();
+    match list_files(paths) {
+        Ok(files) => {
+            for f in files {
+                f.hash(&mut h);
+                std::fs::read(&f).ok().hash(&mut h);
+            }
+        }
+        Err(e) => e.len().hash(&mut h),
+    }
+    h.finish()
+}

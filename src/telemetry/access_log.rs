@@ -1,0 +1,164 @@
+//! The access log: one line per upstream exchange, primary and mirror, as seed 004's service
+//! log shows them (`GET /hello 200 9.303 ms 59 bytes -> greeter-service v2 (mirror)`), or one
+//! JSON object per line with `--log-format json`.
+
+use std::io::Write;
+
+use super::Exchange;
+
+/// How lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+    /// No access log.
+    Off,
+}
+
+/// Writes access log lines to standard output.
+#[derive(Debug, Default)]
+pub struct AccessLog {
+    format: LogFormat,
+}
+
+impl AccessLog {
+    /// A log in `format`.
+    pub fn new(format: LogFormat) -> Self {
+        Self { format }
+    }
+
+    /// Writes one line for `ex`.
+    pub fn write(&self, ex: &Exchange) {
+        let line = match self.format {
+            LogFormat::Off => return,
+            LogFormat::Text => text_line(ex),
+            LogFormat::Json => json_line(ex),
+        };
+        let mut out = std::io::stdout().lock();
+        // A closed stdout must not take the proxy down.
+        let _ = out.write_all(line.as_bytes());
+    }
+}
+
+/// `GET /hello 200 9.303 ms 59 bytes -> greeter-service v1`, plus `(mirror)`, the flag and reason.
+pub fn text_line(ex: &Exchange) -> String {
+    let ms = ex.duration.as_secs_f64() * 1000.0;
+    let mut line = format!(
+        "{} {} {} {ms:.3} ms {} bytes -> ",
+        ex.method, ex.path, ex.status, ex.response_bytes
+    );
+    match &ex.peer {
+        Some(p) => {
+            line.push_str(&p.service);
+            if let Some(s) = &p.subset {
+                line.push(' ');
+                line.push_str(s);
+            }
+        }
+        None => line.push('-'),
+    }
+    if ex.mirror {
+        line.push_str(" (mirror)");
+    }
+    if ex.flag != super::Flag::None {
+        line.push(' ');
+        line.push_str(ex.flag.as_str());
+    }
+    if let Some(reason) = &ex.reason {
+        line.push_str(": ");
+        line.push_str(reason);
+    }
+    line.push('\n');
+    line
+}
+
+fn json_line(ex: &Exchange) -> String {
+    let peer = ex.peer.as_deref();
+    let v = serde_json::json!({
+        "method": ex.method.as_str(),
+        "path": ex.path,
+        "status": ex.status,
+        "duration_ms": ex.duration.as_secs_f64() * 1000.0,
+        "request_bytes": ex.request_bytes,
+        "response_bytes": ex.response_bytes,
+        "service": peer.map(|p| p.service_fqdn.as_str()),
+        "subset": peer.and_then(|p| p.subset.as_deref()),
+        "version": peer.map(|p| p.version.as_str()),
+        "workload": peer.map(|p| p.workload.as_str()),
+        "upstream": peer.map(|p| p.address.as_str()),
+        "mirror": ex.mirror,
+        "flags": ex.flag.as_str(),
+        "reason": ex.reason,
+        "request_id": ex.request_id,
+        "route": ex.route,
+        "protocol": ex.protocol,
+    });
+    let mut s = v.to_string();
+    s.push('\n');
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::telemetry::{Flag, Peer};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    fn exchange(mirror: bool, flag: Flag) -> Exchange {
+        Exchange {
+            method: http::Method::GET,
+            path: "/hello".into(),
+            status: 200,
+            duration: Duration::from_micros(9303),
+            request_bytes: 0,
+            response_bytes: 59,
+            peer: Some(Arc::new(Peer {
+                service: "greeter-service".into(),
+                service_fqdn: "greeter-service.default.svc.cluster.local".into(),
+                namespace: "default".into(),
+                subset: Some(if mirror { "v2" } else { "v1" }.into()),
+                version: "v1".into(),
+                workload: "greeter-v1".into(),
+                address: "127.0.0.1:3000".into(),
+            })),
+            mirror,
+            flag,
+            reason: None,
+            request_id: "id".into(),
+            route: None,
+            protocol: "HTTP/1.1",
+            body: None,
+        }
+    }
+
+    #[test]
+    fn text_lines_read_like_the_seed() {
+        assert_eq!(
+            text_line(&exchange(false, Flag::None)),
+            "GET /hello 200 9.303 ms 59 bytes -> greeter-service v1\n"
+        );
+        assert_eq!(
+            text_line(&exchange(true, Flag::None)),
+            "GET /hello 200 9.303 ms 59 bytes -> greeter-service v2 (mirror)\n"
+        );
+        let mut failed = exchange(true, Flag::ConnectFailure);
+        failed.status = 0;
+        failed.reason = Some("connection refused".into());
+        assert!(
+            text_line(&failed).ends_with("greeter-service v2 (mirror) UF: connection refused\n")
+        );
+    }
+
+    #[test]
+    fn json_lines_parse() {
+        let v: serde_json::Value =
+            serde_json::from_str(&json_line(&exchange(true, Flag::None))).unwrap();
+        assert_eq!(v["mirror"], true);
+        assert_eq!(v["subset"], "v2");
+        assert_eq!(v["flags"], "-");
+    }
+}

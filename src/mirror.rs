@@ -25,7 +25,7 @@ use crate::model::cluster::Outcome;
 use crate::model::{Cluster, Endpoint};
 use crate::proxy::body::{ChannelBody, Tap};
 use crate::telemetry::{Exchange, Flag, Peer, Telemetry};
-use crate::upstream::{BoxError, Upstreams, classify, root_cause};
+use crate::upstream::{BoxError, UpstreamError, Upstreams, classify, root_cause};
 
 /// Mirroring limits.
 #[derive(Debug, Clone)]
@@ -266,7 +266,7 @@ impl Mirrorer {
                 return;
             }
         };
-        let client = upstreams.client(cluster.protocol, &cluster.policy);
+        let upstreams = upstreams.clone();
         let this = self.clone();
         let telemetry = telemetry.clone();
         let peer = peer(&cluster, endpoint);
@@ -282,7 +282,8 @@ impl Mirrorer {
             let started = Instant::now();
             let endpoint = &cluster.endpoints[endpoint_index];
             endpoint.active.fetch_add(1, Ordering::Relaxed);
-            let result = tokio::time::timeout(timeout, exchange(client, req, capture)).await;
+            let send = upstreams.send(cluster.protocol, &cluster.policy, &endpoint.authority, req);
+            let result = tokio::time::timeout(timeout, exchange(send, capture)).await;
             endpoint.active.fetch_sub(1, Ordering::Relaxed);
             let mut ex = Exchange {
                 method,
@@ -346,16 +347,17 @@ impl Mirrorer {
 }
 
 enum MirrorError {
-    Client(hyper_util::client::legacy::Error),
+    Client(UpstreamError),
     Body(u16, BoxError),
 }
 
 async fn exchange(
-    client: crate::upstream::HttpClient,
-    req: Request<crate::upstream::UpstreamBody>,
+    send: impl std::future::Future<
+        Output = Result<http::Response<hyper::body::Incoming>, UpstreamError>,
+    >,
     capture: usize,
 ) -> Result<(u16, u64, Option<Bytes>), MirrorError> {
-    let resp = client.request(req).await.map_err(MirrorError::Client)?;
+    let resp = send.await.map_err(MirrorError::Client)?;
     let status = resp.status().as_u16();
     let mut body = resp.into_body();
     let mut bytes = 0u64;

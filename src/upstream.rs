@@ -1,6 +1,10 @@
-//! Upstream connections: pooled hyper clients, HTTP/1.1 or h2c (prior knowledge) per cluster
-//! protocol, one pool per distinct (protocol, connect timeout, idle timeout) so pools survive
-//! config reloads. Errors are classified the way Envoy's response flags do.
+//! Upstream connections, pooled, surviving config reloads. Errors are classified the way
+//! Envoy's response flags do.
+//!
+//! - HTTP/1.1: hyper-util's pooled client, one pool per distinct (connect timeout, idle timeout);
+//!   the request goes to the endpoint's address with the service's `Host` header.
+//! - h2c (ServiceEntry port protocol `HTTP2`/`GRPC`): one multiplexed connection per endpoint,
+//!   with `:authority` set to the service host (as Envoy sends it), not the endpoint address.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,6 +16,12 @@ use http_body_util::combinators::UnsyncBoxBody;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+
+use http::uri::Authority;
+use http::{Request, Response, header};
+use hyper::body::Incoming;
+use hyper::client::conn::http2;
+use hyper_util::rt::TokioIo;
 
 use crate::model::cluster::{ClusterPolicy, Protocol};
 use crate::telemetry::Flag;
@@ -25,9 +35,24 @@ pub type HttpClient = Client<HttpConnector, UpstreamBody>;
 
 type PoolKey = (Protocol, Duration, Option<Duration>);
 
+/// Why an upstream exchange failed before a response arrived.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    /// HTTP/1 client error.
+    #[error(transparent)]
+    Client(#[from] hyper_util::client::legacy::Error),
+    /// Could not connect.
+    #[error("connect failed: {0}")]
+    Connect(String),
+    /// h2 stream or connection failure.
+    #[error(transparent)]
+    H2(#[from] hyper::Error),
+}
+
 /// All upstream pools.
 pub struct Upstreams {
     clients: ArcSwap<HashMap<PoolKey, HttpClient>>,
+    h2: ArcSwap<HashMap<Authority, http2::SendRequest<UpstreamBody>>>,
     /// Connections idle longer than this are closed (when the policy sets none).
     default_idle: Duration,
 }
@@ -43,8 +68,78 @@ impl Upstreams {
     pub fn new(default_idle: Duration) -> Self {
         Self {
             clients: ArcSwap::from_pointee(HashMap::new()),
+            h2: ArcSwap::from_pointee(HashMap::new()),
             default_idle,
         }
+    }
+
+    /// Sends `req` (its URI names the endpoint, its `Host` the service) to `endpoint` using the
+    /// cluster's protocol and policy.
+    pub async fn send(
+        &self,
+        protocol: Protocol,
+        policy: &ClusterPolicy,
+        endpoint: &Authority,
+        mut req: Request<UpstreamBody>,
+    ) -> Result<Response<Incoming>, UpstreamError> {
+        if protocol == Protocol::Http1 {
+            return Ok(self.client(protocol, policy).request(req).await?);
+        }
+        // h2: `:authority` is the service host; the connection goes to the endpoint.
+        if let Some(host) = req.headers_mut().remove(header::HOST) {
+            let pq = req
+                .uri()
+                .path_and_query()
+                .map_or("/", |p| p.as_str())
+                .to_string();
+            if let Ok(uri) = format!("http://{}{pq}", host.to_str().unwrap_or_default()).parse() {
+                *req.uri_mut() = uri;
+            }
+        }
+        let mut sender = self.h2_sender(endpoint, policy.connect_timeout).await?;
+        sender.ready().await?;
+        Ok(sender.send_request(req).await?)
+    }
+
+    async fn h2_sender(
+        &self,
+        endpoint: &Authority,
+        connect_timeout: Duration,
+    ) -> Result<http2::SendRequest<UpstreamBody>, UpstreamError> {
+        if let Some(s) = self.h2.load().get(endpoint) {
+            if !s.is_closed() {
+                return Ok(s.clone());
+            }
+        }
+        let connect = tokio::net::TcpStream::connect(endpoint.as_str());
+        let stream = match tokio::time::timeout(connect_timeout, connect).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return Err(UpstreamError::Connect(e.to_string())),
+            Err(_) => {
+                return Err(UpstreamError::Connect(format!(
+                    "no connection within {connect_timeout:?}"
+                )));
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let (sender, conn) = http2::Builder::new(TokioExecutor::new())
+            .timer(TokioTimer::new())
+            .handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| UpstreamError::Connect(format!("h2 handshake: {e}")))?;
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "h2 upstream connection ended");
+            }
+        });
+        let key = endpoint.clone();
+        self.h2.rcu(|map| {
+            let mut map = HashMap::clone(map);
+            map.retain(|_, s| !s.is_closed());
+            map.insert(key.clone(), sender.clone());
+            map
+        });
+        Ok(sender)
     }
 
     /// The client for a cluster's protocol and policy (created on first use).
@@ -87,20 +182,25 @@ impl Upstreams {
     }
 }
 
-/// Classifies a client error: flag, HTTP status for the client, short reason.
-pub fn classify(err: &hyper_util::client::legacy::Error) -> (Flag, u16, String) {
-    if err.is_connect() {
-        (
+/// Classifies an upstream error: flag, HTTP status for the client, short reason.
+pub fn classify(err: &UpstreamError) -> (Flag, u16, String) {
+    match err {
+        UpstreamError::Client(e) if e.is_connect() => (
             Flag::ConnectFailure,
             503,
-            format!("connect failed: {}", root_cause(err)),
-        )
-    } else {
-        (
+            format!("connect failed: {}", root_cause(e)),
+        ),
+        UpstreamError::Connect(e) => (Flag::ConnectFailure, 503, format!("connect failed: {e}")),
+        UpstreamError::Client(e) => (
             Flag::UpstreamReset,
             502,
-            format!("upstream reset: {}", root_cause(err)),
-        )
+            format!("upstream reset: {}", root_cause(e)),
+        ),
+        UpstreamError::H2(e) => (
+            Flag::UpstreamReset,
+            502,
+            format!("upstream reset: {}", root_cause(e)),
+        ),
     }
 }
 

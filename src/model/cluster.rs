@@ -223,12 +223,8 @@ impl Cluster {
         if n <= 1 {
             return self.endpoints.first();
         }
-        let now = if self.policy.outlier.is_some() {
-            clock_ms()
-        } else {
-            0
-        };
-        let healthy = |e: &&Endpoint| now == 0 || !e.ejected(now);
+        let now = self.policy.outlier.as_ref().map(|_| clock_ms());
+        let healthy = |e: &&Endpoint| now.is_none_or(|now| !e.ejected(now));
         match self.policy.lb {
             LbPolicy::RoundRobin => {
                 let start = self.rr.fetch_add(1, Ordering::Relaxed);

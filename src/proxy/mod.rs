@@ -284,9 +284,18 @@ impl Proxy {
             Protocol::Http1 => Version::HTTP_11,
             Protocol::Http2 => Version::HTTP_2,
         };
-        let client = self.upstreams.client(cluster.protocol, &cluster.policy);
         let timeout = route.timeout.or(self.options.request_timeout);
-        let sent = client.request(upstream_req);
+        let endpoint_authority = upstream_req
+            .uri()
+            .authority()
+            .cloned()
+            .expect("built with an authority");
+        let sent = self.upstreams.send(
+            cluster.protocol,
+            &cluster.policy,
+            &endpoint_authority,
+            upstream_req,
+        );
         let result = match timeout {
             Some(t) => tokio::time::timeout(t, sent).await.map_err(|_| t),
             None => Ok(sent.await),

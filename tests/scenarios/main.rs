@@ -1,0 +1,10 @@
+//! Scenario tests: real backends, the real proxy, real sockets on loopback.
+
+mod support;
+
+mod bodies;
+mod errors;
+mod mirror_failures;
+mod reload;
+mod seeds;
+mod statistics;

@@ -179,7 +179,6 @@ pub fn load(paths: &[PathBuf], default_namespace: &str, diags: &mut Vec<Diagnost
         }
         set.files.push(file);
     }
-    check_duplicates(&set, diags);
     set
 }
 
@@ -396,7 +395,8 @@ fn value_type(v: &Value) -> &'static str {
     }
 }
 
-fn check_duplicates(set: &ConfigSet, diags: &mut Vec<Diagnostic>) {
+/// Reports resources of the same kind, namespace and name defined more than once.
+pub fn check_duplicates(set: &ConfigSet, diags: &mut Vec<Diagnostic>) {
     let mut seen: BTreeMap<&ResourceId, &Path> = BTreeMap::new();
     let all = set
         .virtual_services

@@ -79,6 +79,7 @@ pub fn compile(
     diags: &mut Vec<Diagnostic>,
 ) -> Option<RouteTable> {
     let errors_before = diags.iter().filter(|d| d.is_error()).count();
+    crate::config::load::check_duplicates(set, diags);
     let namespaces = namespaces(set, &identity.namespace);
     let services = build_services(set, &namespaces, diags);
     let mut c = Compiler {
@@ -514,25 +515,35 @@ impl Compiler<'_> {
             route.direct_response.is_some(),
         ];
         let action = match kinds {
-            [true, false, false] => Action::Forward(self.weighted(route, ns, r, &f)?),
-            [false, true, false] => Action::Redirect(redirect(route.redirect.as_ref()?, r, &f)?),
-            [false, false, true] => Action::Direct(direct(route.direct_response.as_ref()?, r, &f)?),
+            [true, false, false] => self.weighted(route, ns, r, &f).map(Action::Forward),
+            [false, true, false] => route
+                .redirect
+                .as_ref()
+                .and_then(|rd| redirect(rd, r, &f))
+                .map(Action::Redirect),
+            [false, false, true] => route
+                .direct_response
+                .as_ref()
+                .and_then(|d| direct(d, r, &f))
+                .map(Action::Direct),
             [false, false, false] => {
                 r.error(
                     f.clone(),
                     "a route needs one of route, redirect or directResponse",
                 );
-                return None;
+                None
             }
             _ => {
                 r.error(
                     f.clone(),
                     "use only one of route, redirect and directResponse",
                 );
-                return None;
+                None
             }
         };
+        // Mirrors are checked even when the action has errors, so all are reported at once.
         let mirrors = self.mirrors(route, ns, r, &f);
+        let action = action?;
         if !mirrors.is_empty() && !matches!(action, Action::Forward(_)) {
             r.error(
                 format!("{f}.mirror"),

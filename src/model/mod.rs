@@ -17,6 +17,9 @@ pub mod policy;
 pub mod services;
 pub mod table;
 
+#[cfg(test)]
+mod validate_tests;
+
 use std::path::PathBuf;
 use std::time::SystemTime;
 

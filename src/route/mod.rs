@@ -16,6 +16,9 @@ pub mod query;
 pub mod request_match;
 pub mod string_match;
 
+#[cfg(test)]
+mod find_tests;
+
 use std::sync::Arc;
 
 use http::HeaderMap;

@@ -3,6 +3,7 @@
 mod support;
 
 mod bodies;
+mod cli;
 mod errors;
 mod mirror_failures;
 mod reload;

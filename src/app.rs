@@ -158,10 +158,15 @@ pub async fn start(opts: RunOptions) -> Result<Running, StartError> {
             source,
         })?;
     let telemetry = Arc::new(Telemetry::new(AccessLog::new(opts.log_format)));
-    let mirrorer = Arc::new(Mirrorer::new(opts.mirror.clone()));
+    let upstreams = Arc::new(Upstreams::default());
+    let mirrorer = Arc::new(Mirrorer::new(
+        opts.mirror.clone(),
+        upstreams.clone(),
+        telemetry.clone(),
+    ));
     let proxy = Arc::new(Proxy {
         snapshot: reloader.snapshot.clone(),
-        upstreams: Arc::new(Upstreams::default()),
+        upstreams,
         mirrorer: mirrorer.clone(),
         telemetry,
         options: opts.proxy.clone(),

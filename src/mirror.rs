@@ -9,7 +9,8 @@
 //!   dropped and counted), and each is time-limited;
 //! - its response is read to the end and dropped, after being handed to the telemetry hooks
 //!   (the comparison uses it).
-//! Outcomes are counted per destination in [`MirrorStats`].
+//!
+//! Outcomes are counted in [`MirrorStats`] and reported per destination to observers.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -132,6 +133,8 @@ impl MirrorStats {
 pub struct Mirrorer {
     /// Limits.
     pub config: MirrorConfig,
+    upstreams: Arc<Upstreams>,
+    telemetry: Arc<Telemetry>,
     permits: Arc<Semaphore>,
     /// Outcome counts.
     pub stats: MirrorStats,
@@ -147,11 +150,13 @@ pub struct PendingMirror {
 }
 
 impl Mirrorer {
-    /// A mirrorer with `config`.
-    pub fn new(config: MirrorConfig) -> Self {
+    /// A mirrorer with `config`, sending through `upstreams` and recording to `telemetry`.
+    pub fn new(config: MirrorConfig, upstreams: Arc<Upstreams>, telemetry: Arc<Telemetry>) -> Self {
         let permits = Arc::new(Semaphore::new(config.max_in_flight));
         Self {
             config,
+            upstreams,
+            telemetry,
             permits,
             stats: MirrorStats::default(),
             observers: Vec::new(),
@@ -212,11 +217,10 @@ impl Mirrorer {
         pending: PendingMirror,
         head: &http::request::Parts,
         path_and_query: &str,
-        upstreams: &Arc<Upstreams>,
-        telemetry: &Arc<Telemetry>,
         request_id: &str,
         route: &str,
     ) {
+        let (upstreams, telemetry) = (&self.upstreams, &self.telemetry);
         let cluster = pending.cluster.clone();
         let Some(endpoint_index) = pick_index(&cluster) else {
             self.count(&cluster, MirrorOutcome::ConnectError);
@@ -242,12 +246,11 @@ impl Mirrorer {
             });
         if let Some(h) = builder.headers_mut() {
             *h = head.headers.clone();
-            if self.config.shadow_host_suffix {
-                if let Some(host) = h.get(header::HOST).and_then(|v| v.to_str().ok()) {
-                    if let Ok(v) = HeaderValue::from_str(&shadow_host(host)) {
-                        h.insert(header::HOST, v);
-                    }
-                }
+            if self.config.shadow_host_suffix
+                && let Some(host) = h.get(header::HOST).and_then(|v| v.to_str().ok())
+                && let Ok(v) = HeaderValue::from_str(&shadow_host(host))
+            {
+                h.insert(header::HOST, v);
             }
         }
         let (body, too_large) = match pending.body {

@@ -106,10 +106,10 @@ impl Upstreams {
         endpoint: &Authority,
         connect_timeout: Duration,
     ) -> Result<http2::SendRequest<UpstreamBody>, UpstreamError> {
-        if let Some(s) = self.h2.load().get(endpoint) {
-            if !s.is_closed() {
-                return Ok(s.clone());
-            }
+        if let Some(s) = self.h2.load().get(endpoint)
+            && !s.is_closed()
+        {
+            return Ok(s.clone());
         }
         let connect = tokio::net::TcpStream::connect(endpoint.as_str());
         let stream = match tokio::time::timeout(connect_timeout, connect).await {

@@ -66,12 +66,11 @@ pub fn merge_policy(
     if let Some(pool) = &tp.connection_pool {
         let mut max_connections = None;
         if let Some(tcp) = &pool.tcp {
-            if let Some(t) = &tcp.connect_timeout {
-                if let Some(d) =
+            if let Some(t) = &tcp.connect_timeout
+                && let Some(d) =
                     duration(r, &format!("{field}.connectionPool.tcp.connectTimeout"), t)
-                {
-                    out.connect_timeout = d;
-                }
+            {
+                out.connect_timeout = d;
             }
             max_connections = positive(
                 r,

@@ -57,10 +57,10 @@ pub fn add_forwarded(headers: &mut HeaderMap, client: IpAddr) {
 
 /// Returns the request's `x-request-id`, adding a random UUID when there is none.
 pub fn ensure_request_id(headers: &mut HeaderMap) -> String {
-    if let Some(id) = headers.get(&X_REQUEST_ID).and_then(|v| v.to_str().ok()) {
-        if !id.is_empty() {
-            return id.to_string();
-        }
+    if let Some(id) = headers.get(&X_REQUEST_ID).and_then(|v| v.to_str().ok())
+        && !id.is_empty()
+    {
+        return id.to_string();
     }
     let id = uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes())
         .into_uuid()

@@ -251,15 +251,8 @@ impl Proxy {
                 }
             }
             for p in pending {
-                self.mirrorer.spawn(
-                    p,
-                    &parts,
-                    &path_and_query,
-                    &self.upstreams,
-                    &self.telemetry,
-                    &request_id,
-                    &route.name,
-                );
+                self.mirrorer
+                    .spawn(p, &parts, &path_and_query, &request_id, &route.name);
             }
         }
         // 6. forward

@@ -95,7 +95,7 @@ impl<T: Copy> HostIndex<T> {
             }
             self.wildcards
                 .push((suffix.to_string(), fqdn.to_string(), target));
-            self.wildcards.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+            self.wildcards.sort_by_key(|w| std::cmp::Reverse(w.0.len()));
             return true;
         }
         if self
@@ -172,11 +172,11 @@ fn normalize(host: &str) -> Cow<'_, str> {
 
 /// Splits an authority (`host:port`, `[::1]:8080`, `host`) into host and port.
 pub fn split_authority(authority: &str) -> (&str, Option<u16>) {
-    if let Some(rest) = authority.strip_prefix('[') {
-        if let Some((v6, tail)) = rest.split_once(']') {
-            let port = tail.strip_prefix(':').and_then(|p| p.parse().ok());
-            return (v6, port);
-        }
+    if let Some(rest) = authority.strip_prefix('[')
+        && let Some((v6, tail)) = rest.split_once(']')
+    {
+        let port = tail.strip_prefix(':').and_then(|p| p.parse().ok());
+        return (v6, port);
     }
     match authority.rsplit_once(':') {
         Some((host, port)) if !host.contains(':') => match port.parse() {

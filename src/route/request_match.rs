@@ -43,10 +43,10 @@ impl RequestMatch {
                 return false;
             }
         }
-        if let Some(port) = self.port {
-            if req.port != Some(port) {
-                return false;
-            }
+        if let Some(port) = self.port
+            && req.port != Some(port)
+        {
+            return false;
         }
         let field = |m: &Option<StringMatcher>, v: &str| m.as_ref().is_none_or(|m| m.matches(v));
         field(&self.scheme, req.scheme)

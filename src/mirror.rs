@@ -22,10 +22,10 @@ use http_body_util::BodyExt;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
+use crate::model::Cluster;
 use crate::model::cluster::Outcome;
-use crate::model::{Cluster, Endpoint};
 use crate::proxy::body::{ChannelBody, Tap};
-use crate::telemetry::{Exchange, Flag, Peer, Telemetry};
+use crate::telemetry::{Exchange, Flag, Telemetry};
 use crate::upstream::{BoxError, UpstreamError, Upstreams, classify, root_cause};
 
 /// Mirroring limits.
@@ -272,7 +272,7 @@ impl Mirrorer {
         let upstreams = upstreams.clone();
         let this = self.clone();
         let telemetry = telemetry.clone();
-        let peer = peer(&cluster, endpoint);
+        let peer = cluster.peer(Some(endpoint_index)).clone();
         let method = head.method.clone();
         let path = path_and_query.to_string();
         let request_id = request_id.to_string();
@@ -394,22 +394,6 @@ pub fn shadow_host(host: &str) -> String {
     }
 }
 
-/// The telemetry peer for an endpoint of a cluster.
-pub fn peer(cluster: &Cluster, endpoint: &Endpoint) -> Arc<Peer> {
-    Arc::new(Peer {
-        service: cluster.service_name.clone(),
-        service_fqdn: cluster.service.clone(),
-        namespace: cluster.service_namespace.clone(),
-        subset: cluster.subset.clone(),
-        version: match endpoint.version() {
-            "unknown" => cluster.version().to_string(),
-            v => v.to_string(),
-        },
-        workload: endpoint.workload.clone(),
-        address: endpoint.authority.to_string(),
-    })
-}
-
 /// `HTTP/1.1` or `HTTP/2`.
 pub fn protocol_name(p: crate::model::Protocol) -> &'static str {
     match p {
@@ -436,15 +420,7 @@ fn local_exchange(
         duration: Duration::ZERO,
         request_bytes: 0,
         response_bytes: 0,
-        peer: Some(Arc::new(Peer {
-            service: cluster.service_name.clone(),
-            service_fqdn: cluster.service.clone(),
-            namespace: cluster.service_namespace.clone(),
-            subset: cluster.subset.clone(),
-            version: cluster.version().to_string(),
-            workload: "unknown".into(),
-            address: "-".into(),
-        })),
+        peer: Some(cluster.peer(None).clone()),
         mirror: true,
         flag,
         reason: Some(reason.to_string()),

@@ -143,6 +143,66 @@ pub enum Outcome {
     Failure,
 }
 
+/// Where an exchange went, as telemetry names it; built once per endpoint per config generation
+/// so that recording an exchange copies nothing but a reference count.
+#[derive(Debug, Clone)]
+pub struct Peer {
+    /// Service short name (`calcbackendsvc`).
+    pub service: String,
+    /// Fully qualified service host.
+    pub service_fqdn: String,
+    /// Service namespace.
+    pub namespace: String,
+    /// Subset, if any.
+    pub subset: Option<String>,
+    /// `version` of the endpoint (or the subset's).
+    pub version: String,
+    /// Workload that answered (`destination_workload`).
+    pub workload: String,
+    /// Its namespace.
+    pub workload_namespace: String,
+    /// `app` label, or `unknown`.
+    pub app: String,
+    /// Istio's canonical service: label `service.istio.io/canonical-name`, else `app`, else the workload.
+    pub canonical_service: String,
+    /// Canonical revision: label `service.istio.io/canonical-revision`, else `version`, else `latest`.
+    pub canonical_revision: String,
+    /// Endpoint address.
+    pub address: String,
+}
+
+impl Peer {
+    fn new(cluster: &Cluster, endpoint: Option<&Endpoint>) -> Self {
+        let label = |k: &str| endpoint.and_then(|e| e.labels.get(k)).cloned();
+        let version = match endpoint.map(Endpoint::version) {
+            Some(v) if v != "unknown" => v.to_string(),
+            _ => cluster.version().to_string(),
+        };
+        let workload = endpoint.map_or_else(|| "unknown".to_string(), |e| e.workload.clone());
+        let app = label("app").unwrap_or_else(|| "unknown".into());
+        Self {
+            service: cluster.service_name.clone(),
+            service_fqdn: cluster.service.clone(),
+            namespace: cluster.service_namespace.clone(),
+            subset: cluster.subset.clone(),
+            canonical_service: label("service.istio.io/canonical-name")
+                .or_else(|| label("app"))
+                .unwrap_or_else(|| workload.clone()),
+            canonical_revision: label("service.istio.io/canonical-revision")
+                .or_else(|| label("version"))
+                .unwrap_or_else(|| "latest".into()),
+            workload_namespace: endpoint.map_or_else(
+                || cluster.service_namespace.clone(),
+                |e| e.namespace.clone(),
+            ),
+            version,
+            workload,
+            app,
+            address: endpoint.map_or_else(|| "-".to_string(), |e| e.authority.to_string()),
+        }
+    }
+}
+
 /// A service port, maybe narrowed to a subset.
 #[derive(Debug)]
 pub struct Cluster {
@@ -169,6 +229,10 @@ pub struct Cluster {
     rr: AtomicUsize,
     /// Requests in flight (for `max_requests`).
     pub in_flight: AtomicUsize,
+    /// Telemetry identity of each endpoint, by index.
+    peers: Vec<std::sync::Arc<Peer>>,
+    /// Telemetry identity when no endpoint was chosen (or for passthrough).
+    cluster_peer: std::sync::Arc<Peer>,
 }
 
 impl Cluster {
@@ -186,7 +250,7 @@ impl Cluster {
         passthrough: bool,
         policy: ClusterPolicy,
     ) -> Self {
-        Self {
+        let mut cluster = Self {
             service,
             service_name,
             service_namespace,
@@ -199,7 +263,35 @@ impl Cluster {
             policy,
             rr: AtomicUsize::new(0),
             in_flight: AtomicUsize::new(0),
-        }
+            peers: Vec::new(),
+            cluster_peer: std::sync::Arc::new(Peer {
+                service: String::new(),
+                service_fqdn: String::new(),
+                namespace: String::new(),
+                subset: None,
+                version: String::new(),
+                workload: String::new(),
+                workload_namespace: String::new(),
+                app: String::new(),
+                canonical_service: String::new(),
+                canonical_revision: String::new(),
+                address: String::new(),
+            }),
+        };
+        cluster.peers = cluster
+            .endpoints
+            .iter()
+            .map(|e| std::sync::Arc::new(Peer::new(&cluster, Some(e))))
+            .collect();
+        cluster.cluster_peer = std::sync::Arc::new(Peer::new(&cluster, None));
+        cluster
+    }
+
+    /// Telemetry identity of endpoint `index`, or of the cluster when `None`.
+    pub fn peer(&self, index: Option<usize>) -> &std::sync::Arc<Peer> {
+        index
+            .and_then(|i| self.peers.get(i))
+            .unwrap_or(&self.cluster_peer)
     }
 
     /// The version reported for this cluster: the subset's `version` label, else the endpoints'

@@ -34,12 +34,12 @@ use http_body_util::BodyExt;
 use hyper::body::{Body as _, Incoming};
 use tokio::time::Instant;
 
-use crate::mirror::{MirrorOutcome, Mirrorer, peer, protocol_name};
+use crate::mirror::{MirrorOutcome, Mirrorer, protocol_name};
 use crate::model::cluster::Outcome;
 use crate::model::{Action, Cluster, Protocol, Snapshot};
 use crate::route::host::split_authority;
 use crate::route::{self, RequestHead, Target};
-use crate::telemetry::{Exchange, Flag, Peer, Telemetry};
+use crate::telemetry::{Exchange, Flag, Telemetry};
 use crate::upstream::{UpstreamBody, Upstreams, classify};
 use body::{BodySummary, ObservedBody, OnBodyEnd, TeeBody};
 
@@ -293,10 +293,7 @@ impl Proxy {
             Some(t) => tokio::time::timeout(t, sent).await.map_err(|_| t),
             None => Ok(sent.await),
         };
-        let peer = match endpoint_index {
-            Some(i) => peer(&cluster, &cluster.endpoints[i]),
-            None => passthrough_peer(&cluster, &target),
-        };
+        let peer = cluster.peer(endpoint_index).clone();
         let mut pending = PrimaryExchange {
             telemetry: self.telemetry.clone(),
             guard,
@@ -395,10 +392,7 @@ impl Proxy {
         reason: String,
     ) -> Response<UpstreamBody> {
         let body = format!("{reason}\n");
-        let peer = match endpoint {
-            Some(i) => peer(cluster, &cluster.endpoints[i]),
-            None => passthrough_peer(cluster, "-"),
-        };
+        let peer = cluster.peer(endpoint).clone();
         self.telemetry.record(&Exchange {
             method: parts.method.clone(),
             path: parts
@@ -456,18 +450,6 @@ fn rewritten_path(decision: &route::Decision<'_>, uri: &http::Uri) -> String {
         out.push_str(q);
     }
     out
-}
-
-fn passthrough_peer(cluster: &Cluster, address: &str) -> Arc<Peer> {
-    Arc::new(Peer {
-        service: cluster.service_name.clone(),
-        service_fqdn: cluster.service.clone(),
-        namespace: cluster.service_namespace.clone(),
-        subset: cluster.subset.clone(),
-        version: cluster.version().to_string(),
-        workload: "unknown".into(),
-        address: address.to_string(),
-    })
 }
 
 /// Counts a request against its cluster's and endpoint's in-flight figures while it lives.

@@ -59,24 +59,7 @@ impl Flag {
     }
 }
 
-/// Where an exchange went.
-#[derive(Debug, Clone)]
-pub struct Peer {
-    /// Service short name (`calcbackendsvc`).
-    pub service: String,
-    /// Fully qualified service host.
-    pub service_fqdn: String,
-    /// Service namespace.
-    pub namespace: String,
-    /// Subset, if any.
-    pub subset: Option<String>,
-    /// `version` of the cluster or endpoint.
-    pub version: String,
-    /// Workload that answered (`destination_workload`).
-    pub workload: String,
-    /// Endpoint address.
-    pub address: String,
-}
+pub use crate::model::cluster::Peer;
 
 /// One exchange, recorded when it ends.
 #[derive(Debug, Clone)]

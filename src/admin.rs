@@ -3,6 +3,7 @@
 //!   shutting down;
 //! - `GET /config_dump`: the active config as JSON (generation, source files, compiled routes
 //!   and clusters, and the errors of the last refused change, if any);
+//! - `GET /metrics`: Prometheus text format (Istio's standard metrics and `shadowmesh_*`);
 //! - `GET /`: this list.
 
 use std::convert::Infallible;
@@ -16,6 +17,7 @@ use http_body_util::Full;
 use crate::mirror::{MirrorOutcome, Mirrorer};
 use crate::model::dump::config_dump;
 use crate::reload::Reloader;
+use crate::telemetry::metrics::Metrics;
 
 /// Admin state.
 pub struct Admin {
@@ -25,6 +27,8 @@ pub struct Admin {
     pub reloader: Arc<Reloader>,
     /// Mirror counters.
     pub mirrorer: Arc<Mirrorer>,
+    /// Metrics (none with `--no-metrics`).
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 impl Admin {
@@ -61,10 +65,14 @@ impl Admin {
                 let body = serde_json::to_string_pretty(&dump).unwrap_or_default();
                 reply(StatusCode::OK, "application/json", body.into())
             }
+            "/metrics" => match &self.metrics {
+                Some(m) => reply(StatusCode::OK, Metrics::content_type(), m.encode().into()),
+                None => reply(StatusCode::NOT_FOUND, "text/plain", "metrics are off (--no-metrics)\n".into()),
+            },
             "/" => reply(
                 StatusCode::OK,
                 "text/plain",
-                "shadowmesh admin\n  GET /ready        readiness\n  GET /config_dump  active configuration (JSON)\n".into(),
+                "shadowmesh admin\n  GET /ready        readiness\n  GET /config_dump  active configuration (JSON)\n  GET /metrics      Prometheus metrics\n".into(),
             ),
             _ => reply(StatusCode::NOT_FOUND, "text/plain", "not found; see GET /\n".into()),
         })

@@ -18,6 +18,8 @@ use crate::mirror::{MirrorConfig, Mirrorer};
 use crate::model::ProxyIdentity;
 use crate::proxy::{ConnInfo, Proxy, ProxyOptions, server};
 use crate::reload::Reloader;
+use crate::telemetry::metrics::runtime::RuntimeSources;
+use crate::telemetry::metrics::{Metrics, SourceIdentity};
 use crate::telemetry::{AccessLog, LogFormat, Telemetry};
 use crate::upstream::Upstreams;
 
@@ -69,6 +71,8 @@ pub struct RunOptions {
     pub drain_timeout: Duration,
     /// Poll interval for config changes (events make it faster).
     pub reload_poll: Duration,
+    /// Record Istio's and shadowmesh's metrics (served on `/metrics`).
+    pub metrics: bool,
 }
 
 impl RunOptions {
@@ -85,6 +89,7 @@ impl RunOptions {
             log_format: LogFormat::Text,
             drain_timeout: Duration::from_secs(5),
             reload_poll: Duration::from_secs(1),
+            metrics: true,
         }
     }
 }
@@ -115,6 +120,8 @@ pub struct Running {
     pub proxy: Arc<Proxy>,
     /// The config source.
     pub reloader: Arc<Reloader>,
+    /// Metrics, when on.
+    pub metrics: Option<Arc<Metrics>>,
     ready: Arc<AtomicBool>,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<()>,
@@ -126,6 +133,24 @@ impl Running {
         self.ready.store(false, Ordering::Relaxed);
         let _ = self.shutdown.send(true);
         while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+/// The `source_*` labels of this proxy: `--workload` (default `shadowmesh`), `--namespace`, and
+/// the `app`/`version` of its `--label`s.
+fn source_identity(opts: &RunOptions) -> SourceIdentity {
+    let label = |k: &str| {
+        opts.identity
+            .labels
+            .get(k)
+            .cloned()
+            .unwrap_or_else(|| "unknown".into())
+    };
+    SourceIdentity {
+        workload: opts.workload.clone().unwrap_or_else(|| "shadowmesh".into()),
+        namespace: opts.identity.namespace.clone(),
+        app: label("app"),
+        version: label("version"),
     }
 }
 
@@ -157,13 +182,27 @@ pub async fn start(opts: RunOptions) -> Result<Running, StartError> {
             addr: opts.admin,
             source,
         })?;
-    let telemetry = Arc::new(Telemetry::new(AccessLog::new(opts.log_format)));
+    let metrics = opts
+        .metrics
+        .then(|| Arc::new(Metrics::new(source_identity(&opts))));
+    let mut telemetry = Telemetry::new(AccessLog::new(opts.log_format));
+    if let Some(m) = &metrics {
+        telemetry.add_hook(m.clone());
+    }
+    let telemetry = Arc::new(telemetry);
     let upstreams = Arc::new(Upstreams::default());
-    let mirrorer = Arc::new(Mirrorer::new(
-        opts.mirror.clone(),
-        upstreams.clone(),
-        telemetry.clone(),
-    ));
+    let mut mirrorer = Mirrorer::new(opts.mirror.clone(), upstreams.clone(), telemetry.clone());
+    if let Some(m) = &metrics {
+        mirrorer.add_observer(m.clone());
+    }
+    let mirrorer = Arc::new(mirrorer);
+    if let Some(m) = &metrics {
+        m.runtime.connect(RuntimeSources {
+            reloader: reloader.clone(),
+            mirrorer: mirrorer.clone(),
+            upstreams: upstreams.clone(),
+        });
+    }
     let proxy = Arc::new(Proxy {
         snapshot: reloader.snapshot.clone(),
         upstreams,
@@ -202,6 +241,7 @@ pub async fn start(opts: RunOptions) -> Result<Running, StartError> {
         ready: ready.clone(),
         reloader: reloader.clone(),
         mirrorer,
+        metrics: metrics.clone(),
     });
     tasks.spawn(server::serve(
         admin_listener,
@@ -215,6 +255,7 @@ pub async fn start(opts: RunOptions) -> Result<Running, StartError> {
     tasks.spawn(reloader.clone().watch(shutdown_rx, opts.reload_poll));
     ready.store(true, Ordering::Relaxed);
     Ok(Running {
+        metrics,
         listen_addrs,
         admin_addr,
         proxy,

@@ -97,6 +97,9 @@ pub struct RunArgs {
     /// Access log format (`off` disables it).
     #[arg(long, value_enum, default_value = "text")]
     log_format: LogFormat,
+    /// Do not record metrics (/metrics answers 404).
+    #[arg(long)]
+    no_metrics: bool,
     /// Bound on draining connections at shutdown.
     #[arg(long, default_value = "10s", value_parser = parse_dur)]
     drain_timeout: Duration,
@@ -194,6 +197,7 @@ async fn run(args: RunArgs) -> ExitCode {
         log_format: args.log_format,
         drain_timeout: args.drain_timeout,
         reload_poll: Duration::from_secs(2),
+        metrics: !args.no_metrics,
     };
     let running = match app::start(opts).await {
         Ok(r) => r,

@@ -274,6 +274,7 @@ impl Mirrorer {
         let telemetry = telemetry.clone();
         let peer = cluster.peer(Some(endpoint_index)).clone();
         let method = head.method.clone();
+        let grpc = crate::proxy::headers::is_grpc(&head.headers);
         let path = path_and_query.to_string();
         let request_id = request_id.to_string();
         let route = route.to_string();
@@ -302,6 +303,7 @@ impl Mirrorer {
                 request_id,
                 route: Some(route),
                 protocol: protocol_name(cluster.protocol),
+                grpc,
                 body: None,
             };
             let cut_for_size = too_large.is_some_and(|f| f.load(Ordering::Relaxed));
@@ -427,6 +429,7 @@ fn local_exchange(
         request_id: request_id.to_string(),
         route: Some(route.to_string()),
         protocol: protocol_name(cluster.protocol),
+        grpc: crate::proxy::headers::is_grpc(&head.headers),
         body: None,
     }
 }

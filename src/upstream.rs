@@ -159,7 +159,7 @@ impl Upstreams {
 
     /// Number of distinct pools (for metrics).
     pub fn pool_count(&self) -> usize {
-        self.clients.load().len()
+        self.clients.load().len() + self.h2.load().len()
     }
 
     fn build(&self, key: &PoolKey) -> HttpClient {

@@ -169,9 +169,30 @@ pub struct Peer {
     pub canonical_revision: String,
     /// Endpoint address.
     pub address: String,
+    /// Where telemetry caches its metric handles for this peer.
+    pub metrics_slot: crate::telemetry::metrics::MetricsSlot,
 }
 
 impl Peer {
+    /// The peer of exchanges that reached no service (404s, local answers).
+    pub fn unknown() -> Self {
+        let u = || "unknown".to_string();
+        Self {
+            service: u(),
+            service_fqdn: u(),
+            namespace: u(),
+            subset: None,
+            version: u(),
+            workload: u(),
+            workload_namespace: u(),
+            app: u(),
+            canonical_service: u(),
+            canonical_revision: u(),
+            address: "-".into(),
+            metrics_slot: Default::default(),
+        }
+    }
+
     fn new(cluster: &Cluster, endpoint: Option<&Endpoint>) -> Self {
         let label = |k: &str| endpoint.and_then(|e| e.labels.get(k)).cloned();
         let version = match endpoint.map(Endpoint::version) {
@@ -199,6 +220,7 @@ impl Peer {
             workload,
             app,
             address: endpoint.map_or_else(|| "-".to_string(), |e| e.authority.to_string()),
+            metrics_slot: Default::default(),
         }
     }
 }
@@ -233,6 +255,8 @@ pub struct Cluster {
     peers: Vec<std::sync::Arc<Peer>>,
     /// Telemetry identity when no endpoint was chosen (or for passthrough).
     cluster_peer: std::sync::Arc<Peer>,
+    /// Where telemetry caches its per-cluster metric handles.
+    pub metrics_slot: crate::telemetry::metrics::MetricsSlot,
 }
 
 impl Cluster {
@@ -264,19 +288,8 @@ impl Cluster {
             rr: AtomicUsize::new(0),
             in_flight: AtomicUsize::new(0),
             peers: Vec::new(),
-            cluster_peer: std::sync::Arc::new(Peer {
-                service: String::new(),
-                service_fqdn: String::new(),
-                namespace: String::new(),
-                subset: None,
-                version: String::new(),
-                workload: String::new(),
-                workload_namespace: String::new(),
-                app: String::new(),
-                canonical_service: String::new(),
-                canonical_revision: String::new(),
-                address: String::new(),
-            }),
+            cluster_peer: std::sync::Arc::new(Peer::unknown()),
+            metrics_slot: Default::default(),
         };
         cluster.peers = cluster
             .endpoints

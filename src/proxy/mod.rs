@@ -271,6 +271,7 @@ impl Proxy {
             }
         };
         let method = parts.method.clone();
+        let grpc = headers::is_grpc(&parts.headers);
         let mut upstream_req = Request::from_parts(parts, upstream_body);
         *upstream_req.uri_mut() = uri;
         *upstream_req.version_mut() = match cluster.protocol {
@@ -313,6 +314,7 @@ impl Proxy {
                 request_id,
                 route: Some(route.name.clone()),
                 protocol: protocol_name(cluster.protocol),
+                grpc,
                 body: None,
             },
         };
@@ -373,6 +375,7 @@ impl Proxy {
                 .to_string(),
             route: None,
             protocol: "-",
+            grpc: headers::is_grpc(&parts.headers),
             body: None,
         });
         local::text(status, body)
@@ -411,6 +414,7 @@ impl Proxy {
             request_id: request_id.to_string(),
             route: Some(route.to_string()),
             protocol: protocol_name(cluster.protocol),
+            grpc: headers::is_grpc(&parts.headers),
             body: None,
         });
         local::text(

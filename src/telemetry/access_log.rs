@@ -127,6 +127,7 @@ mod tests {
                 app: "greeter-service".into(),
                 canonical_service: "greeter-service".into(),
                 canonical_revision: "v1".into(),
+                metrics_slot: Default::default(),
                 address: "127.0.0.1:3000".into(),
             })),
             mirror,
@@ -135,6 +136,7 @@ mod tests {
             request_id: "id".into(),
             route: None,
             protocol: "HTTP/1.1",
+            grpc: false,
             body: None,
         }
     }

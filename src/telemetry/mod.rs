@@ -5,6 +5,7 @@
 //! parts register (metrics, comparison).
 
 pub mod access_log;
+pub mod metrics;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -91,6 +92,8 @@ pub struct Exchange {
     pub route: Option<String>,
     /// `HTTP/1.1` or `HTTP/2` towards the upstream.
     pub protocol: &'static str,
+    /// A gRPC request (`content-type: application/grpc...`).
+    pub grpc: bool,
     /// The response body, when a hook asked for it to be captured.
     pub body: Option<Bytes>,
 }

@@ -6,6 +6,7 @@ mod bodies;
 mod cli;
 mod errors;
 mod mirror_failures;
+mod prometheus;
 mod reload;
 mod seeds;
 mod statistics;

@@ -313,3 +313,27 @@ macro_rules! assert_eventually {
         )
     };
 }
+
+/// Percent-encodes a query parameter value.
+pub fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// GET `url` and return status and body.
+pub async fn http_get(url: &str) -> Option<(StatusCode, String)> {
+    let req = Request::builder()
+        .uri(url)
+        .body(Full::new(Bytes::new()))
+        .ok()?;
+    let resp = client().request(req).await.ok()?;
+    let status = resp.status();
+    let body = resp.into_body().collect().await.ok()?.to_bytes();
+    Some((status, String::from_utf8_lossy(&body).into_owned()))
+}

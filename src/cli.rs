@@ -33,6 +33,80 @@ pub enum Command {
     Run(RunArgs),
     /// Check a configuration exactly as `run` would load it.
     Validate(ValidateArgs),
+    /// Run a sample service (the seeds' backends, or a benchmark upstream).
+    Sample(SampleArgs),
+    /// Loop mode: send a steady mix of desktop and Mobile requests and summarize the answers.
+    Load(LoadArgs),
+}
+
+/// `shadowmesh sample`.
+#[derive(Debug, Args)]
+pub struct SampleArgs {
+    /// calc (seed 000), greeter (seed 004) or echo (benchmarks).
+    #[arg(value_enum)]
+    kind: crate::sample::Kind,
+    /// Version it answers as.
+    #[arg(long, default_value = "v1")]
+    version: String,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:9081")]
+    listen: SocketAddr,
+    /// A deliberate bug (calc v3 only): perfect-powers.
+    #[arg(long, value_enum)]
+    flaw: Option<crate::sample::Flaw>,
+    /// Wait this long before each answer (e.g. 1s: a slow mirror).
+    #[arg(long, default_value = "0s", value_parser = parse_dur)]
+    delay: Duration,
+    /// Do not log each request.
+    #[arg(long)]
+    quiet: bool,
+}
+
+/// `shadowmesh load`.
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// Target URL.
+    #[arg(long, default_value = "http://calcbackendsvc/api/calculation")]
+    target: http::Uri,
+    /// Proxy to send through (e.g. http://127.0.0.1:15001).
+    #[arg(long)]
+    proxy: Option<http::Uri>,
+    /// Requests per second.
+    #[arg(long, default_value_t = 50.0)]
+    rate: f64,
+    /// How long to run.
+    #[arg(long, default_value = "10s", value_parser = parse_dur)]
+    duration: Duration,
+    /// At most this many requests.
+    #[arg(long, default_value_t = 100_000)]
+    requests: u64,
+    /// Share of Mobile user agents (0 to 1).
+    #[arg(long, default_value_t = 0.3)]
+    mobile_share: f64,
+    /// Range of numbers to factor, LOW-HIGH.
+    #[arg(long, default_value = "1000000-10000000000000", value_parser = parse_range)]
+    numbers: (u64, u64),
+    /// Share of perfect powers among the numbers (0 to 1).
+    #[arg(long, default_value_t = 0.1)]
+    powers_share: f64,
+}
+
+fn parse_range(s: &str) -> Result<(u64, u64), String> {
+    let (a, b) = s
+        .split_once('-')
+        .ok_or_else(|| format!("{s:?} is not LOW-HIGH"))?;
+    let lo = a
+        .trim()
+        .parse()
+        .map_err(|_| format!("{a:?} is not a number"))?;
+    let hi = b
+        .trim()
+        .parse()
+        .map_err(|_| format!("{b:?} is not a number"))?;
+    if lo > hi {
+        return Err(format!("{lo} is above {hi}"));
+    }
+    Ok((lo, hi))
 }
 
 /// Where the configuration is and who the proxy is.
@@ -122,18 +196,90 @@ pub fn main() -> ExitCode {
         Command::Validate(args) => validate(&args),
         Command::Run(args) => {
             init_tracing(args.log_format);
-            let runtime = match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("error: cannot start the runtime: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            runtime.block_on(run(args))
+            block_on(run(args))
         }
+        Command::Sample(args) => {
+            init_tracing(LogFormat::Text);
+            block_on(sample(args))
+        }
+        Command::Load(args) => block_on(load(args)),
+    }
+}
+
+fn block_on(f: impl std::future::Future<Output = ExitCode>) -> ExitCode {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(f),
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn sample(args: SampleArgs) -> ExitCode {
+    let config = crate::sample::SampleConfig {
+        kind: args.kind,
+        version: args.version.clone(),
+        flaw: args.flaw,
+        delay: args.delay,
+        log: !args.quiet,
+    };
+    match crate::sample::start(args.listen, config).await {
+        Ok(s) => {
+            eprintln!(
+                "sample {:?} {} listening on http://{}",
+                args.kind, args.version, s.addr
+            );
+            wait_for_signal().await;
+            s.stop();
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: cannot listen on {}: {e}", args.listen);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn load(args: LoadArgs) -> ExitCode {
+    let proxy = match &args.proxy {
+        Some(uri) => match uri.authority().map(|a| a.as_str().parse::<SocketAddr>()) {
+            Some(Ok(addr)) => Some(addr),
+            _ => {
+                eprintln!("error: --proxy {uri} must be http://IP:PORT");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => None,
+    };
+    if args.target.authority().is_none() {
+        eprintln!(
+            "error: --target {} needs a host, e.g. http://calcbackendsvc/api/calculation",
+            args.target
+        );
+        return ExitCode::FAILURE;
+    }
+    let cfg = crate::load::LoadConfig {
+        target: args.target,
+        proxy,
+        rate: args.rate,
+        duration: args.duration,
+        max_requests: args.requests,
+        mobile_share: args.mobile_share.clamp(0.0, 1.0),
+        numbers: args.numbers,
+        powers_share: args.powers_share.clamp(0.0, 1.0),
+        concurrency: 64,
+        progress: true,
+    };
+    let report = crate::load::run(cfg).await;
+    println!("{}", report.summary());
+    if report.errors > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     }
 }
 

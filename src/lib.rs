@@ -13,6 +13,7 @@
 pub mod admin;
 pub mod app;
 pub mod cli;
+pub mod compare;
 pub mod config;
 pub mod load;
 pub mod mirror;

@@ -305,13 +305,17 @@ impl Mirrorer {
                 protocol: protocol_name(cluster.protocol),
                 grpc,
                 body: None,
+                headers: None,
+                mirrors_sent: 0,
+                compare_ignore: None,
             };
             let cut_for_size = too_large.is_some_and(|f| f.load(Ordering::Relaxed));
             let outcome = match result {
-                Ok(Ok((status, bytes, body))) => {
+                Ok(Ok((status, bytes, body, headers))) => {
                     ex.status = status;
                     ex.response_bytes = bytes;
                     ex.body = body;
+                    ex.headers = headers;
                     cluster.record(endpoint, Outcome::Status(status));
                     MirrorOutcome::Sent
                 }
@@ -361,9 +365,10 @@ async fn exchange(
         Output = Result<http::Response<hyper::body::Incoming>, UpstreamError>,
     >,
     capture: usize,
-) -> Result<(u16, u64, Option<Bytes>), MirrorError> {
+) -> Result<(u16, u64, Option<Bytes>, Option<http::HeaderMap>), MirrorError> {
     let resp = send.await.map_err(MirrorError::Client)?;
     let status = resp.status().as_u16();
+    let headers = (capture > 0).then(|| resp.headers().clone());
     let mut body = resp.into_body();
     let mut bytes = 0u64;
     let mut captured = (capture > 0).then(bytes::BytesMut::new);
@@ -377,7 +382,7 @@ async fn exchange(
             }
         }
     }
-    Ok((status, bytes, captured.map(|b| b.freeze())))
+    Ok((status, bytes, captured.map(|b| b.freeze()), headers))
 }
 
 fn pick_index(cluster: &Cluster) -> Option<usize> {
@@ -431,6 +436,9 @@ fn local_exchange(
         protocol: protocol_name(cluster.protocol),
         grpc: crate::proxy::headers::is_grpc(&head.headers),
         body: None,
+        headers: None,
+        mirrors_sent: 0,
+        compare_ignore: None,
     }
 }
 

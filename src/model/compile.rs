@@ -148,7 +148,7 @@ pub fn compile(
                 rewrite: None,
                 headers: HeaderRules::default(),
             }],
-            compare_ignore: Vec::new(),
+            compare_ignore: Arc::new(Vec::new()),
         });
         table.hosts.insert(&fqdn, index);
     }
@@ -452,6 +452,7 @@ impl Compiler<'_> {
                     .collect()
             })
             .unwrap_or_default();
+        let compare_ignore = Arc::new(compare_ignore);
         Some(VirtualHost {
             name: vs.id.to_string(),
             hosts,

@@ -40,7 +40,7 @@ pub struct VirtualHost {
     /// Routes, tried in order.
     pub routes: Vec<Route>,
     /// JSON paths and headers the comparison ignores (annotation `shadowmesh.io/compare-ignore`).
-    pub compare_ignore: Vec<String>,
+    pub compare_ignore: Arc<Vec<String>>,
 }
 
 impl VirtualHost {

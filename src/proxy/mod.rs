@@ -237,6 +237,7 @@ impl Proxy {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
         let mut taps = Vec::new();
+        let mut mirrors_sent = 0u8;
         if !route.mirrors.is_empty() {
             let mut pending = Vec::new();
             for (i, m) in route.mirrors.iter().enumerate() {
@@ -250,6 +251,7 @@ impl Proxy {
                     pending.push(p);
                 }
             }
+            mirrors_sent = pending.len() as u8;
             for p in pending {
                 self.mirrorer
                     .spawn(p, &parts, &path_and_query, &request_id, &route.name);
@@ -316,6 +318,9 @@ impl Proxy {
                 protocol: protocol_name(cluster.protocol),
                 grpc,
                 body: None,
+                headers: None,
+                mirrors_sent,
+                compare_ignore: (mirrors_sent > 0).then(|| decision.vhost.compare_ignore.clone()),
             },
         };
         let response = match result {
@@ -339,6 +344,10 @@ impl Proxy {
         route.headers.response.apply(&mut resp_parts.headers);
         pending.exchange.status = resp_parts.status.as_u16();
         let capture = self.telemetry.capture_limit();
+        if capture > 0 && mirrors_sent > 0 {
+            pending.exchange.headers = Some(resp_parts.headers.clone());
+        }
+        let capture = if mirrors_sent > 0 { capture } else { 0 };
         let observed = ObservedBody::new(resp_body, capture, Box::new(pending));
         Response::from_parts(resp_parts, observed.boxed_unsync())
     }
@@ -377,6 +386,9 @@ impl Proxy {
             protocol: "-",
             grpc: headers::is_grpc(&parts.headers),
             body: None,
+            headers: None,
+            mirrors_sent: 0,
+            compare_ignore: None,
         });
         local::text(status, body)
     }
@@ -416,6 +428,9 @@ impl Proxy {
             protocol: protocol_name(cluster.protocol),
             grpc: headers::is_grpc(&parts.headers),
             body: None,
+            headers: None,
+            mirrors_sent: 0,
+            compare_ignore: None,
         });
         local::text(
             StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),

@@ -138,6 +138,9 @@ mod tests {
             protocol: "HTTP/1.1",
             grpc: false,
             body: None,
+            headers: None,
+            mirrors_sent: 0,
+            compare_ignore: None,
         }
     }
 

@@ -142,6 +142,14 @@ struct MirrorLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CompareLabels {
+    destination_service: String,
+    primary_version: String,
+    candidate_version: String,
+    result: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BuildLabels {
     component: &'static str,
     tag: &'static str,
@@ -174,6 +182,7 @@ pub struct Metrics {
     request_bytes: Family<IstioLabels, Histo>,
     response_bytes: Family<IstioLabels, Histo>,
     mirrors: Family<MirrorLabels, Counter>,
+    compare: Family<CompareLabels, Counter>,
     source: SourceIdentity,
     unknown_peer: Arc<Peer>,
     /// Scrape-time figures (config, mirrors in flight, upstreams).
@@ -189,6 +198,7 @@ impl Metrics {
         let request_bytes = Family::<IstioLabels, Histo>::default();
         let response_bytes = Family::<IstioLabels, Histo>::default();
         let mirrors = Family::<MirrorLabels, Counter>::default();
+        let compare = Family::<CompareLabels, Counter>::default();
         let build = Family::<BuildLabels, Gauge>::default();
         build
             .get_or_create(&BuildLabels {
@@ -222,6 +232,11 @@ impl Metrics {
             "Mirrored copies by destination and outcome",
             mirrors.clone(),
         );
+        registry.register(
+            "shadowmesh_compare",
+            "Primary/mirror pairs compared, by result",
+            compare.clone(),
+        );
         let runtime = Arc::new(runtime::RuntimeCollector::default());
         registry.register_collector(Box::new(runtime.clone()));
         Self {
@@ -231,10 +246,23 @@ impl Metrics {
             request_bytes,
             response_bytes,
             mirrors,
+            compare,
             source,
             unknown_peer: Arc::new(Peer::unknown()),
             runtime,
         }
+    }
+
+    /// Counts one comparison result (called by the comparison task, off the data path).
+    pub fn count_compare(&self, key: &crate::compare::engine::GroupKey, result: crate::compare::engine::PairResult) {
+        self.compare
+            .get_or_create(&CompareLabels {
+                destination_service: key.service.clone(),
+                primary_version: key.primary.clone(),
+                candidate_version: key.candidate.clone(),
+                result: result.as_str(),
+            })
+            .inc();
     }
 
     /// The scrape, in the Prometheus text format.
@@ -414,6 +442,9 @@ mod tests {
             protocol: "HTTP/1.1",
             grpc: false,
             body: None,
+            headers: None,
+            mirrors_sent: 0,
+            compare_ignore: None,
         }
     }
 

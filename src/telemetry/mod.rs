@@ -96,6 +96,12 @@ pub struct Exchange {
     pub grpc: bool,
     /// The response body, when a hook asked for it to be captured.
     pub body: Option<Bytes>,
+    /// The response headers, when a hook asked for bodies to be captured.
+    pub headers: Option<http::HeaderMap>,
+    /// Mirrored copies sent for this request (primary only).
+    pub mirrors_sent: u8,
+    /// Fields the comparison ignores on this route (`shadowmesh.io/compare-ignore`).
+    pub compare_ignore: Option<Arc<Vec<String>>>,
 }
 
 /// Something that wants to see every exchange (metrics, comparison).

@@ -1,0 +1,181 @@
+//! Comparing one primary response with one mirrored response: status, headers (minus an ignore
+//! list) and body (JSON-aware by path, else by bytes and size).
+
+use std::collections::BTreeSet;
+
+use bytes::Bytes;
+use http::HeaderMap;
+
+use super::json_diff::{IgnoreList, json_diff};
+
+/// Headers that differ between any two answers and say nothing about correctness.
+pub const DEFAULT_IGNORED_HEADERS: [&str; 12] = [
+    "date",
+    "server",
+    "x-request-id",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "age",
+    "expires",
+    "via",
+    "x-envoy-upstream-service-time",
+    "x-served-by",
+];
+
+/// What a comparison ignores.
+#[derive(Debug, Clone, Default)]
+pub struct Ignore {
+    /// Lower-case header names.
+    pub headers: BTreeSet<String>,
+    /// JSON paths.
+    pub json: IgnoreList,
+}
+
+impl Ignore {
+    /// The default header list plus `extra` entries: those starting with `/` are JSON paths,
+    /// the others header names.
+    pub fn new<'a>(extra: impl IntoIterator<Item = &'a str> + Clone) -> Self {
+        let mut headers: BTreeSet<String> = DEFAULT_IGNORED_HEADERS.iter().map(|h| h.to_string()).collect();
+        headers.extend(extra.clone().into_iter().filter(|e| !e.starts_with('/')).map(str::to_ascii_lowercase));
+        Self {
+            headers,
+            json: IgnoreList::new(extra.into_iter().filter(|e| e.starts_with('/'))),
+        }
+    }
+}
+
+/// One side of a pair.
+#[derive(Debug, Clone, Copy)]
+pub struct Side<'a> {
+    /// Status; 0 when there was no response.
+    pub status: u16,
+    /// Response headers, when captured.
+    pub headers: Option<&'a HeaderMap>,
+    /// The body's first bytes, when captured.
+    pub body: Option<&'a Bytes>,
+    /// The body's full size.
+    pub size: u64,
+}
+
+/// How two responses differ.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PairDiff {
+    /// The statuses differ.
+    pub status: bool,
+    /// Names of differing headers.
+    pub headers: Vec<String>,
+    /// JSON pointers of differing body fields (`/` for a whole non-JSON body).
+    pub body: Vec<String>,
+}
+
+impl PairDiff {
+    /// No difference at all.
+    pub fn is_empty(&self) -> bool {
+        !self.status && self.headers.is_empty() && self.body.is_empty()
+    }
+
+    /// Every difference as a field name: `status`, `header:NAME`, or the JSON pointer.
+    pub fn fields(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.status {
+            out.push("status".to_string());
+        }
+        out.extend(self.headers.iter().map(|h| format!("header:{h}")));
+        out.extend(self.body.iter().cloned());
+        out
+    }
+}
+
+/// Compares `a` and `b`.
+pub fn diff_pair(a: Side<'_>, b: Side<'_>, ignore: &Ignore) -> PairDiff {
+    let mut d = PairDiff {
+        status: a.status != b.status,
+        ..Default::default()
+    };
+    if let (Some(ha), Some(hb)) = (a.headers, b.headers) {
+        let names: BTreeSet<&str> = ha.keys().chain(hb.keys()).map(|n| n.as_str()).collect();
+        for name in names {
+            if ignore.headers.contains(name) {
+                continue;
+            }
+            let va: Vec<_> = ha.get_all(name).iter().collect();
+            let vb: Vec<_> = hb.get_all(name).iter().collect();
+            if va != vb {
+                d.headers.push(name.to_string());
+            }
+        }
+    }
+    if let (Some(ba), Some(bb)) = (a.body, b.body) {
+        let parsed = (
+            serde_json::from_slice::<serde_json::Value>(ba),
+            serde_json::from_slice::<serde_json::Value>(bb),
+        );
+        d.body = match parsed {
+            (Ok(ja), Ok(jb)) => json_diff(&ja, &jb, &ignore.json),
+            _ if ba != bb || a.size != b.size => vec!["/".to_string()],
+            _ => Vec::new(),
+        };
+    }
+    d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn side<'a>(status: u16, headers: &'a HeaderMap, body: &'a Bytes) -> Side<'a> {
+        Side {
+            status,
+            headers: Some(headers),
+            body: Some(body),
+            size: body.len() as u64,
+        }
+    }
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        pairs.iter().map(|(k, v)| (http::HeaderName::from_static(k), v.parse().unwrap())).collect()
+    }
+
+    #[test]
+    fn default_ignored_headers_do_not_count() {
+        let ha = headers(&[("date", "Mon"), ("content-type", "application/json"), ("x-request-id", "a")]);
+        let hb = headers(&[("date", "Tue"), ("content-type", "application/json"), ("x-request-id", "a")]);
+        let body = Bytes::from_static(br#"{"a":1}"#);
+        let d = diff_pair(side(200, &ha, &body), side(200, &hb, &body), &Ignore::new([]));
+        assert!(d.is_empty(), "{d:?}");
+    }
+
+    #[test]
+    fn status_headers_and_body_paths() {
+        let ha = headers(&[("content-type", "application/json")]);
+        let hb = headers(&[("content-type", "text/plain"), ("x-new", "1")]);
+        let a = Bytes::from_static(br#"{"number":36,"factors":[2,2,3,3],"timestamp":1}"#);
+        let b = Bytes::from_static(br#"{"number":36,"factors":[2,3],"timestamp":2}"#);
+        let d = diff_pair(side(200, &ha, &a), side(500, &hb, &b), &Ignore::new(["/timestamp"]));
+        assert!(d.status);
+        assert_eq!(d.headers, vec!["content-type", "x-new"]);
+        assert_eq!(d.body, vec!["/factors"]);
+        assert_eq!(d.fields(), vec!["status", "header:content-type", "header:x-new", "/factors"]);
+    }
+
+    #[test]
+    fn non_json_bodies_compare_by_bytes_and_size() {
+        let h = HeaderMap::new();
+        let (a, b) = (Bytes::from_static(b"hello"), Bytes::from_static(b"hellO"));
+        assert_eq!(diff_pair(side(200, &h, &a), side(200, &h, &b), &Ignore::default()).body, vec!["/"]);
+        assert!(diff_pair(side(200, &h, &a), side(200, &h, &a), &Ignore::default()).is_empty());
+        // Same captured prefix, different full size (the capture was cut).
+        let mut longer = side(200, &h, &a);
+        longer.size = 9000;
+        assert_eq!(diff_pair(side(200, &h, &a), longer, &Ignore::default()).body, vec!["/"]);
+    }
+
+    #[test]
+    fn extra_ignores_split_into_headers_and_paths() {
+        let i = Ignore::new(["X-Trace", "/served_by"]);
+        assert!(i.headers.contains("x-trace"));
+        assert!(i.json.matches("/served_by"));
+    }
+}

@@ -1,0 +1,169 @@
+//! Compare and decide: every mirrored response is paired with its primary (same
+//! `x-request-id`), compared (status, headers, JSON body by path), and aggregated per
+//! (service, route, primary version, candidate version) into latency statistics, error rates,
+//! noise-filtered differences and a verdict (`promote`, `hold`, `reject`).
+//!
+//! The data path only hands over exchanges through a bounded channel (`try_send`; a full
+//! channel counts as unpaired, never waits). One background task owns the [`engine::Engine`].
+//!
+//! - [`json_diff`]: JSON pointer diff and ignore lists;
+//! - [`diff`]: one pair;
+//! - [`engine`]: pairing, noise, aggregation, memory budget;
+//! - [`stats`]: paired latency and bootstrap intervals;
+//! - [`verdict`]: thresholds and plain-words reasons;
+//! - [`text`]: the report as a table (`shadowmesh report`).
+
+pub mod diff;
+pub mod engine;
+pub mod json_diff;
+pub mod stats;
+pub mod text;
+pub mod verdict;
+
+#[cfg(test)]
+mod engine_tests;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::telemetry::metrics::Metrics;
+use crate::telemetry::{Exchange, ExchangeHook};
+use engine::{CandidateReport, Engine, EngineConfig, Observed};
+use verdict::Thresholds;
+
+/// Comparison settings (flags of `run`).
+#[derive(Debug, Clone)]
+pub struct CompareConfig {
+    /// Bytes of each response body captured for comparison.
+    pub body_limit: usize,
+    /// Engine limits (memory budget, pair timeout, ignored fields).
+    pub engine: EngineConfig,
+    /// Verdict thresholds.
+    pub thresholds: Thresholds,
+    /// Exchanges queued for the comparison task at most.
+    pub queue: usize,
+}
+
+impl Default for CompareConfig {
+    fn default() -> Self {
+        Self {
+            body_limit: 64 * 1024,
+            engine: EngineConfig::default(),
+            thresholds: Thresholds::default(),
+            queue: 10_000,
+        }
+    }
+}
+
+/// The whole report (`GET /compare`, `shadowmesh report`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Seconds since the Unix epoch.
+    pub generated_at: u64,
+    /// Thresholds in force.
+    pub thresholds: Thresholds,
+    /// Exchanges that could not be paired, by service.
+    pub unpaired: std::collections::BTreeMap<String, u64>,
+    /// Exchanges dropped because the comparison queue was full.
+    pub dropped: u64,
+    /// One entry per candidate.
+    pub candidates: Vec<CandidateReport>,
+}
+
+/// The comparison hook and its background task.
+pub struct Comparator {
+    tx: mpsc::Sender<Observed>,
+    engine: Arc<Mutex<Engine>>,
+    thresholds: Thresholds,
+    body_limit: usize,
+    dropped: AtomicU64,
+}
+
+impl Comparator {
+    /// Starts the comparison task; `metrics` gets `shadowmesh_compare_total`.
+    pub fn start(cfg: CompareConfig, metrics: Option<Arc<Metrics>>) -> Arc<Self> {
+        let (tx, mut rx) = mpsc::channel::<Observed>(cfg.queue.max(1));
+        let engine = Arc::new(Mutex::new(Engine::new(cfg.engine.clone())));
+        let task_engine = engine.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(500));
+            loop {
+                let results = tokio::select! {
+                    got = rx.recv() => match got {
+                        Some(ob) => lock(&task_engine).ingest(ob, Instant::now()),
+                        None => return,
+                    },
+                    _ = tick.tick() => lock(&task_engine).expire(Instant::now()),
+                };
+                if let Some(m) = &metrics {
+                    for (key, result) in results {
+                        m.count_compare(&key, result);
+                    }
+                }
+            }
+        });
+        Arc::new(Self {
+            tx,
+            engine,
+            thresholds: cfg.thresholds,
+            body_limit: cfg.body_limit,
+            dropped: AtomicU64::new(0),
+        })
+    }
+
+    /// The current report.
+    pub fn report(&self) -> Report {
+        let engine = lock(&self.engine);
+        Report {
+            generated_at: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+            thresholds: self.thresholds.clone(),
+            unpaired: engine.unpaired.clone(),
+            dropped: self.dropped.load(Ordering::Relaxed),
+            candidates: engine.report(&self.thresholds),
+        }
+    }
+}
+
+fn lock(e: &Mutex<Engine>) -> std::sync::MutexGuard<'_, Engine> {
+    e.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl ExchangeHook for Comparator {
+    fn on_exchange(&self, ex: &Exchange) {
+        if !ex.mirror && ex.mirrors_sent == 0 {
+            return;
+        }
+        let Some(peer) = ex.peer.as_deref() else { return };
+        let ob = Observed {
+            request_id: ex.request_id.clone(),
+            mirror: ex.mirror,
+            service: peer.service_fqdn.clone(),
+            route: ex.route.clone().unwrap_or_default(),
+            version: peer.version.clone(),
+            status: ex.status,
+            flag: ex.flag,
+            headers: ex.headers.clone(),
+            body: ex.body.clone(),
+            size: ex.response_bytes,
+            duration: ex.duration,
+            request: format!("{} {}", ex.method, ex.path),
+            mirrors_sent: ex.mirrors_sent,
+            ignore: ex.compare_ignore.clone().unwrap_or_default(),
+        };
+        if self.tx.try_send(ob).is_err() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn capture_limit(&self) -> usize {
+        self.body_limit
+    }
+}

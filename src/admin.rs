@@ -4,7 +4,9 @@
 //! - `GET /config_dump`: the active config as JSON (generation, source files, compiled routes
 //!   and clusters, and the errors of the last refused change, if any);
 //! - `GET /metrics`: Prometheus text format (Istio's standard metrics and `shadowmesh_*`);
-//! - `GET /`: this list.
+//! - `GET /compare`: the comparison report as JSON;
+//! - `GET /`: the comparison web page (self-contained: no CDN), refreshed every 2 s;
+//! - `GET /help`: this list.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -14,6 +16,7 @@ use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::Full;
 
+use crate::compare::Comparator;
 use crate::mirror::{MirrorOutcome, Mirrorer};
 use crate::model::dump::config_dump;
 use crate::reload::Reloader;
@@ -29,7 +32,11 @@ pub struct Admin {
     pub mirrorer: Arc<Mirrorer>,
     /// Metrics (none with `--no-metrics`).
     pub metrics: Option<Arc<Metrics>>,
+    /// The comparison (none with `--no-compare`).
+    pub compare: Option<Arc<Comparator>>,
 }
+
+const PAGE: &str = include_str!("compare/page.html");
 
 impl Admin {
     /// Handles one admin request.
@@ -69,12 +76,20 @@ impl Admin {
                 Some(m) => reply(StatusCode::OK, Metrics::content_type(), m.encode().into()),
                 None => reply(StatusCode::NOT_FOUND, "text/plain", "metrics are off (--no-metrics)\n".into()),
             },
-            "/" => reply(
+            "/compare" => match &self.compare {
+                Some(c) => {
+                    let body = serde_json::to_string_pretty(&c.report()).unwrap_or_default();
+                    reply(StatusCode::OK, "application/json", body.into())
+                }
+                None => reply(StatusCode::NOT_FOUND, "text/plain", "comparison is off (--no-compare)\n".into()),
+            },
+            "/" => reply(StatusCode::OK, "text/html; charset=utf-8", Bytes::from_static(PAGE.as_bytes())),
+            "/help" => reply(
                 StatusCode::OK,
                 "text/plain",
-                "shadowmesh admin\n  GET /ready        readiness\n  GET /config_dump  active configuration (JSON)\n  GET /metrics      Prometheus metrics\n".into(),
+                "shadowmesh admin\n  GET /ready        readiness\n  GET /config_dump  active configuration (JSON)\n  GET /metrics      Prometheus metrics\n  GET /compare      comparison report (JSON)\n  GET /             comparison web page\n".into(),
             ),
-            _ => reply(StatusCode::NOT_FOUND, "text/plain", "not found; see GET /\n".into()),
+            _ => reply(StatusCode::NOT_FOUND, "text/plain", "not found; see GET /help\n".into()),
         })
     }
 }

@@ -13,6 +13,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::admin::Admin;
+use crate::compare::{CompareConfig, Comparator};
 use crate::config::Diagnostic;
 use crate::mirror::{MirrorConfig, Mirrorer};
 use crate::model::ProxyIdentity;
@@ -73,6 +74,8 @@ pub struct RunOptions {
     pub reload_poll: Duration,
     /// Record Istio's and shadowmesh's metrics (served on `/metrics`).
     pub metrics: bool,
+    /// Compare primary and mirrored answers (none: off).
+    pub compare: Option<CompareConfig>,
 }
 
 impl RunOptions {
@@ -90,6 +93,7 @@ impl RunOptions {
             drain_timeout: Duration::from_secs(5),
             reload_poll: Duration::from_secs(1),
             metrics: true,
+            compare: Some(CompareConfig::default()),
         }
     }
 }
@@ -122,6 +126,8 @@ pub struct Running {
     pub reloader: Arc<Reloader>,
     /// Metrics, when on.
     pub metrics: Option<Arc<Metrics>>,
+    /// The comparison, when on.
+    pub compare: Option<Arc<Comparator>>,
     ready: Arc<AtomicBool>,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<()>,
@@ -189,6 +195,10 @@ pub async fn start(opts: RunOptions) -> Result<Running, StartError> {
     if let Some(m) = &metrics {
         telemetry.add_hook(m.clone());
     }
+    let compare = opts.compare.clone().map(|cfg| Comparator::start(cfg, metrics.clone()));
+    if let Some(c) = &compare {
+        telemetry.add_hook(c.clone());
+    }
     let telemetry = Arc::new(telemetry);
     let upstreams = Arc::new(Upstreams::default());
     let mut mirrorer = Mirrorer::new(opts.mirror.clone(), upstreams.clone(), telemetry.clone());
@@ -242,6 +252,7 @@ pub async fn start(opts: RunOptions) -> Result<Running, StartError> {
         reloader: reloader.clone(),
         mirrorer,
         metrics: metrics.clone(),
+        compare: compare.clone(),
     });
     tasks.spawn(server::serve(
         admin_listener,
@@ -255,6 +266,7 @@ pub async fn start(opts: RunOptions) -> Result<Running, StartError> {
     tasks.spawn(reloader.clone().watch(shutdown_rx, opts.reload_poll));
     ready.store(true, Ordering::Relaxed);
     Ok(Running {
+        compare,
         metrics,
         listen_addrs,
         admin_addr,

@@ -10,6 +10,9 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::app::{self, ListenSpec, RunOptions, StartError};
+use crate::compare::CompareConfig;
+use crate::compare::engine::EngineConfig;
+use crate::compare::verdict::Thresholds;
 use crate::config::Diagnostic;
 use crate::mirror::MirrorConfig;
 use crate::model::duration::parse_duration;
@@ -37,6 +40,83 @@ pub enum Command {
     Sample(SampleArgs),
     /// Loop mode: send a steady mix of desktop and Mobile requests and summarize the answers.
     Load(LoadArgs),
+    /// Print the comparison report of a running proxy.
+    Report(ReportArgs),
+}
+
+/// Comparison flags of `run`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Do not compare primary and mirrored answers.
+    #[arg(long)]
+    no_compare: bool,
+    /// Bytes of each response body kept for comparison.
+    #[arg(long, default_value_t = 64 * 1024)]
+    compare_body_limit: usize,
+    /// Memory for responses waiting for their pair, in bytes; beyond it the oldest are dropped
+    /// and counted unpaired.
+    #[arg(long, default_value_t = 64 << 20)]
+    compare_memory: usize,
+    /// JSON path (/timestamp, /items/*/id) or header name the comparison ignores; repeatable.
+    #[arg(long = "compare-ignore", value_name = "PATH_OR_HEADER")]
+    compare_ignore: Vec<String>,
+    /// Pairs needed before a verdict other than hold.
+    #[arg(long, default_value_t = 100)]
+    compare_min_pairs: u64,
+    /// Largest share of pairs that may differ in one field (beyond noise) for promote.
+    #[arg(long, default_value_t = 0.01)]
+    compare_max_diff_rate: f64,
+    /// Largest excess of the candidate's error rate over the primary's for promote.
+    #[arg(long, default_value_t = 0.01)]
+    compare_max_error_increase: f64,
+    /// Largest significant p99 slowdown, in percent, for promote.
+    #[arg(long, default_value_t = 20.0)]
+    compare_max_slowdown: f64,
+}
+
+impl CompareArgs {
+    fn config(&self, mirror_timeout: Duration, request_timeout: Duration) -> Option<CompareConfig> {
+        if self.no_compare {
+            return None;
+        }
+        let wait = mirror_timeout.max(request_timeout).min(Duration::from_secs(115)) + Duration::from_secs(5);
+        Some(CompareConfig {
+            body_limit: self.compare_body_limit,
+            engine: EngineConfig {
+                memory_budget: self.compare_memory,
+                pair_timeout: wait,
+                ignore: self.compare_ignore.clone(),
+                ..Default::default()
+            },
+            thresholds: Thresholds {
+                min_pairs: self.compare_min_pairs,
+                max_diff_rate: self.compare_max_diff_rate,
+                max_error_increase: self.compare_max_error_increase,
+                max_slowdown_pct: self.compare_max_slowdown,
+            },
+            ..Default::default()
+        })
+    }
+}
+
+/// `shadowmesh report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Admin address of the running proxy.
+    #[arg(long, default_value = "127.0.0.1:15000")]
+    admin: SocketAddr,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    format: ReportFormat,
+}
+
+/// How `report` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    /// A readable table.
+    Text,
+    /// The JSON of `GET /compare`.
+    Json,
 }
 
 /// `shadowmesh sample`.
@@ -174,6 +254,8 @@ pub struct RunArgs {
     /// Do not record metrics (/metrics answers 404).
     #[arg(long)]
     no_metrics: bool,
+    #[command(flatten)]
+    compare: CompareArgs,
     /// Bound on draining connections at shutdown.
     #[arg(long, default_value = "10s", value_parser = parse_dur)]
     drain_timeout: Duration,
@@ -203,7 +285,39 @@ pub fn main() -> ExitCode {
             block_on(sample(args))
         }
         Command::Load(args) => block_on(load(args)),
+        Command::Report(args) => block_on(report(args)),
     }
+}
+
+async fn report(args: ReportArgs) -> ExitCode {
+    let url = format!("http://{}/compare", args.admin);
+    let client: hyper_util::client::legacy::Client<_, http_body_util::Empty<bytes::Bytes>> =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
+    let fetched = async {
+        let resp = client.get(url.parse().ok()?).await.ok()?;
+        let status = resp.status();
+        let body = http_body_util::BodyExt::collect(resp.into_body()).await.ok()?.to_bytes();
+        Some((status, body))
+    };
+    let Some((status, body)) = tokio::time::timeout(Duration::from_secs(10), fetched).await.ok().flatten() else {
+        eprintln!("error: no answer from {url}: is `shadowmesh run --admin {}` running?", args.admin);
+        return ExitCode::FAILURE;
+    };
+    if !status.is_success() {
+        eprintln!("error: {url} answered {status}: {}", String::from_utf8_lossy(&body).trim());
+        return ExitCode::FAILURE;
+    }
+    match args.format {
+        ReportFormat::Json => println!("{}", String::from_utf8_lossy(&body)),
+        ReportFormat::Text => match serde_json::from_slice::<crate::compare::Report>(&body) {
+            Ok(r) => print!("{}", crate::compare::text::render(&r)),
+            Err(e) => {
+                eprintln!("error: {url} sent a report this version cannot read: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+    }
+    ExitCode::SUCCESS
 }
 
 fn block_on(f: impl std::future::Future<Output = ExitCode>) -> ExitCode {
@@ -344,6 +458,7 @@ async fn run(args: RunArgs) -> ExitCode {
         drain_timeout: args.drain_timeout,
         reload_poll: Duration::from_secs(2),
         metrics: !args.no_metrics,
+        compare: args.compare.config(args.mirror_timeout, args.request_timeout),
     };
     let running = match app::start(opts).await {
         Ok(r) => r,

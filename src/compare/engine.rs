@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::HeaderMap;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 use super::diff::{Ignore, PairDiff, Side, diff_pair};
@@ -145,7 +145,7 @@ pub struct GroupKey {
 }
 
 /// A differing pair, shown to the user.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Example {
     /// `GET /api/calculation?number=36`.
     pub request: String,
@@ -477,7 +477,7 @@ impl Engine {
                     with_secondary: g.secondary_pairs,
                     results: PairResult::ALL
                         .iter()
-                        .map(|r| (r.as_str(), g.results.get(r.as_str()).copied().unwrap_or(0)))
+                        .map(|r| (r.as_str().to_string(), g.results.get(r.as_str()).copied().unwrap_or(0)))
                         .collect(),
                     fields,
                     latency,
@@ -550,7 +550,7 @@ fn example(p: &Observed, c: &Observed) -> Example {
 }
 
 /// One field in the report.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FieldReport {
     /// `status`, `header:NAME` or a JSON path (indices as `*`).
     pub field: String,
@@ -567,7 +567,7 @@ pub struct FieldReport {
 }
 
 /// The report on one candidate.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CandidateReport {
     /// Service.
     pub service: String,
@@ -582,7 +582,7 @@ pub struct CandidateReport {
     /// Of which had a secondary.
     pub with_secondary: u64,
     /// Pairs by result.
-    pub results: BTreeMap<&'static str, u64>,
+    pub results: BTreeMap<String, u64>,
     /// Differing fields, real ones first, most frequent first.
     pub fields: Vec<FieldReport>,
     /// Latency.

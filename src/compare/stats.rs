@@ -12,7 +12,7 @@
 //! percentiles come from HDR histograms.
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Pairs kept for the bootstrap.
 pub const RESERVOIR: usize = 1000;
@@ -46,7 +46,7 @@ impl Default for PairedLatency {
 }
 
 /// One percentile, primary against candidate.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct QuantileDiff {
     /// 0.5, 0.9, 0.99.
     pub quantile: f64,
@@ -65,7 +65,7 @@ pub struct QuantileDiff {
 }
 
 /// Latency summary of a group.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LatencySummary {
     /// Pairs measured.
     pub pairs: u64,

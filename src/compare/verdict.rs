@@ -7,12 +7,12 @@
 //!   `max_slowdown_pct` **and** the bootstrap interval says so (significant);
 //! - `promote` otherwise.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::stats::LatencySummary;
 
 /// Decision thresholds (flags of `run`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Thresholds {
     /// Pairs needed before deciding.
     pub min_pairs: u64,
@@ -36,7 +36,7 @@ impl Default for Thresholds {
 }
 
 /// The three verdicts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     /// Ready: behaves like the primary, not slower.
@@ -70,7 +70,7 @@ pub struct FieldRate {
 }
 
 /// Failure rates.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ErrorRates {
     /// Primary 5xx or failed, share of pairs.
     pub primary_rate: f64,

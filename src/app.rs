@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::admin::Admin;
-use crate::compare::{CompareConfig, Comparator};
+use crate::compare::{Comparator, CompareConfig};
 use crate::config::Diagnostic;
 use crate::mirror::{MirrorConfig, Mirrorer};
 use crate::model::ProxyIdentity;
@@ -195,7 +195,10 @@ pub async fn start(opts: RunOptions) -> Result<Running, StartError> {
     if let Some(m) = &metrics {
         telemetry.add_hook(m.clone());
     }
-    let compare = opts.compare.clone().map(|cfg| Comparator::start(cfg, metrics.clone()));
+    let compare = opts
+        .compare
+        .clone()
+        .map(|cfg| Comparator::start(cfg, metrics.clone()));
     if let Some(c) = &compare {
         telemetry.add_hook(c.clone());
     }

@@ -42,6 +42,34 @@ pub enum Command {
     Load(LoadArgs),
     /// Print the comparison report of a running proxy.
     Report(ReportArgs),
+    /// The seeds' scenario on loopback, end to end, in one command.
+    Demo(DemoArgs),
+}
+
+/// `shadowmesh demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Loop-mode duration (seconds, or 20s, 1m).
+    #[arg(long, default_value = "20", value_parser = parse_secs)]
+    duration: Duration,
+    /// Loop-mode requests per second.
+    #[arg(long, default_value_t = 40.0)]
+    rate: f64,
+    /// flawed: v3 is wrong on perfect powers (the verdict says why latency alone is not
+    /// enough); good: a promotable v3.
+    #[arg(long, value_enum, default_value = "flawed")]
+    candidate: crate::demo::Candidate,
+    /// Leave everything running at the end and print the URLs to try.
+    #[arg(long)]
+    keep_running: bool,
+}
+
+fn parse_secs(s: &str) -> Result<Duration, String> {
+    match s.parse::<f64>() {
+        Ok(secs) if secs > 0.0 && secs < 86_400.0 => Ok(Duration::from_secs_f64(secs)),
+        Ok(_) => Err(format!("{s} is not a positive number of seconds")),
+        Err(_) => parse_duration(s),
+    }
 }
 
 /// Comparison flags of `run`.
@@ -79,7 +107,10 @@ impl CompareArgs {
         if self.no_compare {
             return None;
         }
-        let wait = mirror_timeout.max(request_timeout).min(Duration::from_secs(115)) + Duration::from_secs(5);
+        let wait = mirror_timeout
+            .max(request_timeout)
+            .min(Duration::from_secs(115))
+            + Duration::from_secs(5);
         Some(CompareConfig {
             body_limit: self.compare_body_limit,
             engine: EngineConfig {
@@ -164,7 +195,7 @@ pub struct LoadArgs {
     #[arg(long, default_value_t = 0.3)]
     mobile_share: f64,
     /// Range of numbers to factor, LOW-HIGH.
-    #[arg(long, default_value = "1000000-10000000000000", value_parser = parse_range)]
+    #[arg(long, default_value = "1000000000-1000000000000000", value_parser = parse_range)]
     numbers: (u64, u64),
     /// Share of perfect powers among the numbers (0 to 1).
     #[arg(long, default_value_t = 0.1)]
@@ -286,25 +317,45 @@ pub fn main() -> ExitCode {
         }
         Command::Load(args) => block_on(load(args)),
         Command::Report(args) => block_on(report(args)),
+        Command::Demo(args) => block_on(crate::demo::run(crate::demo::DemoOptions {
+            duration: args.duration,
+            rate: args.rate.clamp(1.0, 2000.0),
+            candidate: args.candidate,
+            keep_running: args.keep_running,
+        })),
     }
 }
 
 async fn report(args: ReportArgs) -> ExitCode {
     let url = format!("http://{}/compare", args.admin);
     let client: hyper_util::client::legacy::Client<_, http_body_util::Empty<bytes::Bytes>> =
-        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build_http();
     let fetched = async {
         let resp = client.get(url.parse().ok()?).await.ok()?;
         let status = resp.status();
-        let body = http_body_util::BodyExt::collect(resp.into_body()).await.ok()?.to_bytes();
+        let body = http_body_util::BodyExt::collect(resp.into_body())
+            .await
+            .ok()?
+            .to_bytes();
         Some((status, body))
     };
-    let Some((status, body)) = tokio::time::timeout(Duration::from_secs(10), fetched).await.ok().flatten() else {
-        eprintln!("error: no answer from {url}: is `shadowmesh run --admin {}` running?", args.admin);
+    let Some((status, body)) = tokio::time::timeout(Duration::from_secs(10), fetched)
+        .await
+        .ok()
+        .flatten()
+    else {
+        eprintln!(
+            "error: no answer from {url}: is `shadowmesh run --admin {}` running?",
+            args.admin
+        );
         return ExitCode::FAILURE;
     };
     if !status.is_success() {
-        eprintln!("error: {url} answered {status}: {}", String::from_utf8_lossy(&body).trim());
+        eprintln!(
+            "error: {url} answered {status}: {}",
+            String::from_utf8_lossy(&body).trim()
+        );
         return ExitCode::FAILURE;
     }
     match args.format {
@@ -458,7 +509,9 @@ async fn run(args: RunArgs) -> ExitCode {
         drain_timeout: args.drain_timeout,
         reload_poll: Duration::from_secs(2),
         metrics: !args.no_metrics,
-        compare: args.compare.config(args.mirror_timeout, args.request_timeout),
+        compare: args
+            .compare
+            .config(args.mirror_timeout, args.request_timeout),
     };
     let running = match app::start(opts).await {
         Ok(r) => r,

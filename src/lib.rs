@@ -15,6 +15,7 @@ pub mod app;
 pub mod cli;
 pub mod compare;
 pub mod config;
+pub mod demo;
 pub mod load;
 pub mod mirror;
 pub mod model;

@@ -57,7 +57,7 @@ impl Default for LoadConfig {
             duration: Duration::from_secs(10),
             max_requests: 100_000,
             mobile_share: 0.3,
-            numbers: (1_000_000, 10_000_000_000_000),
+            numbers: (1_000_000_000, 1_000_000_000_000_000),
             powers_share: 0.1,
             concurrency: 64,
             progress: false,

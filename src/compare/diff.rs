@@ -37,8 +37,17 @@ impl Ignore {
     /// The default header list plus `extra` entries: those starting with `/` are JSON paths,
     /// the others header names.
     pub fn new<'a>(extra: impl IntoIterator<Item = &'a str> + Clone) -> Self {
-        let mut headers: BTreeSet<String> = DEFAULT_IGNORED_HEADERS.iter().map(|h| h.to_string()).collect();
-        headers.extend(extra.clone().into_iter().filter(|e| !e.starts_with('/')).map(str::to_ascii_lowercase));
+        let mut headers: BTreeSet<String> = DEFAULT_IGNORED_HEADERS
+            .iter()
+            .map(|h| h.to_string())
+            .collect();
+        headers.extend(
+            extra
+                .clone()
+                .into_iter()
+                .filter(|e| !e.starts_with('/'))
+                .map(str::to_ascii_lowercase),
+        );
         Self {
             headers,
             json: IgnoreList::new(extra.into_iter().filter(|e| e.starts_with('/'))),
@@ -135,15 +144,30 @@ mod tests {
     }
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        pairs.iter().map(|(k, v)| (http::HeaderName::from_static(k), v.parse().unwrap())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (http::HeaderName::from_static(k), v.parse().unwrap()))
+            .collect()
     }
 
     #[test]
     fn default_ignored_headers_do_not_count() {
-        let ha = headers(&[("date", "Mon"), ("content-type", "application/json"), ("x-request-id", "a")]);
-        let hb = headers(&[("date", "Tue"), ("content-type", "application/json"), ("x-request-id", "a")]);
+        let ha = headers(&[
+            ("date", "Mon"),
+            ("content-type", "application/json"),
+            ("x-request-id", "a"),
+        ]);
+        let hb = headers(&[
+            ("date", "Tue"),
+            ("content-type", "application/json"),
+            ("x-request-id", "a"),
+        ]);
         let body = Bytes::from_static(br#"{"a":1}"#);
-        let d = diff_pair(side(200, &ha, &body), side(200, &hb, &body), &Ignore::new([]));
+        let d = diff_pair(
+            side(200, &ha, &body),
+            side(200, &hb, &body),
+            &Ignore::new([]),
+        );
         assert!(d.is_empty(), "{d:?}");
     }
 
@@ -153,23 +177,36 @@ mod tests {
         let hb = headers(&[("content-type", "text/plain"), ("x-new", "1")]);
         let a = Bytes::from_static(br#"{"number":36,"factors":[2,2,3,3],"timestamp":1}"#);
         let b = Bytes::from_static(br#"{"number":36,"factors":[2,3],"timestamp":2}"#);
-        let d = diff_pair(side(200, &ha, &a), side(500, &hb, &b), &Ignore::new(["/timestamp"]));
+        let d = diff_pair(
+            side(200, &ha, &a),
+            side(500, &hb, &b),
+            &Ignore::new(["/timestamp"]),
+        );
         assert!(d.status);
         assert_eq!(d.headers, vec!["content-type", "x-new"]);
         assert_eq!(d.body, vec!["/factors"]);
-        assert_eq!(d.fields(), vec!["status", "header:content-type", "header:x-new", "/factors"]);
+        assert_eq!(
+            d.fields(),
+            vec!["status", "header:content-type", "header:x-new", "/factors"]
+        );
     }
 
     #[test]
     fn non_json_bodies_compare_by_bytes_and_size() {
         let h = HeaderMap::new();
         let (a, b) = (Bytes::from_static(b"hello"), Bytes::from_static(b"hellO"));
-        assert_eq!(diff_pair(side(200, &h, &a), side(200, &h, &b), &Ignore::default()).body, vec!["/"]);
+        assert_eq!(
+            diff_pair(side(200, &h, &a), side(200, &h, &b), &Ignore::default()).body,
+            vec!["/"]
+        );
         assert!(diff_pair(side(200, &h, &a), side(200, &h, &a), &Ignore::default()).is_empty());
         // Same captured prefix, different full size (the capture was cut).
         let mut longer = side(200, &h, &a);
         longer.size = 9000;
-        assert_eq!(diff_pair(side(200, &h, &a), longer, &Ignore::default()).body, vec!["/"]);
+        assert_eq!(
+            diff_pair(side(200, &h, &a), longer, &Ignore::default()).body,
+            vec!["/"]
+        );
     }
 
     #[test]

@@ -259,7 +259,8 @@ impl Engine {
         let bytes = ob.bytes();
         if !self.pending.contains_key(&ob.request_id) {
             while !self.order.is_empty()
-                && (self.pending.len() >= self.cfg.max_pending || self.pending_bytes + bytes > self.cfg.memory_budget)
+                && (self.pending.len() >= self.cfg.max_pending
+                    || self.pending_bytes + bytes > self.cfg.memory_budget)
             {
                 self.evict_oldest(&mut out);
             }
@@ -269,11 +270,14 @@ impl Engine {
             }
             self.order.push_back((now, ob.request_id.clone()));
         }
-        let entry = self.pending.entry(ob.request_id.clone()).or_insert_with(|| Pending {
-            primary: None,
-            mirrors: Vec::new(),
-            bytes: 0,
-        });
+        let entry = self
+            .pending
+            .entry(ob.request_id.clone())
+            .or_insert_with(|| Pending {
+                primary: None,
+                mirrors: Vec::new(),
+                bytes: 0,
+            });
         entry.bytes += bytes;
         self.pending_bytes += bytes;
         if ob.mirror {
@@ -286,7 +290,11 @@ impl Engine {
             .as_ref()
             .is_some_and(|p| entry.mirrors.len() >= p.mirrors_sent as usize);
         if complete {
-            let id = entry.primary.as_ref().map(|p| p.request_id.clone()).unwrap_or_default();
+            let id = entry
+                .primary
+                .as_ref()
+                .map(|p| p.request_id.clone())
+                .unwrap_or_default();
             if let Some(done) = self.take(&id) {
                 self.compare(done, &mut out);
             }
@@ -320,11 +328,10 @@ impl Engine {
     }
 
     fn evict_oldest(&mut self, out: &mut Vec<(GroupKey, PairResult)>) {
-        if let Some((_, id)) = self.order.pop_front() {
-            if let Some(p) = self.take(&id) {
+        if let Some((_, id)) = self.order.pop_front()
+            && let Some(p) = self.take(&id) {
                 self.drop_entry(p, out);
             }
-        }
     }
 
     fn drop_entry(&mut self, p: Pending, out: &mut Vec<(GroupKey, PairResult)>) {
@@ -338,25 +345,45 @@ impl Engine {
         let key = GroupKey {
             service: ob.service.clone(),
             route: ob.route.clone(),
-            primary: if ob.mirror { "unknown".into() } else { ob.version.clone() },
-            candidate: if ob.mirror { ob.version.clone() } else { "unknown".into() },
+            primary: if ob.mirror {
+                "unknown".into()
+            } else {
+                ob.version.clone()
+            },
+            candidate: if ob.mirror {
+                ob.version.clone()
+            } else {
+                "unknown".into()
+            },
         };
         out.push((key, PairResult::Unpaired));
     }
 
     fn compare(&mut self, entry: Pending, out: &mut Vec<(GroupKey, PairResult)>) {
         let Some(primary) = entry.primary else { return };
-        let ignore = Ignore::new(self.cfg.ignore.iter().chain(primary.ignore.iter()).map(String::as_str));
+        let ignore = Ignore::new(
+            self.cfg
+                .ignore
+                .iter()
+                .chain(primary.ignore.iter())
+                .map(String::as_str),
+        );
         let route_key = (primary.service.clone(), primary.route.clone());
         self.learn_repeat_noise(&primary, &ignore);
-        let (secondaries, candidates): (Vec<&Observed>, Vec<&Observed>) =
-            entry.mirrors.iter().partition(|m| m.version == primary.version);
+        let (secondaries, candidates): (Vec<&Observed>, Vec<&Observed>) = entry
+            .mirrors
+            .iter()
+            .partition(|m| m.version == primary.version);
         let secondary_fields: BTreeSet<String> = secondaries
             .iter()
             .flat_map(|s| diff_pair(primary.side(), s.side(), &ignore).fields())
             .map(|f| normalize(&f))
             .collect();
-        let repeat_noise = self.repeat_noise.get(&route_key).cloned().unwrap_or_default();
+        let repeat_noise = self
+            .repeat_noise
+            .get(&route_key)
+            .cloned()
+            .unwrap_or_default();
         for cand in candidates {
             let key = GroupKey {
                 service: primary.service.clone(),
@@ -366,7 +393,13 @@ impl Engine {
             };
             let d = diff_pair(primary.side(), cand.side(), &ignore);
             let group = self.groups.entry(key.clone()).or_default();
-            let result = classify(&d, group, &secondary_fields, &repeat_noise, !secondaries.is_empty());
+            let result = classify(
+                &d,
+                group,
+                &secondary_fields,
+                &repeat_noise,
+                !secondaries.is_empty(),
+            );
             group.pairs += 1;
             *group.results.entry(result.as_str()).or_default() += 1;
             if !secondaries.is_empty() {
@@ -382,7 +415,10 @@ impl Engine {
                     stat.examples.push(example(&primary, cand));
                 }
             }
-            group.latency.record(primary.duration.as_micros() as u64, cand.duration.as_micros() as u64);
+            group.latency.record(
+                primary.duration.as_micros() as u64,
+                cand.duration.as_micros() as u64,
+            );
             group.primary_failed += u64::from(primary.failed());
             match (cand.status, cand.flag) {
                 (0, Flag::Timeout) => group.candidate_timeouts += 1,
@@ -410,11 +446,10 @@ impl Engine {
             }
         } else {
             self.repeat_order.push_back(key.clone());
-            if self.repeat_order.len() > REPEAT_KEYS {
-                if let Some(old) = self.repeat_order.pop_front() {
+            if self.repeat_order.len() > REPEAT_KEYS
+                && let Some(old) = self.repeat_order.pop_front() {
                     self.repeat.remove(&old);
                 }
-            }
         }
         let mut kept = primary.clone();
         kept.body = kept.body.map(|b| b.slice(..b.len().min(64 * 1024)));
@@ -448,23 +483,33 @@ impl Engine {
                             count: s.candidate,
                             rate,
                             secondary_rate,
-                            noise: repeat.contains(name) || (g.secondary_pairs > 0 && secondary_rate >= 0.5 * rate),
+                            noise: repeat.contains(name)
+                                || (g.secondary_pairs > 0 && secondary_rate >= 0.5 * rate),
                             examples: s.examples.clone(),
                         }
                     })
                     .collect();
-                fields.sort_by(|a, b| (a.noise, std::cmp::Reverse(a.count)).cmp(&(b.noise, std::cmp::Reverse(b.count))));
+                fields.sort_by(|a, b| {
+                    (a.noise, std::cmp::Reverse(a.count))
+                        .cmp(&(b.noise, std::cmp::Reverse(b.count)))
+                });
                 let latency = g.latency.summary();
                 let errors = ErrorRates {
                     primary_rate: g.primary_failed as f64 / pairs,
-                    candidate_rate: (g.candidate_5xx + g.candidate_timeouts + g.candidate_resets) as f64 / pairs,
+                    candidate_rate: (g.candidate_5xx + g.candidate_timeouts + g.candidate_resets)
+                        as f64
+                        / pairs,
                     candidate_5xx: g.candidate_5xx,
                     candidate_timeouts: g.candidate_timeouts,
                     candidate_resets: g.candidate_resets,
                 };
                 let rates: Vec<FieldRate> = fields
                     .iter()
-                    .map(|f| FieldRate { field: f.field.clone(), rate: f.rate, noise: f.noise })
+                    .map(|f| FieldRate {
+                        field: f.field.clone(),
+                        rate: f.rate,
+                        noise: f.noise,
+                    })
                     .collect();
                 let (verdict, reasons) = decide(t, g.pairs, &rates, &errors, &latency);
                 let summary = format!("{}: {}", verdict.as_str(), reasons.join("; "));
@@ -477,7 +522,12 @@ impl Engine {
                     with_secondary: g.secondary_pairs,
                     results: PairResult::ALL
                         .iter()
-                        .map(|r| (r.as_str().to_string(), g.results.get(r.as_str()).copied().unwrap_or(0)))
+                        .map(|r| {
+                            (
+                                r.as_str().to_string(),
+                                g.results.get(r.as_str()).copied().unwrap_or(0),
+                            )
+                        })
                         .collect(),
                     fields,
                     latency,

@@ -34,14 +34,29 @@ fn factors_json(n: u64, factors: &[u64]) -> String {
     serde_json::json!({"number": n, "factors": factors}).to_string()
 }
 
-fn run(engine: &mut Engine, n: u64, candidate: impl Fn(u64) -> String, now: Instant) -> Vec<PairResult> {
+fn run(
+    engine: &mut Engine,
+    n: u64,
+    candidate: impl Fn(u64) -> String,
+    now: Instant,
+) -> Vec<PairResult> {
     let mut results = Vec::new();
     for i in 0..n {
         let id = format!("r{i}");
         let primary = factors_json(i, &crate::sample::factor::trial_division(i));
         // Mirrors may finish first: the engine must not care.
-        results.extend(engine.ingest(ob(&id, true, "v3", candidate(i), 1, 0), now).into_iter().map(|(_, r)| r));
-        results.extend(engine.ingest(ob(&id, false, "v1", primary, 10, 1), now).into_iter().map(|(_, r)| r));
+        results.extend(
+            engine
+                .ingest(ob(&id, true, "v3", candidate(i), 1, 0), now)
+                .into_iter()
+                .map(|(_, r)| r),
+        );
+        results.extend(
+            engine
+                .ingest(ob(&id, false, "v1", primary, 10, 1), now)
+                .into_iter()
+                .map(|(_, r)| r),
+        );
     }
     results
 }
@@ -49,31 +64,57 @@ fn run(engine: &mut Engine, n: u64, candidate: impl Fn(u64) -> String, now: Inst
 #[test]
 fn an_identical_candidate_matches_and_is_promoted() {
     let mut e = Engine::new(EngineConfig::default());
-    let results = run(&mut e, 200, |i| factors_json(i, &crate::sample::factor::pollard_rho(i)), Instant::now());
+    let results = run(
+        &mut e,
+        200,
+        |i| factors_json(i, &crate::sample::factor::pollard_rho(i)),
+        Instant::now(),
+    );
     assert_eq!(results.len(), 200);
     assert!(results.iter().all(|r| *r == PairResult::Match));
     let report = &e.report(&Thresholds::default())[0];
     assert_eq!(report.verdict, Verdict::Promote, "{}", report.summary);
     assert_eq!(report.results["match"], 200);
-    assert!(report.summary.contains("p50 90% faster"), "{}", report.summary);
+    assert!(
+        report.summary.contains("p50 90% faster"),
+        "{}",
+        report.summary
+    );
 }
 
 #[test]
 fn a_candidate_wrong_on_perfect_powers_is_caught_with_path_and_example() {
     let mut e = Engine::new(EngineConfig::default());
-    run(&mut e, 400, |i| factors_json(i, &crate::sample::factor::pollard_rho_flawed(i)), Instant::now());
+    run(
+        &mut e,
+        400,
+        |i| factors_json(i, &crate::sample::factor::pollard_rho_flawed(i)),
+        Instant::now(),
+    );
     let report = &e.report(&Thresholds::default())[0];
     assert_eq!(report.verdict, Verdict::Reject, "{}", report.summary);
     let top = &report.fields[0];
     assert_eq!(top.field, "/factors");
     assert!(!top.noise);
     // 4, 8, 9, 16, ... : the perfect powers below 400
-    let powers = (2..400u64).filter(|n| crate::sample::factor::perfect_power(*n).is_some()).count() as u64;
+    let powers = (2..400u64)
+        .filter(|n| crate::sample::factor::perfect_power(*n).is_some())
+        .count() as u64;
     assert_eq!(top.count, powers);
-    assert!(report.summary.starts_with(&format!("reject: {:.1}% of responses differ at /factors (not noise)", 100.0 * powers as f64 / 400.0)), "{}", report.summary);
+    assert!(
+        report.summary.starts_with(&format!(
+            "reject: {:.1}% of responses differ at /factors (not noise)",
+            100.0 * powers as f64 / 400.0
+        )),
+        "{}",
+        report.summary
+    );
     let ex = &top.examples[0];
     assert_eq!(ex.request, "GET /api/calculation?id=r4");
-    assert!(ex.primary.contains("[2,2]") && ex.candidate.contains("[2]"), "{ex:?}");
+    assert!(
+        ex.primary.contains("[2,2]") && ex.candidate.contains("[2]"),
+        "{ex:?}"
+    );
     assert_eq!(report.results["body_mismatch"], powers);
 }
 
@@ -95,7 +136,13 @@ fn a_random_timestamp_is_noise_when_a_secondary_is_mirrored() {
     assert_eq!(report.results["noise"], 200);
     assert!(report.fields.iter().all(|f| f.noise));
     assert_eq!(report.verdict, Verdict::Promote, "{}", report.summary);
-    assert!(report.summary.contains("no differences beyond noise (/timestamp)"), "{}", report.summary);
+    assert!(
+        report
+            .summary
+            .contains("no differences beyond noise (/timestamp)"),
+        "{}",
+        report.summary
+    );
 }
 
 #[test]
@@ -113,7 +160,11 @@ fn without_a_secondary_repeated_requests_reveal_noise() {
         e.ingest(ob(&id, true, "v3", body(rng.u64(..)), 5, 0), now);
     }
     let report = &e.report(&Thresholds::default())[0];
-    let ts = report.fields.iter().find(|f| f.field == "/timestamp").unwrap();
+    let ts = report
+        .fields
+        .iter()
+        .find(|f| f.field == "/timestamp")
+        .unwrap();
     assert!(ts.noise);
     assert_eq!(report.verdict, Verdict::Promote, "{}", report.summary);
 }
@@ -130,9 +181,19 @@ fn memory_stays_bounded_with_many_unpaired_request_ids() {
     let mut unpaired = 0;
     for i in 0..50_000u64 {
         // Primaries whose mirrors never come back.
-        let results = e.ingest(ob(&format!("lost{i}"), false, "v1", "x".repeat(300), 1, 1), now);
-        unpaired += results.iter().filter(|(_, r)| *r == PairResult::Unpaired).count();
-        assert!(e.pending_bytes() <= budget, "{} bytes pending at {i}", e.pending_bytes());
+        let results = e.ingest(
+            ob(&format!("lost{i}"), false, "v1", "x".repeat(300), 1, 1),
+            now,
+        );
+        unpaired += results
+            .iter()
+            .filter(|(_, r)| *r == PairResult::Unpaired)
+            .count();
+        assert!(
+            e.pending_bytes() <= budget,
+            "{} bytes pending at {i}",
+            e.pending_bytes()
+        );
         assert!(e.pending_len() <= 1000);
     }
     assert!(unpaired >= 49_000, "{unpaired}");
@@ -158,6 +219,11 @@ fn entries_past_the_pair_timeout_are_dropped() {
 #[test]
 fn too_few_pairs_hold() {
     let mut e = Engine::new(EngineConfig::default());
-    run(&mut e, 20, |i| factors_json(i, &crate::sample::factor::pollard_rho(i)), Instant::now());
+    run(
+        &mut e,
+        20,
+        |i| factors_json(i, &crate::sample::factor::pollard_rho(i)),
+        Instant::now(),
+    );
     assert_eq!(e.report(&Thresholds::default())[0].verdict, Verdict::Hold);
 }

@@ -22,7 +22,10 @@ fn walk(a: &Value, b: &Value, path: &mut String, ignored: &IgnoreList, out: &mut
     }
     match (a, b) {
         (Value::Object(x), Value::Object(y)) => {
-            let mut keys: Vec<&String> = x.keys().chain(y.keys().filter(|k| !x.contains_key(*k))).collect();
+            let mut keys: Vec<&String> = x
+                .keys()
+                .chain(y.keys().filter(|k| !x.contains_key(*k)))
+                .collect();
             keys.sort();
             for key in keys {
                 let len = path.len();
@@ -50,7 +53,11 @@ fn walk(a: &Value, b: &Value, path: &mut String, ignored: &IgnoreList, out: &mut
         }
         (x, y) => {
             if x != y {
-                out.push(if path.is_empty() { "/".to_string() } else { path.clone() });
+                out.push(if path.is_empty() {
+                    "/".to_string()
+                } else {
+                    path.clone()
+                });
             }
         }
     }
@@ -74,7 +81,13 @@ pub fn normalize(path: &str) -> String {
     }
     path.split('/')
         .skip(1)
-        .map(|seg| if !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit()) { "*" } else { seg })
+        .map(|seg| {
+            if !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit()) {
+                "*"
+            } else {
+                seg
+            }
+        })
         .fold(String::new(), |mut acc, seg| {
             acc.push('/');
             acc.push_str(seg);
@@ -132,7 +145,10 @@ mod tests {
     fn differences_are_named_by_json_pointer() {
         let a = json!({"number": 12, "factors": [2, 2, 3], "meta": {"a/b": 1, "x": true}});
         let b = json!({"number": 12, "factors": [2, 3, 3], "meta": {"a/b": 2}, "extra": null});
-        assert_eq!(diff(a, b, &[]), vec!["/extra", "/factors/1", "/meta/a~1b", "/meta/x"]);
+        assert_eq!(
+            diff(a, b, &[]),
+            vec!["/extra", "/factors/1", "/meta/a~1b", "/meta/x"]
+        );
     }
 
     #[test]
@@ -146,7 +162,14 @@ mod tests {
     fn ignored_paths_and_wildcards() {
         let a = json!({"timestamp": 1, "served_by": "a", "items": [{"id": 1, "p": 5}, {"id": 2, "p": 6}]});
         let b = json!({"timestamp": 2, "served_by": "b", "items": [{"id": 9, "p": 5}, {"id": 8, "p": 7}]});
-        assert_eq!(diff(a.clone(), b.clone(), &["/timestamp", "/served_by", "/items/*/id"]), vec!["/items/1/p"]);
+        assert_eq!(
+            diff(
+                a.clone(),
+                b.clone(),
+                &["/timestamp", "/served_by", "/items/*/id"]
+            ),
+            vec!["/items/1/p"]
+        );
         assert_eq!(diff(a, b, &["/items"]).len(), 2);
     }
 

@@ -141,7 +141,9 @@ impl ExchangeHook for Comparator {
         if !ex.mirror && ex.mirrors_sent == 0 {
             return;
         }
-        let Some(peer) = ex.peer.as_deref() else { return };
+        let Some(peer) = ex.peer.as_deref() else {
+            return;
+        };
         let ob = Observed {
             request_id: ex.request_id.clone(),
             mirror: ex.mirror,

@@ -20,7 +20,8 @@ pub const RESERVOIR: usize = 1000;
 pub const RESAMPLES: usize = 300;
 /// Bounds (ms) of the bins the web page draws.
 pub const CHART_BOUNDS_MS: [f64; 16] = [
-    0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0, 10000.0,
+    0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0,
+    10000.0,
 ];
 
 /// Paired latencies of one primary/candidate group.
@@ -154,7 +155,10 @@ fn quantile_of(v: &mut [u64], q: f64) -> f64 {
 /// 95% intervals (ms) of candidate - primary at each quantile, by the paired bootstrap.
 fn bootstrap(pairs: &[(u64, u64)], qs: &[f64]) -> Vec<(f64, f64)> {
     if pairs.len() < 2 {
-        return qs.iter().map(|_| (f64::NEG_INFINITY, f64::INFINITY)).collect();
+        return qs
+            .iter()
+            .map(|_| (f64::NEG_INFINITY, f64::INFINITY))
+            .collect();
     }
     let mut rng = fastrand::Rng::with_seed(42);
     let n = pairs.len();
@@ -196,7 +200,12 @@ mod tests {
         let p50 = &s.quantiles[0];
         assert!(p50.diff_pct > 80.0 && p50.diff_pct < 120.0, "{p50:?}");
         assert!(p50.significant);
-        assert!(p50.ci95_ms.0 > 0.0 && p50.ci95_ms.0 <= p50.diff_ms && p50.diff_ms <= p50.ci95_ms.1 + 0.01, "{p50:?}");
+        assert!(
+            p50.ci95_ms.0 > 0.0
+                && p50.ci95_ms.0 <= p50.diff_ms
+                && p50.diff_ms <= p50.ci95_ms.1 + 0.01,
+            "{p50:?}"
+        );
     }
 
     #[test]

@@ -19,7 +19,11 @@ pub fn render(report: &Report) -> String {
         let _ = writeln!(out, "  verdict   {}", c.summary);
         let results: Vec<String> = c.results.iter().map(|(k, v)| format!("{k} {v}")).collect();
         let _ = writeln!(out, "  pairs     {} ({})", c.pairs, results.join(", "));
-        let _ = writeln!(out, "  latency   {:<6} {:>11} {:>11} {:>9} {:>22}", "", "primary", "candidate", "change", "95% CI of change");
+        let _ = writeln!(
+            out,
+            "  latency   {:<6} {:>11} {:>11} {:>9} {:>22}",
+            "", "primary", "candidate", "change", "95% CI of change"
+        );
         for q in &c.latency.quantiles {
             let _ = writeln!(
                 out,
@@ -43,7 +47,11 @@ pub fn render(report: &Report) -> String {
             c.errors.candidate_resets
         );
         if !c.fields.is_empty() {
-            let _ = writeln!(out, "  fields    {:<28} {:>8} {:>8}  {}", "", "pairs", "rate", "");
+            let _ = writeln!(
+                out,
+                "  fields    {:<28} {:>8} {:>8}  ",
+                "", "pairs", "rate"
+            );
             for f in c.fields.iter().take(8) {
                 let _ = writeln!(
                     out,
@@ -55,8 +63,18 @@ pub fn render(report: &Report) -> String {
                 );
                 if let Some(ex) = f.examples.first().filter(|_| !f.noise) {
                     let _ = writeln!(out, "              e.g. {}", ex.request);
-                    let _ = writeln!(out, "                primary   {} {}", ex.primary_status, ex.primary.trim());
-                    let _ = writeln!(out, "                candidate {} {}", ex.candidate_status, ex.candidate.trim());
+                    let _ = writeln!(
+                        out,
+                        "                primary   {} {}",
+                        ex.primary_status,
+                        ex.primary.trim()
+                    );
+                    let _ = writeln!(
+                        out,
+                        "                candidate {} {}",
+                        ex.candidate_status,
+                        ex.candidate.trim()
+                    );
                 }
             }
         }
@@ -64,7 +82,11 @@ pub fn render(report: &Report) -> String {
     }
     let unpaired: u64 = report.unpaired.values().sum();
     if unpaired > 0 || report.dropped > 0 {
-        let _ = writeln!(out, "unpaired exchanges {unpaired}, dropped (queue full) {}", report.dropped);
+        let _ = writeln!(
+            out,
+            "unpaired exchanges {unpaired}, dropped (queue full) {}",
+            report.dropped
+        );
     }
     out
 }

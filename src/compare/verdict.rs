@@ -94,7 +94,10 @@ pub fn decide(
 ) -> (Verdict, Vec<String>) {
     let mut reasons = Vec::new();
     if pairs < t.min_pairs {
-        reasons.push(format!("only {pairs} of the {} pairs needed so far", t.min_pairs));
+        reasons.push(format!(
+            "only {pairs} of the {} pairs needed so far",
+            t.min_pairs
+        ));
         reasons.extend(latency_words(latency));
         return (Verdict::Hold, reasons);
     }
@@ -127,28 +130,42 @@ pub fn decide(
             errors.candidate_resets
         ));
     }
-    if let Some(p99) = latency.quantiles.iter().find(|q| q.quantile == 0.99) {
-        if p99.significant && p99.diff_pct > t.max_slowdown_pct {
+    if let Some(p99) = latency.quantiles.iter().find(|q| q.quantile == 0.99)
+        && p99.significant && p99.diff_pct > t.max_slowdown_pct {
             reject = true;
             reasons.push(format!(
                 "p99 {:.0}% slower ({:.1} ms vs {:.1} ms)",
                 p99.diff_pct, p99.candidate_ms, p99.primary_ms
             ));
         }
-    }
     if reject {
-        reasons.extend(latency_words(latency).into_iter().filter(|w| !w.contains("slower") || !w.starts_with("p99")));
+        reasons.extend(
+            latency_words(latency)
+                .into_iter()
+                .filter(|w| !w.contains("slower") || !w.starts_with("p99")),
+        );
         return (Verdict::Reject, reasons);
     }
-    let noisy: Vec<&str> = fields.iter().filter(|f| f.noise).map(|f| f.field.as_str()).collect();
+    let noisy: Vec<&str> = fields
+        .iter()
+        .filter(|f| f.noise)
+        .map(|f| f.field.as_str())
+        .collect();
     let below: Vec<&FieldRate> = fields.iter().filter(|f| !f.noise && f.rate > 0.0).collect();
     reasons.push(match (noisy.is_empty(), below.is_empty()) {
         (true, true) => format!("{pairs} pairs, no differences"),
-        (false, true) => format!("{pairs} pairs, no differences beyond noise ({})", noisy.join(", ")),
+        (false, true) => format!(
+            "{pairs} pairs, no differences beyond noise ({})",
+            noisy.join(", ")
+        ),
         _ => format!(
             "{pairs} pairs, differences below {:.1}% ({})",
             t.max_diff_rate * 100.0,
-            below.iter().map(|f| f.field.as_str()).collect::<Vec<_>>().join(", ")
+            below
+                .iter()
+                .map(|f| f.field.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     });
     reasons.extend(latency_words(latency));
@@ -188,20 +205,39 @@ mod tests {
     }
 
     fn field(f: &str, rate: f64, noise: bool) -> FieldRate {
-        FieldRate { field: f.into(), rate, noise }
+        FieldRate {
+            field: f.into(),
+            rate,
+            noise,
+        }
     }
 
     #[test]
     fn too_few_pairs_hold() {
-        let (v, r) = decide(&Thresholds::default(), 37, &[], &ErrorRates::default(), &latency(1));
+        let (v, r) = decide(
+            &Thresholds::default(),
+            37,
+            &[],
+            &ErrorRates::default(),
+            &latency(1),
+        );
         assert_eq!(v, Verdict::Hold);
         assert!(r[0].contains("only 37 of the 100 pairs"));
     }
 
     #[test]
     fn a_differing_field_rejects_with_its_path() {
-        let fields = [field("/factors", 0.031, false), field("/timestamp", 1.0, true)];
-        let (v, r) = decide(&Thresholds::default(), 400, &fields, &ErrorRates::default(), &latency(1));
+        let fields = [
+            field("/factors", 0.031, false),
+            field("/timestamp", 1.0, true),
+        ];
+        let (v, r) = decide(
+            &Thresholds::default(),
+            400,
+            &fields,
+            &ErrorRates::default(),
+            &latency(1),
+        );
         assert_eq!(v, Verdict::Reject);
         assert_eq!(r[0], "3.1% of responses differ at /factors (not noise)");
     }
@@ -209,16 +245,35 @@ mod tests {
     #[test]
     fn noise_alone_promotes() {
         let fields = [field("/timestamp", 1.0, true)];
-        let (v, r) = decide(&Thresholds::default(), 400, &fields, &ErrorRates::default(), &latency(1));
+        let (v, r) = decide(
+            &Thresholds::default(),
+            400,
+            &fields,
+            &ErrorRates::default(),
+            &latency(1),
+        );
         assert_eq!(v, Verdict::Promote);
-        assert!(r[0].contains("no differences beyond noise (/timestamp)"), "{r:?}");
+        assert!(
+            r[0].contains("no differences beyond noise (/timestamp)"),
+            "{r:?}"
+        );
     }
 
     #[test]
     fn a_significantly_slower_candidate_is_rejected() {
-        let (v, r) = decide(&Thresholds::default(), 300, &[], &ErrorRates::default(), &latency(3));
+        let (v, r) = decide(
+            &Thresholds::default(),
+            300,
+            &[],
+            &ErrorRates::default(),
+            &latency(3),
+        );
         assert_eq!(v, Verdict::Reject);
-        assert!(r.iter().any(|r| r.starts_with("p99 ") && r.contains("slower")), "{r:?}");
+        assert!(
+            r.iter()
+                .any(|r| r.starts_with("p99 ") && r.contains("slower")),
+            "{r:?}"
+        );
     }
 
     #[test]

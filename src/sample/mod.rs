@@ -112,7 +112,21 @@ async fn answer(
         tokio::time::sleep(config.delay).await;
     }
     let (status, body) = match config.kind {
-        Kind::Calc => calc(config, &req),
+        Kind::Calc => {
+            // Factoring is CPU work: keep it off the async workers, which also carry the proxy
+            // when the demo runs everything in one process.
+            let (cfg, uri, number_header) = (
+                config.clone(),
+                req.uri().clone(),
+                req.headers().get("number").cloned(),
+            );
+            tokio::task::spawn_blocking(move || calc(&cfg, &uri, number_header.as_ref()))
+                .await
+                .unwrap_or((
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    r#"{"error":"calculation failed"}"#.into(),
+                ))
+        }
         Kind::Greeter => (
             StatusCode::OK,
             serde_json::json!({"message": "hello from greeter-service", "version": config.version})
@@ -142,21 +156,22 @@ async fn answer(
     resp
 }
 
-fn calc(config: &SampleConfig, req: &Request<Incoming>) -> (StatusCode, String) {
-    if req.uri().path() != "/api/calculation" {
+fn calc(
+    config: &SampleConfig,
+    uri: &http::Uri,
+    number_header: Option<&HeaderValue>,
+) -> (StatusCode, String) {
+    if uri.path() != "/api/calculation" {
         return (
             StatusCode::NOT_FOUND,
             r#"{"error":"try GET /api/calculation?number=42"}"#.into(),
         );
     }
-    let from_query = req
-        .uri()
+    let from_query = uri
         .query()
         .and_then(|q| crate::route::query::query_value(q, "number"))
         .map(str::to_string);
-    let from_header = req
-        .headers()
-        .get("number")
+    let from_header = number_header
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     let Some(raw) = from_query.or(from_header) else {

@@ -254,7 +254,11 @@ impl Metrics {
     }
 
     /// Counts one comparison result (called by the comparison task, off the data path).
-    pub fn count_compare(&self, key: &crate::compare::engine::GroupKey, result: crate::compare::engine::PairResult) {
+    pub fn count_compare(
+        &self,
+        key: &crate::compare::engine::GroupKey,
+        result: crate::compare::engine::PairResult,
+    ) {
         self.compare
             .get_or_create(&CompareLabels {
                 destination_service: key.service.clone(),

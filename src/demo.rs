@@ -1,0 +1,371 @@
+//! `shadowmesh demo`: seed 000's story on loopback, end to end, narrated step by step:
+//! baseline -> deploy v3 and mirror v1's traffic to it (a live config change) -> loop-mode load
+//! -> the comparison and its verdict -> the seed's check that v3 never answered a user ->
+//! house-keeping: back to the baseline, and v3 receives nothing more.
+//!
+//! Everything runs in this process: the three sample backends, the proxy (the real one, as
+//! `run` starts it) and the load. The YAML of each step is written to a folder that is kept and
+//! printed, so the user sees what drives each step.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use crate::app::{self, RunOptions, Running};
+use crate::load::{self, LoadConfig};
+use crate::sample::{self, Flaw, Kind, Sample, SampleConfig};
+use crate::telemetry::LogFormat;
+
+/// Which v3 to deploy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Candidate {
+    /// v3 with the perfect-powers flaw: fast, and wrong on 36, 1024, ...
+    Flawed,
+    /// A correct v3: promotable.
+    Good,
+}
+
+/// Demo settings.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    /// Loop-mode duration.
+    pub duration: Duration,
+    /// Requests per second.
+    pub rate: f64,
+    /// Which v3.
+    pub candidate: Candidate,
+    /// Leave everything running at the end.
+    pub keep_running: bool,
+}
+
+const NS: &str = "challengeistio";
+
+fn service_entry(ports: &[(&str, u16)]) -> String {
+    let mut yaml = format!(
+        "# Stands in for the Kubernetes Service calcbackendsvc and its pods.\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata:\n  name: calcbackendsvc\n  namespace: {NS}\nspec:\n  hosts:\n  - calcbackendsvc\n  ports:\n  - number: 80\n    name: http\n    protocol: HTTP\n  resolution: STATIC\n  workloadSelector:\n    labels:\n      app: backend\n"
+    );
+    for (version, port) in ports {
+        yaml.push_str(&format!(
+            "---\napiVersion: networking.istio.io/v1\nkind: WorkloadEntry\nmetadata:\n  name: calcbackend-{version}\n  namespace: {NS}\nspec:\n  address: 127.0.0.1\n  ports:\n    http: {port}\n  labels:\n    app: backend\n    version: {version}\n"
+        ));
+    }
+    yaml
+}
+
+fn destination_rule(versions: &[&str]) -> String {
+    let mut yaml = format!(
+        "apiVersion: networking.istio.io/v1alpha3\nkind: DestinationRule\nmetadata:\n  name: calcbackend-rule\n  namespace: {NS}\nspec:\n  host: calcbackendsvc\n  subsets:\n"
+    );
+    for v in versions {
+        yaml.push_str(&format!("  - name: {v}\n    labels:\n      version: {v}\n"));
+    }
+    yaml
+}
+
+fn virtual_service(mirror: bool) -> String {
+    let mut yaml = format!(
+        "apiVersion: networking.istio.io/v1alpha3\nkind: VirtualService\nmetadata:\n  name: backend-vs\n  namespace: {NS}\n  annotations:\n    # The answers name the version and host that made them: not a difference to judge.\n    shadowmesh.io/compare-ignore: \"/version,/host\"\nspec:\n  hosts:\n  - calcbackendsvc\n  http:\n  - match:\n    - headers:\n        user-agent:\n          regex: .*Mobile.*\n    route:\n      - destination:\n          host: calcbackendsvc\n          subset: v2\n  - route:\n    - destination:\n        host: calcbackendsvc\n        subset: v1\n      weight: 100\n"
+    );
+    if mirror {
+        yaml.push_str("    mirror:\n      host: calcbackendsvc\n      subset: v3\n");
+    }
+    yaml
+}
+
+fn write(dir: &Path, name: &str, yaml: &str) -> std::io::Result<()> {
+    // Write then rename, so the proxy never reads half a file.
+    let tmp = dir.join(format!(".{name}.tmp"));
+    std::fs::write(&tmp, yaml)?;
+    std::fs::rename(tmp, dir.join(name))
+}
+
+fn show(name: &str, yaml: &str) {
+    println!("      --- {name}");
+    for line in yaml.lines() {
+        println!("      | {line}");
+    }
+}
+
+async fn wait_for(
+    running: &Running,
+    check: impl Fn(&crate::model::Snapshot) -> bool,
+) -> Option<u64> {
+    for _ in 0..100 {
+        let snap = running.reloader.snapshot.load();
+        if check(&snap) {
+            return Some(snap.generation);
+        }
+        drop(snap);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    None
+}
+
+fn mirrors_configured(snap: &crate::model::Snapshot) -> usize {
+    snap.table
+        .virtual_hosts
+        .iter()
+        .flat_map(|v| &v.routes)
+        .map(|r| r.mirrors.len())
+        .sum()
+}
+
+struct Failure(String);
+
+/// Runs the demo; exit 0 when every check holds.
+pub async fn run(opts: DemoOptions) -> ExitCode {
+    match steps(opts).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure(why)) => {
+            println!("\nFAILED: {why}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn start_sample(version: &str, flaw: Option<Flaw>) -> Result<Sample, Failure> {
+    let cfg = SampleConfig {
+        kind: Kind::Calc,
+        version: version.into(),
+        flaw,
+        delay: Duration::ZERO,
+        log: false,
+    };
+    sample::start("127.0.0.1:0".parse().expect("valid"), cfg)
+        .await
+        .map_err(|e| Failure(format!("cannot start sample {version}: {e}")))
+}
+
+fn config_dir() -> Result<PathBuf, Failure> {
+    let dir = std::env::temp_dir().join(format!("shadowmesh-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Failure(format!("cannot create {}: {e}", dir.display())))?;
+    Ok(dir)
+}
+
+async fn steps(opts: DemoOptions) -> Result<(), Failure> {
+    let io = |e: std::io::Error| Failure(format!("cannot write the config: {e}"));
+    println!(
+        "shadowmesh demo: seed 000, \"New Service Versions with Request Mirroring\", on loopback\n"
+    );
+    let dir = config_dir()?;
+    let v1 = start_sample("v1", None).await?;
+    let v2 = start_sample("v2", None).await?;
+    let flaw = (opts.candidate == Candidate::Flawed).then_some(Flaw::PerfectPowers);
+    let v3 = start_sample("v3", flaw).await?;
+
+    // 1. baseline
+    let se_baseline = service_entry(&[("v1", v1.addr.port()), ("v2", v2.addr.port())]);
+    write(&dir, "serviceentry.yaml", &se_baseline).map_err(io)?;
+    write(
+        &dir,
+        "destinationrule.yaml",
+        &destination_rule(&["v1", "v2"]),
+    )
+    .map_err(io)?;
+    write(&dir, "virtualservice.yaml", &virtual_service(false)).map_err(io)?;
+    let mut run_opts = RunOptions::for_test(vec![dir.clone()]);
+    run_opts.identity.namespace = NS.into();
+    run_opts.workload = Some("frontend".into());
+    run_opts.log_format = LogFormat::Off;
+    run_opts.reload_poll = Duration::from_millis(500);
+    let running = app::start(run_opts).await.map_err(|e| match e {
+        app::StartError::Config(d) => Failure(format!(
+            "config errors: {:?}",
+            d.iter().map(|d| d.to_string()).collect::<Vec<_>>()
+        )),
+        other => Failure(other.to_string()),
+    })?;
+    let proxy = running.listen_addrs[0];
+    let admin = running.admin_addr;
+    println!(
+        "[1/6] baseline: calcbackendsvc answers desktop users with v1 and Mobile users with v2"
+    );
+    println!(
+        "      config folder {} (the YAML of each step)",
+        dir.display()
+    );
+    println!(
+        "      backends v1 {}, v2 {}; proxy {proxy}; admin http://{admin}",
+        v1.addr, v2.addr
+    );
+    let warmup = load::run(load_config(proxy, 20.0, Duration::from_secs(1), false)).await;
+    println!("      {} requests: {}", warmup.sent, answered(&warmup));
+
+    // 2. deploy v3 and mirror
+    println!(
+        "\n[2/6] deploy v3 (the new algorithm: Pollard's rho{}) and mirror v1's traffic to it",
+        if flaw.is_some() {
+            ", with a subtle bug"
+        } else {
+            ""
+        }
+    );
+    let se_v3 = service_entry(&[
+        ("v1", v1.addr.port()),
+        ("v2", v2.addr.port()),
+        ("v3", v3.addr.port()),
+    ]);
+    let dr_v3 = destination_rule(&["v1", "v2", "v3"]);
+    let vs_mirror = virtual_service(true);
+    // In dependency order, so every intermediate state is valid.
+    write(&dir, "serviceentry.yaml", &se_v3).map_err(io)?;
+    write(&dir, "destinationrule.yaml", &dr_v3).map_err(io)?;
+    write(&dir, "virtualservice.yaml", &vs_mirror).map_err(io)?;
+    show(
+        "virtualservice.yaml (the route to v1 gains a mirror)",
+        &vs_mirror,
+    );
+    let generation = wait_for(&running, |s| mirrors_configured(s) == 1)
+        .await
+        .ok_or_else(|| Failure("the mirror config was not applied within 5 s".into()))?;
+    println!(
+        "      applied live (config generation {generation}), no restart; v3 at {}",
+        v3.addr
+    );
+
+    // 3. loop mode
+    println!(
+        "\n[3/6] loop mode: {:?} at {} req/s, 30% Mobile user agents, 10% perfect powers among the numbers",
+        opts.duration, opts.rate
+    );
+    let report = load::run(load_config(proxy, opts.rate, opts.duration, true)).await;
+    for line in report.summary().lines() {
+        println!("      {line}");
+    }
+    settle(&running).await;
+
+    // 4. compare
+    println!("\n[4/6] compare v1 (primary) and v3 (mirror): how would you decide?");
+    if let Some(c) = &running.compare {
+        let text = crate::compare::text::render(&c.report());
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            println!("      {line}");
+        }
+    } else {
+        println!("      (comparison is off)");
+    }
+
+    // 5. the seed's check
+    let mirrored = v3.requests.load(Ordering::Relaxed);
+    let served_by_v3 = report.answered_by("v3");
+    println!("\n[5/6] check: no request is served to the frontend by v3");
+    println!(
+        "      v3 answered {served_by_v3} of {} user requests; v3 received {mirrored} mirrored copies",
+        report.sent
+    );
+    if served_by_v3 != 0 {
+        return Err(Failure(format!("v3 answered {served_by_v3} user requests")));
+    }
+    if mirrored == 0 {
+        return Err(Failure("v3 received no mirrored copies".into()));
+    }
+    println!("      ok: every answer users saw came from v1 or v2");
+
+    // 6. house-keeping
+    println!("\n[6/6] house-keeping: reset the mesh to the baseline");
+    let vs_baseline = virtual_service(false);
+    write(&dir, "virtualservice.yaml", &vs_baseline).map_err(io)?;
+    write(
+        &dir,
+        "destinationrule.yaml",
+        &destination_rule(&["v1", "v2"]),
+    )
+    .map_err(io)?;
+    show(
+        "destinationrule.yaml (no v3 subset)",
+        &destination_rule(&["v1", "v2"]),
+    );
+    let generation = wait_for(&running, |s| {
+        mirrors_configured(s) == 0
+            && !s
+                .table
+                .clusters
+                .iter()
+                .any(|c| c.subset.as_deref() == Some("v3"))
+    })
+    .await
+    .ok_or_else(|| Failure("the baseline was not applied within 5 s".into()))?;
+    settle(&running).await;
+    let before = v3.requests.load(Ordering::Relaxed);
+    let after_reset = load::run(load_config(proxy, opts.rate, Duration::from_secs(2), false)).await;
+    settle(&running).await;
+    let after = v3.requests.load(Ordering::Relaxed);
+    println!(
+        "      baseline applied (config generation {generation}); {} more requests: {}",
+        after_reset.sent,
+        answered(&after_reset)
+    );
+    println!(
+        "      v3 received {} requests after the reset",
+        after - before
+    );
+    if after != before || after_reset.errors > 0 {
+        return Err(Failure(format!(
+            "after the reset v3 received {} requests and {} requests failed",
+            after - before,
+            after_reset.errors
+        )));
+    }
+    println!("      ok: v3 receives nothing more");
+
+    if opts.keep_running {
+        println!("\nstill running (Ctrl-C to stop):");
+        println!("  web report   http://{admin}/");
+        println!("  metrics      http://{admin}/metrics");
+        println!("  config       http://{admin}/config_dump");
+        println!(
+            "  try          curl -x http://{proxy} 'http://calcbackendsvc/api/calculation?number=36'"
+        );
+        println!(
+            "               curl -x http://{proxy} -A 'Foo Mobile Bar' 'http://calcbackendsvc/api/calculation?number=42'"
+        );
+        println!("               shadowmesh report --admin {admin}");
+        println!(
+            "  the config   {} (edit it: changes apply live)",
+            dir.display()
+        );
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    running.shutdown().await;
+    for s in [&v1, &v2, &v3] {
+        s.stop();
+    }
+    println!("\ndone: config kept in {}", dir.display());
+    Ok(())
+}
+
+fn load_config(proxy: SocketAddr, rate: f64, duration: Duration, progress: bool) -> LoadConfig {
+    LoadConfig {
+        proxy: Some(proxy),
+        rate,
+        duration,
+        progress: progress && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        ..Default::default()
+    }
+}
+
+fn answered(r: &load::LoadReport) -> String {
+    let parts: Vec<String> = r.versions.iter().map(|(v, n)| format!("{v} {n}")).collect();
+    format!(
+        "answered by {}",
+        if parts.is_empty() {
+            "nobody".to_string()
+        } else {
+            parts.join(", ")
+        }
+    )
+}
+
+/// Waits until no mirror is in flight and the comparison has taken what came back.
+async fn settle(running: &Running) {
+    for _ in 0..100 {
+        if running.proxy.mirrorer.in_flight() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+}

@@ -124,6 +124,7 @@ impl CompareArgs {
                 max_diff_rate: self.compare_max_diff_rate,
                 max_error_increase: self.compare_max_error_increase,
                 max_slowdown_pct: self.compare_max_slowdown,
+                ..Default::default()
             },
             ..Default::default()
         })

@@ -4,7 +4,8 @@
 //! - `reject` when a field (status, a header, a JSON path) differs, beyond noise, in more than
 //!   `max_diff_rate` of pairs; or when the candidate fails (5xx, timeouts, resets) more than
 //!   `max_error_increase` above the primary; or when its p99 is slower by more than
-//!   `max_slowdown_pct` **and** the bootstrap interval says so (significant);
+//!   `max_slowdown_pct` and `min_slowdown_ms` **and** the bootstrap interval says so
+//!   (significant);
 //! - `promote` otherwise.
 
 use serde::{Deserialize, Serialize};
@@ -22,6 +23,9 @@ pub struct Thresholds {
     pub max_error_increase: f64,
     /// Largest tolerated p99 slowdown, percent.
     pub max_slowdown_pct: f64,
+    /// Slowdowns smaller than this many milliseconds never reject (0.2 ms on a 0.3 ms answer is
+    /// +66% and meaningless).
+    pub min_slowdown_ms: f64,
 }
 
 impl Default for Thresholds {
@@ -31,6 +35,7 @@ impl Default for Thresholds {
             max_diff_rate: 0.01,
             max_error_increase: 0.01,
             max_slowdown_pct: 20.0,
+            min_slowdown_ms: 1.0,
         }
     }
 }

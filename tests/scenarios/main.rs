@@ -4,6 +4,8 @@ mod support;
 
 mod bodies;
 mod cli;
+mod compare;
+mod demo;
 mod errors;
 mod mirror_failures;
 mod prometheus;

@@ -52,6 +52,8 @@ pub enum Behavior {
     Delay(Duration),
     /// Accept, read the request head, then close the connection without answering.
     Reset,
+    /// Like `Answer`, plus a random `timestamp` field (noise).
+    Timestamped,
 }
 
 /// A backend on a loopback port that records every request it receives.
@@ -135,10 +137,18 @@ impl Backend {
                             if let Behavior::Delay(d) = behavior {
                                 tokio::time::sleep(d).await;
                             }
-                            let json = format!(
-                                r#"{{"version":"{version}","path":"{path}","body_len":{}}}"#,
-                                body.len()
-                            );
+                            let json = if let Behavior::Timestamped = behavior {
+                                format!(
+                                    r#"{{"version":"{version}","path":"{path}","body_len":{},"timestamp":{}}}"#,
+                                    body.len(),
+                                    fastrand::u64(..)
+                                )
+                            } else {
+                                format!(
+                                    r#"{{"version":"{version}","path":"{path}","body_len":{}}}"#,
+                                    body.len()
+                                )
+                            };
                             let resp = Response::builder()
                                 .header("content-type", "application/json")
                                 .header("x-served-by", version.as_str())

@@ -12,3 +12,4 @@ mod prometheus;
 mod reload;
 mod seeds;
 mod statistics;
+mod web;

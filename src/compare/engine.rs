@@ -329,9 +329,10 @@ impl Engine {
 
     fn evict_oldest(&mut self, out: &mut Vec<(GroupKey, PairResult)>) {
         if let Some((_, id)) = self.order.pop_front()
-            && let Some(p) = self.take(&id) {
-                self.drop_entry(p, out);
-            }
+            && let Some(p) = self.take(&id)
+        {
+            self.drop_entry(p, out);
+        }
     }
 
     fn drop_entry(&mut self, p: Pending, out: &mut Vec<(GroupKey, PairResult)>) {
@@ -447,9 +448,10 @@ impl Engine {
         } else {
             self.repeat_order.push_back(key.clone());
             if self.repeat_order.len() > REPEAT_KEYS
-                && let Some(old) = self.repeat_order.pop_front() {
-                    self.repeat.remove(&old);
-                }
+                && let Some(old) = self.repeat_order.pop_front()
+            {
+                self.repeat.remove(&old);
+            }
         }
         let mut kept = primary.clone();
         kept.body = kept.body.map(|b| b.slice(..b.len().min(64 * 1024)));

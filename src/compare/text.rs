@@ -47,11 +47,7 @@ pub fn render(report: &Report) -> String {
             c.errors.candidate_resets
         );
         if !c.fields.is_empty() {
-            let _ = writeln!(
-                out,
-                "  fields    {:<28} {:>8} {:>8}  ",
-                "", "pairs", "rate"
-            );
+            let _ = writeln!(out, "  fields    {:<28} {:>8} {:>8}  ", "", "pairs", "rate");
             for f in c.fields.iter().take(8) {
                 let _ = writeln!(
                     out,

@@ -136,13 +136,15 @@ pub fn decide(
         ));
     }
     if let Some(p99) = latency.quantiles.iter().find(|q| q.quantile == 0.99)
-        && p99.significant && p99.diff_pct > t.max_slowdown_pct {
-            reject = true;
-            reasons.push(format!(
-                "p99 {:.0}% slower ({:.1} ms vs {:.1} ms)",
-                p99.diff_pct, p99.candidate_ms, p99.primary_ms
-            ));
-        }
+        && p99.significant
+        && p99.diff_pct > t.max_slowdown_pct
+    {
+        reject = true;
+        reasons.push(format!(
+            "p99 {:.0}% slower ({:.1} ms vs {:.1} ms)",
+            p99.diff_pct, p99.candidate_ms, p99.primary_ms
+        ));
+    }
     if reject {
         reasons.extend(
             latency_words(latency)

@@ -9,17 +9,38 @@ fn the_demo_runs_the_seed_story_end_to_end() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "demo failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "demo failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     for step in 1..=6 {
-        assert!(stdout.contains(&format!("[{step}/6]")), "step {step} missing:\n{stdout}");
+        assert!(
+            stdout.contains(&format!("[{step}/6]")),
+            "step {step} missing:\n{stdout}"
+        );
     }
-    let line = |needle: &str| stdout.lines().find(|l| l.contains(needle)).unwrap_or_else(|| panic!("no line with {needle:?}:\n{stdout}"));
+    let line = |needle: &str| {
+        stdout
+            .lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no line with {needle:?}:\n{stdout}"))
+    };
     let mirrored = line("mirrored copies");
-    let counts: Vec<u64> = mirrored.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+    let counts: Vec<u64> = mirrored
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
     assert_eq!(counts[0], 0, "v3 answered no user: {mirrored}");
     assert!(counts[2] > 0, "v3 received mirrored copies: {mirrored}");
-    assert!(line("verdict").contains("reject") || line("verdict").contains("hold"), "{stdout}");
+    assert!(
+        line("verdict").contains("reject") || line("verdict").contains("hold"),
+        "{stdout}"
+    );
     assert!(line("after the reset").contains("v3 received 0 requests after the reset"));
     assert!(stdout.contains("ok: v3 receives nothing more"));
-    assert!(stdout.contains("shadowmesh.io/compare-ignore"), "the YAML is shown");
+    assert!(
+        stdout.contains("shadowmesh.io/compare-ignore"),
+        "the YAML is shown"
+    );
 }

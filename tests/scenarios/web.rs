@@ -44,20 +44,40 @@ fn render(url: &str, screenshot: Option<&std::path::Path>) -> String {
         None => cmd.arg("--dump-dom"),
     };
     let out = cmd.arg(url).output().expect("chromium runs");
-    assert!(out.status.success(), "chromium failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn pairs_shown(dom: &str) -> u64 {
-    let at = dom.find("data-pairs=\"").expect("the page shows a pair count") + "data-pairs=\"".len();
+    let at = dom
+        .find("data-pairs=\"")
+        .expect("the page shows a pair count")
+        + "data-pairs=\"".len();
     dom[at..].split('"').next().unwrap().parse().unwrap()
 }
 
 #[tokio::test]
 async fn the_web_page_shows_the_verdict_and_chart_and_updates_while_traffic_flows() {
-    let cfg = |version: &str, flaw| SampleConfig { kind: Kind::Calc, version: version.into(), flaw, delay: Duration::ZERO, log: false };
-    let v1 = sample::start("127.0.0.1:0".parse().unwrap(), cfg("v1", None)).await.unwrap();
-    let v3 = sample::start("127.0.0.1:0".parse().unwrap(), cfg("v3", Some(Flaw::PerfectPowers))).await.unwrap();
+    let cfg = |version: &str, flaw| SampleConfig {
+        kind: Kind::Calc,
+        version: version.into(),
+        flaw,
+        delay: Duration::ZERO,
+        log: false,
+    };
+    let v1 = sample::start("127.0.0.1:0".parse().unwrap(), cfg("v1", None))
+        .await
+        .unwrap();
+    let v3 = sample::start(
+        "127.0.0.1:0".parse().unwrap(),
+        cfg("v3", Some(Flaw::PerfectPowers)),
+    )
+    .await
+    .unwrap();
     let vs = seed_file("virtualservice.yaml").replace(
         "  namespace: challengeistio\n",
         "  namespace: challengeistio\n  annotations:\n    shadowmesh.io/compare-ignore: \"/version,/host\"\n",
@@ -65,7 +85,10 @@ async fn the_web_page_shows_the_verdict_and_chart_and_updates_while_traffic_flow
     let dir = config_dir(&[
         ("destinationrule.yaml", &seed_file("destinationrule.yaml")),
         ("virtualservice.yaml", &vs),
-        ("serviceentry.yaml", &calc_service_entry(v1.addr.port(), v1.addr.port(), v3.addr.port())),
+        (
+            "serviceentry.yaml",
+            &calc_service_entry(v1.addr.port(), v1.addr.port(), v3.addr.port()),
+        ),
     ]);
     let proxy = start_proxy(vec![dir.path().to_path_buf()], |o| {
         if let Some(c) = o.compare.as_mut() {
@@ -76,12 +99,25 @@ async fn the_web_page_shows_the_verdict_and_chart_and_updates_while_traffic_flow
     let addr = proxy.listen_addrs[0];
     let send = |range: std::ops::Range<u64>| async move {
         for n in range {
-            get(addr, "calcbackendsvc", &format!("/api/calculation?number={n}"), None).await;
+            get(
+                addr,
+                "calcbackendsvc",
+                &format!("/api/calculation?number={n}"),
+                None,
+            )
+            .await;
         }
     };
     send(1150..1200).await;
     let compare = proxy.compare.clone().unwrap();
-    assert!(eventually(Duration::from_secs(5), || compare.report().candidates.first().is_some_and(|c| c.pairs == 50)).await);
+    assert!(
+        eventually(Duration::from_secs(5), || compare
+            .report()
+            .candidates
+            .first()
+            .is_some_and(|c| c.pairs == 50))
+        .await
+    );
 
     let url = format!("http://{}/", proxy.admin_addr);
     let dom = tokio::task::spawn_blocking({
@@ -90,22 +126,49 @@ async fn the_web_page_shows_the_verdict_and_chart_and_updates_while_traffic_flow
     })
     .await
     .unwrap();
-    assert!(dom.contains(r#"class="verdict reject""#), "verdict badge: {dom}");
-    assert!(dom.contains("differ at /factors (not noise)"), "reason in words");
-    assert!(dom.contains(r#"class="latency-chart""#) && dom.contains("bar-candidate"), "latency chart");
+    assert!(
+        dom.contains(r#"class="verdict reject""#),
+        "verdict badge: {dom}"
+    );
+    assert!(
+        dom.contains("differ at /factors (not noise)"),
+        "reason in words"
+    );
+    assert!(
+        dom.contains(r#"class="latency-chart""#) && dom.contains("bar-candidate"),
+        "latency chart"
+    );
     assert!(dom.contains("candidate v3"));
     assert_eq!(pairs_shown(&dom), 50);
 
     // More traffic: the page shows it on its next refresh.
     send(1200..1230).await;
-    assert!(eventually(Duration::from_secs(5), || compare.report().candidates[0].pairs == 80).await);
-    let dom = tokio::task::spawn_blocking(move || render(&url, None)).await.unwrap();
-    assert_eq!(pairs_shown(&dom), 80, "the page updates while traffic flows");
+    assert!(
+        eventually(Duration::from_secs(5), || compare.report().candidates[0]
+            .pairs
+            == 80)
+        .await
+    );
+    let dom = tokio::task::spawn_blocking(move || render(&url, None))
+        .await
+        .unwrap();
+    assert_eq!(
+        pairs_shown(&dom),
+        80,
+        "the page updates while traffic flows"
+    );
 
     let shot = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/compare-page.png");
     let admin = format!("http://{}/", proxy.admin_addr);
     let shot_for_chromium = shot.clone();
-    tokio::task::spawn_blocking(move || render(&admin, Some(&shot_for_chromium))).await.unwrap();
-    assert!(std::fs::metadata(&shot).map(|m| m.len() > 10_000).unwrap_or(false), "screenshot written");
+    tokio::task::spawn_blocking(move || render(&admin, Some(&shot_for_chromium)))
+        .await
+        .unwrap();
+    assert!(
+        std::fs::metadata(&shot)
+            .map(|m| m.len() > 10_000)
+            .unwrap_or(false),
+        "screenshot written"
+    );
     proxy.shutdown().await;
 }

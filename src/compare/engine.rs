@@ -32,8 +32,10 @@ pub const EXAMPLES_PER_FIELD: usize = 3;
 pub const MAX_FIELDS: usize = 100;
 /// Bytes of each body kept in an example.
 pub const EXAMPLE_BYTES: usize = 1024;
+/// Bytes of body kept per remembered answer.
+pub const REPEAT_BODY_BYTES: usize = 8 * 1024;
 /// Primary answers remembered for repeat-noise detection.
-pub const REPEAT_KEYS: usize = 1000;
+pub const REPEAT_KEYS: usize = 256;
 
 /// One exchange as the comparison sees it.
 #[derive(Debug, Clone)]
@@ -223,9 +225,15 @@ pub struct Engine {
     repeat: HashMap<(String, String), Observed>,
     repeat_order: VecDeque<(String, String)>,
     repeat_noise: HashMap<(String, String), BTreeSet<String>>,
+    /// Built ignore lists, by route annotation (kept alive so their addresses stay unique).
+    ignore_cache: Vec<(Arc<Vec<String>>, Arc<Ignore>)>,
+    primaries_seen: u64,
     /// Exchanges that could not be paired, by service.
     pub unpaired: BTreeMap<String, u64>,
 }
+
+/// One primary in this many teaches repeat noise (a diff with the previous identical request).
+const REPEAT_SAMPLE: u64 = 8;
 
 impl Engine {
     /// An empty engine.
@@ -239,6 +247,8 @@ impl Engine {
             repeat: HashMap::new(),
             repeat_order: VecDeque::new(),
             repeat_noise: HashMap::new(),
+            ignore_cache: Vec::new(),
+            primaries_seen: 0,
             unpaired: BTreeMap::new(),
         }
     }
@@ -362,19 +372,16 @@ impl Engine {
 
     fn compare(&mut self, entry: Pending, out: &mut Vec<(GroupKey, PairResult)>) {
         let Some(primary) = entry.primary else { return };
-        let ignore = Ignore::new(
-            self.cfg
-                .ignore
-                .iter()
-                .chain(primary.ignore.iter())
-                .map(String::as_str),
-        );
+        let ignore = self.ignore_for(&primary.ignore);
         let route_key = (primary.service.clone(), primary.route.clone());
-        self.learn_repeat_noise(&primary, &ignore);
         let (secondaries, candidates): (Vec<&Observed>, Vec<&Observed>) = entry
             .mirrors
             .iter()
             .partition(|m| m.version == primary.version);
+        self.primaries_seen += 1;
+        if secondaries.is_empty() && self.primaries_seen % REPEAT_SAMPLE == 0 {
+            self.learn_repeat_noise(&primary, &ignore);
+        }
         let secondary_fields: BTreeSet<String> = secondaries
             .iter()
             .flat_map(|s| diff_pair(primary.side(), s.side(), &ignore).fields())
@@ -393,7 +400,12 @@ impl Engine {
                 candidate: cand.version.clone(),
             };
             let d = diff_pair(primary.side(), cand.side(), &ignore);
-            let group = self.groups.entry(key.clone()).or_default();
+            if !self.groups.contains_key(&key) {
+                self.groups.insert(key.clone(), Group::default());
+            }
+            let Some(group) = self.groups.get_mut(&key) else {
+                continue;
+            };
             let result = classify(
                 &d,
                 group,
@@ -431,6 +443,28 @@ impl Engine {
         }
     }
 
+    fn ignore_for(&mut self, route: &Arc<Vec<String>>) -> Arc<Ignore> {
+        if let Some((_, built)) = self
+            .ignore_cache
+            .iter()
+            .find(|(r, _)| Arc::ptr_eq(r, route))
+        {
+            return built.clone();
+        }
+        if self.ignore_cache.len() >= 64 {
+            self.ignore_cache.clear();
+        }
+        let built = Arc::new(Ignore::new(
+            self.cfg
+                .ignore
+                .iter()
+                .chain(route.iter())
+                .map(String::as_str),
+        ));
+        self.ignore_cache.push((route.clone(), built.clone()));
+        built
+    }
+
     fn learn_repeat_noise(&mut self, primary: &Observed, ignore: &Ignore) {
         let key = (primary.service.clone(), primary.request.clone());
         if let Some(prev) = self.repeat.get(&key) {
@@ -453,8 +487,11 @@ impl Engine {
                 self.repeat.remove(&old);
             }
         }
+        // A compact copy: a slice would keep the connection's whole read buffer alive.
         let mut kept = primary.clone();
-        kept.body = kept.body.map(|b| b.slice(..b.len().min(64 * 1024)));
+        kept.body = kept
+            .body
+            .map(|b| Bytes::copy_from_slice(&b[..b.len().min(REPEAT_BODY_BYTES)]));
         self.repeat.insert(key, kept);
     }
 

@@ -91,15 +91,29 @@ impl Comparator {
         let engine = Arc::new(Mutex::new(Engine::new(cfg.engine.clone())));
         let task_engine = engine.clone();
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_millis(500));
+            // Drained on a short tick rather than woken per exchange: a sender never wakes this
+            // task (no waker is registered), so the data path pays no cross-thread wake-up.
+            let mut tick = tokio::time::interval(Duration::from_millis(20));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut expire_at = Instant::now();
             loop {
-                let results = tokio::select! {
-                    got = rx.recv() => match got {
-                        Some(ob) => lock(&task_engine).ingest(ob, Instant::now()),
-                        None => return,
-                    },
-                    _ = tick.tick() => lock(&task_engine).expire(Instant::now()),
-                };
+                tick.tick().await;
+                let mut results = Vec::new();
+                {
+                    let mut engine = lock(&task_engine);
+                    let now = Instant::now();
+                    loop {
+                        match rx.try_recv() {
+                            Ok(ob) => results.extend(engine.ingest(ob, now)),
+                            Err(mpsc::error::TryRecvError::Empty) => break,
+                            Err(mpsc::error::TryRecvError::Disconnected) => return,
+                        }
+                    }
+                    if now >= expire_at {
+                        results.extend(engine.expire(now));
+                        expire_at = now + Duration::from_millis(500);
+                    }
+                }
                 if let Some(m) = &metrics {
                     for (key, result) in results {
                         m.count_compare(&key, result);

@@ -37,8 +37,9 @@ pub struct PairedLatency {
 impl Default for PairedLatency {
     fn default() -> Self {
         Self {
-            primary: Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds"),
-            candidate: Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds"),
+            // Two significant digits (1% resolution) keep each histogram near 40 KiB.
+            primary: Histogram::new_with_bounds(1, 3_600_000_000, 2).expect("valid bounds"),
+            candidate: Histogram::new_with_bounds(1, 3_600_000_000, 2).expect("valid bounds"),
             reservoir: Vec::new(),
             seen: 0,
             rng: fastrand::Rng::with_seed(0x5eed),

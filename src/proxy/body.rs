@@ -194,13 +194,45 @@ pub trait OnBodyEnd: Send + 'static {
     fn finish(self: Box<Self>, summary: BodySummary);
 }
 
+/// The first bytes of a body, kept without copying while they fit in one frame.
+#[derive(Default)]
+struct Capture {
+    chunks: Vec<Bytes>,
+    len: usize,
+}
+
+impl Capture {
+    fn push(&mut self, data: &Bytes, limit: usize) {
+        let room = limit.saturating_sub(self.len);
+        if room > 0 {
+            let take = room.min(data.len());
+            self.chunks.push(data.slice(..take));
+            self.len += take;
+        }
+    }
+
+    fn freeze(mut self) -> Bytes {
+        match self.chunks.len() {
+            0 => Bytes::new(),
+            1 => self.chunks.pop().unwrap_or_default(),
+            _ => {
+                let mut all = BytesMut::with_capacity(self.len);
+                for c in &self.chunks {
+                    all.extend_from_slice(c);
+                }
+                all.freeze()
+            }
+        }
+    }
+}
+
 pin_project! {
     /// A response body that reports once when it ends.
     pub struct ObservedBody<B> {
         #[pin]
         inner: B,
         bytes: u64,
-        capture: Option<BytesMut>,
+        capture: Option<Capture>,
         capture_limit: usize,
         on_end: Option<Box<dyn OnBodyEnd>>,
     }
@@ -211,7 +243,7 @@ pin_project! {
             if let Some(on_end) = this.on_end.take() {
                 on_end.finish(BodySummary {
                     bytes: *this.bytes,
-                    captured: this.capture.take().map(BytesMut::freeze),
+                    captured: this.capture.take().map(Capture::freeze),
                     error: None,
                     dropped: true,
                 });
@@ -233,7 +265,7 @@ impl<B: Body> ObservedBody<B> {
         Self {
             inner,
             bytes: 0,
-            capture: (capture_limit > 0).then(BytesMut::new),
+            capture: (capture_limit > 0).then(Capture::default),
             capture_limit,
             on_end,
         }
@@ -253,12 +285,12 @@ where
         let polled = ready!(this.inner.as_mut().poll_frame(cx));
         let finish = |error: Option<String>,
                       this_bytes: u64,
-                      capture: &mut Option<BytesMut>,
+                      capture: &mut Option<Capture>,
                       on_end: &mut Option<Box<dyn OnBodyEnd>>| {
             if let Some(on_end) = on_end.take() {
                 on_end.finish(BodySummary {
                     bytes: this_bytes,
-                    captured: capture.take().map(BytesMut::freeze),
+                    captured: capture.take().map(Capture::freeze),
                     error,
                     dropped: false,
                 });
@@ -269,8 +301,7 @@ where
                 if let Some(data) = frame.data_ref() {
                     *this.bytes += data.len() as u64;
                     if let Some(buf) = this.capture.as_mut() {
-                        let room = this.capture_limit.saturating_sub(buf.len());
-                        buf.extend_from_slice(&data[..room.min(data.len())]);
+                        buf.push(data, *this.capture_limit);
                     }
                 }
                 if this.inner.is_end_stream() {

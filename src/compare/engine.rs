@@ -379,7 +379,7 @@ impl Engine {
             .iter()
             .partition(|m| m.version == primary.version);
         self.primaries_seen += 1;
-        if secondaries.is_empty() && self.primaries_seen % REPEAT_SAMPLE == 0 {
+        if secondaries.is_empty() && self.primaries_seen.is_multiple_of(REPEAT_SAMPLE) {
             self.learn_repeat_noise(&primary, &ignore);
         }
         let secondary_fields: BTreeSet<String> = secondaries

@@ -7,9 +7,10 @@ use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use bytes::Bytes;
-use criterion::{Criterion, black_box, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group, criterion_main};
 use http::HeaderMap;
 use http_body_util::{BodyExt, StreamBody};
+use std::hint::black_box;
 
 use shadowmesh::config::load::{ConfigSet, parse_into};
 use shadowmesh::model::{ProxyIdentity, RouteTable, compile};
@@ -162,6 +163,7 @@ fn metrics_recording(c: &mut Criterion) {
         body: None,
         headers: None,
         mirrors_sent: 0,
+        compare: false,
         compare_ignore: None,
     };
     c.bench_function(

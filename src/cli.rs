@@ -100,6 +100,9 @@ pub struct CompareArgs {
     /// Largest significant p99 slowdown, in percent, for promote.
     #[arg(long, default_value_t = 20.0)]
     compare_max_slowdown: f64,
+    /// Mirrored requests compared per second at most; more are sampled out (0: compare all).
+    #[arg(long, default_value_t = 2000)]
+    compare_max_rate: u32,
 }
 
 impl CompareArgs {
@@ -126,6 +129,7 @@ impl CompareArgs {
                 max_slowdown_pct: self.compare_max_slowdown,
                 ..Default::default()
             },
+            max_rate: self.compare_max_rate,
             ..Default::default()
         })
     }

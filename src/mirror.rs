@@ -212,19 +212,20 @@ impl Mirrorer {
     }
 
     /// Sends `pending` with `head` (the primary's upstream headers) from its own task.
+    /// `(request_id, route)` name it in telemetry; `compare`: its answer is kept for comparison.
     pub fn spawn(
         self: &Arc<Self>,
         pending: PendingMirror,
         head: &http::request::Parts,
         path_and_query: &str,
-        request_id: &str,
-        route: &str,
+        (request_id, route): (&str, &str),
+        compare: bool,
     ) {
         let (upstreams, telemetry) = (&self.upstreams, &self.telemetry);
         let cluster = pending.cluster.clone();
         let Some(endpoint_index) = pick_index(&cluster) else {
             self.count(&cluster, MirrorOutcome::ConnectError);
-            telemetry.record(&local_exchange(
+            let mut ex = local_exchange(
                 head,
                 path_and_query,
                 &cluster,
@@ -233,7 +234,9 @@ impl Mirrorer {
                 route,
                 Flag::NoHealthyUpstream,
                 "no healthy upstream",
-            ));
+            );
+            ex.compare = compare;
+            telemetry.record(&ex);
             return;
         };
         let endpoint = &cluster.endpoints[endpoint_index];
@@ -279,7 +282,11 @@ impl Mirrorer {
         let request_id = request_id.to_string();
         let route = route.to_string();
         let permit = pending.permit;
-        let capture = telemetry.capture_limit();
+        let capture = if compare {
+            telemetry.capture_limit()
+        } else {
+            0
+        };
         let timeout = self.config.timeout;
         tokio::spawn(async move {
             let _permit = permit;
@@ -307,6 +314,7 @@ impl Mirrorer {
                 body: None,
                 headers: None,
                 mirrors_sent: 0,
+                compare,
                 compare_ignore: None,
             };
             let cut_for_size = too_large.is_some_and(|f| f.load(Ordering::Relaxed));
@@ -438,6 +446,7 @@ fn local_exchange(
         body: None,
         headers: None,
         mirrors_sent: 0,
+        compare: false,
         compare_ignore: None,
     }
 }

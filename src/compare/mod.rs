@@ -47,6 +47,10 @@ pub struct CompareConfig {
     pub thresholds: Thresholds,
     /// Exchanges queued for the comparison task at most.
     pub queue: usize,
+    /// Mirrored requests compared per second at most (0: all). Beyond it requests are sampled
+    /// out: a comparison does not need every pair of a busy service, and the data path then
+    /// keeps no bodies for them.
+    pub max_rate: u32,
 }
 
 impl Default for CompareConfig {
@@ -56,6 +60,7 @@ impl Default for CompareConfig {
             engine: EngineConfig::default(),
             thresholds: Thresholds::default(),
             queue: 10_000,
+            max_rate: 2000,
         }
     }
 }
@@ -71,6 +76,8 @@ pub struct Report {
     pub unpaired: std::collections::BTreeMap<String, u64>,
     /// Exchanges dropped because the comparison queue was full.
     pub dropped: u64,
+    /// Mirrored requests not compared because more than `max_rate` per second came.
+    pub sampled_out: u64,
     /// One entry per candidate.
     pub candidates: Vec<CandidateReport>,
 }
@@ -82,6 +89,12 @@ pub struct Comparator {
     thresholds: Thresholds,
     body_limit: usize,
     dropped: AtomicU64,
+    max_rate: u32,
+    /// The current second (since start) and the pairs admitted in it.
+    window: AtomicU64,
+    admitted: std::sync::atomic::AtomicU32,
+    sampled_out: AtomicU64,
+    started: std::time::Instant,
 }
 
 impl Comparator {
@@ -127,6 +140,11 @@ impl Comparator {
             thresholds: cfg.thresholds,
             body_limit: cfg.body_limit,
             dropped: AtomicU64::new(0),
+            max_rate: cfg.max_rate,
+            window: AtomicU64::new(0),
+            admitted: std::sync::atomic::AtomicU32::new(0),
+            sampled_out: AtomicU64::new(0),
+            started: std::time::Instant::now(),
         })
     }
 
@@ -141,6 +159,7 @@ impl Comparator {
             thresholds: self.thresholds.clone(),
             unpaired: engine.unpaired.clone(),
             dropped: self.dropped.load(Ordering::Relaxed),
+            sampled_out: self.sampled_out.load(Ordering::Relaxed),
             candidates: engine.report(&self.thresholds),
         }
     }
@@ -152,7 +171,7 @@ fn lock(e: &Mutex<Engine>) -> std::sync::MutexGuard<'_, Engine> {
 
 impl ExchangeHook for Comparator {
     fn on_exchange(&self, ex: &Exchange) {
-        if !ex.mirror && ex.mirrors_sent == 0 {
+        if !ex.compare {
             return;
         }
         let Some(peer) = ex.peer.as_deref() else {
@@ -181,5 +200,22 @@ impl ExchangeHook for Comparator {
 
     fn capture_limit(&self) -> usize {
         self.body_limit
+    }
+
+    fn sample_pair(&self) -> bool {
+        if self.max_rate == 0 {
+            return true;
+        }
+        let second = self.started.elapsed().as_secs();
+        if self.window.load(Ordering::Relaxed) != second {
+            self.window.store(second, Ordering::Relaxed);
+            self.admitted.store(0, Ordering::Relaxed);
+        }
+        if self.admitted.fetch_add(1, Ordering::Relaxed) < self.max_rate {
+            true
+        } else {
+            self.sampled_out.fetch_add(1, Ordering::Relaxed);
+            false
+        }
     }
 }

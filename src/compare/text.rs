@@ -76,6 +76,13 @@ pub fn render(report: &Report) -> String {
         }
         out.push('\n');
     }
+    if report.sampled_out > 0 {
+        let _ = writeln!(
+            out,
+            "sampled: {} mirrored requests not compared (more than --compare-max-rate per second came)",
+            report.sampled_out
+        );
+    }
     let unpaired: u64 = report.unpaired.values().sum();
     if unpaired > 0 || report.dropped > 0 {
         let _ = writeln!(

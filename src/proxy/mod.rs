@@ -238,6 +238,7 @@ impl Proxy {
             .and_then(|v| v.parse::<u64>().ok());
         let mut taps = Vec::new();
         let mut mirrors_sent = 0u8;
+        let mut compare = false;
         if !route.mirrors.is_empty() {
             let mut pending = Vec::new();
             for (i, m) in route.mirrors.iter().enumerate() {
@@ -252,9 +253,11 @@ impl Proxy {
                 }
             }
             mirrors_sent = pending.len() as u8;
+            compare = mirrors_sent > 0 && self.telemetry.sample_pair();
             for p in pending {
+                let ids = (request_id.as_str(), route.name.as_str());
                 self.mirrorer
-                    .spawn(p, &parts, &path_and_query, &request_id, &route.name);
+                    .spawn(p, &parts, &path_and_query, ids, compare);
             }
         }
         // 6. forward
@@ -320,7 +323,8 @@ impl Proxy {
                 body: None,
                 headers: None,
                 mirrors_sent,
-                compare_ignore: (mirrors_sent > 0).then(|| decision.vhost.compare_ignore.clone()),
+                compare,
+                compare_ignore: compare.then(|| decision.vhost.compare_ignore.clone()),
             },
         };
         let response = match result {
@@ -343,11 +347,14 @@ impl Proxy {
         destination.headers.response.apply(&mut resp_parts.headers);
         route.headers.response.apply(&mut resp_parts.headers);
         pending.exchange.status = resp_parts.status.as_u16();
-        let capture = self.telemetry.capture_limit();
-        if capture > 0 && mirrors_sent > 0 {
+        let capture = if compare {
+            self.telemetry.capture_limit()
+        } else {
+            0
+        };
+        if capture > 0 {
             pending.exchange.headers = Some(resp_parts.headers.clone());
         }
-        let capture = if mirrors_sent > 0 { capture } else { 0 };
         let observed = ObservedBody::new(resp_body, capture, Box::new(pending));
         Response::from_parts(resp_parts, observed.boxed_unsync())
     }
@@ -388,6 +395,7 @@ impl Proxy {
             body: None,
             headers: None,
             mirrors_sent: 0,
+            compare: false,
             compare_ignore: None,
         });
         local::text(status, body)
@@ -430,6 +438,7 @@ impl Proxy {
             body: None,
             headers: None,
             mirrors_sent: 0,
+            compare: false,
             compare_ignore: None,
         });
         local::text(

@@ -448,6 +448,7 @@ mod tests {
             body: None,
             headers: None,
             mirrors_sent: 0,
+            compare: false,
             compare_ignore: None,
         }
     }

@@ -100,6 +100,8 @@ pub struct Exchange {
     pub headers: Option<http::HeaderMap>,
     /// Mirrored copies sent for this request (primary only).
     pub mirrors_sent: u8,
+    /// Part of a sampled comparison (primary and its mirrors alike).
+    pub compare: bool,
     /// Fields the comparison ignores on this route (`shadowmesh.io/compare-ignore`).
     pub compare_ignore: Option<Arc<Vec<String>>>,
 }
@@ -111,6 +113,10 @@ pub trait ExchangeHook: Send + Sync {
     /// Bytes of response body this hook wants captured (0: none).
     fn capture_limit(&self) -> usize {
         0
+    }
+    /// Asked once per mirrored request: compare this one? (The comparison samples under load.)
+    fn sample_pair(&self) -> bool {
+        false
     }
 }
 
@@ -137,6 +143,11 @@ impl Telemetry {
     pub fn add_hook(&mut self, hook: Arc<dyn ExchangeHook>) {
         self.capture_limit = self.capture_limit.max(hook.capture_limit());
         self.hooks.push(hook);
+    }
+
+    /// Should this mirrored request be compared? (Any hook that compares says yes.)
+    pub fn sample_pair(&self) -> bool {
+        self.hooks.iter().any(|h| h.sample_pair())
     }
 
     /// Largest body capture any hook asked for.

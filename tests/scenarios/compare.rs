@@ -277,3 +277,53 @@ async fn too_little_traffic_holds_and_the_report_is_served_as_json_and_text() {
     assert!(metrics.contains(r#"shadowmesh_compare_total{destination_service="calcbackendsvc.challengeistio.svc.cluster.local",primary_version="v1",candidate_version="v3",result="match"} 5"#), "{metrics}");
     proxy.shutdown().await;
 }
+
+#[tokio::test]
+async fn under_load_the_comparison_samples_and_says_how_many_it_skipped() {
+    let (v1, v3) = (calc("v1", None).await, calc("v3", None).await);
+    let dir = config_dir(&[
+        ("destinationrule.yaml", &seed_file("destinationrule.yaml")),
+        ("vs.yaml", &routes(&["v3"], "/version,/host")),
+        (
+            "serviceentry.yaml",
+            &calc_service_entry(v1.addr.port(), v1.addr.port(), v3.addr.port()),
+        ),
+    ]);
+    let proxy = start_proxy(vec![dir.path().to_path_buf()], |o| {
+        if let Some(c) = o.compare.as_mut() {
+            c.max_rate = 10;
+        }
+    })
+    .await;
+    for n in 0..50 {
+        get(
+            proxy.listen_addrs[0],
+            "calcbackendsvc",
+            &format!("/api/calculation?number={n}"),
+            None,
+        )
+        .await;
+    }
+    let compare = proxy.compare.clone().unwrap();
+    let settled = eventually(Duration::from_secs(5), || {
+        let r = compare.report();
+        r.candidates.iter().map(|c| c.pairs).sum::<u64>() + r.sampled_out == 50
+    })
+    .await;
+    let r = compare.report();
+    assert!(
+        settled,
+        "pairs {:?}, sampled out {}",
+        r.candidates.iter().map(|c| c.pairs).collect::<Vec<_>>(),
+        r.sampled_out
+    );
+    let pairs = r.candidates[0].pairs;
+    // At most 10 a second; the 50 requests may straddle a second boundary or two.
+    assert!((10..=30).contains(&pairs), "{pairs} pairs compared");
+    assert_eq!(
+        v3.requests.load(std::sync::atomic::Ordering::Relaxed),
+        50,
+        "every request is still mirrored"
+    );
+    proxy.shutdown().await;
+}

@@ -1,7 +1,6 @@
 //! Micro-benchmarks of the per-request work: route lookup in a 100-route table with regex
 //! header matches, the body tee, and metrics recording. Run: `cargo bench --bench hot_path`.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
@@ -12,8 +11,7 @@ use http::HeaderMap;
 use http_body_util::{BodyExt, StreamBody};
 use std::hint::black_box;
 
-use shadowmesh::config::load::{ConfigSet, parse_into};
-use shadowmesh::model::{ProxyIdentity, RouteTable, compile};
+use shadowmesh::model::{ProxyIdentity, RouteTable, compile_text};
 use shadowmesh::proxy::body::{Tap, TeeBody};
 use shadowmesh::route::{RequestHead, find};
 
@@ -28,16 +26,9 @@ fn table() -> RouteTable {
         ));
     }
     yaml.push_str("  - route: [{destination: {host: svc, subset: v1}}]\n    mirror: {host: svc, subset: v3}\n");
-    let mut set = ConfigSet::default();
-    let mut diags = Vec::new();
-    parse_into(
-        &mut set,
-        Path::new("bench.yaml"),
-        &yaml,
-        "default",
-        &mut diags,
-    );
-    compile(&set, &ProxyIdentity::default(), &mut diags).expect("valid")
+    compile_text("bench.yaml", &yaml, &ProxyIdentity::default())
+        .0
+        .expect("valid")
 }
 
 fn route_lookup(c: &mut Criterion) {
@@ -116,7 +107,7 @@ fn body_tee(c: &mut Criterion) {
 fn metrics_recording(c: &mut Criterion) {
     use shadowmesh::model::cluster::{Cluster, ClusterPolicy, Endpoint, Protocol};
     use shadowmesh::telemetry::metrics::{Metrics, SourceIdentity};
-    use shadowmesh::telemetry::{Exchange, ExchangeHook, Flag};
+    use shadowmesh::telemetry::{Exchange, ExchangeHook};
     let m = Metrics::new(SourceIdentity {
         workload: "frontend".into(),
         namespace: "default".into(),
@@ -150,21 +141,11 @@ fn metrics_recording(c: &mut Criterion) {
         path: "/".into(),
         status: 200,
         duration: Duration::from_micros(1500),
-        request_bytes: 0,
         response_bytes: 512,
         peer: Some(cluster.peer(Some(0)).clone()),
-        mirror: false,
-        flag: Flag::None,
-        reason: None,
         request_id: "id".into(),
-        route: None,
         protocol: "HTTP/1.1",
-        grpc: false,
-        body: None,
-        headers: None,
-        mirrors_sent: 0,
-        compare: false,
-        compare_ignore: None,
+        ..Default::default()
     };
     c.bench_function(
         "metrics: record one exchange (4 families x 2 reporters)",

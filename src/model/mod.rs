@@ -112,6 +112,27 @@ pub fn build_snapshot(paths: &[PathBuf], identity: &ProxyIdentity, generation: u
     }
 }
 
+/// Compiles configuration given as text (one multi-document YAML named `file`), exactly as files
+/// are: for tests, benchmarks and tools. Returns the table (none on errors) and every diagnostic.
+pub fn compile_text(
+    file: &str,
+    text: &str,
+    identity: &ProxyIdentity,
+) -> (Option<RouteTable>, Vec<Diagnostic>) {
+    let mut set = config::ConfigSet::default();
+    let mut diags = Vec::new();
+    config::load::parse_into(
+        &mut set,
+        std::path::Path::new(file),
+        text,
+        &identity.namespace,
+        &mut diags,
+    );
+    let table = compile(&set, identity, &mut diags);
+    let load_failed = diags.iter().any(Diagnostic::is_error);
+    (table.filter(|_| !load_failed), diags)
+}
+
 fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }

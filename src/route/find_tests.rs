@@ -1,13 +1,10 @@
 //! Table-driven tests of [`super::find`] over tables compiled from Istio YAML: the order of
 //! routes, OR/AND of matches, Istio's corner cases, weights and mirror percentages.
 
-use std::path::Path;
-
 use http::HeaderMap;
 
 use super::{NoRoute, RequestHead, Target, find};
-use crate::config::load::{ConfigSet, parse_into};
-use crate::model::{ProxyIdentity, RouteTable, compile};
+use crate::model::{ProxyIdentity, RouteTable, compile_text};
 
 const SERVICES: &str = r#"
 apiVersion: networking.istio.io/v1
@@ -34,17 +31,7 @@ spec:
 "#;
 
 fn table_with(identity: &ProxyIdentity, routes: &str) -> RouteTable {
-    let mut set = ConfigSet::default();
-    let mut diags = Vec::new();
-    let text = format!("{SERVICES}---\n{routes}");
-    parse_into(
-        &mut set,
-        Path::new("test.yaml"),
-        &text,
-        "challengeistio",
-        &mut diags,
-    );
-    let table = compile(&set, identity, &mut diags);
+    let (table, diags) = compile_text("test.yaml", &format!("{SERVICES}---\n{routes}"), identity);
     let errors: Vec<String> = diags
         .iter()
         .filter(|d| d.is_error())

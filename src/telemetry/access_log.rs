@@ -114,7 +114,6 @@ mod tests {
             path: "/hello".into(),
             status: 200,
             duration: Duration::from_micros(9303),
-            request_bytes: 0,
             response_bytes: 59,
             peer: Some(Arc::new(Peer {
                 service: "greeter-service".into(),
@@ -132,16 +131,9 @@ mod tests {
             })),
             mirror,
             flag,
-            reason: None,
             request_id: "id".into(),
-            route: None,
             protocol: "HTTP/1.1",
-            grpc: false,
-            body: None,
-            headers: None,
-            mirrors_sent: 0,
-            compare: false,
-            compare_ignore: None,
+            ..Default::default()
         }
     }
 

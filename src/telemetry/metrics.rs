@@ -435,21 +435,12 @@ mod tests {
             path: "/".into(),
             status,
             duration: Duration::from_millis(ms),
-            request_bytes: 0,
             response_bytes: 42,
             peer: Some(c.peer(Some(0)).clone()),
             mirror,
-            flag: Flag::None,
-            reason: None,
             request_id: "id".into(),
-            route: None,
             protocol: "HTTP/1.1",
-            grpc: false,
-            body: None,
-            headers: None,
-            mirrors_sent: 0,
-            compare: false,
-            compare_ignore: None,
+            ..Default::default()
         }
     }
 

@@ -15,9 +15,10 @@ use bytes::Bytes;
 pub use access_log::{AccessLog, LogFormat};
 
 /// Response flags, as Envoy spells them in access logs and Istio's `response_flags` label.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Flag {
     /// `-`: none.
+    #[default]
     None,
     /// `NR`: no route.
     NoRoute,
@@ -63,7 +64,7 @@ impl Flag {
 pub use crate::model::cluster::Peer;
 
 /// One exchange, recorded when it ends.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Exchange {
     /// Method.
     pub method: http::Method,

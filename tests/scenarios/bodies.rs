@@ -19,14 +19,7 @@ async fn seed_proxy() -> (
 ) {
     let v1 = Backend::start("v1", Behavior::Answer).await;
     let v3 = Backend::start("v3", Behavior::Answer).await;
-    let dir = config_dir(&[
-        ("destinationrule.yaml", &seed_file("destinationrule.yaml")),
-        ("virtualservice.yaml", &seed_file("virtualservice.yaml")),
-        (
-            "serviceentry.yaml",
-            &calc_service_entry(v1.addr.port(), refusing_port().await, v3.addr.port()),
-        ),
-    ]);
+    let dir = seed_config(v1.addr.port(), refusing_port().await, v3.addr.port());
     let proxy = start_proxy(vec![dir.path().to_path_buf()], |_| {}).await;
     (v1, v3, proxy, dir)
 }

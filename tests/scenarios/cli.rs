@@ -137,14 +137,7 @@ fn run_refuses_to_start_on_a_bad_config() {
 #[tokio::test]
 async fn sigterm_drains_the_request_in_flight_and_exits_0() {
     let slow = Backend::start("v1", Behavior::Delay(Duration::from_millis(800))).await;
-    let dir = config_dir(&[
-        ("destinationrule.yaml", &seed_file("destinationrule.yaml")),
-        ("virtualservice.yaml", &seed_file("virtualservice.yaml")),
-        (
-            "serviceentry.yaml",
-            &calc_service_entry(slow.addr.port(), slow.addr.port(), refusing_port().await),
-        ),
-    ]);
+    let dir = seed_config(slow.addr.port(), slow.addr.port(), refusing_port().await);
     let port = refusing_port().await;
     let admin = refusing_port().await;
     let mut child = shadowmesh()
@@ -198,14 +191,7 @@ fn access_log_lines_name_primary_and_mirror() {
     rt.block_on(async {
         let v1 = Backend::start("v1", Behavior::Answer).await;
         let v3 = Backend::start("v3", Behavior::Answer).await;
-        let dir = config_dir(&[
-            ("destinationrule.yaml", &seed_file("destinationrule.yaml")),
-            ("virtualservice.yaml", &seed_file("virtualservice.yaml")),
-            (
-                "serviceentry.yaml",
-                &calc_service_entry(v1.addr.port(), v1.addr.port(), v3.addr.port()),
-            ),
-        ]);
+        let dir = seed_config(v1.addr.port(), v1.addr.port(), v3.addr.port());
         let port = refusing_port().await;
         let mut child = shadowmesh()
             .args([

@@ -42,7 +42,7 @@ async fn proxy_for(
     v1: u16,
     v3: u16,
     vs: &str,
-    min_pairs: u64,
+    tweak: impl FnOnce(&mut shadowmesh::compare::CompareConfig),
 ) -> (shadowmesh::app::Running, tempfile::TempDir) {
     let dir = config_dir(&[
         ("destinationrule.yaml", &seed_file("destinationrule.yaml")),
@@ -51,11 +51,15 @@ async fn proxy_for(
     ]);
     let proxy = start_proxy(vec![dir.path().to_path_buf()], |o| {
         if let Some(c) = o.compare.as_mut() {
-            c.thresholds.min_pairs = min_pairs;
+            tweak(c);
         }
     })
     .await;
     (proxy, dir)
+}
+
+fn min_pairs(n: u64) -> impl FnOnce(&mut shadowmesh::compare::CompareConfig) {
+    move |c| c.thresholds.min_pairs = n
 }
 
 /// Sends `n` requests for numbers `first..first+n`, then waits until every pair is compared.
@@ -111,7 +115,7 @@ async fn an_identical_candidate_is_promoted_with_no_mismatch() {
         v1.addr.port(),
         v3.addr.port(),
         &routes(&["v3"], "/version,/host"),
-        50,
+        min_pairs(50),
     )
     .await;
     let c = traffic(&proxy, 1000..1120).await;
@@ -136,7 +140,7 @@ async fn a_candidate_wrong_on_perfect_powers_is_caught_with_the_field_and_an_exa
         v1.addr.port(),
         v3.addr.port(),
         &routes(&["v3"], "/version,/host"),
-        50,
+        min_pairs(50),
     )
     .await;
     // 1157..=1224 holds no perfect power; add ten perfect squares: 10 of 78 pairs differ.
@@ -171,7 +175,7 @@ async fn a_random_timestamp_is_not_flagged_when_a_secondary_is_mirrored() {
         v1.addr.port(),
         v3.addr.port(),
         &routes(&["v1", "v3"], "/version"),
-        50,
+        min_pairs(50),
     )
     .await;
     let c = traffic(&proxy, 0..80).await;
@@ -201,7 +205,7 @@ async fn a_slower_candidate_shows_the_slowdown_with_significance() {
         v1.addr.port(),
         v3.addr.port(),
         &routes(&["v3"], "/version"),
-        50,
+        min_pairs(50),
     )
     .await;
     let c = traffic(&proxy, 0..80).await;
@@ -231,7 +235,7 @@ async fn too_little_traffic_holds_and_the_report_is_served_as_json_and_text() {
         v1.addr.port(),
         v3.addr.port(),
         &routes(&["v3"], "/version,/host"),
-        100,
+        min_pairs(100),
     )
     .await;
     let c = traffic(&proxy, 2000..2005).await;
@@ -281,20 +285,8 @@ async fn too_little_traffic_holds_and_the_report_is_served_as_json_and_text() {
 #[tokio::test]
 async fn under_load_the_comparison_samples_and_says_how_many_it_skipped() {
     let (v1, v3) = (calc("v1", None).await, calc("v3", None).await);
-    let dir = config_dir(&[
-        ("destinationrule.yaml", &seed_file("destinationrule.yaml")),
-        ("vs.yaml", &routes(&["v3"], "/version,/host")),
-        (
-            "serviceentry.yaml",
-            &calc_service_entry(v1.addr.port(), v1.addr.port(), v3.addr.port()),
-        ),
-    ]);
-    let proxy = start_proxy(vec![dir.path().to_path_buf()], |o| {
-        if let Some(c) = o.compare.as_mut() {
-            c.max_rate = 10;
-        }
-    })
-    .await;
+    let vs = routes(&["v3"], "/version,/host");
+    let (proxy, _dir) = proxy_for(v1.addr.port(), v3.addr.port(), &vs, |c| c.max_rate = 10).await;
     for n in 0..50 {
         get(
             proxy.listen_addrs[0],

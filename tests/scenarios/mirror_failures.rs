@@ -11,14 +11,7 @@ use crate::support::*;
 /// Seed 000 config with v3 at `v3_port`.
 async fn seed_with_v3(v3_port: u16) -> (Backend, tempfile::TempDir) {
     let v1 = Backend::start("v1", Behavior::Answer).await;
-    let dir = config_dir(&[
-        ("destinationrule.yaml", &seed_file("destinationrule.yaml")),
-        ("virtualservice.yaml", &seed_file("virtualservice.yaml")),
-        (
-            "serviceentry.yaml",
-            &calc_service_entry(v1.addr.port(), refusing_port().await, v3_port),
-        ),
-    ]);
+    let dir = seed_config(v1.addr.port(), refusing_port().await, v3_port);
     (v1, dir)
 }
 

@@ -123,14 +123,7 @@ async fn istio_dashboards_queries_work_on_shadowmesh_metrics() {
     let v1 = Backend::start("v1", Behavior::Answer).await;
     let v2 = Backend::start("v2", Behavior::Answer).await;
     let v3 = Backend::start("v3", Behavior::Answer).await;
-    let dir = config_dir(&[
-        ("destinationrule.yaml", &seed_file("destinationrule.yaml")),
-        ("virtualservice.yaml", &seed_file("virtualservice.yaml")),
-        (
-            "serviceentry.yaml",
-            &calc_service_entry(v1.addr.port(), v2.addr.port(), v3.addr.port()),
-        ),
-    ]);
+    let dir = seed_config(v1.addr.port(), v2.addr.port(), v3.addr.port());
     let proxy = start_proxy(vec![dir.path().to_path_buf()], |o| {
         o.workload = Some("frontend".into())
     })

@@ -13,14 +13,7 @@ async fn reset_to_baseline_while_requests_flow_then_a_broken_file_is_refused() {
     let v1 = Backend::start("v1", Behavior::Answer).await;
     let v2 = Backend::start("v2", Behavior::Answer).await;
     let v3 = Backend::start("v3", Behavior::Answer).await;
-    let dir = config_dir(&[
-        ("destinationrule.yaml", &seed_file("destinationrule.yaml")),
-        ("virtualservice.yaml", &seed_file("virtualservice.yaml")),
-        (
-            "serviceentry.yaml",
-            &calc_service_entry(v1.addr.port(), v2.addr.port(), v3.addr.port()),
-        ),
-    ]);
+    let dir = seed_config(v1.addr.port(), v2.addr.port(), v3.addr.port());
     let proxy = start_proxy(vec![dir.path().to_path_buf()], |_| {}).await;
     let addr = proxy.listen_addrs[0];
 

@@ -92,14 +92,7 @@ async fn seed_000_reached_as_http_proxy_bound_port_and_namespace_qualified_host(
     let v1 = Backend::start("v1", Behavior::Answer).await;
     let v2 = Backend::start("v2", Behavior::Answer).await;
     let v3 = Backend::start("v3", Behavior::Answer).await;
-    let dir = config_dir(&[
-        ("destinationrule.yaml", &seed_file("destinationrule.yaml")),
-        ("virtualservice.yaml", &seed_file("virtualservice.yaml")),
-        (
-            "serviceentry.yaml",
-            &calc_service_entry(v1.addr.port(), v2.addr.port(), v3.addr.port()),
-        ),
-    ]);
+    let dir = seed_config(v1.addr.port(), v2.addr.port(), v3.addr.port());
     let proxy = start_proxy(vec![dir.path().to_path_buf()], |o| {
         o.listen.push("127.0.0.1:0=calcbackendsvc".parse().unwrap());
         o.identity.namespace = "default".into();

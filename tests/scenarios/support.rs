@@ -220,6 +220,16 @@ pub fn calc_service_entry(v1: u16, v2: u16, v3: u16) -> String {
     yaml
 }
 
+/// A config folder with seed 000's DestinationRule and VirtualService (verbatim) and a
+/// ServiceEntry putting v1, v2 and v3 on the given ports.
+pub fn seed_config(v1: u16, v2: u16, v3: u16) -> tempfile::TempDir {
+    config_dir(&[
+        ("destinationrule.yaml", &seed_file("destinationrule.yaml")),
+        ("virtualservice.yaml", &seed_file("virtualservice.yaml")),
+        ("serviceentry.yaml", &calc_service_entry(v1, v2, v3)),
+    ])
+}
+
 /// A seed file from `examples/calcbackend`, verbatim.
 pub fn seed_file(name: &str) -> String {
     std::fs::read_to_string(examples().join("calcbackend").join(name)).unwrap()

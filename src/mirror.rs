@@ -10,7 +10,9 @@
 //! - its response is read to the end and dropped, after being handed to the telemetry hooks
 //!   (the comparison uses it).
 //!
-//! Outcomes are counted in [`MirrorStats`] and reported per destination to observers.
+//! Outcomes are counted in [`MirrorStats`] and reported per destination to observers. They are
+//! not fed to outlier detection: a mirror cut off with its primary, or slower than the mirror
+//! timeout, must not eject endpoints that serve real traffic.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -23,7 +25,6 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 use crate::model::Cluster;
-use crate::model::cluster::Outcome;
 use crate::proxy::body::{ChannelBody, Tap};
 use crate::telemetry::{Exchange, Flag, Telemetry};
 use crate::upstream::{BoxError, UpstreamError, Upstreams, classify, root_cause};
@@ -212,15 +213,18 @@ impl Mirrorer {
     }
 
     /// Sends `pending` with `head` (the primary's upstream headers) from its own task.
-    /// `(request_id, route)` name it in telemetry; `compare`: its answer is kept for comparison.
+    /// `(request_id, route)` name it in telemetry; `pair`: its answer is kept for comparison
+    /// with the primary's under this pair id.
     pub fn spawn(
         self: &Arc<Self>,
         pending: PendingMirror,
         head: &http::request::Parts,
         path_and_query: &str,
         (request_id, route): (&str, &str),
-        compare: bool,
+        pair: Option<u64>,
     ) {
+        let compare = pair.is_some();
+        let pair = pair.unwrap_or(0);
         let (upstreams, telemetry) = (&self.upstreams, &self.telemetry);
         let cluster = pending.cluster.clone();
         let Some(endpoint_index) = pick_index(&cluster) else {
@@ -236,6 +240,7 @@ impl Mirrorer {
                 "no healthy upstream",
             );
             ex.compare = compare;
+            ex.pair = pair;
             telemetry.record(&ex);
             return;
         };
@@ -269,6 +274,7 @@ impl Mirrorer {
             Ok(r) => r,
             Err(e) => {
                 tracing::warn!(error = %e, "could not build mirror request");
+                self.count(&cluster, MirrorOutcome::Reset);
                 return;
             }
         };
@@ -293,7 +299,13 @@ impl Mirrorer {
             let started = Instant::now();
             let endpoint = &cluster.endpoints[endpoint_index];
             endpoint.active.fetch_add(1, Ordering::Relaxed);
-            let send = upstreams.send(cluster.protocol, &cluster.policy, &endpoint.authority, req);
+            let send = upstreams.send(
+                cluster.protocol,
+                &cluster.policy,
+                &endpoint.authority,
+                req,
+                true,
+            );
             let result = tokio::time::timeout(timeout, exchange(send, capture)).await;
             endpoint.active.fetch_sub(1, Ordering::Relaxed);
             let mut ex = Exchange {
@@ -315,6 +327,7 @@ impl Mirrorer {
                 headers: None,
                 mirrors_sent: 0,
                 compare,
+                pair,
                 compare_ignore: None,
             };
             let cut_for_size = too_large.is_some_and(|f| f.load(Ordering::Relaxed));
@@ -324,7 +337,6 @@ impl Mirrorer {
                     ex.response_bytes = bytes;
                     ex.body = body;
                     ex.headers = headers;
-                    cluster.record(endpoint, Outcome::Status(status));
                     MirrorOutcome::Sent
                 }
                 Ok(Err(MirrorError::Client(e))) if cut_for_size => {
@@ -336,7 +348,6 @@ impl Mirrorer {
                     let (flag, _, reason) = classify(&e);
                     ex.flag = flag;
                     ex.reason = Some(reason);
-                    cluster.record(endpoint, Outcome::Failure);
                     if flag == Flag::ConnectFailure {
                         MirrorOutcome::ConnectError
                     } else {
@@ -347,13 +358,11 @@ impl Mirrorer {
                     ex.status = status;
                     ex.flag = Flag::ProtocolError;
                     ex.reason = Some(format!("response body failed: {e}"));
-                    cluster.record(endpoint, Outcome::Failure);
                     MirrorOutcome::Reset
                 }
                 Err(_) => {
                     ex.flag = Flag::Timeout;
                     ex.reason = Some(format!("no complete answer within {timeout:?}"));
-                    cluster.record(endpoint, Outcome::Failure);
                     MirrorOutcome::Timeout
                 }
             };
@@ -447,6 +456,7 @@ fn local_exchange(
         headers: None,
         mirrors_sent: 0,
         compare: false,
+        pair: 0,
         compare_ignore: None,
     }
 }

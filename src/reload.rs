@@ -69,9 +69,17 @@ impl Reloader {
     /// Re-reads the files if their content changed. Returns true when a new config was applied.
     pub fn check(&self) -> bool {
         let hash = content_hash(&self.paths);
-        if self.last_seen.swap(hash, Ordering::Relaxed) == hash {
+        if self.last_seen.load(Ordering::Relaxed) == hash {
             return false;
         }
+        // Let writers finish: compile only content that reads the same twice, 100 ms apart, so
+        // a file caught between truncate and write is not applied (the next event or poll
+        // retries).
+        std::thread::sleep(Duration::from_millis(100));
+        if content_hash(&self.paths) != hash {
+            return false;
+        }
+        self.last_seen.store(hash, Ordering::Relaxed);
         let generation = self.snapshot.load().generation + 1;
         match build_snapshot(&self.paths, &self.identity, generation) {
             Ok(snapshot) => {

@@ -52,7 +52,9 @@ pub enum UpstreamError {
 /// All upstream pools.
 pub struct Upstreams {
     clients: ArcSwap<HashMap<PoolKey, HttpClient>>,
-    h2: ArcSwap<HashMap<Authority, http2::SendRequest<UpstreamBody>>>,
+    /// h2 connections by (endpoint, for mirrors): mirrors never share a connection (and its
+    /// stream limit and flow-control window) with user traffic.
+    h2: ArcSwap<HashMap<(Authority, bool), http2::SendRequest<UpstreamBody>>>,
     /// Connections idle longer than this are closed (when the policy sets none).
     default_idle: Duration,
 }
@@ -74,43 +76,62 @@ impl Upstreams {
     }
 
     /// Sends `req` (its URI names the endpoint, its `Host` the service) to `endpoint` using the
-    /// cluster's protocol and policy.
+    /// cluster's protocol and policy. `mirror`: a mirrored copy (own h2 connections).
     pub async fn send(
         &self,
         protocol: Protocol,
         policy: &ClusterPolicy,
         endpoint: &Authority,
         mut req: Request<UpstreamBody>,
+        mirror: bool,
     ) -> Result<Response<Incoming>, UpstreamError> {
         if protocol == Protocol::Http1 {
             return Ok(self.client(protocol, policy).request(req).await?);
         }
         // h2: `:authority` is the service host; the connection goes to the endpoint.
-        if let Some(host) = req.headers_mut().remove(header::HOST) {
-            let pq = req
-                .uri()
-                .path_and_query()
-                .map_or("/", |p| p.as_str())
-                .to_string();
-            if let Ok(uri) = format!("http://{}{pq}", host.to_str().unwrap_or_default()).parse() {
+        if let Some(authority) = req
+            .headers_mut()
+            .remove(header::HOST)
+            .and_then(|h| Authority::try_from(h.as_bytes()).ok())
+        {
+            let mut parts = req.uri().clone().into_parts();
+            parts.authority = Some(authority);
+            parts.scheme = Some(http::uri::Scheme::HTTP);
+            if let Ok(uri) = http::Uri::from_parts(parts) {
                 *req.uri_mut() = uri;
             }
         }
-        let mut sender = self.h2_sender(endpoint, policy.connect_timeout).await?;
-        sender.ready().await?;
-        Ok(sender.send_request(req).await?)
+        let key = (endpoint.clone(), mirror);
+        let mut sender = self.h2_sender(&key, policy.connect_timeout).await?;
+        let sent = async {
+            sender.ready().await?;
+            sender.send_request(req).await
+        };
+        match sent.await {
+            Ok(resp) => Ok(resp),
+            Err(e) => {
+                // A failed connection is not handed out again.
+                self.h2.rcu(|map| {
+                    let mut map = HashMap::clone(map);
+                    map.remove(&key);
+                    map
+                });
+                Err(e.into())
+            }
+        }
     }
 
     async fn h2_sender(
         &self,
-        endpoint: &Authority,
+        key: &(Authority, bool),
         connect_timeout: Duration,
     ) -> Result<http2::SendRequest<UpstreamBody>, UpstreamError> {
-        if let Some(s) = self.h2.load().get(endpoint)
+        if let Some(s) = self.h2.load().get(key)
             && !s.is_closed()
         {
             return Ok(s.clone());
         }
+        let endpoint = &key.0;
         let connect = tokio::net::TcpStream::connect(endpoint.as_str());
         let stream = match tokio::time::timeout(connect_timeout, connect).await {
             Ok(Ok(s)) => s,
@@ -122,8 +143,12 @@ impl Upstreams {
             }
         };
         let _ = stream.set_nodelay(true);
+        // Pings find peers that vanished without a reset; the connection then closes.
         let (sender, conn) = http2::Builder::new(TokioExecutor::new())
             .timer(TokioTimer::new())
+            .keep_alive_interval(Duration::from_secs(30))
+            .keep_alive_timeout(Duration::from_secs(10))
+            .keep_alive_while_idle(true)
             .handshake(TokioIo::new(stream))
             .await
             .map_err(|e| UpstreamError::Connect(format!("h2 handshake: {e}")))?;
@@ -132,7 +157,6 @@ impl Upstreams {
                 tracing::debug!(error = %e, "h2 upstream connection ended");
             }
         });
-        let key = endpoint.clone();
         self.h2.rcu(|map| {
             let mut map = HashMap::clone(map);
             map.retain(|_, s| !s.is_closed());

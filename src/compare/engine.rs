@@ -40,8 +40,8 @@ pub const REPEAT_KEYS: usize = 256;
 /// One exchange as the comparison sees it.
 #[derive(Debug, Clone)]
 pub struct Observed {
-    /// `x-request-id`.
-    pub request_id: String,
+    /// Pairs the primary with its mirrors (made by the proxy, unique per request).
+    pub pair: u64,
     /// A mirrored copy?
     pub mirror: bool,
     /// Fully qualified service.
@@ -82,6 +82,9 @@ impl Observed {
 
     fn bytes(&self) -> usize {
         256 + self.body.as_ref().map_or(0, Bytes::len)
+            + self.service.len()
+            + self.route.len()
+            + self.version.len()
             + self.headers.as_ref().map_or(0, |h| h.len() * 64)
             + self.request.len()
     }
@@ -218,8 +221,8 @@ impl Default for EngineConfig {
 #[derive(Debug)]
 pub struct Engine {
     cfg: EngineConfig,
-    pending: HashMap<String, Pending>,
-    order: VecDeque<(Instant, String)>,
+    pending: HashMap<u64, Pending>,
+    order: VecDeque<(Instant, u64)>,
     pending_bytes: usize,
     groups: BTreeMap<GroupKey, Group>,
     repeat: HashMap<(String, String), Observed>,
@@ -267,27 +270,24 @@ impl Engine {
     pub fn ingest(&mut self, ob: Observed, now: Instant) -> Vec<(GroupKey, PairResult)> {
         let mut out = Vec::new();
         let bytes = ob.bytes();
-        if !self.pending.contains_key(&ob.request_id) {
+        if bytes > self.cfg.memory_budget {
+            self.count_unpaired(&ob, &mut out);
+            return out;
+        }
+        if !self.pending.contains_key(&ob.pair) {
             while !self.order.is_empty()
                 && (self.pending.len() >= self.cfg.max_pending
                     || self.pending_bytes + bytes > self.cfg.memory_budget)
             {
                 self.evict_oldest(&mut out);
             }
-            if bytes > self.cfg.memory_budget {
-                self.count_unpaired(&ob, &mut out);
-                return out;
-            }
-            self.order.push_back((now, ob.request_id.clone()));
+            self.order.push_back((now, ob.pair));
         }
-        let entry = self
-            .pending
-            .entry(ob.request_id.clone())
-            .or_insert_with(|| Pending {
-                primary: None,
-                mirrors: Vec::new(),
-                bytes: 0,
-            });
+        let entry = self.pending.entry(ob.pair).or_insert_with(|| Pending {
+            primary: None,
+            mirrors: Vec::new(),
+            bytes: 0,
+        });
         entry.bytes += bytes;
         self.pending_bytes += bytes;
         if ob.mirror {
@@ -299,15 +299,14 @@ impl Engine {
             .primary
             .as_ref()
             .is_some_and(|p| entry.mirrors.len() >= p.mirrors_sent as usize);
-        if complete {
-            let id = entry
-                .primary
-                .as_ref()
-                .map(|p| p.request_id.clone())
-                .unwrap_or_default();
-            if let Some(done) = self.take(&id) {
-                self.compare(done, &mut out);
-            }
+        let id = entry.primary.as_ref().map_or(0, |p| p.pair);
+        if complete && let Some(done) = self.take(id) {
+            self.compare(done, &mut out);
+        }
+        // Completed entries leave their id in `order` until it expires; keep that bounded too.
+        if self.order.len() > 4 * self.cfg.max_pending.max(1) {
+            let pending = &self.pending;
+            self.order.retain(|(_, id)| pending.contains_key(id));
         }
         out
     }
@@ -320,7 +319,7 @@ impl Engine {
                 break;
             }
             self.order.pop_front();
-            if let Some(p) = self.take(&id) {
+            if let Some(p) = self.take(id) {
                 if p.primary.is_some() && !p.mirrors.is_empty() {
                     self.compare(p, &mut out);
                 } else {
@@ -331,15 +330,15 @@ impl Engine {
         out
     }
 
-    fn take(&mut self, id: &str) -> Option<Pending> {
-        let p = self.pending.remove(id)?;
+    fn take(&mut self, id: u64) -> Option<Pending> {
+        let p = self.pending.remove(&id)?;
         self.pending_bytes -= p.bytes;
         Some(p)
     }
 
     fn evict_oldest(&mut self, out: &mut Vec<(GroupKey, PairResult)>) {
         if let Some((_, id)) = self.order.pop_front()
-            && let Some(p) = self.take(&id)
+            && let Some(p) = self.take(id)
         {
             self.drop_entry(p, out);
         }

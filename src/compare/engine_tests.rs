@@ -13,7 +13,10 @@ use crate::telemetry::Flag;
 
 fn ob(id: &str, mirror: bool, version: &str, body: String, ms: u64, mirrors_sent: u8) -> Observed {
     Observed {
-        request_id: id.into(),
+        pair: id
+            .trim_start_matches(|c: char| !c.is_ascii_digit())
+            .parse()
+            .unwrap_or(u64::MAX),
         mirror,
         service: "calcbackendsvc.challengeistio.svc.cluster.local".into(),
         route: "http[1]".into(),

@@ -65,6 +65,9 @@ impl Default for CompareConfig {
     }
 }
 
+/// Request lines longer than this are cut in reports (a client controls their length).
+const MAX_REQUEST_LINE: usize = 512;
+
 /// The whole report (`GET /compare`, `shadowmesh report`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
@@ -177,8 +180,17 @@ impl ExchangeHook for Comparator {
         let Some(peer) = ex.peer.as_deref() else {
             return;
         };
+        let mut request = format!("{} {}", ex.method, ex.path);
+        if request.len() > MAX_REQUEST_LINE {
+            let mut cut = MAX_REQUEST_LINE;
+            while !request.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            request.truncate(cut);
+            request.push('…');
+        }
         let ob = Observed {
-            request_id: ex.request_id.clone(),
+            pair: ex.pair,
             mirror: ex.mirror,
             service: peer.service_fqdn.clone(),
             route: ex.route.clone().unwrap_or_default(),
@@ -189,7 +201,7 @@ impl ExchangeHook for Comparator {
             body: ex.body.clone(),
             size: ex.response_bytes,
             duration: ex.duration,
-            request: format!("{} {}", ex.method, ex.path),
+            request,
             mirrors_sent: ex.mirrors_sent,
             ignore: ex.compare_ignore.clone().unwrap_or_default(),
         };

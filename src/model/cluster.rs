@@ -343,6 +343,7 @@ impl Cluster {
                 (0..n)
                     .map(|i| &self.endpoints[(start + i) % n])
                     .find(healthy)
+                    .or_else(|| self.endpoints.get(start))
             }
             LbPolicy::LeastRequest => {
                 let a = (roll * n as f64) as usize % n;

@@ -552,7 +552,7 @@ impl Compiler<'_> {
             );
         }
         let timeout = match route.timeout.as_deref().map(parse_duration) {
-            Some(Ok(d)) if d.is_zero() => None,
+            // `0s` is Istio's "no timeout": kept as zero so it overrides the proxy-wide default.
             Some(Ok(d)) => Some(d),
             Some(Err(e)) => {
                 r.error(format!("{f}.timeout"), e);

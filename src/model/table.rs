@@ -67,7 +67,7 @@ pub struct Route {
     pub action: Action,
     /// Mirrors, each with its percentage.
     pub mirrors: Vec<MirrorPolicy>,
-    /// Request timeout (none: only the proxy-wide limit).
+    /// Request timeout (none: the proxy-wide limit; zero: no limit, as Istio's `0s`).
     pub timeout: Option<Duration>,
     /// Path and authority rewrite.
     pub rewrite: Option<Rewrite>,

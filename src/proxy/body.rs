@@ -194,7 +194,8 @@ pub trait OnBodyEnd: Send + 'static {
     fn finish(self: Box<Self>, summary: BodySummary);
 }
 
-/// The first bytes of a body, kept without copying while they fit in one frame.
+/// The first bytes of a body. Copied when frozen: a slice would keep the connection's whole
+/// read buffer alive while the comparison holds it.
 #[derive(Default)]
 struct Capture {
     chunks: Vec<Bytes>,
@@ -212,17 +213,11 @@ impl Capture {
     }
 
     fn freeze(mut self) -> Bytes {
-        match self.chunks.len() {
-            0 => Bytes::new(),
-            1 => self.chunks.pop().unwrap_or_default(),
-            _ => {
-                let mut all = BytesMut::with_capacity(self.len);
-                for c in &self.chunks {
-                    all.extend_from_slice(c);
-                }
-                all.freeze()
-            }
+        let mut all = BytesMut::with_capacity(self.len);
+        for c in self.chunks.drain(..) {
+            all.extend_from_slice(&c);
         }
+        all.freeze()
     }
 }
 

@@ -137,6 +137,19 @@ impl Proxy {
                 "the request names no host: send a Host header".into(),
             );
         };
+        // Only a well-formed authority (no path, query or userinfo smuggled in) is routed.
+        match authority.parse::<http::uri::Authority>() {
+            Ok(a) if !a.as_str().contains('@') => {}
+            _ => {
+                return self.local_answer(
+                    &parts,
+                    started,
+                    StatusCode::BAD_REQUEST,
+                    Flag::None,
+                    format!("{authority:?} is not a valid host[:port]"),
+                );
+            }
+        }
         let (host, port) = split_authority(&authority);
         // 2. route
         let head = RequestHead {
@@ -193,7 +206,12 @@ impl Proxy {
         let path_and_query = rewritten_path(&decision, &parts.uri);
         // 4. endpoint
         let target = if cluster.passthrough {
-            format!("{host}:{}", decision.port.unwrap_or(80))
+            let port = decision.port.unwrap_or(80);
+            if host.contains(':') {
+                format!("[{host}]:{port}")
+            } else {
+                format!("{host}:{port}")
+            }
         } else {
             match cluster.pick(fastrand::f64()) {
                 Some(e) => e.authority.to_string(),
@@ -229,6 +247,18 @@ impl Proxy {
                 "upstream connection pool overflow".into(),
             );
         };
+        let uri = match format!("http://{target}{path_and_query}").parse::<http::Uri>() {
+            Ok(uri) => uri,
+            Err(_) => {
+                return self.local_answer(
+                    &parts,
+                    started,
+                    StatusCode::BAD_REQUEST,
+                    Flag::None,
+                    "the request path is not valid".into(),
+                );
+            }
+        };
         // 5. mirrors
         let has_body = !body.is_end_stream();
         let declared_len = parts
@@ -239,6 +269,7 @@ impl Proxy {
         let mut taps = Vec::new();
         let mut mirrors_sent = 0u8;
         let mut compare = false;
+        let mut pair = 0;
         if !route.mirrors.is_empty() {
             let mut pending = Vec::new();
             for (i, m) in route.mirrors.iter().enumerate() {
@@ -254,27 +285,16 @@ impl Proxy {
             }
             mirrors_sent = pending.len() as u8;
             compare = mirrors_sent > 0 && self.telemetry.sample_pair();
+            pair = if compare { next_pair_id() } else { 0 };
             for p in pending {
                 let ids = (request_id.as_str(), route.name.as_str());
                 self.mirrorer
-                    .spawn(p, &parts, &path_and_query, ids, compare);
+                    .spawn(p, &parts, &path_and_query, ids, compare.then_some(pair));
             }
         }
         // 6. forward
         let request_bytes = Arc::new(AtomicU64::new(0));
         let upstream_body = TeeBody::new(body, taps, request_bytes.clone()).boxed_unsync();
-        let uri = match format!("http://{target}{path_and_query}").parse::<http::Uri>() {
-            Ok(uri) => uri,
-            Err(_) => {
-                return self.local_answer(
-                    &parts,
-                    started,
-                    StatusCode::BAD_REQUEST,
-                    Flag::None,
-                    "the request path is not valid".into(),
-                );
-            }
-        };
         let method = parts.method.clone();
         let grpc = headers::is_grpc(&parts.headers);
         let mut upstream_req = Request::from_parts(parts, upstream_body);
@@ -283,7 +303,11 @@ impl Proxy {
             Protocol::Http1 => Version::HTTP_11,
             Protocol::Http2 => Version::HTTP_2,
         };
-        let timeout = route.timeout.or(self.options.request_timeout);
+        let timeout = match route.timeout {
+            Some(t) if t.is_zero() => None,
+            Some(t) => Some(t),
+            None => self.options.request_timeout,
+        };
         let endpoint_authority = upstream_req
             .uri()
             .authority()
@@ -294,6 +318,7 @@ impl Proxy {
             &cluster.policy,
             &endpoint_authority,
             upstream_req,
+            false,
         );
         let result = match timeout {
             Some(t) => tokio::time::timeout(t, sent).await.map_err(|_| t),
@@ -324,6 +349,7 @@ impl Proxy {
                 headers: None,
                 mirrors_sent,
                 compare,
+                pair,
                 compare_ignore: compare.then(|| decision.vhost.compare_ignore.clone()),
             },
         };
@@ -396,6 +422,7 @@ impl Proxy {
             headers: None,
             mirrors_sent: 0,
             compare: false,
+            pair: 0,
             compare_ignore: None,
         });
         local::text(status, body)
@@ -439,6 +466,7 @@ impl Proxy {
             headers: None,
             mirrors_sent: 0,
             compare: false,
+            pair: 0,
             compare_ignore: None,
         });
         local::text(
@@ -446,6 +474,12 @@ impl Proxy {
             body,
         )
     }
+}
+
+/// A process-unique id pairing a primary with its mirrors.
+fn next_pair_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// The path and query sent upstream, after `rewrite.uri`: a prefix match has its prefix

@@ -103,6 +103,9 @@ pub struct Exchange {
     pub mirrors_sent: u8,
     /// Part of a sampled comparison (primary and its mirrors alike).
     pub compare: bool,
+    /// Pairs the primary with its mirrors for the comparison: unique per request, made by the
+    /// proxy (a client's `x-request-id` may repeat).
+    pub pair: u64,
     /// Fields the comparison ignores on this route (`shadowmesh.io/compare-ignore`).
     pub compare_ignore: Option<Arc<Vec<String>>>,
 }

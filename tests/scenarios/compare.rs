@@ -319,3 +319,34 @@ async fn under_load_the_comparison_samples_and_says_how_many_it_skipped() {
     );
     proxy.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_repeated_client_request_id_does_not_confuse_pairing() {
+    let (v1, v3) = (calc("v1", None).await, calc("v3", None).await);
+    let vs = routes(&["v3"], "/version,/host");
+    let (proxy, _dir) = proxy_for(v1.addr.port(), v3.addr.port(), &vs, min_pairs(10)).await;
+    for n in 0..40u64 {
+        let a = send(
+            proxy.listen_addrs[0],
+            "GET",
+            "calcbackendsvc",
+            &format!("/api/calculation?number={}", 1000 + n),
+            &[("x-request-id", "same-id-every-time")],
+            bytes::Bytes::new(),
+        )
+        .await;
+        assert_eq!(a.status, 200);
+    }
+    let compare = proxy.compare.clone().unwrap();
+    assert!(
+        eventually(Duration::from_secs(5), || compare
+            .report()
+            .candidates
+            .first()
+            .is_some_and(|c| c.pairs == 40))
+        .await
+    );
+    let c = &compare.report().candidates[0];
+    assert_eq!(c.results["match"], 40, "{}", c.summary);
+    proxy.shutdown().await;
+}

@@ -26,6 +26,9 @@ spec:
   - match: [{uri: {prefix: /slow}}]
     timeout: 200ms
     route: [{destination: {host: web, subset: slow}}]
+  - match: [{uri: {prefix: /patient}}]
+    timeout: 0s
+    route: [{destination: {host: web, subset: slow}}]
   - match: [{uri: {prefix: /refused}}]
     route: [{destination: {host: web, subset: refused}}]
   - match: [{uri: {prefix: /reset}}]
@@ -60,8 +63,13 @@ async fn each_failure_gets_envoys_status() {
         "HTTP",
     );
     let dir = config_dir(&[("web.yaml", &se), ("routes.yaml", ROUTES)]);
-    let proxy = start_proxy(vec![dir.path().to_path_buf()], |_| {}).await;
+    let proxy = start_proxy(vec![dir.path().to_path_buf()], |o| {
+        o.proxy.request_timeout = Some(Duration::from_secs(1));
+    })
+    .await;
     let addr = proxy.listen_addrs[0];
+    // `timeout: 0s` is Istio's "no timeout": it outlasts the proxy-wide 1 s limit.
+    assert_eq!(get(addr, "web", "/patient", None).await.status, 200);
 
     let cases = [
         ("/nothing-matches", 404, "no route"),
@@ -78,6 +86,10 @@ async fn each_failure_gets_envoys_status() {
             "{path}: {:?} should say {reason:?}",
             a.body
         );
+    }
+    // A Host that smuggles a path or userinfo is refused, not routed.
+    for bad in ["web/admin", "user@web", "web:80/x?y"] {
+        assert_eq!(get(addr, bad, "/api", None).await.status, 400, "{bad}");
     }
     let moved = get(addr, "web", "/moved?x=1", None).await;
     assert_eq!(moved.status, 301);

@@ -407,8 +407,14 @@ fn pick_index(cluster: &Cluster) -> Option<usize> {
     cluster.endpoints.iter().position(|x| std::ptr::eq(x, e))
 }
 
-/// `-shadow` appended to the host part: `calcbackendsvc` -> `calcbackendsvc-shadow`,
-/// `host:8080` -> `host-shadow:8080`.
+/// `-shadow` appended to the host part, as Envoy does for mirrored copies.
+///
+/// ```
+/// use shadowmesh::mirror::shadow_host;
+///
+/// assert_eq!(shadow_host("calcbackendsvc"), "calcbackendsvc-shadow");
+/// assert_eq!(shadow_host("greeter-service:3000"), "greeter-service-shadow:3000");
+/// ```
 pub fn shadow_host(host: &str) -> String {
     let (name, port) = crate::route::host::split_authority(host);
     let bracketed = host.starts_with('[');

@@ -17,6 +17,16 @@ pub const CLUSTER_SUFFIX: &str = ".svc.cluster.local";
 /// `reviews.ns.svc.cluster.local`; `reviews.other` (where `other` is one of `namespaces`) becomes
 /// `reviews.other.svc.cluster.local`; `reviews.ns.svc` is completed; anything else (FQDNs,
 /// wildcards) is kept, lower-cased.
+///
+/// ```
+/// use std::collections::BTreeSet;
+/// use shadowmesh::route::host::qualify;
+///
+/// let namespaces: BTreeSet<String> = ["challengeistio".to_string()].into();
+/// assert_eq!(qualify("calcbackendsvc", "challengeistio", &namespaces),
+///            "calcbackendsvc.challengeistio.svc.cluster.local");
+/// assert_eq!(qualify("api.example.com", "challengeistio", &namespaces), "api.example.com");
+/// ```
 pub fn qualify(host: &str, ns: &str, namespaces: &BTreeSet<String>) -> String {
     let h = host.trim_end_matches('.').to_ascii_lowercase();
     if h.starts_with('*') {

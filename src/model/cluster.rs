@@ -515,6 +515,31 @@ mod tests {
     }
 
     #[test]
+    fn every_policy_still_answers_when_all_endpoints_are_ejected() {
+        let outlier = || {
+            Some(OutlierPolicy {
+                consecutive_5xx: Some(1),
+                consecutive_gateway: None,
+                base_ejection: Duration::from_secs(30),
+                max_ejection_percent: 100,
+            })
+        };
+        for lb in [
+            LbPolicy::RoundRobin,
+            LbPolicy::LeastRequest,
+            LbPolicy::Random,
+        ] {
+            let c = cluster(lb, 2, outlier());
+            for e in &c.endpoints {
+                c.record(e, Outcome::Status(503));
+            }
+            assert!(c.endpoints.iter().all(|e| c.is_ejected(e)), "{lb:?}");
+            // Envoy's panic mode: with no healthy endpoint, any endpoint beats none.
+            assert!(c.pick(0.7).is_some(), "{lb:?}");
+        }
+    }
+
+    #[test]
     fn version_comes_from_subset_or_common_label() {
         let c = cluster(LbPolicy::RoundRobin, 2, None);
         assert_eq!(c.version(), "v1");

@@ -155,3 +155,36 @@ async fn h2c_clients_and_h2c_upstreams() {
     );
     proxy.shutdown().await;
 }
+
+#[tokio::test]
+async fn h2_mirrors_get_their_own_connection() {
+    let ok = Backend::start("ok", Behavior::Answer).await;
+    let se = service(&[("ok", ok.addr.port())], "HTTP2");
+    // Primary and mirror on the same endpoint: a slow mirror must not queue behind (or ahead of)
+    // user traffic on one multiplexed connection.
+    let vs = "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: web, namespace: challengeistio}\nspec:\n  hosts: [web]\n  http:\n  - route: [{destination: {host: web, subset: ok}}]\n    mirror: {host: web, subset: ok}\n";
+    let dir = config_dir(&[("web.yaml", &se), ("vs.yaml", vs)]);
+    let proxy = start_proxy(vec![dir.path().to_path_buf()], |_| {}).await;
+    for _ in 0..5 {
+        assert_eq!(
+            get(proxy.listen_addrs[0], "web", "/x", None).await.status,
+            200
+        );
+    }
+    assert!(
+        eventually(Duration::from_secs(5), || ok.count() == 10).await,
+        "5 primaries + 5 copies"
+    );
+    assert_eq!(
+        ok.accepted.load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "one connection for users, one for mirrors"
+    );
+    let shadow = ok
+        .seen()
+        .iter()
+        .filter(|s| s.authority == "web-shadow")
+        .count();
+    assert_eq!(shadow, 5, "copies carry :authority web-shadow");
+    proxy.shutdown().await;
+}

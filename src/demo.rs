@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use crate::app::{self, RunOptions, Running};
 use crate::load::{self, LoadConfig};
-use crate::sample::{self, Flaw, Kind, Sample, SampleConfig};
+use crate::sample::{self, Flaw, Sample, SampleConfig};
 use crate::telemetry::LogFormat;
 
 /// Which v3 to deploy.
@@ -126,13 +126,7 @@ pub async fn run(opts: DemoOptions) -> ExitCode {
 }
 
 async fn start_sample(version: &str, flaw: Option<Flaw>) -> Result<Sample, Failure> {
-    let cfg = SampleConfig {
-        kind: Kind::Calc,
-        version: version.into(),
-        flaw,
-        delay: Duration::ZERO,
-        log: false,
-    };
+    let cfg = SampleConfig::calc(version, flaw);
     sample::start("127.0.0.1:0".parse().expect("valid"), cfg)
         .await
         .map_err(|e| Failure(format!("cannot start sample {version}: {e}")))

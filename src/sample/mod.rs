@@ -56,6 +56,19 @@ pub struct SampleConfig {
     pub log: bool,
 }
 
+impl SampleConfig {
+    /// Seed 000's calculation backend, quiet, answering at once.
+    pub fn calc(version: &str, flaw: Option<Flaw>) -> Self {
+        Self {
+            kind: Kind::Calc,
+            version: version.into(),
+            flaw,
+            delay: Duration::ZERO,
+            log: false,
+        }
+    }
+}
+
 /// A running sample service.
 pub struct Sample {
     /// Bound address.

@@ -8,18 +8,12 @@ use std::time::Duration;
 
 use shadowmesh::compare::engine::CandidateReport;
 use shadowmesh::compare::verdict::Verdict;
-use shadowmesh::sample::{self, Flaw, Kind, SampleConfig};
+use shadowmesh::sample::{self, Flaw, SampleConfig};
 
 use crate::support::*;
 
 async fn calc(version: &str, flaw: Option<Flaw>) -> sample::Sample {
-    let cfg = SampleConfig {
-        kind: Kind::Calc,
-        version: version.into(),
-        flaw,
-        delay: Duration::ZERO,
-        log: false,
-    };
+    let cfg = SampleConfig::calc(version, flaw);
     sample::start("127.0.0.1:0".parse().unwrap(), cfg)
         .await
         .unwrap()

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use shadowmesh::sample::{self, Flaw, Kind, SampleConfig};
+use shadowmesh::sample::{self, Flaw, SampleConfig};
 
 use crate::support::*;
 
@@ -62,13 +62,7 @@ fn pairs_shown(dom: &str) -> u64 {
 
 #[tokio::test]
 async fn the_web_page_shows_the_verdict_and_chart_and_updates_while_traffic_flows() {
-    let cfg = |version: &str, flaw| SampleConfig {
-        kind: Kind::Calc,
-        version: version.into(),
-        flaw,
-        delay: Duration::ZERO,
-        log: false,
-    };
+    let cfg = SampleConfig::calc;
     let v1 = sample::start("127.0.0.1:0".parse().unwrap(), cfg("v1", None))
         .await
         .unwrap();

@@ -227,7 +227,7 @@ impl Mirrorer {
         let pair = pair.unwrap_or(0);
         let (upstreams, telemetry) = (&self.upstreams, &self.telemetry);
         let cluster = pending.cluster.clone();
-        let Some(endpoint_index) = pick_index(&cluster) else {
+        let Some(endpoint_index) = cluster.pick_index(fastrand::f64()) else {
             self.count(&cluster, MirrorOutcome::ConnectError);
             let mut ex = local_exchange(
                 head,
@@ -400,11 +400,6 @@ async fn exchange(
         }
     }
     Ok((status, bytes, captured.map(|b| b.freeze()), headers))
-}
-
-fn pick_index(cluster: &Cluster) -> Option<usize> {
-    let e = cluster.pick(fastrand::f64())?;
-    cluster.endpoints.iter().position(|x| std::ptr::eq(x, e))
 }
 
 /// `-shadow` appended to the host part, as Envoy does for mirrored copies.

@@ -205,16 +205,17 @@ impl Proxy {
         destination.headers.request.apply(&mut parts.headers);
         let path_and_query = rewritten_path(&decision, &parts.uri);
         // 4. endpoint
-        let target = if cluster.passthrough {
+        let (target, endpoint_index) = if cluster.passthrough {
             let port = decision.port.unwrap_or(80);
-            if host.contains(':') {
+            let target = if host.contains(':') {
                 format!("[{host}]:{port}")
             } else {
                 format!("{host}:{port}")
-            }
+            };
+            (target, None)
         } else {
-            match cluster.pick(fastrand::f64()) {
-                Some(e) => e.authority.to_string(),
+            match cluster.pick_index(fastrand::f64()) {
+                Some(i) => (cluster.endpoints[i].authority.to_string(), Some(i)),
                 None => {
                     return self.upstream_failure(
                         &parts,
@@ -230,10 +231,6 @@ impl Proxy {
                 }
             }
         };
-        let endpoint_index = cluster
-            .endpoints
-            .iter()
-            .position(|e| e.authority.as_str() == target);
         let Some(guard) = InFlight::enter(&cluster, endpoint_index) else {
             return self.upstream_failure(
                 &parts,
@@ -393,39 +390,19 @@ impl Proxy {
         flag: Flag,
         reason: String,
     ) -> Response<UpstreamBody> {
-        let body = format!("{reason}\n");
-        self.telemetry.record(&Exchange {
-            method: parts.method.clone(),
-            path: parts
-                .uri
-                .path_and_query()
-                .map_or("/", |p| p.as_str())
-                .to_string(),
-            status: status.as_u16(),
-            duration: started.elapsed(),
-            request_bytes: 0,
-            response_bytes: body.len() as u64,
-            peer: None,
-            mirror: false,
-            flag,
-            reason: Some(reason),
-            request_id: parts
-                .headers
-                .get(&headers::X_REQUEST_ID)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("-")
-                .to_string(),
-            route: None,
+        let request_id = parts
+            .headers
+            .get(&headers::X_REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("-")
+            .to_string();
+        let ex = Exchange {
+            request_id,
             protocol: "-",
-            grpc: headers::is_grpc(&parts.headers),
-            body: None,
-            headers: None,
-            mirrors_sent: 0,
-            compare: false,
-            pair: 0,
-            compare_ignore: None,
-        });
-        local::text(status, body)
+            ..failed_exchange(parts, started, status.as_u16(), flag, &reason)
+        };
+        self.telemetry.record(&ex);
+        local::text(status, format!("{reason}\n"))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -441,38 +418,41 @@ impl Proxy {
         status: u16,
         reason: String,
     ) -> Response<UpstreamBody> {
-        let body = format!("{reason}\n");
-        let peer = cluster.peer(endpoint).clone();
-        self.telemetry.record(&Exchange {
-            method: parts.method.clone(),
-            path: parts
-                .uri
-                .path_and_query()
-                .map_or("/", |p| p.as_str())
-                .to_string(),
-            status,
-            duration: started.elapsed(),
-            request_bytes: 0,
-            response_bytes: body.len() as u64,
-            peer: Some(peer),
-            mirror: false,
-            flag,
-            reason: Some(reason),
+        let ex = Exchange {
+            peer: Some(cluster.peer(endpoint).clone()),
             request_id: request_id.to_string(),
             route: Some(route.to_string()),
             protocol: protocol_name(cluster.protocol),
-            grpc: headers::is_grpc(&parts.headers),
-            body: None,
-            headers: None,
-            mirrors_sent: 0,
-            compare: false,
-            pair: 0,
-            compare_ignore: None,
-        });
-        local::text(
-            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
-            body,
-        )
+            ..failed_exchange(parts, started, status, flag, &reason)
+        };
+        self.telemetry.record(&ex);
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+        local::text(status, format!("{reason}\n"))
+    }
+}
+
+/// The exchange of a request the proxy answered itself (its body is `reason` and a newline).
+fn failed_exchange(
+    parts: &http::request::Parts,
+    started: Instant,
+    status: u16,
+    flag: Flag,
+    reason: &str,
+) -> Exchange {
+    Exchange {
+        method: parts.method.clone(),
+        path: parts
+            .uri
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_string(),
+        status,
+        duration: started.elapsed(),
+        response_bytes: reason.len() as u64 + 1,
+        flag,
+        reason: Some(reason.to_string()),
+        grpc: headers::is_grpc(&parts.headers),
+        ..Default::default()
     }
 }
 

@@ -229,18 +229,21 @@ impl Mirrorer {
         let cluster = pending.cluster.clone();
         let Some(endpoint_index) = cluster.pick_index(fastrand::f64()) else {
             self.count(&cluster, MirrorOutcome::ConnectError);
-            let mut ex = local_exchange(
-                head,
-                path_and_query,
-                &cluster,
-                None,
-                request_id,
-                route,
-                Flag::NoHealthyUpstream,
-                "no healthy upstream",
-            );
-            ex.compare = compare;
-            ex.pair = pair;
+            let ex = Exchange {
+                method: head.method.clone(),
+                path: path_and_query.to_string(),
+                peer: Some(cluster.peer(None).clone()),
+                mirror: true,
+                flag: Flag::NoHealthyUpstream,
+                reason: Some("no healthy upstream".into()),
+                request_id: request_id.to_string(),
+                route: Some(route.to_string()),
+                protocol: protocol_name(cluster.protocol),
+                grpc: crate::proxy::headers::is_grpc(&head.headers),
+                compare,
+                pair,
+                ..Default::default()
+            };
             telemetry.record(&ex);
             return;
         };
@@ -424,41 +427,6 @@ pub fn protocol_name(p: crate::model::Protocol) -> &'static str {
     match p {
         crate::model::Protocol::Http1 => "HTTP/1.1",
         crate::model::Protocol::Http2 => "HTTP/2",
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn local_exchange(
-    head: &http::request::Parts,
-    path: &str,
-    cluster: &Cluster,
-    status: Option<u16>,
-    request_id: &str,
-    route: &str,
-    flag: Flag,
-    reason: &str,
-) -> Exchange {
-    Exchange {
-        method: head.method.clone(),
-        path: path.to_string(),
-        status: status.unwrap_or(0),
-        duration: Duration::ZERO,
-        request_bytes: 0,
-        response_bytes: 0,
-        peer: Some(cluster.peer(None).clone()),
-        mirror: true,
-        flag,
-        reason: Some(reason.to_string()),
-        request_id: request_id.to_string(),
-        route: Some(route.to_string()),
-        protocol: protocol_name(cluster.protocol),
-        grpc: crate::proxy::headers::is_grpc(&head.headers),
-        body: None,
-        headers: None,
-        mirrors_sent: 0,
-        compare: false,
-        pair: 0,
-        compare_ignore: None,
     }
 }
 

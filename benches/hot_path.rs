@@ -106,14 +106,16 @@ fn body_tee(c: &mut Criterion) {
 
 fn metrics_recording(c: &mut Criterion) {
     use shadowmesh::model::cluster::{Cluster, ClusterPolicy, Endpoint, Protocol};
-    use shadowmesh::telemetry::metrics::{Metrics, SourceIdentity};
+    use shadowmesh::telemetry::metrics::{IstioMetrics, SourceIdentity};
     use shadowmesh::telemetry::{Exchange, ExchangeHook};
-    let m = Metrics::new(SourceIdentity {
+    let mut registry = prometheus_client::registry::Registry::default();
+    let source = SourceIdentity {
         workload: "frontend".into(),
         namespace: "default".into(),
         app: "frontend".into(),
         version: "v1".into(),
-    });
+    };
+    let m = IstioMetrics::new(&mut registry, source);
     let labels = [
         ("app".to_string(), "svc".to_string()),
         ("version".to_string(), "v1".to_string()),

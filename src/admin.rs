@@ -16,11 +16,13 @@ use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::Full;
 
+use prometheus_client::registry::Registry;
+
 use crate::compare::Comparator;
-use crate::mirror::{MirrorOutcome, Mirrorer};
 use crate::model::dump::config_dump;
+use crate::proxy::mirror::{MirrorOutcome, Mirrorer};
 use crate::reload::Reloader;
-use crate::telemetry::metrics::Metrics;
+use crate::telemetry::metrics;
 
 /// Admin state.
 pub struct Admin {
@@ -30,8 +32,8 @@ pub struct Admin {
     pub reloader: Arc<Reloader>,
     /// Mirror counters.
     pub mirrorer: Arc<Mirrorer>,
-    /// Metrics (none with `--no-metrics`).
-    pub metrics: Option<Arc<Metrics>>,
+    /// Every subsystem's metrics (none with `--no-metrics`).
+    pub registry: Option<Arc<Registry>>,
     /// The comparison (none with `--no-compare`).
     pub compare: Option<Arc<Comparator>>,
 }
@@ -72,8 +74,8 @@ impl Admin {
                 let body = serde_json::to_string_pretty(&dump).unwrap_or_default();
                 reply(StatusCode::OK, "application/json", body.into())
             }
-            "/metrics" => match &self.metrics {
-                Some(m) => reply(StatusCode::OK, Metrics::content_type(), m.encode().into()),
+            "/metrics" => match &self.registry {
+                Some(r) => reply(StatusCode::OK, metrics::CONTENT_TYPE, metrics::encode(r).into()),
                 None => reply(StatusCode::NOT_FOUND, "text/plain", "metrics are off (--no-metrics)\n".into()),
             },
             "/compare" => match &self.compare {

@@ -12,17 +12,19 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use prometheus_client::registry::Registry;
+
 use crate::admin::Admin;
+use crate::compare::metrics::CompareMetrics;
 use crate::compare::{Comparator, CompareConfig};
 use crate::config::Diagnostic;
-use crate::mirror::{MirrorConfig, Mirrorer};
 use crate::model::ProxyIdentity;
+use crate::proxy::mirror::{MirrorConfig, Mirrorer};
 use crate::proxy::{ConnInfo, Proxy, ProxyOptions, server};
-use crate::reload::Reloader;
-use crate::telemetry::metrics::runtime::RuntimeSources;
-use crate::telemetry::metrics::{Metrics, SourceIdentity};
+use crate::reload::{self, Reloader};
+use crate::telemetry::metrics::{IstioMetrics, SourceIdentity};
 use crate::telemetry::{AccessLog, LogFormat, Telemetry};
-use crate::upstream::Upstreams;
+use crate::upstream::{self, Upstreams};
 
 /// A listener: an address and, optionally, the service host it is bound to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,8 +126,8 @@ pub struct Running {
     pub proxy: Arc<Proxy>,
     /// The config source.
     pub reloader: Arc<Reloader>,
-    /// Metrics, when on.
-    pub metrics: Option<Arc<Metrics>>,
+    /// The metrics registry (`/metrics`), when metrics are on.
+    pub registry: Option<Arc<Registry>>,
     /// The comparison, when on.
     pub compare: Option<Arc<Comparator>>,
     ready: Arc<AtomicBool>,
@@ -165,79 +167,20 @@ fn source_identity(opts: &RunOptions) -> SourceIdentity {
 pub async fn start(opts: RunOptions) -> Result<Running, StartError> {
     let reloader =
         Reloader::load(opts.paths.clone(), opts.identity.clone()).map_err(StartError::Config)?;
-    let mut listeners = Vec::new();
-    for spec in &opts.listen {
-        let l = TcpListener::bind(spec.addr)
-            .await
-            .map_err(|source| StartError::Bind {
-                addr: spec.addr,
-                source,
-            })?;
-        listeners.push((l, spec.host.clone()));
-    }
-    let admin_listener =
-        TcpListener::bind(opts.admin)
-            .await
-            .map_err(|source| StartError::Bind {
-                addr: opts.admin,
-                source,
-            })?;
-    let admin_addr = admin_listener
-        .local_addr()
-        .map_err(|source| StartError::Bind {
-            addr: opts.admin,
-            source,
-        })?;
-    let metrics = opts
-        .metrics
-        .then(|| Arc::new(Metrics::new(source_identity(&opts))));
-    let mut telemetry = Telemetry::new(AccessLog::new(opts.log_format));
-    if let Some(m) = &metrics {
-        telemetry.add_hook(m.clone());
-    }
-    let compare = opts
-        .compare
-        .clone()
-        .map(|cfg| Comparator::start(cfg, metrics.clone()));
-    if let Some(c) = &compare {
-        telemetry.add_hook(c.clone());
-    }
-    let telemetry = Arc::new(telemetry);
-    let upstreams = Arc::new(Upstreams::default());
-    let mut mirrorer = Mirrorer::new(opts.mirror.clone(), upstreams.clone(), telemetry.clone());
-    if let Some(m) = &metrics {
-        mirrorer.add_observer(m.clone());
-    }
-    let mirrorer = Arc::new(mirrorer);
-    if let Some(m) = &metrics {
-        m.runtime.connect(RuntimeSources {
-            reloader: reloader.clone(),
-            mirrorer: mirrorer.clone(),
-            upstreams: upstreams.clone(),
-        });
-    }
-    let proxy = Arc::new(Proxy {
-        snapshot: reloader.snapshot.clone(),
-        upstreams,
-        mirrorer: mirrorer.clone(),
-        telemetry,
-        options: opts.proxy.clone(),
-    });
+    let listeners = bind_listeners(&opts).await?;
+    let admin_listener = bind(opts.admin).await?;
+    let admin_addr = local_addr(&admin_listener, opts.admin)?;
+    let parts = assemble(&opts, &reloader);
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
     let mut listen_addrs = Vec::new();
     for (listener, host) in listeners {
-        let addr = listener.local_addr().map_err(|source| StartError::Bind {
-            addr: opts.admin,
-            source,
-        })?;
-        listen_addrs.push(addr);
+        listen_addrs.push(local_addr(&listener, opts.admin)?);
         let bound_host: Option<Arc<str>> = host.map(Arc::from);
-        let proxy = proxy.clone();
-        let rx = shutdown_rx.clone();
-        tasks.spawn(server::serve(
+        let proxy = parts.proxy.clone();
+        let serve = server::serve(
             listener,
-            rx,
+            shutdown_rx.clone(),
             opts.drain_timeout,
             move |remote| {
                 let proxy = proxy.clone();
@@ -247,15 +190,16 @@ pub async fn start(opts: RunOptions) -> Result<Running, StartError> {
                 };
                 service_fn(move |req| proxy.clone().handle(req, conn.clone()))
             },
-        ));
+        );
+        tasks.spawn(serve);
     }
     let ready = Arc::new(AtomicBool::new(false));
     let admin = Arc::new(Admin {
         ready: ready.clone(),
         reloader: reloader.clone(),
-        mirrorer,
-        metrics: metrics.clone(),
-        compare: compare.clone(),
+        mirrorer: parts.proxy.mirrorer.clone(),
+        registry: parts.registry.clone(),
+        compare: parts.compare.clone(),
     });
     tasks.spawn(server::serve(
         admin_listener,
@@ -269,16 +213,86 @@ pub async fn start(opts: RunOptions) -> Result<Running, StartError> {
     tasks.spawn(reloader.clone().watch(shutdown_rx, opts.reload_poll));
     ready.store(true, Ordering::Relaxed);
     Ok(Running {
-        compare,
-        metrics,
+        compare: parts.compare,
+        registry: parts.registry,
         listen_addrs,
         admin_addr,
-        proxy,
+        proxy: parts.proxy,
         reloader,
         ready,
         shutdown,
         tasks,
     })
+}
+
+/// The proxy's parts, wired: telemetry hooks, upstreams, mirroring, the comparison, and the
+/// metrics registry each subsystem registered its own families into.
+struct Parts {
+    proxy: Arc<Proxy>,
+    registry: Option<Arc<Registry>>,
+    compare: Option<Arc<Comparator>>,
+}
+
+fn assemble(opts: &RunOptions, reloader: &Arc<Reloader>) -> Parts {
+    let mut registry = opts.metrics.then(Registry::default);
+    let mut telemetry = Telemetry::new(AccessLog::new(opts.log_format));
+    if let Some(r) = registry.as_mut() {
+        let istio = IstioMetrics::new(r, source_identity(opts));
+        telemetry.add_hook(Arc::new(istio));
+        reload::metrics::register(r, reloader.clone());
+    }
+    let compare = opts.compare.clone().map(|cfg| {
+        let metrics = registry.as_mut().map(CompareMetrics::new);
+        Comparator::start(cfg, metrics)
+    });
+    if let Some(c) = &compare {
+        telemetry.add_hook(c.clone());
+    }
+    let telemetry = Arc::new(telemetry);
+    let upstreams = Arc::new(Upstreams::default());
+    if let Some(r) = registry.as_mut() {
+        upstream::metrics::register(r, upstreams.clone(), reloader.snapshot.clone());
+    }
+    let mirrorer = Arc::new(Mirrorer::new(
+        opts.mirror.clone(),
+        upstreams.clone(),
+        telemetry.clone(),
+        registry.as_mut(),
+    ));
+    let proxy = Arc::new(Proxy {
+        snapshot: reloader.snapshot.clone(),
+        upstreams,
+        mirrorer,
+        telemetry,
+        options: opts.proxy.clone(),
+    });
+    Parts {
+        proxy,
+        registry: registry.map(Arc::new),
+        compare,
+    }
+}
+
+async fn bind_listeners(
+    opts: &RunOptions,
+) -> Result<Vec<(TcpListener, Option<String>)>, StartError> {
+    let mut listeners = Vec::new();
+    for spec in &opts.listen {
+        listeners.push((bind(spec.addr).await?, spec.host.clone()));
+    }
+    Ok(listeners)
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })
+}
+
+fn local_addr(listener: &TcpListener, addr: SocketAddr) -> Result<SocketAddr, StartError> {
+    listener
+        .local_addr()
+        .map_err(|source| StartError::Bind { addr, source })
 }
 
 #[cfg(test)]

@@ -46,7 +46,7 @@ fn run(
     let mut results = Vec::new();
     for i in 0..n {
         let id = format!("r{i}");
-        let primary = factors_json(i, &crate::sample::factor::trial_division(i));
+        let primary = factors_json(i, &crate::tools::sample::factor::trial_division(i));
         // Mirrors may finish first: the engine must not care.
         results.extend(
             engine
@@ -70,7 +70,7 @@ fn an_identical_candidate_matches_and_is_promoted() {
     let results = run(
         &mut e,
         200,
-        |i| factors_json(i, &crate::sample::factor::pollard_rho(i)),
+        |i| factors_json(i, &crate::tools::sample::factor::pollard_rho(i)),
         Instant::now(),
     );
     assert_eq!(results.len(), 200);
@@ -91,7 +91,7 @@ fn a_candidate_wrong_on_perfect_powers_is_caught_with_path_and_example() {
     run(
         &mut e,
         400,
-        |i| factors_json(i, &crate::sample::factor::pollard_rho_flawed(i)),
+        |i| factors_json(i, &crate::tools::sample::factor::pollard_rho_flawed(i)),
         Instant::now(),
     );
     let report = &e.report(&Thresholds::default())[0];
@@ -101,7 +101,7 @@ fn a_candidate_wrong_on_perfect_powers_is_caught_with_path_and_example() {
     assert!(!top.noise);
     // 4, 8, 9, 16, ... : the perfect powers below 400
     let powers = (2..400u64)
-        .filter(|n| crate::sample::factor::perfect_power(*n).is_some())
+        .filter(|n| crate::tools::sample::factor::perfect_power(*n).is_some())
         .count() as u64;
     assert_eq!(top.count, powers);
     assert!(
@@ -225,7 +225,7 @@ fn too_few_pairs_hold() {
     run(
         &mut e,
         20,
-        |i| factors_json(i, &crate::sample::factor::pollard_rho(i)),
+        |i| factors_json(i, &crate::tools::sample::factor::pollard_rho(i)),
         Instant::now(),
     );
     assert_eq!(e.report(&Thresholds::default())[0].verdict, Verdict::Hold);

@@ -16,6 +16,7 @@
 pub mod diff;
 pub mod engine;
 pub mod json_diff;
+pub mod metrics;
 pub mod stats;
 pub mod text;
 pub mod verdict;
@@ -31,7 +32,6 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::telemetry::metrics::Metrics;
 use crate::telemetry::{Exchange, ExchangeHook};
 use engine::{CandidateReport, Engine, EngineConfig, Observed};
 use verdict::Thresholds;
@@ -102,7 +102,7 @@ pub struct Comparator {
 
 impl Comparator {
     /// Starts the comparison task; `metrics` gets `shadowmesh_compare_total`.
-    pub fn start(cfg: CompareConfig, metrics: Option<Arc<Metrics>>) -> Arc<Self> {
+    pub fn start(cfg: CompareConfig, metrics: Option<metrics::CompareMetrics>) -> Arc<Self> {
         let (tx, mut rx) = mpsc::channel::<Observed>(cfg.queue.max(1));
         let engine = Arc::new(Mutex::new(Engine::new(cfg.engine.clone())));
         let task_engine = engine.clone();
@@ -132,7 +132,7 @@ impl Comparator {
                 }
                 if let Some(m) = &metrics {
                     for (key, result) in results {
-                        m.count_compare(&key, result);
+                        m.count(&key, result);
                     }
                 }
             }

@@ -179,3 +179,6 @@ fn summarize(set: &config::ConfigSet, table: &RouteTable) -> String {
     }
     s
 }
+
+/// Temporary shim until the model restructure lands.
+pub use crate::route::host;

@@ -100,14 +100,17 @@ pub enum Target<'t> {
 }
 
 impl Decision<'_> {
+    /// Each mirror of the route that has a cluster for the request's port, and whether its
+    /// percentage selected it for this request.
+    pub fn mirror_choices(&self) -> impl Iterator<Item = (&Arc<Cluster>, bool)> + '_ {
+        (self.route.mirrors.iter().enumerate())
+            .filter_map(|(i, m)| Some((m.target.resolve(self.port)?, self.mirrors & (1 << i) != 0)))
+    }
+
     /// The mirror clusters selected for this request.
     pub fn mirror_clusters(&self) -> impl Iterator<Item = &Arc<Cluster>> + '_ {
-        self.route
-            .mirrors
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| self.mirrors & (1 << i) != 0)
-            .filter_map(|(_, m)| m.target.resolve(self.port))
+        self.mirror_choices()
+            .filter_map(|(cluster, selected)| selected.then_some(cluster))
     }
 }
 

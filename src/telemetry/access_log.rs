@@ -126,8 +126,8 @@ mod tests {
                 app: "greeter-service".into(),
                 canonical_service: "greeter-service".into(),
                 canonical_revision: "v1".into(),
-                metrics_slot: Default::default(),
                 address: "127.0.0.1:3000".into(),
+                ..Peer::default()
             })),
             mirror,
             flag,

@@ -1,114 +1,22 @@
-//! Telemetry: what happened in each upstream exchange, primary and mirrored alike.
+//! Telemetry: what happened in each upstream exchange, primary and mirrored alike, and where it
+//! goes (access log, Istio's standard metrics, and the hooks other parts register).
 //!
-//! The proxy builds one [`Exchange`] per upstream exchange (and per locally answered request)
-//! and hands it to [`Telemetry::record`], which writes the access log and feeds the hooks other
-//! parts register (metrics, comparison).
+//! This is a bottom layer: it imports nothing else of the crate, so every layer can speak its
+//! vocabulary ([`Exchange`], [`Flag`], [`Peer`]). The proxy records each exchange exactly once
+//! through [`Telemetry::record`]; subsystems that count their own figures (mirroring, upstreams,
+//! reloads, the comparison) register their own families into the [`prometheus_client`]
+//! `Registry` handed to them, and [`metrics::encode`] writes the scrape.
 
 pub mod access_log;
+mod exchange;
 pub mod metrics;
+mod peer;
 
 use std::sync::Arc;
-use std::time::Duration;
-
-use bytes::Bytes;
 
 pub use access_log::{AccessLog, LogFormat};
-
-/// Response flags, as Envoy spells them in access logs and Istio's `response_flags` label.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Flag {
-    /// `-`: none.
-    #[default]
-    None,
-    /// `NR`: no route.
-    NoRoute,
-    /// `UH`: no healthy upstream.
-    NoHealthyUpstream,
-    /// `UF`: upstream connection failure.
-    ConnectFailure,
-    /// `UC`: upstream connection terminated (reset).
-    UpstreamReset,
-    /// `UT`: upstream request timeout.
-    Timeout,
-    /// `UO`: overflow (connection pool limit).
-    Overflow,
-    /// `DC`: the downstream (client) went away.
-    DownstreamClosed,
-    /// `UPE`: upstream protocol error (e.g. reset mid-body).
-    ProtocolError,
-    /// `MO`: mirror not sent because too many are in flight (shadowmesh's own).
-    MirrorOverflow,
-    /// `MB`: mirror not sent or cut off: the body is larger than the mirror limit (shadowmesh's own).
-    MirrorBodyTooLarge,
-}
-
-impl Flag {
-    /// The flag as written.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::None => "-",
-            Self::NoRoute => "NR",
-            Self::NoHealthyUpstream => "UH",
-            Self::ConnectFailure => "UF",
-            Self::UpstreamReset => "UC",
-            Self::Timeout => "UT",
-            Self::Overflow => "UO",
-            Self::DownstreamClosed => "DC",
-            Self::ProtocolError => "UPE",
-            Self::MirrorOverflow => "MO",
-            Self::MirrorBodyTooLarge => "MB",
-        }
-    }
-}
-
-pub use crate::model::cluster::Peer;
-
-/// One exchange, recorded when it ends.
-#[derive(Debug, Clone, Default)]
-pub struct Exchange {
-    /// Method.
-    pub method: http::Method,
-    /// Path and query as sent upstream.
-    pub path: String,
-    /// Status code; 0 when no response was received.
-    pub status: u16,
-    /// From the request's arrival to the last response byte (primary) or to the end of the
-    /// mirrored response.
-    pub duration: Duration,
-    /// Request body bytes.
-    pub request_bytes: u64,
-    /// Response body bytes.
-    pub response_bytes: u64,
-    /// The destination; `None` when no upstream was chosen (404, local answers).
-    pub peer: Option<Arc<Peer>>,
-    /// A mirrored copy?
-    pub mirror: bool,
-    /// Response flag.
-    pub flag: Flag,
-    /// A short reason for errors.
-    pub reason: Option<String>,
-    /// `x-request-id`.
-    pub request_id: String,
-    /// Route name.
-    pub route: Option<String>,
-    /// `HTTP/1.1` or `HTTP/2` towards the upstream.
-    pub protocol: &'static str,
-    /// A gRPC request (`content-type: application/grpc...`).
-    pub grpc: bool,
-    /// The response body, when a hook asked for it to be captured.
-    pub body: Option<Bytes>,
-    /// The response headers, when a hook asked for bodies to be captured.
-    pub headers: Option<http::HeaderMap>,
-    /// Mirrored copies sent for this request (primary only).
-    pub mirrors_sent: u8,
-    /// Part of a sampled comparison (primary and its mirrors alike).
-    pub compare: bool,
-    /// Pairs the primary with its mirrors for the comparison: unique per request, made by the
-    /// proxy (a client's `x-request-id` may repeat).
-    pub pair: u64,
-    /// Fields the comparison ignores on this route (`shadowmesh.io/compare-ignore`).
-    pub compare_ignore: Option<Arc<Vec<String>>>,
-}
+pub use exchange::{Exchange, Flag};
+pub use peer::{Peer, PeerCaches};
 
 /// Something that wants to see every exchange (metrics, comparison).
 pub trait ExchangeHook: Send + Sync {

@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, StreamBody};
-use shadowmesh::mirror::MirrorOutcome;
+use shadowmesh::proxy::mirror::MirrorOutcome;
 
 use crate::assert_eventually;
 use crate::support::*;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use shadowmesh::compare::engine::CandidateReport;
 use shadowmesh::compare::verdict::Verdict;
-use shadowmesh::sample::{self, Flaw, SampleConfig};
+use shadowmesh::tools::sample::{self, Flaw, SampleConfig};
 
 use crate::support::*;
 

@@ -3,7 +3,7 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use shadowmesh::mirror::MirrorOutcome;
+use shadowmesh::proxy::mirror::MirrorOutcome;
 
 use crate::assert_eventually;
 use crate::support::*;

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use http::StatusCode;
 use serde_json::Value;
-use shadowmesh::mirror::MirrorOutcome;
+use shadowmesh::proxy::mirror::MirrorOutcome;
 
 use crate::support::*;
 

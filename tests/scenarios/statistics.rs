@@ -56,9 +56,9 @@ async fn mirror_percentage_0_50_100() {
         run_requests(proxy.listen_addrs[0], N).await;
         let m = &proxy.proxy.mirrorer;
         let settled = || {
-            m.stats.get(shadowmesh::mirror::MirrorOutcome::Sent)
+            m.stats.get(shadowmesh::proxy::mirror::MirrorOutcome::Sent)
                 + m.stats
-                    .get(shadowmesh::mirror::MirrorOutcome::SkippedPercentage)
+                    .get(shadowmesh::proxy::mirror::MirrorOutcome::SkippedPercentage)
                 == N as u64
         };
         assert_eventually!(settled(), "every request is either mirrored or skipped");

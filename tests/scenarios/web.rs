@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use shadowmesh::sample::{self, Flaw, SampleConfig};
+use shadowmesh::tools::sample::{self, Flaw, SampleConfig};
 
 use crate::support::*;
 

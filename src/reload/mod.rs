@@ -18,6 +18,8 @@ use crate::config::Diagnostic;
 use crate::config::load::list_files;
 use crate::model::{ProxyIdentity, Snapshot, build_snapshot};
 
+pub mod metrics;
+
 /// Reload counters.
 #[derive(Debug, Default)]
 pub struct ReloadStats {

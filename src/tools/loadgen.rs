@@ -284,11 +284,10 @@ mod tests {
         let picks: Vec<u64> = (0..1000).map(|_| pick_number(&cfg, &mut rng)).collect();
         let powers = picks
             .iter()
-            .filter(|n| crate::sample::factor::perfect_power(**n).is_some())
+            .filter(|n| crate::tools::sample::factor::perfect_power(**n).is_some())
             .count();
         assert!(powers >= 400, "{powers}");
-        assert!(picks.iter().all(
-            |n| (1000..=2000).contains(n) || crate::sample::factor::perfect_power(*n).is_some()
-        ));
+        assert!(picks.iter().all(|n| (1000..=2000).contains(n)
+            || crate::tools::sample::factor::perfect_power(*n).is_some()));
     }
 }

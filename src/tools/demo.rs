@@ -14,9 +14,9 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crate::app::{self, RunOptions, Running};
-use crate::load::{self, LoadConfig};
-use crate::sample::{self, Flaw, Sample, SampleConfig};
 use crate::telemetry::LogFormat;
+use crate::tools::loadgen::{self, LoadConfig};
+use crate::tools::sample::{self, Flaw, Sample, SampleConfig};
 
 /// Which v3 to deploy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -185,7 +185,7 @@ async fn steps(opts: DemoOptions) -> Result<(), Failure> {
         "      backends v1 {}, v2 {}; proxy {proxy}; admin http://{admin}",
         v1.addr, v2.addr
     );
-    let warmup = load::run(load_config(proxy, 20.0, Duration::from_secs(1), false)).await;
+    let warmup = loadgen::run(load_config(proxy, 20.0, Duration::from_secs(1), false)).await;
     println!("      {} requests: {}", warmup.sent, answered(&warmup));
 
     // 2. deploy v3 and mirror
@@ -225,7 +225,7 @@ async fn steps(opts: DemoOptions) -> Result<(), Failure> {
         "\n[3/6] loop mode: {:?} at {} req/s, 30% Mobile user agents, 10% perfect powers among the numbers",
         opts.duration, opts.rate
     );
-    let report = load::run(load_config(proxy, opts.rate, opts.duration, true)).await;
+    let report = loadgen::run(load_config(proxy, opts.rate, opts.duration, true)).await;
     for line in report.summary().lines() {
         println!("      {line}");
     }
@@ -284,7 +284,8 @@ async fn steps(opts: DemoOptions) -> Result<(), Failure> {
     .ok_or_else(|| Failure("the baseline was not applied within 5 s".into()))?;
     settle(&running).await;
     let before = v3.requests.load(Ordering::Relaxed);
-    let after_reset = load::run(load_config(proxy, opts.rate, Duration::from_secs(2), false)).await;
+    let after_reset =
+        loadgen::run(load_config(proxy, opts.rate, Duration::from_secs(2), false)).await;
     settle(&running).await;
     let after = v3.requests.load(Ordering::Relaxed);
     println!(
@@ -341,7 +342,7 @@ fn load_config(proxy: SocketAddr, rate: f64, duration: Duration, progress: bool)
     }
 }
 
-fn answered(r: &load::LoadReport) -> String {
+fn answered(r: &loadgen::LoadReport) -> String {
     let parts: Vec<String> = r.versions.iter().map(|(v, n)| format!("{v} {n}")).collect();
     format!(
         "answered by {}",

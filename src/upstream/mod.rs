@@ -1,5 +1,6 @@
-//! Upstream connections, pooled, surviving config reloads. Errors are classified the way
-//! Envoy's response flags do.
+//! Upstream connections, pooled, surviving config reloads: sending one request to one chosen
+//! endpoint. Errors are named the way Envoy's response flags name them ([`error`]); the
+//! subsystem's own figures are registered by [`metrics::register`].
 //!
 //! - HTTP/1.1: hyper-util's pooled client, one pool per distinct (connect timeout, idle timeout);
 //!   the request goes to the endpoint's address with the service's `Host` header.
@@ -7,7 +8,6 @@
 //!   with `:authority` set to the service host (as Envoy sends it), not the endpoint address.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -24,7 +24,11 @@ use hyper::client::conn::http2;
 use hyper_util::rt::TokioIo;
 
 use crate::model::cluster::{ClusterPolicy, Protocol};
-use crate::telemetry::Flag;
+
+mod error;
+pub mod metrics;
+
+pub use error::{Failure, UpstreamError, root_cause};
 
 /// Error type of bodies sent upstream.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -34,20 +38,6 @@ pub type UpstreamBody = UnsyncBoxBody<Bytes, BoxError>;
 pub type HttpClient = Client<HttpConnector, UpstreamBody>;
 
 type PoolKey = (Protocol, Duration, Option<Duration>);
-
-/// Why an upstream exchange failed before a response arrived.
-#[derive(Debug, thiserror::Error)]
-pub enum UpstreamError {
-    /// HTTP/1 client error.
-    #[error(transparent)]
-    Client(#[from] hyper_util::client::legacy::Error),
-    /// Could not connect.
-    #[error("connect failed: {0}")]
-    Connect(String),
-    /// h2 stream or connection failure.
-    #[error(transparent)]
-    H2(#[from] hyper::Error),
-}
 
 /// All upstream pools.
 pub struct Upstreams {
@@ -205,37 +195,3 @@ impl Upstreams {
         builder.build(connector)
     }
 }
-
-/// Classifies an upstream error: flag, HTTP status for the client, short reason.
-pub fn classify(err: &UpstreamError) -> (Flag, u16, String) {
-    match err {
-        UpstreamError::Client(e) if e.is_connect() => (
-            Flag::ConnectFailure,
-            503,
-            format!("connect failed: {}", root_cause(e)),
-        ),
-        UpstreamError::Connect(e) => (Flag::ConnectFailure, 503, format!("connect failed: {e}")),
-        UpstreamError::Client(e) => (
-            Flag::UpstreamReset,
-            502,
-            format!("upstream reset: {}", root_cause(e)),
-        ),
-        UpstreamError::H2(e) => (
-            Flag::UpstreamReset,
-            502,
-            format!("upstream reset: {}", root_cause(e)),
-        ),
-    }
-}
-
-/// The innermost error message.
-pub fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut cur: &(dyn std::error::Error + 'static) = err;
-    while let Some(next) = cur.source() {
-        cur = next;
-    }
-    cur.to_string()
-}
-
-/// Shared handle.
-pub type SharedUpstreams = Arc<Upstreams>;

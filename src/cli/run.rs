@@ -1,0 +1,185 @@
+//! `shadowmesh run`: the proxy, until SIGTERM/SIGINT (then it drains and exits 0).
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::validate::{ConfigArgs, print_diagnostics};
+use super::{parse_dur, wait_for_signal};
+use crate::app::{self, ListenSpec, RunOptions, StartError};
+use crate::compare::CompareConfig;
+use crate::compare::engine::EngineConfig;
+use crate::compare::verdict::Thresholds;
+use crate::proxy::ProxyOptions;
+use crate::proxy::mirror::MirrorConfig;
+use crate::telemetry::LogFormat;
+
+/// `shadowmesh run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub(super) config: ConfigArgs,
+    /// Proxy listener, ADDR or ADDR=HOST to bind the port to one service; repeatable.
+    #[arg(long, value_name = "ADDR[=HOST]", default_value = "127.0.0.1:15001")]
+    listen: Vec<ListenSpec>,
+    /// Admin listener (/ready, /config_dump).
+    #[arg(long, default_value = "127.0.0.1:15000")]
+    admin: SocketAddr,
+    /// Workload name of this proxy in telemetry (source_workload).
+    #[arg(long)]
+    workload: Option<String>,
+    /// Mirrored requests in flight at once; more are dropped and counted.
+    #[arg(long, default_value_t = 1024)]
+    mirror_max_in_flight: usize,
+    /// Time limit of one mirrored exchange.
+    #[arg(long, default_value = "10s", value_parser = parse_dur)]
+    mirror_timeout: Duration,
+    /// Request bodies larger than this many bytes are not mirrored.
+    #[arg(long, default_value_t = 1 << 20)]
+    mirror_body_limit: usize,
+    /// Keep the Host of mirrored copies as is (Istio 1.28+ default) instead of appending -shadow.
+    #[arg(long)]
+    no_shadow_host_suffix: bool,
+    /// Time limit for the primary's response headers when the route sets no timeout (0: none).
+    #[arg(long, default_value = "60s", value_parser = parse_dur)]
+    request_timeout: Duration,
+    /// Access log format (`off` disables it).
+    #[arg(long, value_enum, default_value = "text")]
+    pub(super) log_format: LogFormat,
+    /// Do not record metrics (/metrics answers 404).
+    #[arg(long)]
+    no_metrics: bool,
+    #[command(flatten)]
+    compare: CompareArgs,
+    /// Bound on draining connections at shutdown.
+    #[arg(long, default_value = "10s", value_parser = parse_dur)]
+    drain_timeout: Duration,
+}
+
+/// Comparison flags of `run`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Do not compare primary and mirrored answers.
+    #[arg(long)]
+    no_compare: bool,
+    /// Bytes of each response body kept for comparison.
+    #[arg(long, default_value_t = 64 * 1024)]
+    compare_body_limit: usize,
+    /// Memory for responses waiting for their pair, in bytes; beyond it the oldest are dropped
+    /// and counted unpaired.
+    #[arg(long, default_value_t = 64 << 20)]
+    compare_memory: usize,
+    /// JSON path (/timestamp, /items/*/id) or header name the comparison ignores; repeatable.
+    #[arg(long = "compare-ignore", value_name = "PATH_OR_HEADER")]
+    compare_ignore: Vec<String>,
+    /// Pairs needed before a verdict other than hold.
+    #[arg(long, default_value_t = 100)]
+    compare_min_pairs: u64,
+    /// Largest share of pairs that may differ in one field (beyond noise) for promote.
+    #[arg(long, default_value_t = 0.01)]
+    compare_max_diff_rate: f64,
+    /// Largest excess of the candidate's error rate over the primary's for promote.
+    #[arg(long, default_value_t = 0.01)]
+    compare_max_error_increase: f64,
+    /// Largest significant p99 slowdown, in percent, for promote.
+    #[arg(long, default_value_t = 20.0)]
+    compare_max_slowdown: f64,
+    /// Mirrored requests compared per second at most; more are sampled out (0: compare all).
+    #[arg(long, default_value_t = 2000)]
+    compare_max_rate: u32,
+}
+
+impl CompareArgs {
+    fn config(&self, mirror_timeout: Duration, request_timeout: Duration) -> Option<CompareConfig> {
+        if self.no_compare {
+            return None;
+        }
+        let wait = mirror_timeout
+            .max(request_timeout)
+            .min(Duration::from_secs(115))
+            + Duration::from_secs(5);
+        Some(CompareConfig {
+            body_limit: self.compare_body_limit,
+            engine: EngineConfig {
+                memory_budget: self.compare_memory,
+                pair_timeout: wait,
+                ignore: self.compare_ignore.clone(),
+                ..Default::default()
+            },
+            thresholds: Thresholds {
+                min_pairs: self.compare_min_pairs,
+                max_diff_rate: self.compare_max_diff_rate,
+                max_error_increase: self.compare_max_error_increase,
+                max_slowdown_pct: self.compare_max_slowdown,
+                ..Default::default()
+            },
+            max_rate: self.compare_max_rate,
+            ..Default::default()
+        })
+    }
+}
+
+pub(super) async fn run(args: RunArgs) -> ExitCode {
+    let opts = RunOptions {
+        paths: args.config.files.clone(),
+        listen: args.listen.clone(),
+        admin: args.admin,
+        identity: args.config.identity(),
+        workload: args.workload.clone(),
+        mirror: MirrorConfig {
+            max_in_flight: args.mirror_max_in_flight.max(1),
+            timeout: args.mirror_timeout,
+            body_limit: args.mirror_body_limit,
+            shadow_host_suffix: !args.no_shadow_host_suffix,
+        },
+        proxy: ProxyOptions {
+            request_timeout: (!args.request_timeout.is_zero()).then_some(args.request_timeout),
+        },
+        log_format: args.log_format,
+        drain_timeout: args.drain_timeout,
+        reload_poll: Duration::from_secs(2),
+        metrics: !args.no_metrics,
+        compare: args
+            .compare
+            .config(args.mirror_timeout, args.request_timeout),
+    };
+    let running = match app::start(opts).await {
+        Ok(r) => r,
+        Err(StartError::Config(diags)) => {
+            print_diagnostics(&diags);
+            eprintln!(
+                "error: not starting: fix the configuration (shadowmesh validate -f ... checks it)"
+            );
+            return ExitCode::FAILURE;
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let snap = running.reloader.snapshot.load();
+    let listens: Vec<String> = running
+        .listen_addrs
+        .iter()
+        .zip(&args.listen)
+        .map(|(a, s)| match &s.host {
+            Some(h) => format!("{a} (-> {h})"),
+            None => a.to_string(),
+        })
+        .collect();
+    tracing::info!(
+        "shadowmesh listening on {} (admin http://{}); config generation {}: {}",
+        listens.join(", "),
+        running.admin_addr,
+        snap.generation,
+        snap.summary
+    );
+    drop(snap);
+    wait_for_signal().await;
+    tracing::info!("shutting down: no new connections; draining");
+    running.shutdown().await;
+    tracing::info!("stopped");
+    ExitCode::SUCCESS
+}

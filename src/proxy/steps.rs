@@ -1,0 +1,339 @@
+//! The steps of a request's life, in order (the list is in the [module doc](super)). Each step
+//! is one method over the request's [`RequestCtx`]; `Err` carries the local answer that ends the
+//! request, already recorded.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use http::header::{self, HeaderValue};
+use http::{Request, Response, StatusCode, Version};
+use http_body_util::BodyExt;
+use hyper::body::{Body as _, Incoming};
+
+use super::body::{ObservedBody, Tap, TeeBody};
+use super::mirror::{MirrorOutcome, MirrorRequest};
+use super::record::InFlight;
+use super::rewrite::rewritten_path;
+use super::{ConnInfo, Proxy, RequestCtx, headers, local};
+use crate::model::host::split_authority;
+use crate::model::{Action, Cluster, RouteDestination, RouteTable};
+use crate::route::{self, Decision, RequestHead, Target};
+use crate::telemetry::Flag;
+use crate::upstream::{Failure, UpstreamBody};
+
+/// A step's result: go on with `T`, or end with this (recorded) answer. Boxed: local answers
+/// are the rare path, and a small `Result` keeps the common one cheap to move.
+type Step<T> = Result<T, Box<Response<UpstreamBody>>>;
+
+/// Where routing sent the request.
+struct Routed<'t> {
+    decision: Decision<'t>,
+    destination: &'t RouteDestination,
+    cluster: &'t Arc<Cluster>,
+}
+
+/// The primary's upstream request, ready to send.
+struct Upstream {
+    uri: http::Uri,
+    /// The path and query sent (after rewrites).
+    path_and_query: String,
+}
+
+impl Proxy {
+    /// The steps, in order.
+    pub(super) async fn proxy(
+        &self,
+        snapshot: &crate::model::Snapshot,
+        mut cx: RequestCtx,
+        body: Incoming,
+        conn: &ConnInfo,
+    ) -> Step<Response<UpstreamBody>> {
+        let authority = cx.authority(conn)?;
+        let routed = cx.route(&snapshot.table, &authority)?;
+        cx.prepare(conn, &routed, &authority);
+        let upstream = cx.choose_endpoint(&routed, &authority)?;
+        let taps = self.start_mirrors(&mut cx, &routed, &body, &upstream.path_and_query);
+        let response = self.forward(&mut cx, &routed, upstream, body, taps).await?;
+        Ok(self.respond(cx, &routed, response))
+    }
+
+    /// 5. mirrors: each selected mirror takes a permit and a tap on the body and is sent from
+    ///    its own task; the others are counted as skipped.
+    fn start_mirrors(
+        &self,
+        cx: &mut RequestCtx,
+        routed: &Routed<'_>,
+        body: &Incoming,
+        path_and_query: &str,
+    ) -> Vec<Tap> {
+        let mut taps = Vec::new();
+        if routed.decision.route.mirrors.is_empty() {
+            return taps;
+        }
+        let has_body = !body.is_end_stream();
+        let declared_len = (cx.parts.headers.get(header::CONTENT_LENGTH))
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        let mut pending = Vec::new();
+        for (cluster, selected) in routed.decision.mirror_choices() {
+            if !selected {
+                self.mirrorer
+                    .count(cluster, MirrorOutcome::SkippedPercentage);
+            } else if let Some(p) =
+                self.mirrorer
+                    .prepare(cluster, has_body, declared_len, &mut taps)
+            {
+                pending.push(p);
+            }
+        }
+        let ex = &mut cx.record.exchange;
+        ex.mirrors_sent = pending.len() as u8;
+        ex.compare = !pending.is_empty() && self.telemetry.sample_pair();
+        if ex.compare {
+            ex.pair = next_pair_id();
+            ex.compare_ignore = Some(routed.decision.vhost.compare_ignore.clone());
+        }
+        let req = MirrorRequest {
+            head: &cx.parts,
+            path_and_query,
+            request_id: &ex.request_id,
+            route: &routed.decision.route.name,
+            pair: ex.compare.then_some(ex.pair),
+        };
+        for p in pending {
+            self.mirrorer.spawn(p, req);
+        }
+        taps
+    }
+
+    /// 6. forward: the primary, through the pooled client, under the route timeout.
+    async fn forward(
+        &self,
+        cx: &mut RequestCtx,
+        routed: &Routed<'_>,
+        upstream: Upstream,
+        body: Incoming,
+        taps: Vec<Tap>,
+    ) -> Step<Response<Incoming>> {
+        let cluster = routed.cluster;
+        let request_bytes = Arc::new(AtomicU64::new(0));
+        cx.record.request_bytes = Some(request_bytes.clone());
+        let body = TeeBody::new(body, taps, request_bytes).boxed_unsync();
+        // The head moves into the upstream request (mirrors have copied it already).
+        let parts = std::mem::replace(&mut cx.parts, Request::new(()).into_parts().0);
+        let mut req = Request::from_parts(parts, body);
+        *req.uri_mut() = upstream.uri;
+        *req.version_mut() = cluster.protocol.version();
+        let timeout = match routed.decision.route.timeout {
+            Some(t) if t.is_zero() => None,
+            Some(t) => Some(t),
+            None => self.options.request_timeout,
+        };
+        let endpoint = req
+            .uri()
+            .authority()
+            .cloned()
+            .expect("built with an authority");
+        let sent = (self.upstreams).send(cluster.protocol, &cluster.policy, &endpoint, req, false);
+        let result = match timeout {
+            Some(t) => tokio::time::timeout(t, sent).await.map_err(|_| t),
+            None => Ok(sent.await),
+        };
+        match result {
+            Ok(Ok(resp)) => Ok(resp),
+            Ok(Err(e)) => Err(Box::new(cx.record.upstream_failed(e.failure()))),
+            Err(t) => Err(Box::new(cx.record.upstream_failed(Failure {
+                flag: Flag::Timeout,
+                status: 504,
+                reason: format!("upstream request timeout ({t:?})"),
+            }))),
+        }
+    }
+
+    /// 7. respond: response headers cleaned and rewritten, the body streamed back observed; the
+    ///    exchange is recorded when the body ends.
+    fn respond(
+        &self,
+        cx: RequestCtx,
+        routed: &Routed<'_>,
+        response: Response<Incoming>,
+    ) -> Response<UpstreamBody> {
+        let (mut parts, body) = response.into_parts();
+        headers::strip_hop_by_hop(&mut parts.headers);
+        (routed.destination.headers.response).apply(&mut parts.headers);
+        (routed.decision.route.headers.response).apply(&mut parts.headers);
+        let mut record = cx.record;
+        record.exchange.status = parts.status.as_u16();
+        let capture = if record.exchange.compare {
+            self.telemetry.capture_limit()
+        } else {
+            0
+        };
+        if capture > 0 {
+            record.exchange.headers = Some(parts.headers.clone());
+        }
+        let observed = ObservedBody::new(body, capture, Box::new(record));
+        Response::from_parts(parts, observed.boxed_unsync())
+    }
+}
+
+impl RequestCtx {
+    /// 1. authority: what the request is for (see the module doc for the order).
+    fn authority(&mut self, conn: &ConnInfo) -> Step<String> {
+        let parts = &self.parts;
+        if parts.method == http::Method::CONNECT {
+            let reason = "CONNECT tunnels are not supported".to_string();
+            return Err(self.answer(StatusCode::METHOD_NOT_ALLOWED, Flag::None, reason));
+        }
+        let absolute = parts.version != Version::HTTP_2 && parts.uri.authority().is_some();
+        let named = if absolute {
+            parts.uri.authority().map(|a| a.as_str().to_string())
+        } else if let Some(bound) = &conn.bound_host {
+            Some(bound.to_string())
+        } else if let Some(a) = parts.uri.authority() {
+            Some(a.as_str().to_string())
+        } else {
+            (parts.headers.get(header::HOST))
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_string)
+        };
+        let Some(authority) = named else {
+            let reason = "the request names no host: send a Host header".to_string();
+            return Err(self.answer(StatusCode::BAD_REQUEST, Flag::None, reason));
+        };
+        // Only a well-formed authority (no path, query or userinfo smuggled in) is routed.
+        match authority.parse::<http::uri::Authority>() {
+            Ok(a) if !a.as_str().contains('@') => Ok(authority),
+            _ => {
+                let reason = format!("{authority:?} is not a valid host[:port]");
+                Err(self.answer(StatusCode::BAD_REQUEST, Flag::None, reason))
+            }
+        }
+    }
+
+    /// 2. route: the pure decision; redirects and direct responses are answered here.
+    fn route<'t>(&mut self, table: &'t RouteTable, authority: &str) -> Step<Routed<'t>> {
+        let (host, port) = split_authority(authority);
+        let head = RequestHead {
+            method: self.parts.method.as_str(),
+            scheme: "http",
+            authority,
+            host,
+            port,
+            path: self.parts.uri.path(),
+            query: self.parts.uri.query(),
+            headers: &self.parts.headers,
+        };
+        let decision = match route::find(table, &head, &mut || fastrand::f64()) {
+            Ok(d) => d,
+            Err(no_route) => {
+                let reason = format!("no route: {no_route}");
+                return Err(self.answer(StatusCode::NOT_FOUND, Flag::NoRoute, reason));
+            }
+        };
+        self.record.exchange.route = Some(decision.route.name.clone());
+        let (uri, route) = (&self.parts.uri, decision.route);
+        match (&decision.target, &route.action) {
+            (
+                Target::Forward {
+                    destination,
+                    cluster,
+                },
+                _,
+            ) => Ok(Routed {
+                destination,
+                cluster,
+                decision,
+            }),
+            (Target::Local, Action::Redirect(r)) => {
+                let resp = local::redirect(r, host, port, uri.path(), uri.query());
+                Err(Box::new(self.record.local_response(resp)))
+            }
+            (Target::Local, Action::Direct(d)) => {
+                Err(Box::new(self.record.local_response(local::direct(d))))
+            }
+            (Target::Local, Action::Forward(_)) => {
+                unreachable!("forward routes always target a cluster")
+            }
+        }
+    }
+
+    /// 3. prepare: the upstream request's headers.
+    fn prepare(&mut self, conn: &ConnInfo, routed: &Routed<'_>, authority: &str) {
+        let headers = &mut self.parts.headers;
+        headers::strip_hop_by_hop(headers);
+        headers::add_forwarded(headers, conn.remote.ip());
+        self.record.exchange.request_id = headers::ensure_request_id(headers);
+        let route = routed.decision.route;
+        let upstream_host = match route.rewrite.as_ref().and_then(|r| r.authority.clone()) {
+            Some(a) => a,
+            None => HeaderValue::from_str(authority)
+                .unwrap_or_else(|_| HeaderValue::from_static("unknown")),
+        };
+        headers.insert(header::HOST, upstream_host);
+        route.headers.request.apply(headers);
+        routed.destination.headers.request.apply(headers);
+    }
+
+    /// 4. endpoint: the load balancer's pick (or the named host for passthrough), held in
+    ///    flight against the cluster's limit.
+    fn choose_endpoint(&mut self, routed: &Routed<'_>, authority: &str) -> Step<Upstream> {
+        let cluster = routed.cluster;
+        let ex = &mut self.record.exchange;
+        ex.protocol = cluster.protocol.name();
+        ex.path = rewritten_path(&routed.decision, &self.parts.uri);
+        let (target, endpoint) = if cluster.passthrough {
+            let (host, _) = split_authority(authority);
+            let port = routed.decision.port.unwrap_or(80);
+            let target = if host.contains(':') {
+                format!("[{host}]:{port}")
+            } else {
+                format!("{host}:{port}")
+            };
+            (target, None)
+        } else {
+            let Some(i) = cluster.pick_index(fastrand::f64()) else {
+                ex.peer = Some(cluster.peer(None).clone());
+                let reason = "no healthy upstream".to_string();
+                return Err(self.answer(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Flag::NoHealthyUpstream,
+                    reason,
+                ));
+            };
+            (cluster.endpoints[i].authority.to_string(), Some(i))
+        };
+        ex.peer = Some(cluster.peer(endpoint).clone());
+        let Some(guard) = InFlight::enter(cluster, endpoint) else {
+            let reason = "upstream connection pool overflow".to_string();
+            return Err(self.answer(StatusCode::SERVICE_UNAVAILABLE, Flag::Overflow, reason));
+        };
+        self.record.in_flight = Some(guard);
+        let path_and_query = self.record.exchange.path.clone();
+        match format!("http://{target}{path_and_query}").parse::<http::Uri>() {
+            Ok(uri) => Ok(Upstream {
+                uri,
+                path_and_query,
+            }),
+            Err(_) => {
+                let reason = "the request path is not valid".to_string();
+                Err(self.answer(StatusCode::BAD_REQUEST, Flag::None, reason))
+            }
+        }
+    }
+
+    fn answer(
+        &mut self,
+        status: StatusCode,
+        flag: Flag,
+        reason: String,
+    ) -> Box<Response<UpstreamBody>> {
+        Box::new(self.record.answer(status, flag, reason))
+    }
+}
+
+/// A process-unique id pairing a primary with its mirrors.
+fn next_pair_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}

@@ -1,0 +1,122 @@
+//! [`Exchange`]: what happened in one upstream exchange (primary or mirrored) or one locally
+//! answered request, and its [`Flag`] as Envoy spells it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::Peer;
+
+/// Response flags, as Envoy spells them in access logs and Istio's `response_flags` label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Flag {
+    /// `-`: none.
+    #[default]
+    None,
+    /// `NR`: no route.
+    NoRoute,
+    /// `UH`: no healthy upstream.
+    NoHealthyUpstream,
+    /// `UF`: upstream connection failure.
+    ConnectFailure,
+    /// `UC`: upstream connection terminated (reset).
+    UpstreamReset,
+    /// `UT`: upstream request timeout.
+    Timeout,
+    /// `UO`: overflow (connection pool limit).
+    Overflow,
+    /// `DC`: the downstream (client) went away.
+    DownstreamClosed,
+    /// `UPE`: upstream protocol error (e.g. reset mid-body).
+    ProtocolError,
+    /// `MO`: mirror not sent because too many are in flight (shadowmesh's own).
+    MirrorOverflow,
+    /// `MB`: mirror not sent or cut off: the body is larger than the mirror limit (shadowmesh's own).
+    MirrorBodyTooLarge,
+}
+
+impl Flag {
+    /// The flag as written.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "-",
+            Self::NoRoute => "NR",
+            Self::NoHealthyUpstream => "UH",
+            Self::ConnectFailure => "UF",
+            Self::UpstreamReset => "UC",
+            Self::Timeout => "UT",
+            Self::Overflow => "UO",
+            Self::DownstreamClosed => "DC",
+            Self::ProtocolError => "UPE",
+            Self::MirrorOverflow => "MO",
+            Self::MirrorBodyTooLarge => "MB",
+        }
+    }
+}
+
+/// One exchange, recorded once when it ends.
+#[derive(Debug, Clone, Default)]
+pub struct Exchange {
+    /// Method.
+    pub method: http::Method,
+    /// Path and query as sent upstream.
+    pub path: String,
+    /// Status code; 0 when no response was received.
+    pub status: u16,
+    /// From the request's arrival to the last response byte (primary) or to the end of the
+    /// mirrored response.
+    pub duration: Duration,
+    /// Request body bytes.
+    pub request_bytes: u64,
+    /// Response body bytes.
+    pub response_bytes: u64,
+    /// The destination; `None` when no upstream was chosen (404, local answers).
+    pub peer: Option<Arc<Peer>>,
+    /// A mirrored copy?
+    pub mirror: bool,
+    /// Response flag.
+    pub flag: Flag,
+    /// A short reason for errors.
+    pub reason: Option<String>,
+    /// `x-request-id`.
+    pub request_id: String,
+    /// Route name.
+    pub route: Option<String>,
+    /// `HTTP/1.1` or `HTTP/2` towards the upstream; `-` when none was reached.
+    pub protocol: &'static str,
+    /// A gRPC request (`content-type: application/grpc...`).
+    pub grpc: bool,
+    /// The response body, when a hook asked for it to be captured.
+    pub body: Option<Bytes>,
+    /// The response headers, when a hook asked for bodies to be captured.
+    pub headers: Option<http::HeaderMap>,
+    /// Mirrored copies sent for this request (primary only).
+    pub mirrors_sent: u8,
+    /// Part of a sampled comparison (primary and its mirrors alike).
+    pub compare: bool,
+    /// Pairs the primary with its mirrors for the comparison: unique per request, made by the
+    /// proxy (a client's `x-request-id` may repeat).
+    pub pair: u64,
+    /// Fields the comparison ignores on this route (`shadowmesh.io/compare-ignore`).
+    pub compare_ignore: Option<Arc<Vec<String>>>,
+}
+
+impl Exchange {
+    /// The start of an exchange for `method` and `path`; the rest is filled in as it goes.
+    pub fn new(method: http::Method, path: impl Into<String>) -> Self {
+        Self {
+            method,
+            path: path.into(),
+            protocol: "-",
+            ..Default::default()
+        }
+    }
+
+    /// Marks the exchange failed: `status` (0: no response), `flag` and a short reason.
+    pub fn fail(&mut self, status: u16, flag: Flag, reason: impl Into<String>) {
+        self.status = status;
+        self.flag = flag;
+        self.reason = Some(reason.into());
+    }
+}

@@ -9,6 +9,7 @@
 
 #![forbid(unsafe_code)]
 #![deny(rust_2018_idioms)]
+#![warn(clippy::too_many_lines)]
 
 pub mod admin;
 pub mod app;
@@ -22,3 +23,6 @@ pub mod route;
 pub mod telemetry;
 pub mod tools;
 pub mod upstream;
+
+#[cfg(test)]
+mod architecture_tests;

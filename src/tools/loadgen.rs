@@ -148,19 +148,7 @@ pub async fn run(cfg: LoadConfig) -> LoadReport {
     let expected = ((cfg.rate * cfg.duration.as_secs_f64()) as u64)
         .min(cfg.max_requests)
         .max(1);
-    let bar = if cfg.progress {
-        let bar = indicatif::ProgressBar::new(expected);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} loop mode [{bar:30}] {pos}/{len} {msg}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        );
-        bar
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
+    let bar = progress_bar(cfg.progress, expected);
     let tally = Arc::new(Mutex::new(Tally {
         ok: 0,
         errors: 0,
@@ -181,50 +169,22 @@ pub async fn run(cfg: LoadConfig) -> LoadReport {
             break;
         };
         let mobile = rng.f64() < cfg.mobile_share;
-        let number = pick_number(&cfg, &mut rng);
-        let req = build_request(&cfg, number, mobile);
-        let client = client.clone();
-        let tally = tally.clone();
-        let bar = bar.clone();
+        let req = build_request(&cfg, pick_number(&cfg, &mut rng), mobile);
+        let (client, tally, bar) = (client.clone(), tally.clone(), bar.clone());
         sent += 1;
         tasks.spawn(async move {
             let _permit = permit;
             let t0 = Instant::now();
             let outcome = match req {
-                Some(req) => tokio::time::timeout(Duration::from_secs(10), async {
-                    let resp = client.request(req).await.ok()?;
-                    let status = resp.status();
-                    let body = resp.into_body().collect().await.ok()?.to_bytes();
-                    Some((status, body))
-                })
-                .await
-                .ok()
-                .flatten(),
+                Some(req) => send(&client, req).await,
                 None => None,
             };
-            let us = t0.elapsed().as_micros() as u64;
             let mut t = tally.lock().unwrap_or_else(|e| e.into_inner());
-            let _ = t.latency_us.record(us.max(1));
-            match outcome {
-                Some((status, body)) if status.is_success() => {
-                    t.ok += 1;
-                    let version = serde_json::from_slice::<serde_json::Value>(&body)
-                        .ok()
-                        .and_then(|v| v["version"].as_str().map(str::to_string))
-                        .unwrap_or_else(|| "-".into());
-                    if mobile {
-                        *t.mobile_versions.entry(version.clone()).or_default() += 1;
-                    }
-                    *t.versions.entry(version).or_default() += 1;
-                }
-                _ => t.errors += 1,
-            }
+            t.add(t0.elapsed(), outcome, mobile);
             bar.set_message(format!("errors {}", t.errors));
             bar.inc(1);
         });
-        while let Some(done) = tasks.try_join_next() {
-            let _ = done;
-        }
+        while tasks.try_join_next().is_some() {}
     }
     while tasks.join_next().await.is_some() {}
     bar.finish_and_clear();
@@ -237,6 +197,59 @@ pub async fn run(cfg: LoadConfig) -> LoadReport {
         mobile_versions: t.mobile_versions.clone(),
         latency_us: t.latency_us.clone(),
         elapsed: started.elapsed(),
+    }
+}
+
+fn progress_bar(shown: bool, expected: u64) -> indicatif::ProgressBar {
+    if !shown {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(expected);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} loop mode [{bar:30}] {pos}/{len} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar
+}
+
+type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Empty<Bytes>>;
+
+/// Sends one request; its status and body, or `None` on an error or after 10 s.
+async fn send(
+    client: &HttpClient,
+    req: Request<Empty<Bytes>>,
+) -> Option<(http::StatusCode, Bytes)> {
+    let exchange = async {
+        let resp = client.request(req).await.ok()?;
+        let status = resp.status();
+        let body = resp.into_body().collect().await.ok()?.to_bytes();
+        Some((status, body))
+    };
+    tokio::time::timeout(Duration::from_secs(10), exchange)
+        .await
+        .ok()
+        .flatten()
+}
+
+impl Tally {
+    /// Counts one answer (or failure) that took `took`.
+    fn add(&mut self, took: Duration, outcome: Option<(http::StatusCode, Bytes)>, mobile: bool) {
+        let _ = self.latency_us.record((took.as_micros() as u64).max(1));
+        match outcome {
+            Some((status, body)) if status.is_success() => {
+                self.ok += 1;
+                let version = serde_json::from_slice::<serde_json::Value>(&body)
+                    .ok()
+                    .and_then(|v| v["version"].as_str().map(str::to_string))
+                    .unwrap_or_else(|| "-".into());
+                if mobile {
+                    *self.mobile_versions.entry(version.clone()).or_default() += 1;
+                }
+                *self.versions.entry(version).or_default() += 1;
+            }
+            _ => self.errors += 1,
+        }
     }
 }
 

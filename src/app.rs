@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::admin::Admin;
-use crate::compare::{Comparator, CompareConfig};
+use crate::compare::{Comparator, CompareConfig, CompareMetrics};
 use crate::config::Diagnostic;
 use crate::mirror::{MirrorConfig, Mirrorer};
 use crate::model::ProxyIdentity;
@@ -188,9 +188,12 @@ pub async fn start(opts: RunOptions) -> Result<Running, StartError> {
             addr: opts.admin,
             source,
         })?;
-    let metrics = opts
-        .metrics
-        .then(|| Arc::new(Metrics::new(source_identity(&opts))));
+    let mut compare_metrics = None;
+    let metrics = opts.metrics.then(|| {
+        let mut m = Metrics::new(source_identity(&opts));
+        m.register(|r| compare_metrics = Some(CompareMetrics::new(r)));
+        Arc::new(m)
+    });
     let mut telemetry = Telemetry::new(AccessLog::new(opts.log_format));
     if let Some(m) = &metrics {
         telemetry.add_hook(m.clone());
@@ -198,7 +201,7 @@ pub async fn start(opts: RunOptions) -> Result<Running, StartError> {
     let compare = opts
         .compare
         .clone()
-        .map(|cfg| Comparator::start(cfg, metrics.clone()));
+        .map(|cfg| Comparator::start(cfg, compare_metrics));
     if let Some(c) = &compare {
         telemetry.add_hook(c.clone());
     }

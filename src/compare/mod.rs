@@ -8,7 +8,7 @@
 //! ([`ExchangeHook::sample_pair`]); the rest are counted `sampled_out` and the data path keeps
 //! no bodies for them. The data path only hands over exchanges through a bounded channel
 //! (`try_send`; a full channel counts as dropped, never waits). One background task owns the
-//! [`engine::Engine`].
+//! [`engine::Engine`] and counts results in [`CompareMetrics`].
 //!
 //! - [`observed`]: one exchange as the comparison sees it;
 //! - [`pairing`]: primaries and mirrors waiting by pair id, memory budget, timeout;
@@ -21,12 +21,14 @@
 //! - [`stats`]: paired latency and bootstrap intervals;
 //! - [`verdict`]: thresholds and plain-words reasons;
 //! - [`report`]: the report and how a group becomes one;
+//! - [`metrics`]: the `shadowmesh_compare_total` counter;
 //! - [`text`]: the report as a table (`shadowmesh report`).
 
 pub mod diff;
 pub mod engine;
 pub mod groups;
 pub mod json_diff;
+pub mod metrics;
 pub mod noise;
 pub mod observed;
 pub mod outcome;
@@ -46,9 +48,9 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::telemetry::metrics::Metrics;
 use crate::telemetry::{Exchange, ExchangeHook};
 use engine::{Engine, EngineConfig, Observed};
+pub use metrics::CompareMetrics;
 pub use report::Report;
 use verdict::Thresholds;
 
@@ -100,8 +102,8 @@ pub struct Comparator {
 }
 
 impl Comparator {
-    /// Starts the comparison task; `metrics` gets `shadowmesh_compare_total`.
-    pub fn start(cfg: CompareConfig, metrics: Option<Arc<Metrics>>) -> Arc<Self> {
+    /// Starts the comparison task; `metrics` counts its results (`shadowmesh_compare_total`).
+    pub fn start(cfg: CompareConfig, metrics: Option<CompareMetrics>) -> Arc<Self> {
         let (tx, mut rx) = mpsc::channel::<Observed>(cfg.queue.max(1));
         let engine = Arc::new(Mutex::new(Engine::new(cfg.engine.clone())));
         let task_engine = engine.clone();
@@ -131,7 +133,7 @@ impl Comparator {
                 }
                 if let Some(m) = &metrics {
                     for (key, result) in results {
-                        m.count_compare(&key, result);
+                        m.count(&key, result);
                     }
                 }
             }

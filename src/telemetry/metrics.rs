@@ -232,11 +232,6 @@ impl Metrics {
             "Mirrored copies by destination and outcome",
             mirrors.clone(),
         );
-        registry.register(
-            "shadowmesh_compare",
-            "Primary/mirror pairs compared, by result",
-            compare.clone(),
-        );
         let runtime = Arc::new(runtime::RuntimeCollector::default());
         registry.register_collector(Box::new(runtime.clone()));
         Self {
@@ -267,6 +262,12 @@ impl Metrics {
                 result: result.as_str(),
             })
             .inc();
+    }
+
+    /// Lets a subsystem register its own families (e.g. `CompareMetrics::new`) in this
+    /// proxy's registry, before the metrics are shared.
+    pub fn register(&mut self, f: impl FnOnce(&mut Registry)) {
+        f(&mut self.registry);
     }
 
     /// The scrape, in the Prometheus text format.

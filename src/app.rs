@@ -15,7 +15,7 @@ use tokio::task::JoinSet;
 use prometheus_client::registry::Registry;
 
 use crate::admin::Admin;
-use crate::compare::metrics::CompareMetrics;
+use crate::compare::CompareMetrics;
 use crate::compare::{Comparator, CompareConfig};
 use crate::config::Diagnostic;
 use crate::model::ProxyIdentity;

@@ -1,22 +1,39 @@
-//! Compare and decide: every mirrored response is paired with its primary (same
-//! `x-request-id`), compared (status, headers, JSON body by path), and aggregated per
-//! (service, route, primary version, candidate version) into latency statistics, error rates,
-//! noise-filtered differences and a verdict (`promote`, `hold`, `reject`).
+//! Compare and decide: every mirrored response is paired with its primary by the proxy-made
+//! pair id (`Exchange.pair`, unique per request; a client's `x-request-id` may repeat),
+//! compared (status, headers, JSON body by path), and aggregated per (service, route, primary
+//! version, candidate version) into latency statistics, error rates, noise-filtered
+//! differences and a verdict (`promote`, `hold`, `reject`).
 //!
-//! The data path only hands over exchanges through a bounded channel (`try_send`; a full
-//! channel counts as unpaired, never waits). One background task owns the [`engine::Engine`].
+//! The comparison **samples under load**: at most `max_rate` requests per second are compared
+//! ([`ExchangeHook::sample_pair`]); the rest are counted `sampled_out` and the data path keeps
+//! no bodies for them. The data path only hands over exchanges through a bounded channel
+//! (`try_send`; a full channel counts as dropped, never waits). One background task owns the
+//! [`engine::Engine`] and counts results in [`CompareMetrics`].
 //!
+//! - [`observed`]: one exchange as the comparison sees it;
+//! - [`pairing`]: primaries and mirrors waiting by pair id, memory budget, timeout;
 //! - [`json_diff`]: JSON pointer diff and ignore lists;
 //! - [`diff`]: one pair;
-//! - [`engine`]: pairing, noise, aggregation, memory budget;
+//! - [`noise`]: Diffy-style noise with a secondary, repeat noise without one;
+//! - [`outcome`]: a pair's result (`match`, `body_mismatch`, ...);
+//! - [`groups`]: statistics per (service, route, primary, candidate);
+//! - [`engine`]: pairing, diff, noise and aggregation in that order;
 //! - [`stats`]: paired latency and bootstrap intervals;
 //! - [`verdict`]: thresholds and plain-words reasons;
+//! - [`report`]: the report and how a group becomes one;
+//! - [`metrics`]: the `shadowmesh_compare_total` counter;
 //! - [`text`]: the report as a table (`shadowmesh report`).
 
 pub mod diff;
 pub mod engine;
+pub mod groups;
 pub mod json_diff;
 pub mod metrics;
+pub mod noise;
+pub mod observed;
+pub mod outcome;
+pub mod pairing;
+pub mod report;
 pub mod stats;
 pub mod text;
 pub mod verdict;
@@ -28,12 +45,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::telemetry::{Exchange, ExchangeHook};
-use engine::{CandidateReport, Engine, EngineConfig, Observed};
+use engine::{Engine, EngineConfig, Observed};
+pub use metrics::CompareMetrics;
+pub use report::Report;
 use verdict::Thresholds;
 
 /// Comparison settings (flags of `run`).
@@ -68,23 +86,6 @@ impl Default for CompareConfig {
 /// Request lines longer than this are cut in reports (a client controls their length).
 const MAX_REQUEST_LINE: usize = 512;
 
-/// The whole report (`GET /compare`, `shadowmesh report`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Report {
-    /// Seconds since the Unix epoch.
-    pub generated_at: u64,
-    /// Thresholds in force.
-    pub thresholds: Thresholds,
-    /// Exchanges that could not be paired, by service.
-    pub unpaired: std::collections::BTreeMap<String, u64>,
-    /// Exchanges dropped because the comparison queue was full.
-    pub dropped: u64,
-    /// Mirrored requests not compared because more than `max_rate` per second came.
-    pub sampled_out: u64,
-    /// One entry per candidate.
-    pub candidates: Vec<CandidateReport>,
-}
-
 /// The comparison hook and its background task.
 pub struct Comparator {
     tx: mpsc::Sender<Observed>,
@@ -101,8 +102,8 @@ pub struct Comparator {
 }
 
 impl Comparator {
-    /// Starts the comparison task; `metrics` gets `shadowmesh_compare_total`.
-    pub fn start(cfg: CompareConfig, metrics: Option<metrics::CompareMetrics>) -> Arc<Self> {
+    /// Starts the comparison task; `metrics` counts its results (`shadowmesh_compare_total`).
+    pub fn start(cfg: CompareConfig, metrics: Option<CompareMetrics>) -> Arc<Self> {
         let (tx, mut rx) = mpsc::channel::<Observed>(cfg.queue.max(1));
         let engine = Arc::new(Mutex::new(Engine::new(cfg.engine.clone())));
         let task_engine = engine.clone();

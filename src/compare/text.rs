@@ -3,6 +3,10 @@
 use std::fmt::Write;
 
 use super::Report;
+use super::report::{CandidateReport, FieldReport};
+
+/// Fields shown per candidate.
+const FIELDS_SHOWN: usize = 8;
 
 /// Renders `report` for a terminal.
 pub fn render(report: &Report) -> String {
@@ -11,71 +15,92 @@ pub fn render(report: &Report) -> String {
         out.push_str("no mirrored pairs yet: send traffic through a route with a mirror\n");
     }
     for c in &report.candidates {
-        let _ = writeln!(
-            out,
-            "{}  route {}: primary {} vs candidate {}",
-            c.service, c.route, c.primary_version, c.candidate_version
-        );
-        let _ = writeln!(out, "  verdict   {}", c.summary);
-        let results: Vec<String> = c.results.iter().map(|(k, v)| format!("{k} {v}")).collect();
-        let _ = writeln!(out, "  pairs     {} ({})", c.pairs, results.join(", "));
-        let _ = writeln!(
-            out,
-            "  latency   {:<6} {:>11} {:>11} {:>9} {:>22}",
-            "", "primary", "candidate", "change", "95% CI of change"
-        );
-        for q in &c.latency.quantiles {
-            let _ = writeln!(
-                out,
-                "            p{:<5} {:>8.2} ms {:>8.2} ms {:>+8.0}% {:>10.2}..{:.2} ms{}",
-                (q.quantile * 100.0).round(),
-                q.primary_ms,
-                q.candidate_ms,
-                q.diff_pct,
-                q.ci95_ms.0,
-                q.ci95_ms.1,
-                if q.significant { "" } else { " (n.s.)" }
-            );
-        }
-        let _ = writeln!(
-            out,
-            "  errors    primary {:.1}%, candidate {:.1}% ({} 5xx, {} timeouts, {} resets)",
-            c.errors.primary_rate * 100.0,
-            c.errors.candidate_rate * 100.0,
-            c.errors.candidate_5xx,
-            c.errors.candidate_timeouts,
-            c.errors.candidate_resets
-        );
-        if !c.fields.is_empty() {
-            let _ = writeln!(out, "  fields    {:<28} {:>8} {:>8}  ", "", "pairs", "rate");
-            for f in c.fields.iter().take(8) {
-                let _ = writeln!(
-                    out,
-                    "            {:<28} {:>8} {:>7.1}%  {}",
-                    f.field,
-                    f.count,
-                    f.rate * 100.0,
-                    if f.noise { "noise" } else { "DIFFERS" }
-                );
-                if let Some(ex) = f.examples.first().filter(|_| !f.noise) {
-                    let _ = writeln!(out, "              e.g. {}", ex.request);
-                    let _ = writeln!(
-                        out,
-                        "                primary   {} {}",
-                        ex.primary_status,
-                        ex.primary.trim()
-                    );
-                    let _ = writeln!(
-                        out,
-                        "                candidate {} {}",
-                        ex.candidate_status,
-                        ex.candidate.trim()
-                    );
-                }
-            }
-        }
+        render_candidate(&mut out, c);
         out.push('\n');
     }
+    render_totals(&mut out, report);
+    out
+}
+
+/// One candidate: heading, verdict, pairs, latency, errors and fields.
+fn render_candidate(out: &mut String, c: &CandidateReport) {
+    let _ = writeln!(
+        out,
+        "{}  route {}: primary {} vs candidate {}",
+        c.service, c.route, c.primary_version, c.candidate_version
+    );
+    let _ = writeln!(out, "  verdict   {}", c.summary);
+    let results: Vec<String> = c.results.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    let _ = writeln!(out, "  pairs     {} ({})", c.pairs, results.join(", "));
+    render_latency(out, c);
+    let _ = writeln!(
+        out,
+        "  errors    primary {:.1}%, candidate {:.1}% ({} 5xx, {} timeouts, {} resets)",
+        c.errors.primary_rate * 100.0,
+        c.errors.candidate_rate * 100.0,
+        c.errors.candidate_5xx,
+        c.errors.candidate_timeouts,
+        c.errors.candidate_resets
+    );
+    if !c.fields.is_empty() {
+        let _ = writeln!(out, "  fields    {:<28} {:>8} {:>8}  ", "", "pairs", "rate");
+        for f in c.fields.iter().take(FIELDS_SHOWN) {
+            render_field(out, f);
+        }
+    }
+}
+
+/// The latency table: one line per quantile.
+fn render_latency(out: &mut String, c: &CandidateReport) {
+    let _ = writeln!(
+        out,
+        "  latency   {:<6} {:>11} {:>11} {:>9} {:>22}",
+        "", "primary", "candidate", "change", "95% CI of change"
+    );
+    for q in &c.latency.quantiles {
+        let _ = writeln!(
+            out,
+            "            p{:<5} {:>8.2} ms {:>8.2} ms {:>+8.0}% {:>10.2}..{:.2} ms{}",
+            (q.quantile * 100.0).round(),
+            q.primary_ms,
+            q.candidate_ms,
+            q.diff_pct,
+            q.ci95_ms.0,
+            q.ci95_ms.1,
+            if q.significant { "" } else { " (n.s.)" }
+        );
+    }
+}
+
+/// One differing field, with an example when it is not noise.
+fn render_field(out: &mut String, f: &FieldReport) {
+    let _ = writeln!(
+        out,
+        "            {:<28} {:>8} {:>7.1}%  {}",
+        f.field,
+        f.count,
+        f.rate * 100.0,
+        if f.noise { "noise" } else { "DIFFERS" }
+    );
+    if let Some(ex) = f.examples.first().filter(|_| !f.noise) {
+        let _ = writeln!(out, "              e.g. {}", ex.request);
+        let _ = writeln!(
+            out,
+            "                primary   {} {}",
+            ex.primary_status,
+            ex.primary.trim()
+        );
+        let _ = writeln!(
+            out,
+            "                candidate {} {}",
+            ex.candidate_status,
+            ex.candidate.trim()
+        );
+    }
+}
+
+/// Sampled-out, unpaired and dropped exchanges, when there are any.
+fn render_totals(out: &mut String, report: &Report) {
     if report.sampled_out > 0 {
         let _ = writeln!(
             out,
@@ -91,5 +116,4 @@ pub fn render(report: &Report) -> String {
             report.dropped
         );
     }
-    out
 }

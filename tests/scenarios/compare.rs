@@ -273,6 +273,14 @@ async fn too_little_traffic_holds_and_the_report_is_served_as_json_and_text() {
         .unwrap()
         .1;
     assert!(metrics.contains(r#"shadowmesh_compare_total{destination_service="calcbackendsvc.challengeistio.svc.cluster.local",primary_version="v1",candidate_version="v3",result="match"} 5"#), "{metrics}");
+    // Registered once, by the comparison itself (not also by telemetry).
+    assert_eq!(
+        metrics
+            .matches("# TYPE shadowmesh_compare_total counter\n")
+            .count(),
+        1,
+        "{metrics}"
+    );
     proxy.shutdown().await;
 }
 

@@ -414,7 +414,7 @@ async fn exchange(
 /// assert_eq!(shadow_host("greeter-service:3000"), "greeter-service-shadow:3000");
 /// ```
 pub fn shadow_host(host: &str) -> String {
-    let (name, port) = crate::route::host::split_authority(host);
+    let (name, port) = crate::model::host::split_authority(host);
     let bracketed = host.starts_with('[');
     match (port, bracketed) {
         (Some(p), false) => format!("{name}-shadow:{p}"),

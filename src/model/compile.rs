@@ -12,15 +12,12 @@ use http::header::{HeaderName, HeaderValue};
 use crate::config::diag::Reporter;
 use crate::config::wire::{self, Destination, HttpRoute, StringMatch};
 use crate::config::{ConfigSet, Diagnostic, Resource};
-use crate::route::distribute::Distribution;
-use crate::route::header::HeaderMatcher;
-use crate::route::host::qualify;
-use crate::route::query::QueryMatcher;
-use crate::route::request_match::RequestMatch;
-use crate::route::string_match::StringMatcher;
 
 use super::cluster::{Cluster, ClusterPolicy, Endpoint};
+use super::distribute::Distribution;
 use super::duration::parse_duration;
+use super::host::qualify;
+use super::matchers::{HeaderMatcher, QueryMatcher, RequestMatch, StringMatcher};
 use super::policy::merge_policy;
 use super::services::{Resolution, ServiceDef, build_services, namespaces};
 use super::table::{

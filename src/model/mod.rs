@@ -7,12 +7,18 @@
 //! - [`policy`]: DestinationRule traffic policies;
 //! - [`cluster`]: endpoints, load balancing, outlier detection;
 //! - [`table`]: the compiled routes;
+//! - [`matchers`]: request matchers (string, header, query, match block), each from its wire type;
+//! - [`distribute`]: weighted choice among a route's destinations;
+//! - [`host`]: qualified host names and the request-host index;
 //! - [`dump`]: the JSON shown by `/config_dump`.
 
 pub mod cluster;
 pub mod compile;
+pub mod distribute;
 pub mod dump;
 pub mod duration;
+pub mod host;
+pub mod matchers;
 pub mod policy;
 pub mod services;
 pub mod table;

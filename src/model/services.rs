@@ -8,10 +8,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
+use super::host::{qualify, split_cluster_local};
 use crate::config::diag::Reporter;
 use crate::config::wire::WorkloadEntrySpec;
 use crate::config::{ConfigSet, Diagnostic, ResourceId};
-use crate::route::host::{qualify, split_cluster_local};
 
 use super::cluster::Protocol;
 

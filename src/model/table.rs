@@ -8,10 +8,10 @@ use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
 
 use super::cluster::Cluster;
+use super::distribute::Distribution;
+use super::host::HostIndex;
+use super::matchers::RequestMatch;
 use crate::config::ResourceId;
-use crate::route::distribute::Distribution;
-use crate::route::host::HostIndex;
-use crate::route::request_match::RequestMatch;
 
 /// All virtual hosts, their routes and the clusters they use.
 #[derive(Debug, Default)]

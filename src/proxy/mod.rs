@@ -36,8 +36,8 @@ use tokio::time::Instant;
 
 use crate::mirror::{MirrorOutcome, Mirrorer, protocol_name};
 use crate::model::cluster::Outcome;
+use crate::model::host::split_authority;
 use crate::model::{Action, Cluster, Protocol, Snapshot};
-use crate::route::host::split_authority;
 use crate::route::{self, RequestHead, Target};
 use crate::telemetry::{Exchange, Flag, Telemetry};
 use crate::upstream::{UpstreamBody, Upstreams, classify};

@@ -20,7 +20,7 @@ pub const CLUSTER_SUFFIX: &str = ".svc.cluster.local";
 ///
 /// ```
 /// use std::collections::BTreeSet;
-/// use shadowmesh::route::host::qualify;
+/// use shadowmesh::model::host::qualify;
 ///
 /// let namespaces: BTreeSet<String> = ["challengeistio".to_string()].into();
 /// assert_eq!(qualify("calcbackendsvc", "challengeistio", &namespaces),

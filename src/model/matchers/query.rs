@@ -1,7 +1,7 @@
 //! Query parameter matches (`queryParams`): Istio allows `exact` and `regex` (and `{}` for
 //! "present"); the raw value after `=` is compared, without percent-decoding, as Envoy does.
 
-use super::string_match::StringMatcher;
+use super::string::StringMatcher;
 
 /// One compiled query parameter match.
 #[derive(Debug, Clone)]

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use http::HeaderMap;
 use http::header::HeaderName;
 
-use super::string_match::StringMatcher;
+use super::string::StringMatcher;
 
 /// One compiled header match.
 #[derive(Debug, Clone)]

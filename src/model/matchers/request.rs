@@ -1,10 +1,33 @@
-//! One `HTTPMatchRequest` block, compiled: every condition in it must hold (AND).
-//! A route's blocks are OR'ed by [`crate::route::find`].
+//! One `HTTPMatchRequest` block, compiled: every condition in it must hold (AND), and the
+//! [`RequestHead`] the conditions look at. A route's blocks are OR'ed by `route::find`, which
+//! this module must not import.
 
-use super::RequestHead;
+use http::HeaderMap;
+
 use super::header::HeaderMatcher;
 use super::query::QueryMatcher;
-use super::string_match::StringMatcher;
+use super::string::StringMatcher;
+
+/// What routing looks at in a request.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestHead<'a> {
+    /// Method, e.g. `GET`.
+    pub method: &'a str,
+    /// `http` (shadowmesh listens in cleartext).
+    pub scheme: &'a str,
+    /// Raw Host/`:authority`, port included when the client gave one.
+    pub authority: &'a str,
+    /// The service host (no port).
+    pub host: &'a str,
+    /// Port named by the request, if any.
+    pub port: Option<u16>,
+    /// Path, without the query.
+    pub path: &'a str,
+    /// Query string, without `?`.
+    pub query: Option<&'a str>,
+    /// Request headers.
+    pub headers: &'a HeaderMap,
+}
 
 /// A compiled match block. Conditions about the source (`sourceLabels`, `sourceNamespace`,
 /// `gateways`) do not vary per request and are settled when the table is compiled.
@@ -61,7 +84,6 @@ impl RequestMatch {
 mod tests {
     use super::*;
     use crate::config::wire::StringMatch;
-    use http::HeaderMap;
 
     fn exact(s: &str) -> StringMatcher {
         StringMatcher::Exact(s.into())

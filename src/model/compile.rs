@@ -10,14 +10,15 @@ use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
 
 use crate::config::diag::Reporter;
-use crate::config::wire::{self, Destination, HttpRoute, StringMatch};
+use crate::config::wire::{self, Destination, HttpRoute};
 use crate::config::{ConfigSet, Diagnostic, Resource};
 
 use super::cluster::{Cluster, ClusterPolicy, Endpoint};
 use super::distribute::Distribution;
 use super::duration::parse_duration;
 use super::host::qualify;
-use super::matchers::{HeaderMatcher, QueryMatcher, RequestMatch, StringMatcher};
+use super::matchers::RequestMatch;
+use super::matchers::request::InvalidRequestMatch;
 use super::policy::merge_policy;
 use super::services::{Resolution, ServiceDef, build_services, namespaces};
 use super::table::{
@@ -600,95 +601,15 @@ impl Compiler<'_> {
         r: &mut Reporter<'_>,
         f: &str,
     ) -> Option<Option<RequestMatch>> {
-        let mut ok = true;
-        let mut string =
-            |sm: &Option<StringMatch>, name: &str, allow_empty: bool, r: &mut Reporter<'_>| {
-                sm.as_ref()
-                    .and_then(|sm| match StringMatcher::compile(sm, allow_empty) {
-                        Ok(m) => Some(m),
-                        Err(e) => {
-                            r.error(format!("{f}.{name}"), e.to_string());
-                            ok = false;
-                            None
-                        }
-                    })
-            };
-        let uri = string(&m.uri, "uri", true, r);
-        let scheme = string(&m.scheme, "scheme", false, r);
-        let method = string(&m.method, "method", false, r);
-        let authority = string(&m.authority, "authority", false, r);
-        let mut headers = Vec::new();
-        for (map, invert, name) in [
-            (&m.headers, false, "headers"),
-            (&m.without_headers, true, "withoutHeaders"),
-        ] {
-            for (key, sm) in map {
-                let field = format!("{f}.{name}.{key}");
-                if key.chars().any(|c| c.is_ascii_uppercase()) {
-                    r.error(
-                        field,
-                        format!(
-                            "header names must be lower-case: write {:?}",
-                            key.to_ascii_lowercase()
-                        ),
-                    );
-                    ok = false;
-                    continue;
+        let compiled = match RequestMatch::try_from(m) {
+            Ok(compiled) => compiled,
+            Err(InvalidRequestMatch(errors)) => {
+                for e in errors {
+                    r.error(format!("{f}.{}", e.field), e.error.to_string());
                 }
-                let Ok(header) = HeaderName::from_bytes(key.as_bytes()) else {
-                    r.error(field, format!("{key:?} is not a valid header name"));
-                    ok = false;
-                    continue;
-                };
-                match StringMatcher::compile(sm, false) {
-                    Ok(value) => headers.push(HeaderMatcher {
-                        name: header,
-                        value,
-                        invert,
-                    }),
-                    Err(e) => {
-                        r.error(field, e.to_string());
-                        ok = false;
-                    }
-                }
+                return None;
             }
-        }
-        let mut query = Vec::new();
-        for (key, sm) in &m.query_params {
-            let field = format!("{f}.queryParams.{key}");
-            if sm.prefix.is_some() {
-                r.error(
-                    field,
-                    "prefix is not supported for queryParams: use exact or regex",
-                );
-                ok = false;
-                continue;
-            }
-            match StringMatcher::compile(sm, false) {
-                Ok(value) => query.push(QueryMatcher {
-                    name: key.clone(),
-                    value,
-                }),
-                Err(e) => {
-                    r.error(field, e.to_string());
-                    ok = false;
-                }
-            }
-        }
-        let port = match m.port {
-            Some(p) => match u16::try_from(p).ok().filter(|p| *p > 0) {
-                Some(p) => Some(p),
-                None => {
-                    r.error(format!("{f}.port"), format!("{p} is not a port number"));
-                    ok = false;
-                    None
-                }
-            },
-            None => None,
         };
-        if !ok {
-            return None;
-        }
         let for_other_gateway = !m.gateways.is_empty() && !m.gateways.iter().any(|g| g == "mesh");
         let other_namespace = m
             .source_namespace
@@ -701,17 +622,7 @@ impl Compiler<'_> {
         if for_other_gateway || other_namespace || other_labels {
             return Some(None);
         }
-        Some(Some(RequestMatch {
-            name: m.name.clone(),
-            uri,
-            ignore_uri_case: m.ignore_uri_case,
-            scheme,
-            method,
-            authority,
-            headers,
-            query,
-            port,
-        }))
+        Some(Some(compiled))
     }
 
     fn weighted(

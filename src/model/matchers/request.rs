@@ -1,12 +1,20 @@
 //! One `HTTPMatchRequest` block, compiled: every condition in it must hold (AND), and the
 //! [`RequestHead`] the conditions look at. A route's blocks are OR'ed by `route::find`, which
 //! this module must not import.
+//!
+//! Owns compiling a block from its wire type: every condition is checked and every problem is
+//! returned, each with the field it is at. Conditions about the source (`sourceLabels`,
+//! `sourceNamespace`, `gateways`) are left to the compiler, which knows who the proxy is.
+//! Imports only [`crate::config::wire`].
+
+use std::fmt;
 
 use http::HeaderMap;
 
-use super::header::HeaderMatcher;
-use super::query::QueryMatcher;
-use super::string::StringMatcher;
+use super::header::{HeaderCondition, HeaderMatcher, InvalidHeaderMatch};
+use super::query::{InvalidQueryMatch, QueryMatcher};
+use super::string::{StringMatchError, StringMatcher};
+use crate::config::wire::{HttpMatchRequest, StringMatch};
 
 /// What routing looks at in a request.
 #[derive(Debug, Clone, Copy)]
@@ -53,6 +61,127 @@ pub struct RequestMatch {
     pub port: Option<u16>,
 }
 
+/// What is wrong with one condition of a match block.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidCondition {
+    /// `uri`, `scheme`, `method` or `authority`.
+    #[error(transparent)]
+    String(#[from] StringMatchError),
+    /// An entry of `headers` or `withoutHeaders`.
+    #[error(transparent)]
+    Header(#[from] InvalidHeaderMatch),
+    /// An entry of `queryParams`.
+    #[error(transparent)]
+    Query(#[from] InvalidQueryMatch),
+    /// `port` out of range.
+    #[error("{0} is not a port number")]
+    Port(u32),
+}
+
+/// One condition that could not be compiled, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConditionError {
+    /// Field path inside the block: `uri`, `headers.x-user`, `queryParams.debug`, `port`...
+    pub field: String,
+    /// What is wrong.
+    pub error: InvalidCondition,
+}
+
+/// Every problem of one match block, in field order (all are reported at once).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidRequestMatch(pub Vec<ConditionError>);
+
+impl std::error::Error for InvalidRequestMatch {}
+
+impl fmt::Display for InvalidRequestMatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{}: {}", e.field, e.error)?;
+        }
+        Ok(())
+    }
+}
+
+/// Collects the errors of one block while its conditions are compiled.
+#[derive(Default)]
+struct Errors(Vec<ConditionError>);
+
+impl Errors {
+    fn check<T, E: Into<InvalidCondition>>(
+        &mut self,
+        field: impl Into<String>,
+        r: Result<T, E>,
+    ) -> Option<T> {
+        r.map_err(|e| {
+            self.0.push(ConditionError {
+                field: field.into(),
+                error: e.into(),
+            })
+        })
+        .ok()
+    }
+
+    fn string(&mut self, field: &str, wire: Option<&StringMatch>) -> Option<StringMatcher> {
+        wire.and_then(|w| self.check(field, StringMatcher::try_from(w)))
+    }
+}
+
+impl TryFrom<&HttpMatchRequest> for RequestMatch {
+    type Error = InvalidRequestMatch;
+
+    fn try_from(m: &HttpMatchRequest) -> Result<Self, Self::Error> {
+        let mut errors = Errors::default();
+        let uri = m
+            .uri
+            .as_ref()
+            .and_then(|w| errors.check("uri", StringMatcher::try_from_uri(w)));
+        let scheme = errors.string("scheme", m.scheme.as_ref());
+        let method = errors.string("method", m.method.as_ref());
+        let authority = errors.string("authority", m.authority.as_ref());
+        let mut headers = Vec::new();
+        for (map, invert, field) in [
+            (&m.headers, false, "headers"),
+            (&m.without_headers, true, "withoutHeaders"),
+        ] {
+            for (name, value) in map {
+                let condition = HeaderCondition {
+                    name,
+                    value,
+                    invert,
+                };
+                let header = HeaderMatcher::try_from(condition);
+                headers.extend(errors.check(format!("{field}.{name}"), header));
+            }
+        }
+        let mut query = Vec::new();
+        for (name, value) in &m.query_params {
+            let q = QueryMatcher::try_from((name.as_str(), value));
+            query.extend(errors.check(format!("queryParams.{name}"), q));
+        }
+        let port = m.port.and_then(|p| {
+            let port = u16::try_from(p).ok().filter(|p| *p > 0);
+            errors.check("port", port.ok_or(InvalidCondition::Port(p)))
+        });
+        if !errors.0.is_empty() {
+            return Err(InvalidRequestMatch(errors.0));
+        }
+        Ok(Self {
+            name: m.name.clone(),
+            uri,
+            ignore_uri_case: m.ignore_uri_case,
+            scheme,
+            method,
+            authority,
+            headers,
+            query,
+            port,
+        })
+    }
+}
+
 impl RequestMatch {
     /// Do all conditions hold for `req`?
     pub fn matches(&self, req: &RequestHead<'_>) -> bool {
@@ -83,7 +212,6 @@ impl RequestMatch {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::wire::StringMatch;
 
     fn exact(s: &str) -> StringMatcher {
         StringMatcher::Exact(s.into())
@@ -142,13 +270,10 @@ mod tests {
         assert!(m.matches(&head("/api/calculation", &h)));
         let regex = RequestMatch {
             uri: Some(
-                StringMatcher::compile(
-                    &StringMatch {
-                        regex: Some("/api/[a-z]+".into()),
-                        ..Default::default()
-                    },
-                    true,
-                )
+                StringMatcher::try_from_uri(&StringMatch {
+                    regex: Some("/api/[a-z]+".into()),
+                    ..Default::default()
+                })
                 .unwrap(),
             ),
             ..Default::default()
@@ -166,5 +291,57 @@ mod tests {
             ..Default::default()
         };
         assert!(m.matches(&head("/", &h)));
+    }
+
+    fn yaml(text: &str) -> HttpMatchRequest {
+        serde_yaml_ng::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn compiles_every_condition_from_the_wire() {
+        let m = RequestMatch::try_from(&yaml(
+            "{name: api, uri: {prefix: \"\"}, method: {exact: GET}, headers: {x-user: {}}, \
+             withoutHeaders: {x-test: {}}, queryParams: {debug: {exact: \"1\"}}, port: 80}",
+        ))
+        .unwrap();
+        assert_eq!(m.name.as_deref(), Some("api"));
+        assert_eq!(m.uri.as_ref().and_then(StringMatcher::prefix), Some(""));
+        assert_eq!(m.headers.len(), 2);
+        assert!(!m.headers[0].invert && m.headers[1].invert);
+        assert_eq!(m.query[0].name, "debug");
+        assert_eq!(m.port, Some(80));
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_field_in_order() {
+        let err = RequestMatch::try_from(&yaml(
+            "{uri: {exact: a, prefix: b}, scheme: {prefix: \"\"}, headers: {User-Agent: {}}, \
+             withoutHeaders: {x-a: {regex: \"(\"}}, queryParams: {q: {prefix: x}}, port: 70000}",
+        ))
+        .unwrap_err();
+        let fields: Vec<&str> = err.0.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "uri",
+                "scheme",
+                "headers.User-Agent",
+                "withoutHeaders.x-a",
+                "queryParams.q",
+                "port"
+            ]
+        );
+        assert_eq!(err.0[5].error, InvalidCondition::Port(70000));
+        assert_eq!(
+            err.0[1].error.to_string(),
+            "an empty prefix matches everything: remove the match instead"
+        );
+        assert!(err.to_string().starts_with("uri: set only one of"), "{err}");
+    }
+
+    #[test]
+    fn port_zero_is_not_a_port() {
+        let err = RequestMatch::try_from(&yaml("{port: 0}")).unwrap_err();
+        assert_eq!(err.0[0].error.to_string(), "0 is not a port number");
     }
 }

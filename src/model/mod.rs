@@ -2,9 +2,9 @@
 //! the files by [`build_snapshot`] and swapped atomically (arc-swap) by the proxy. The data path
 //! loads it once per request and never locks.
 //!
-//! - [`compile`]: wire resources to a [`RouteTable`], with diagnostics;
+//! - [`compile`]: wire resources to a [`RouteTable`], with diagnostics (DestinationRule traffic
+//!   policies included);
 //! - [`services`]: ServiceEntry/WorkloadEntry to services and endpoints;
-//! - [`policy`]: DestinationRule traffic policies;
 //! - [`cluster`]: endpoints, load balancing, outlier detection;
 //! - [`table`]: the compiled routes;
 //! - [`matchers`]: request matchers (string, header, query, match block), each from its wire type;
@@ -19,7 +19,6 @@ pub mod dump;
 pub mod duration;
 pub mod host;
 pub mod matchers;
-pub mod policy;
 pub mod services;
 pub mod table;
 

@@ -52,7 +52,7 @@ pub struct Snapshot {
     /// One line saying what was loaded.
     pub summary: String,
     /// Documents of kinds shadowmesh does not read.
-    pub skipped: Vec<config::load::Skipped>,
+    pub skipped: Vec<config::Skipped>,
 }
 
 impl Snapshot {
@@ -94,7 +94,7 @@ pub type BuildResult = Result<Snapshot, Vec<Diagnostic>>;
 /// Reads and compiles the configuration at `paths`, exactly as `run` and `validate` do.
 pub fn build_snapshot(paths: &[PathBuf], identity: &ProxyIdentity, generation: u64) -> BuildResult {
     let mut diags = Vec::new();
-    let set = config::load(paths, &identity.namespace, &mut diags);
+    let set = config::read_files(paths, &identity.namespace, &mut diags);
     let load_failed = diags.iter().any(Diagnostic::is_error);
     let table = compile(&set, identity, &mut diags);
     match table {
@@ -126,7 +126,7 @@ pub fn compile_text(
 ) -> (Option<RouteTable>, Vec<Diagnostic>) {
     let mut set = config::ConfigSet::default();
     let mut diags = Vec::new();
-    config::load::parse_into(
+    config::parse_into(
         &mut set,
         std::path::Path::new(file),
         text,

@@ -78,7 +78,7 @@ pub fn compile(
     diags: &mut Vec<Diagnostic>,
 ) -> Option<RouteTable> {
     let errors_before = diags.iter().filter(|d| d.is_error()).count();
-    crate::config::load::check_duplicates(set, diags);
+    crate::config::check_duplicates(set, diags);
     let namespaces = namespaces(set, &identity.namespace);
     let services = build_services(set, &namespaces, diags);
     let mut c = Compiler {

@@ -18,6 +18,7 @@ use super::resources::{
 };
 use super::wire::ObjectMeta;
 
+/// Lists the YAML files named by `paths`: files as given, folders' `*.yaml`/`*.yml` sorted by name
 /// (hidden entries skipped, so a Kubernetes ConfigMap mount's `..data` folder is not read twice).
 pub fn list_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Vec<Diagnostic>> {
     let mut files = Vec::new();

@@ -116,8 +116,6 @@ pub struct ConfigSet {
     pub skipped: Vec<Skipped>,
 }
 
-/// Lists the YAML files named by `paths`: files as given, folders' `*.yaml`/`*.yml` sorted by name
-
 /// Reports resources of the same kind, namespace and name defined more than once.
 pub fn check_duplicates(set: &ConfigSet, diags: &mut Vec<Diagnostic>) {
     let mut seen: BTreeMap<&ResourceId, &Path> = BTreeMap::new();

@@ -1,4 +1,4 @@
-//! The compiled route table: everything [`crate::route::find`] walks, built once per config
+//! The compiled route table: everything `route::find` walks, built once per config
 //! generation by [`crate::model::compile`] and never changed afterwards.
 
 use std::sync::Arc;

@@ -6,6 +6,8 @@
 //! proxy's namespace still resolves when only one namespace has it; when several do, the lookup
 //! says so (a 404 naming them). Wildcard hosts (`*.example.com`) match by suffix, longest first;
 //! a lone `*` matches any host.
+//!
+//! Imports nothing of the crate: `route` looks hosts up, `compile` qualifies them.
 
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};

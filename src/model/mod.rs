@@ -11,6 +11,9 @@
 //! - [`distribute`]: weighted choice among a route's destinations;
 //! - [`host`]: qualified host names and the request-host index;
 //! - [`dump`]: the JSON shown by `/config_dump`.
+//!
+//! Layering: `model` imports only [`crate::config`] (and `crate::telemetry` for the metrics slot
+//! of a [`Cluster`]); it never imports `route`, which walks the table, nor anything above it.
 
 pub mod cluster;
 pub mod compile;

@@ -1,5 +1,6 @@
 //! The compiled route table: everything `route::find` walks, built once per config
 //! generation by [`crate::model::compile`] and never changed afterwards.
+//! Imports only `config` (resource ids) and `model`.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,4 +1,5 @@
 //! Diagnostics: errors and warnings that name the file, the resource and the field.
+//! Imports nothing of the crate.
 
 use std::fmt;
 use std::path::PathBuf;

@@ -1,12 +1,17 @@
 //! Configuration as written: Istio's own YAML resources, read from files and folders.
 //!
 //! - [`wire`]: serde types shaped like Istio's `networking.istio.io` resources;
-//! - [`load`]: files, folders, multi-document YAML, kinds, syntax errors, duplicates;
+//! - [`resources`]: the typed resources read ([`ConfigSet`]) and duplicate names;
+//! - [`files`]: files, folders, multi-document YAML, kinds, syntax errors;
 //! - [`diag`]: errors and warnings naming file, resource and field.
+//!
+//! The bottom layer: imports nothing of the crate. `model` checks what the resources mean.
 
 pub mod diag;
-pub mod load;
+pub mod files;
+pub mod resources;
 pub mod wire;
 
 pub use diag::{Diagnostic, Severity};
-pub use load::{ConfigSet, Kind, Resource, ResourceId, load};
+pub use files::{list_files, parse_into, read_files};
+pub use resources::{ConfigSet, Kind, Resource, ResourceId, Skipped, check_duplicates};

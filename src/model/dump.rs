@@ -1,6 +1,7 @@
 //! The active configuration as JSON, for `GET /config_dump`: generation, source files, and the
 //! compiled virtual hosts, routes and clusters (with endpoints), so a user can see exactly what
 //! shadowmesh made of their YAML.
+//! Imports only `model` (and no `route`, `proxy` or `admin`, which serves it).
 
 use serde_json::{Value, json};
 

@@ -1,4 +1,5 @@
 //! Durations as Istio writes them: `10s`, `0.5s`, `100ms`, `1m30s`, `1h`.
+//! Imports nothing of the crate.
 
 use std::time::Duration;
 

@@ -2,18 +2,26 @@
 //! the files by [`build_snapshot`] and swapped atomically (arc-swap) by the proxy. The data path
 //! loads it once per request and never locks.
 //!
-//! - [`compile`]: wire resources to a [`RouteTable`], with diagnostics;
+//! - [`compile`]: wire resources to a [`RouteTable`], with diagnostics (DestinationRule traffic
+//!   policies included);
 //! - [`services`]: ServiceEntry/WorkloadEntry to services and endpoints;
-//! - [`policy`]: DestinationRule traffic policies;
 //! - [`cluster`]: endpoints, load balancing, outlier detection;
 //! - [`table`]: the compiled routes;
+//! - [`matchers`]: request matchers (string, header, query, match block), each from its wire type;
+//! - [`distribute`]: weighted choice among a route's destinations;
+//! - [`host`]: qualified host names and the request-host index;
 //! - [`dump`]: the JSON shown by `/config_dump`.
+//!
+//! Layering: `model` imports only [`crate::config`] (and `crate::telemetry` for the metrics slot
+//! of a [`Cluster`]); it never imports `route`, which walks the table, nor anything above it.
 
 pub mod cluster;
 pub mod compile;
+pub mod distribute;
 pub mod dump;
 pub mod duration;
-pub mod policy;
+pub mod host;
+pub mod matchers;
 pub mod services;
 pub mod table;
 
@@ -47,7 +55,7 @@ pub struct Snapshot {
     /// One line saying what was loaded.
     pub summary: String,
     /// Documents of kinds shadowmesh does not read.
-    pub skipped: Vec<config::load::Skipped>,
+    pub skipped: Vec<config::Skipped>,
 }
 
 impl Snapshot {
@@ -89,7 +97,7 @@ pub type BuildResult = Result<Snapshot, Vec<Diagnostic>>;
 /// Reads and compiles the configuration at `paths`, exactly as `run` and `validate` do.
 pub fn build_snapshot(paths: &[PathBuf], identity: &ProxyIdentity, generation: u64) -> BuildResult {
     let mut diags = Vec::new();
-    let set = config::load(paths, &identity.namespace, &mut diags);
+    let set = config::read_files(paths, &identity.namespace, &mut diags);
     let load_failed = diags.iter().any(Diagnostic::is_error);
     let table = compile(&set, identity, &mut diags);
     match table {
@@ -121,7 +129,7 @@ pub fn compile_text(
 ) -> (Option<RouteTable>, Vec<Diagnostic>) {
     let mut set = config::ConfigSet::default();
     let mut diags = Vec::new();
-    config::load::parse_into(
+    config::parse_into(
         &mut set,
         std::path::Path::new(file),
         text,
@@ -179,6 +187,3 @@ fn summarize(set: &config::ConfigSet, table: &RouteTable) -> String {
     }
     s
 }
-
-/// Temporary shim until the model restructure lands.
-pub use crate::route::host;

@@ -1,5 +1,6 @@
-//! The compiled route table: everything [`crate::route::find`] walks, built once per config
+//! The compiled route table: everything `route::find` walks, built once per config
 //! generation by [`crate::model::compile`] and never changed afterwards.
+//! Imports only `config` (resource ids) and `model`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,10 +9,10 @@ use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
 
 use super::cluster::Cluster;
+use super::distribute::Distribution;
+use super::host::HostIndex;
+use super::matchers::RequestMatch;
 use crate::config::ResourceId;
-use crate::route::distribute::Distribution;
-use crate::route::host::HostIndex;
-use crate::route::request_match::RequestMatch;
 
 /// All virtual hosts, their routes and the clusters they use.
 #[derive(Debug, Default)]

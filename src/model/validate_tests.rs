@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::config::Diagnostic;
-use crate::config::load::{ConfigSet, parse_into};
+use crate::config::{ConfigSet, parse_into};
 use crate::model::{ProxyIdentity, compile};
 
 const SERVICE: &str = r#"

@@ -15,7 +15,7 @@ use notify::{RecursiveMode, Watcher};
 use tokio::sync::{mpsc, watch};
 
 use crate::config::Diagnostic;
-use crate::config::load::list_files;
+use crate::config::list_files;
 use crate::model::{ProxyIdentity, Snapshot, build_snapshot};
 
 pub mod metrics;

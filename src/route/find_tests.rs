@@ -82,7 +82,7 @@ fn route_of(t: &RouteTable, r: &Req<'_>, roll: f64) -> Result<String, NoRoute> {
             v.parse().unwrap(),
         );
     }
-    let (host, port) = super::host::split_authority(r.authority);
+    let (host, port) = crate::model::host::split_authority(r.authority);
     let head = RequestHead {
         method: r.method,
         scheme: "http",

@@ -3,49 +3,25 @@
 //! as a `roll` function so tests are exact.
 //!
 //! Order of work for one request, as Istio's sidecar does it:
-//! 1. the host names a virtual host ([`host::HostIndex`]; 404 when unknown or ambiguous);
+//! 1. the host names a virtual host ([`HostIndex`](crate::model::host::HostIndex); 404 when
+//!    unknown or ambiguous);
 //! 2. the virtual host's routes are tried in order, the first whose match blocks hold wins
 //!    (blocks OR'ed, conditions in a block AND'ed, no block = all requests; 404 when none);
-//! 3. a weighted destination is picked ([`distribute::Distribution`]);
+//! 3. a weighted destination is picked ([`Distribution`](crate::model::distribute::Distribution));
 //! 4. each mirror is rolled against its percentage.
-
-pub mod distribute;
-pub mod header;
-pub mod host;
-pub mod query;
-pub mod request_match;
-pub mod string_match;
+//!
+//! The matchers and the host index it walks are built by [`crate::model`]; this module imports
+//! only `model`, never `config`, and nothing above it (proxy, upstream, telemetry).
 
 #[cfg(test)]
 mod find_tests;
 
 use std::sync::Arc;
 
-use http::HeaderMap;
-
+use crate::model::host::HostLookupError;
 use crate::model::{Action, Cluster, Route, RouteDestination, RouteTable, VirtualHost};
-use host::HostLookupError;
 
-/// What routing looks at in a request.
-#[derive(Debug, Clone, Copy)]
-pub struct RequestHead<'a> {
-    /// Method, e.g. `GET`.
-    pub method: &'a str,
-    /// `http` (shadowmesh listens in cleartext).
-    pub scheme: &'a str,
-    /// Raw Host/`:authority`, port included when the client gave one.
-    pub authority: &'a str,
-    /// The service host (no port).
-    pub host: &'a str,
-    /// Port named by the request, if any.
-    pub port: Option<u16>,
-    /// Path, without the query.
-    pub path: &'a str,
-    /// Query string, without `?`.
-    pub query: Option<&'a str>,
-    /// Request headers.
-    pub headers: &'a HeaderMap,
-}
+pub use crate::model::matchers::RequestHead;
 
 /// Why no upstream was chosen (all are answered 404, with this as the reason).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

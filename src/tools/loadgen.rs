@@ -281,7 +281,7 @@ mod tests {
 
     #[test]
     fn mobile_agent_matches_the_seed_regex() {
-        let re = crate::route::string_match::compile_regex(".*Mobile.*").unwrap();
+        let re = crate::model::matchers::string::compile_regex(".*Mobile.*").unwrap();
         assert!(re.is_match(MOBILE_AGENT));
         assert!(!re.is_match(DESKTOP_AGENT));
     }

@@ -182,7 +182,7 @@ fn calc(
     }
     let from_query = uri
         .query()
-        .and_then(|q| crate::route::query::query_value(q, "number"))
+        .and_then(|q| crate::model::matchers::query::query_value(q, "number"))
         .map(str::to_string);
     let from_header = number_header
         .and_then(|v| v.to_str().ok())

@@ -1,13 +1,17 @@
 //! Header matches (`headers` and `withoutHeaders`): a lower-case header name and a
 //! [`StringMatcher`] over its value. Several values of one header are matched joined by `,`,
 //! as Envoy does.
+//!
+//! Owns the checks on a header condition (lower-case, valid name, value match). Imports only
+//! [`crate::config::wire`].
 
 use std::borrow::Cow;
 
 use http::HeaderMap;
 use http::header::HeaderName;
 
-use super::string_match::StringMatcher;
+use super::string::{StringMatchError, StringMatcher};
+use crate::config::wire::StringMatch;
 
 /// One compiled header match.
 #[derive(Debug, Clone)]
@@ -18,6 +22,50 @@ pub struct HeaderMatcher {
     pub value: StringMatcher,
     /// `withoutHeaders`: the match holds when the header does NOT match.
     pub invert: bool,
+}
+
+/// One entry of `headers` or `withoutHeaders`, as written.
+#[derive(Debug, Clone, Copy)]
+pub struct HeaderCondition<'a> {
+    /// The map key: the header name.
+    pub name: &'a str,
+    /// What its value must satisfy.
+    pub value: &'a StringMatch,
+    /// True for an entry of `withoutHeaders`.
+    pub invert: bool,
+}
+
+/// Why a header condition could not be compiled.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidHeaderMatch {
+    /// Istio refuses upper-case header names; holds the name lower-cased.
+    #[error("header names must be lower-case: write {0:?}")]
+    UpperCaseName(String),
+    /// Not a valid HTTP header name.
+    #[error("{0:?} is not a valid header name")]
+    InvalidName(String),
+    /// The value's `StringMatch` is wrong.
+    #[error(transparent)]
+    Value(#[from] StringMatchError),
+}
+
+impl TryFrom<HeaderCondition<'_>> for HeaderMatcher {
+    type Error = InvalidHeaderMatch;
+
+    fn try_from(c: HeaderCondition<'_>) -> Result<Self, Self::Error> {
+        if c.name.chars().any(|ch| ch.is_ascii_uppercase()) {
+            return Err(InvalidHeaderMatch::UpperCaseName(
+                c.name.to_ascii_lowercase(),
+            ));
+        }
+        let name = HeaderName::from_bytes(c.name.as_bytes())
+            .map_err(|_| InvalidHeaderMatch::InvalidName(c.name.to_string()))?;
+        Ok(Self {
+            name,
+            value: StringMatcher::try_from(c.value)?,
+            invert: c.invert,
+        })
+    }
 }
 
 impl HeaderMatcher {
@@ -52,14 +100,14 @@ pub fn header_value<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<Cow
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::wire::StringMatch;
 
-    fn matcher(name: &str, m: StringMatch, invert: bool) -> HeaderMatcher {
-        HeaderMatcher {
-            name: HeaderName::from_bytes(name.as_bytes()).unwrap(),
-            value: StringMatcher::compile(&m, false).unwrap(),
+    fn matcher(name: &str, value: StringMatch, invert: bool) -> HeaderMatcher {
+        HeaderMatcher::try_from(HeaderCondition {
+            name,
+            value: &value,
             invert,
-        }
+        })
+        .unwrap()
     }
 
     fn regex(re: &str) -> StringMatch {
@@ -125,5 +173,38 @@ mod tests {
             false,
         );
         assert!(m.matches(&headers(&[("x-tags", "a"), ("x-tags", "b")])));
+    }
+
+    #[test]
+    fn refusals_name_what_is_wrong() {
+        let any = StringMatch::default();
+        let refuse = |name, value: &StringMatch| {
+            HeaderMatcher::try_from(HeaderCondition {
+                name,
+                value,
+                invert: false,
+            })
+            .unwrap_err()
+        };
+        assert_eq!(
+            refuse("User-Agent", &any),
+            InvalidHeaderMatch::UpperCaseName("user-agent".into())
+        );
+        assert_eq!(
+            refuse("bad header", &any),
+            InvalidHeaderMatch::InvalidName("bad header".into())
+        );
+        let empty_prefix = StringMatch {
+            prefix: Some(String::new()),
+            ..Default::default()
+        };
+        assert_eq!(
+            refuse("x-a", &empty_prefix),
+            InvalidHeaderMatch::Value(StringMatchError::EmptyPrefix)
+        );
+        assert_eq!(
+            refuse("User-Agent", &any).to_string(),
+            "header names must be lower-case: write \"user-agent\""
+        );
     }
 }

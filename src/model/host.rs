@@ -6,6 +6,8 @@
 //! proxy's namespace still resolves when only one namespace has it; when several do, the lookup
 //! says so (a 404 naming them). Wildcard hosts (`*.example.com`) match by suffix, longest first;
 //! a lone `*` matches any host.
+//!
+//! Imports nothing of the crate: `route` looks hosts up, `compile` qualifies them.
 
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
@@ -20,7 +22,7 @@ pub const CLUSTER_SUFFIX: &str = ".svc.cluster.local";
 ///
 /// ```
 /// use std::collections::BTreeSet;
-/// use shadowmesh::route::host::qualify;
+/// use shadowmesh::model::host::qualify;
 ///
 /// let namespaces: BTreeSet<String> = ["challengeistio".to_string()].into();
 /// assert_eq!(qualify("calcbackendsvc", "challengeistio", &namespaces),

@@ -1,7 +1,8 @@
 //! Weighted choice among a route's destinations, built once per config generation.
 //!
 //! Istio 1.15+ semantics: each destination gets `weight / sum of weights`; weight 0 gets nothing.
-//! The compiler ([`crate::model`]) refuses negative weights and all-zero sets.
+//! The compiler ([`crate::model::compile`]) refuses negative weights and all-zero sets. Imports
+//! nothing of the crate.
 
 /// A precomputed weighted distribution over `n` items.
 #[derive(Debug, Clone)]

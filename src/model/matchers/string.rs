@@ -1,5 +1,8 @@
 //! Istio's `StringMatch`, compiled: `exact`, `prefix` (a plain string prefix) or `regex` (RE2
 //! syntax, matched against the **whole** value), or `{}` which holds whenever the value is present.
+//!
+//! Owns the checks on a `StringMatch` (one kind only, empty prefixes, regex length and syntax).
+//! Imports only [`crate::config::wire`].
 
 use regex::Regex;
 
@@ -38,9 +41,24 @@ pub enum StringMatchError {
     BadRegex(String),
 }
 
+impl TryFrom<&StringMatch> for StringMatcher {
+    type Error = StringMatchError;
+
+    /// Compiles a `StringMatch` anywhere but `uri`: an empty prefix is refused (see
+    /// [`StringMatcher::try_from_uri`]).
+    fn try_from(wire: &StringMatch) -> Result<Self, Self::Error> {
+        Self::convert(wire, false)
+    }
+}
+
 impl StringMatcher {
-    /// Compiles a wire `StringMatch`. `allow_empty_prefix` is true only for `uri`.
-    pub fn compile(wire: &StringMatch, allow_empty_prefix: bool) -> Result<Self, StringMatchError> {
+    /// Compiles a `uri` match, the one place Istio accepts an empty prefix (it matches every
+    /// path).
+    pub fn try_from_uri(wire: &StringMatch) -> Result<Self, StringMatchError> {
+        Self::convert(wire, true)
+    }
+
+    fn convert(wire: &StringMatch, allow_empty_prefix: bool) -> Result<Self, StringMatchError> {
         let set = [
             wire.exact.is_some(),
             wire.prefix.is_some(),
@@ -143,7 +161,7 @@ mod tests {
     }
 
     fn regex(re: &str) -> StringMatcher {
-        StringMatcher::compile(&sm(None, None, Some(re)), false).unwrap()
+        StringMatcher::try_from(&sm(None, None, Some(re))).unwrap()
     }
 
     #[test]
@@ -165,7 +183,7 @@ mod tests {
 
     #[test]
     fn prefix_is_a_plain_string_prefix() {
-        let m = StringMatcher::compile(&sm(None, Some("/usrv"), None), true).unwrap();
+        let m = StringMatcher::try_from_uri(&sm(None, Some("/usrv"), None)).unwrap();
         assert!(m.matches("/usrv"));
         assert!(m.matches("/usrv-expand"));
         assert!(m.matches("/usrv/x"));
@@ -177,7 +195,7 @@ mod tests {
 
     #[test]
     fn exact_and_ignore_case() {
-        let m = StringMatcher::compile(&sm(Some("/Hello"), None, None), true).unwrap();
+        let m = StringMatcher::try_from_uri(&sm(Some("/Hello"), None, None)).unwrap();
         assert!(m.matches("/Hello"));
         assert!(!m.matches("/hello"));
         assert!(m.matches_ignore_case("/hello"));
@@ -188,7 +206,7 @@ mod tests {
 
     #[test]
     fn empty_match_means_present() {
-        let m = StringMatcher::compile(&sm(None, None, None), false).unwrap();
+        let m = StringMatcher::try_from(&sm(None, None, None)).unwrap();
         assert!(m.matches(""));
         assert!(m.matches("anything"));
     }
@@ -196,20 +214,20 @@ mod tests {
     #[test]
     fn refusals() {
         assert_eq!(
-            StringMatcher::compile(&sm(Some("a"), Some("b"), None), true).unwrap_err(),
+            StringMatcher::try_from_uri(&sm(Some("a"), Some("b"), None)).unwrap_err(),
             StringMatchError::SeveralKinds
         );
         assert_eq!(
-            StringMatcher::compile(&sm(None, Some(""), None), false).unwrap_err(),
+            StringMatcher::try_from(&sm(None, Some(""), None)).unwrap_err(),
             StringMatchError::EmptyPrefix
         );
-        assert!(StringMatcher::compile(&sm(None, Some(""), None), true).is_ok());
+        assert!(StringMatcher::try_from_uri(&sm(None, Some(""), None)).is_ok());
         let long = "a".repeat(MAX_REGEX_LEN + 1);
         assert_eq!(
-            StringMatcher::compile(&sm(None, None, Some(&long)), false).unwrap_err(),
+            StringMatcher::try_from(&sm(None, None, Some(&long))).unwrap_err(),
             StringMatchError::RegexTooLong(MAX_REGEX_LEN + 1)
         );
-        let bad = StringMatcher::compile(&sm(None, None, Some("(unclosed")), false).unwrap_err();
+        let bad = StringMatcher::try_from(&sm(None, None, Some("(unclosed"))).unwrap_err();
         assert!(
             matches!(bad, StringMatchError::BadRegex(ref m) if m.contains("unclosed")),
             "{bad}"

@@ -1,11 +1,11 @@
-//! Reading configuration: files and folders of multi-document YAML, as `kubectl apply -f` takes it.
+//! Reading configuration files: files and folders of multi-document YAML, as `kubectl apply -f`
+//! takes it.
 //!
 //! Owns turning bytes on disk into typed resources ([`ConfigSet`]): YAML syntax errors (with line
 //! and column), the `apiVersion`/`kind` dispatch, unknown fields (with their path), default
-//! namespaces and duplicate names. Meaning (subsets, hosts, weights) is checked by [`crate::model`].
+//! namespaces. Meaning (subsets, hosts, weights) is checked by `model`, which this module must
+//! not import (nor anything else of the crate outside `config`).
 
-use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -13,111 +13,10 @@ use serde::de::DeserializeOwned;
 use serde_yaml_ng::Value;
 
 use super::diag::Diagnostic;
-use super::wire::{
-    DestinationRuleSpec, ObjectMeta, ServiceEntrySpec, VirtualServiceSpec, WorkloadEntrySpec,
+use super::resources::{
+    ConfigSet, ISTIO_GROUP, ISTIO_VERSIONS, Kind, Resource, ResourceId, Skipped,
 };
-
-/// The API group whose kinds shadowmesh reads.
-pub const ISTIO_GROUP: &str = "networking.istio.io";
-/// The versions of that group shadowmesh reads (all share one schema for these kinds).
-pub const ISTIO_VERSIONS: [&str; 3] = ["v1alpha3", "v1beta1", "v1"];
-
-/// The kinds of resource shadowmesh reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Kind {
-    /// `VirtualService`: routes.
-    VirtualService,
-    /// `DestinationRule`: subsets and policies.
-    DestinationRule,
-    /// `ServiceEntry`: services and endpoints.
-    ServiceEntry,
-    /// `WorkloadEntry`: one endpoint with labels.
-    WorkloadEntry,
-}
-
-impl Kind {
-    fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "VirtualService" => Self::VirtualService,
-            "DestinationRule" => Self::DestinationRule,
-            "ServiceEntry" => Self::ServiceEntry,
-            "WorkloadEntry" => Self::WorkloadEntry,
-            _ => return None,
-        })
-    }
-
-    /// The kind as written in YAML.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::VirtualService => "VirtualService",
-            Self::DestinationRule => "DestinationRule",
-            Self::ServiceEntry => "ServiceEntry",
-            Self::WorkloadEntry => "WorkloadEntry",
-        }
-    }
-}
-
-/// Names a resource: kind, namespace and name.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ResourceId {
-    /// Kind.
-    pub kind: Kind,
-    /// Namespace (defaulted).
-    pub namespace: String,
-    /// Name.
-    pub name: String,
-}
-
-impl fmt::Display for ResourceId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}/{}", self.kind.as_str(), self.namespace, self.name)
-    }
-}
-
-/// A typed resource and where it came from.
-#[derive(Debug, Clone)]
-pub struct Resource<T> {
-    /// Kind, namespace, name.
-    pub id: ResourceId,
-    /// The file it was read from.
-    pub file: PathBuf,
-    /// `apiVersion` as written.
-    pub api_version: String,
-    /// Metadata (annotations are read by some features).
-    pub meta: ObjectMeta,
-    /// The typed `spec`.
-    pub spec: T,
-}
-
-/// A document of a kind shadowmesh does not read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Skipped {
-    /// File it was in.
-    pub file: PathBuf,
-    /// `apiVersion` as written.
-    pub api_version: String,
-    /// `kind` as written.
-    pub kind: String,
-    /// `metadata.name`, if any.
-    pub name: Option<String>,
-}
-
-/// Everything read from the configuration paths.
-#[derive(Debug, Clone, Default)]
-pub struct ConfigSet {
-    /// The YAML files read, in order.
-    pub files: Vec<PathBuf>,
-    /// VirtualServices, in file order.
-    pub virtual_services: Vec<Resource<VirtualServiceSpec>>,
-    /// DestinationRules, in file order.
-    pub destination_rules: Vec<Resource<DestinationRuleSpec>>,
-    /// ServiceEntries, in file order.
-    pub service_entries: Vec<Resource<ServiceEntrySpec>>,
-    /// WorkloadEntries, in file order.
-    pub workload_entries: Vec<Resource<WorkloadEntrySpec>>,
-    /// Documents of other kinds.
-    pub skipped: Vec<Skipped>,
-}
+use super::wire::ObjectMeta;
 
 /// Lists the YAML files named by `paths`: files as given, folders' `*.yaml`/`*.yml` sorted by name
 /// (hidden entries skipped, so a Kubernetes ConfigMap mount's `..data` folder is not read twice).
@@ -161,7 +60,11 @@ fn is_yaml_file(p: &Path) -> bool {
 
 /// Reads every file named by `paths` into a [`ConfigSet`], pushing every problem found into
 /// `diags` (reading goes on after an error so that all of them are reported at once).
-pub fn load(paths: &[PathBuf], default_namespace: &str, diags: &mut Vec<Diagnostic>) -> ConfigSet {
+pub fn read_files(
+    paths: &[PathBuf],
+    default_namespace: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> ConfigSet {
     let mut set = ConfigSet::default();
     let files = match list_files(paths) {
         Ok(files) => files,
@@ -249,83 +152,124 @@ fn parse_document(
         }
         return;
     }
-    let meta_value = map.remove("metadata").unwrap_or(Value::Null);
-    let meta: ObjectMeta = if meta_value.is_null() {
-        ObjectMeta::default()
-    } else {
-        match serde_yaml_ng::from_value(meta_value) {
-            Ok(meta) => meta,
-            Err(e) => {
-                diags.push(
-                    Diagnostic::error(format!("{e}"))
-                        .in_file(file)
-                        .in_resource(format!("{kind_name} (document {})", index + 1))
-                        .at("metadata"),
-                );
-                return;
-            }
-        }
-    };
-    let (group, version) = api_version
-        .split_once('/')
-        .unwrap_or(("", api_version.as_str()));
-    let kind = match Kind::parse(&kind_name) {
-        Some(kind) if group == ISTIO_GROUP => kind,
-        _ => {
-            set.skipped.push(Skipped {
-                file: file.to_path_buf(),
-                api_version: api_version.clone(),
-                kind: kind_name,
-                name: meta.name.clone(),
-            });
-            return;
-        }
-    };
-    let namespace = meta
-        .namespace
-        .clone()
-        .unwrap_or_else(|| default_namespace.to_string());
-    let Some(name) = meta.name.clone().filter(|n| !n.is_empty()) else {
-        diags.push(
-            Diagnostic::error("metadata.name is required")
-                .in_file(file)
-                .in_resource(format!(
-                    "{} {namespace}/(document {})",
-                    kind.as_str(),
-                    index + 1
-                ))
-                .at("metadata.name"),
-        );
-        return;
-    };
-    let id = ResourceId {
-        kind,
-        namespace,
-        name,
-    };
-    if !ISTIO_VERSIONS.contains(&version) {
-        diags.push(
-            Diagnostic::error(format!(
-                "apiVersion {api_version} is not supported: use {ISTIO_GROUP}/v1, v1beta1 or v1alpha3"
-            ))
-            .in_file(file)
-            .in_resource(id.to_string())
-            .at("apiVersion"),
-        );
-        return;
-    }
-    let spec = map.remove("spec").unwrap_or(Value::Null);
-    let ctx = Ctx {
+    let doc = Document {
         file,
-        id,
+        index,
         api_version,
-        meta,
+        kind_name,
+        default_namespace,
     };
-    match kind {
+    let Some(ctx) = doc.identify(&mut map, set, diags) else {
+        return;
+    };
+    let spec = map.remove("spec").unwrap_or(Value::Null);
+    match ctx.id.kind {
         Kind::VirtualService => push_typed(&mut set.virtual_services, ctx, spec, diags),
         Kind::DestinationRule => push_typed(&mut set.destination_rules, ctx, spec, diags),
         Kind::ServiceEntry => push_typed(&mut set.service_entries, ctx, spec, diags),
         Kind::WorkloadEntry => push_typed(&mut set.workload_entries, ctx, spec, diags),
+    }
+}
+
+/// One object of a file, before its metadata is read.
+struct Document<'a> {
+    file: &'a Path,
+    index: usize,
+    api_version: String,
+    kind_name: String,
+    default_namespace: &'a str,
+}
+
+impl<'a> Document<'a> {
+    /// Reads `metadata` and names the resource. `None` when it is of a kind shadowmesh does not
+    /// read (recorded in `set.skipped`) or cannot be named (reported).
+    fn identify(
+        self,
+        map: &mut serde_yaml_ng::Mapping,
+        set: &mut ConfigSet,
+        diags: &mut Vec<Diagnostic>,
+    ) -> Option<Ctx<'a>> {
+        let (file, index) = (self.file, self.index);
+        let meta = self.metadata(map, diags)?;
+        let api_version = self.api_version;
+        let (group, version) = api_version
+            .split_once('/')
+            .unwrap_or(("", api_version.as_str()));
+        let kind = match Kind::parse(&self.kind_name) {
+            Some(kind) if group == ISTIO_GROUP => kind,
+            _ => {
+                set.skipped.push(Skipped {
+                    file: file.to_path_buf(),
+                    api_version: api_version.clone(),
+                    kind: self.kind_name,
+                    name: meta.name.clone(),
+                });
+                return None;
+            }
+        };
+        let namespace = meta
+            .namespace
+            .clone()
+            .unwrap_or_else(|| self.default_namespace.to_string());
+        let Some(name) = meta.name.clone().filter(|n| !n.is_empty()) else {
+            diags.push(
+                Diagnostic::error("metadata.name is required")
+                    .in_file(file)
+                    .in_resource(format!(
+                        "{} {namespace}/(document {})",
+                        kind.as_str(),
+                        index + 1
+                    ))
+                    .at("metadata.name"),
+            );
+            return None;
+        };
+        let id = ResourceId {
+            kind,
+            namespace,
+            name,
+        };
+        if !ISTIO_VERSIONS.contains(&version) {
+            diags.push(
+                Diagnostic::error(format!(
+                    "apiVersion {api_version} is not supported: use {ISTIO_GROUP}/v1, v1beta1 or v1alpha3"
+                ))
+                .in_file(file)
+                .in_resource(id.to_string())
+                .at("apiVersion"),
+            );
+            return None;
+        }
+        Some(Ctx {
+            file,
+            id,
+            api_version,
+            meta,
+        })
+    }
+
+    /// `metadata`, empty when absent; `None` (reported) when malformed.
+    fn metadata(
+        &self,
+        map: &mut serde_yaml_ng::Mapping,
+        diags: &mut Vec<Diagnostic>,
+    ) -> Option<ObjectMeta> {
+        let meta_value = map.remove("metadata").unwrap_or(Value::Null);
+        if meta_value.is_null() {
+            return Some(ObjectMeta::default());
+        }
+        match serde_yaml_ng::from_value(meta_value) {
+            Ok(meta) => Some(meta),
+            Err(e) => {
+                diags.push(
+                    Diagnostic::error(format!("{e}"))
+                        .in_file(self.file)
+                        .in_resource(format!("{} (document {})", self.kind_name, self.index + 1))
+                        .at("metadata"),
+                );
+                None
+            }
+        }
     }
 }
 
@@ -392,42 +336,5 @@ fn value_type(v: &Value) -> &'static str {
         Value::Sequence(_) => "list",
         Value::Mapping(_) => "mapping",
         Value::Tagged(_) => "tagged value",
-    }
-}
-
-/// Reports resources of the same kind, namespace and name defined more than once.
-pub fn check_duplicates(set: &ConfigSet, diags: &mut Vec<Diagnostic>) {
-    let mut seen: BTreeMap<&ResourceId, &Path> = BTreeMap::new();
-    let all = set
-        .virtual_services
-        .iter()
-        .map(|r| (&r.id, r.file.as_path()))
-        .chain(
-            set.destination_rules
-                .iter()
-                .map(|r| (&r.id, r.file.as_path())),
-        )
-        .chain(
-            set.service_entries
-                .iter()
-                .map(|r| (&r.id, r.file.as_path())),
-        )
-        .chain(
-            set.workload_entries
-                .iter()
-                .map(|r| (&r.id, r.file.as_path())),
-        );
-    for (id, file) in all {
-        if let Some(first) = seen.insert(id, file) {
-            diags.push(
-                Diagnostic::error(format!(
-                    "defined twice: first in {}; give one of them another name",
-                    first.display()
-                ))
-                .in_file(file)
-                .in_resource(id.to_string())
-                .at("metadata.name"),
-            );
-        }
     }
 }

@@ -1,0 +1,39 @@
+//! Wire types: serde structs shaped exactly like Istio's `networking.istio.io` YAML.
+//!
+//! They say nothing about meaning: [`crate::model`] turns them into a checked, compiled model.
+//! Every struct refuses unknown fields so a typo (`mirorr:`) is an error with its field path
+//! rather than a silently ignored setting. Fields Istio has but shadowmesh does not act on are
+//! accepted as opaque values so that real Istio YAML loads; the compiler warns about them.
+//!
+//! One file per kind ([`VirtualServiceSpec`], [`DestinationRuleSpec`], [`ServiceEntrySpec`] and
+//! [`WorkloadEntrySpec`]); all are re-exported here. Imports nothing of the crate.
+
+mod destination_rule;
+mod service_entry;
+mod virtual_service;
+
+pub use destination_rule::*;
+pub use service_entry::*;
+pub use virtual_service::*;
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_yaml_ng::Value;
+
+/// `metadata` of any Kubernetes object (only what shadowmesh reads).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ObjectMeta {
+    /// Resource name; required for the kinds shadowmesh reads.
+    pub name: Option<String>,
+    /// Namespace; absent means the proxy's `--namespace`.
+    pub namespace: Option<String>,
+    /// Labels (not used for routing).
+    pub labels: BTreeMap<String, String>,
+    /// Annotations; `shadowmesh.io/*` ones tune shadowmesh.
+    pub annotations: BTreeMap<String, String>,
+    /// Everything else Kubernetes puts in metadata (uid, resourceVersion, ...), ignored.
+    #[serde(flatten)]
+    pub other: BTreeMap<String, Value>,
+}

@@ -1,0 +1,232 @@
+//! `VirtualService`: hosts and ordered `http` routes (matches, destinations, mirrors, redirects,
+//! direct responses, rewrites, header operations). Imports nothing of the crate.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_yaml_ng::Value;
+
+/// `VirtualService.spec`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct VirtualServiceSpec {
+    /// Hosts the routes apply to (short names are relative to the resource's namespace).
+    pub hosts: Vec<String>,
+    /// Gateways; shadowmesh is a sidecar-style proxy (`mesh`).
+    pub gateways: Vec<String>,
+    /// HTTP routes, tried in order.
+    pub http: Vec<HttpRoute>,
+    /// TLS routes (not supported: warned).
+    pub tls: Option<Value>,
+    /// TCP routes (not supported: warned).
+    pub tcp: Option<Value>,
+    /// Visibility (ignored: one proxy sees everything it loads).
+    pub export_to: Option<Value>,
+}
+
+/// One entry of `VirtualService.spec.http`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct HttpRoute {
+    /// Route name, used in logs and reports.
+    pub name: Option<String>,
+    /// Match blocks, OR'ed; absent matches every request.
+    #[serde(rename = "match")]
+    pub matches: Vec<HttpMatchRequest>,
+    /// Weighted destinations.
+    pub route: Vec<HttpRouteDestination>,
+    /// Redirect instead of forwarding.
+    pub redirect: Option<HttpRedirect>,
+    /// Answer directly instead of forwarding.
+    pub direct_response: Option<HttpDirectResponse>,
+    /// Delegation to another VirtualService (not supported).
+    pub delegate: Option<Value>,
+    /// Rewrite of the path and authority before forwarding.
+    pub rewrite: Option<HttpRewrite>,
+    /// Request timeout, e.g. `10s`, `500ms`.
+    pub timeout: Option<String>,
+    /// Retries (not supported: warned).
+    pub retries: Option<Value>,
+    /// Fault injection (not supported: warned).
+    pub fault: Option<Value>,
+    /// One mirror destination.
+    pub mirror: Option<Destination>,
+    /// Several mirror destinations, each with its own percentage (Istio 1.19+).
+    pub mirrors: Option<Vec<HttpMirrorPolicy>>,
+    /// Legacy integer mirror percentage (deprecated).
+    pub mirror_percent: Option<i64>,
+    /// Percentage of requests mirrored to `mirror`.
+    pub mirror_percentage: Option<Percent>,
+    /// CORS (not supported: warned).
+    pub cors_policy: Option<Value>,
+    /// Header manipulation for requests and responses.
+    pub headers: Option<Headers>,
+}
+
+/// `HTTPMatchRequest`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct HttpMatchRequest {
+    /// Name of the match block (logs only).
+    pub name: Option<String>,
+    /// Path match (without the query string).
+    pub uri: Option<StringMatch>,
+    /// `:scheme` match.
+    pub scheme: Option<StringMatch>,
+    /// Method match.
+    pub method: Option<StringMatch>,
+    /// `Host`/`:authority` match.
+    pub authority: Option<StringMatch>,
+    /// Header matches; keys must be lower-case.
+    pub headers: BTreeMap<String, StringMatch>,
+    /// Port the request was addressed to.
+    pub port: Option<u32>,
+    /// Labels of the source workload (this proxy's `--label`s).
+    pub source_labels: BTreeMap<String, String>,
+    /// Gateways; only `mesh` applies to shadowmesh.
+    pub gateways: Vec<String>,
+    /// Query parameter matches (`exact` and `regex` only).
+    pub query_params: BTreeMap<String, StringMatch>,
+    /// Makes `uri` exact and prefix matches case-insensitive.
+    pub ignore_uri_case: bool,
+    /// Header matches that must NOT hold.
+    pub without_headers: BTreeMap<String, StringMatch>,
+    /// Namespace of the source workload (this proxy's `--namespace`).
+    pub source_namespace: Option<String>,
+    /// Stats prefix (ignored).
+    pub stat_prefix: Option<String>,
+}
+
+/// Istio's `StringMatch`: exactly one of `exact`, `prefix`, `regex`; `{}` means "present".
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StringMatch {
+    /// Whole value equals this.
+    pub exact: Option<String>,
+    /// Value starts with this (plain string prefix).
+    pub prefix: Option<String>,
+    /// RE2 regex that must match the whole value.
+    pub regex: Option<String>,
+}
+
+/// One weighted destination of a route.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpRouteDestination {
+    /// Where to send the request.
+    pub destination: Option<Destination>,
+    /// Relative weight; absent on a lone destination means all traffic.
+    pub weight: Option<i64>,
+    /// Header manipulation for this destination.
+    pub headers: Option<Headers>,
+}
+
+/// `Destination`: a service host, an optional subset and port.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Destination {
+    /// Service host (short names are relative to the resource's namespace).
+    pub host: String,
+    /// Subset name from a DestinationRule.
+    pub subset: Option<String>,
+    /// Service port.
+    pub port: Option<PortSelector>,
+}
+
+/// `PortSelector`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PortSelector {
+    /// Port number.
+    pub number: u32,
+}
+
+/// `Percent`: a double from 0 to 100.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Percent {
+    /// The percentage.
+    pub value: f64,
+}
+
+/// `HTTPMirrorPolicy`, an entry of `mirrors`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpMirrorPolicy {
+    /// Mirror destination.
+    pub destination: Option<Destination>,
+    /// Share of requests mirrored; absent means 100.
+    pub percentage: Option<Percent>,
+}
+
+/// `HTTPRedirect`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct HttpRedirect {
+    /// Replacement path.
+    pub uri: Option<String>,
+    /// Replacement authority.
+    pub authority: Option<String>,
+    /// Replacement port.
+    pub port: Option<u32>,
+    /// Derive the port (`FROM_PROTOCOL_DEFAULT`, `FROM_REQUEST_PORT`).
+    pub derive_port: Option<String>,
+    /// Replacement scheme.
+    pub scheme: Option<String>,
+    /// Status code, default 301.
+    pub redirect_code: Option<u16>,
+}
+
+/// `HTTPDirectResponse`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpDirectResponse {
+    /// Status code.
+    pub status: u16,
+    /// Body.
+    pub body: Option<HttpBody>,
+}
+
+/// `HTTPBody`: `string` or `bytes` (base64).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpBody {
+    /// Text body.
+    pub string: Option<String>,
+    /// Base64 body.
+    pub bytes: Option<String>,
+}
+
+/// `HTTPRewrite`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct HttpRewrite {
+    /// Replaces the matched prefix (or the whole path for other matches).
+    pub uri: Option<String>,
+    /// Replaces the Host/`:authority`.
+    pub authority: Option<String>,
+    /// Regex rewrite of the path (not supported: warned).
+    pub uri_regex_rewrite: Option<Value>,
+}
+
+/// `Headers`: manipulation of request and response headers.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Headers {
+    /// Operations on the request.
+    pub request: Option<HeaderOperations>,
+    /// Operations on the response.
+    pub response: Option<HeaderOperations>,
+}
+
+/// `HeaderOperations`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HeaderOperations {
+    /// Overwrite these headers.
+    pub set: BTreeMap<String, String>,
+    /// Append these headers.
+    pub add: BTreeMap<String, String>,
+    /// Remove these headers.
+    pub remove: Vec<String>,
+}

@@ -1,0 +1,180 @@
+//! Compiling a [`ConfigSet`] into a [`RouteTable`]: hosts qualified, subsets resolved to
+//! endpoints, regexes built, weights and percentages checked. Every problem becomes a
+//! [`Diagnostic`] naming file, resource and field; compilation goes on so all are reported.
+//!
+//! - this file: the [`compile`] entry, [`ProxyIdentity`], default routes;
+//! - [`destination_rule`]: subsets and per-host rules;
+//! - [`traffic_policy`]: `trafficPolicy` to a cluster policy;
+//! - [`destination`]: a `Destination` to its cluster(s);
+//! - [`virtual_service`]: a VirtualService to a virtual host;
+//! - [`http_route`]: one `http` route (matches, action, timeout, rewrite);
+//! - [`forward`]: weighted destinations and mirrors;
+//! - [`local_response`]: `redirect` and `directResponse`;
+//! - [`header_ops`]: header `set`/`add`/`remove`.
+//!
+//! Imports only [`crate::config`] and the rest of [`crate::model`]; never `route`.
+
+mod destination;
+mod destination_rule;
+mod forward;
+mod header_ops;
+mod http_route;
+mod local_response;
+mod traffic_policy;
+mod virtual_service;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use crate::config::diag::Reporter;
+use crate::config::{ConfigSet, Diagnostic};
+
+use super::cluster::Cluster;
+use super::distribute::Distribution;
+use super::services::{ServiceDef, build_services, namespaces};
+use super::table::{
+    Action, HeaderRules, Route, RouteDestination, RouteTable, VirtualHost, WeightedDestinations,
+};
+use destination_rule::RuleDef;
+
+/// Who this proxy is: decides `sourceLabels`, `sourceNamespace` and short-name lookups.
+#[derive(Debug, Clone)]
+pub struct ProxyIdentity {
+    /// `--namespace`.
+    pub namespace: String,
+    /// `--label k=v`.
+    pub labels: BTreeMap<String, String>,
+}
+
+impl Default for ProxyIdentity {
+    fn default() -> Self {
+        Self {
+            namespace: "default".into(),
+            labels: BTreeMap::new(),
+        }
+    }
+}
+
+/// The annotation listing JSON paths and headers the comparison ignores.
+pub const COMPARE_IGNORE_ANNOTATION: &str = "shadowmesh.io/compare-ignore";
+
+/// At most this many mirrors per route.
+pub const MAX_MIRRORS: usize = 64;
+
+/// What compiling one config set has learned so far: services, rules and the clusters made.
+struct Compiler<'a> {
+    services: BTreeMap<String, ServiceDef>,
+    rules: HashMap<String, RuleDef>,
+    namespaces: BTreeSet<String>,
+    identity: &'a ProxyIdentity,
+    clusters: HashMap<(String, u16, Option<String>), Arc<Cluster>>,
+}
+
+/// Compiles `set`. Returns the table when there is no error; diagnostics (warnings included)
+/// are pushed to `diags` either way.
+pub fn compile(
+    set: &ConfigSet,
+    identity: &ProxyIdentity,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<RouteTable> {
+    let errors_before = diags.iter().filter(|d| d.is_error()).count();
+    crate::config::check_duplicates(set, diags);
+    let namespaces = namespaces(set, &identity.namespace);
+    let services = build_services(set, &namespaces, diags);
+    let mut c = Compiler {
+        services,
+        rules: HashMap::new(),
+        namespaces,
+        identity,
+        clusters: HashMap::new(),
+    };
+    for dr in &set.destination_rules {
+        c.add_rule(dr, diags);
+    }
+    let mut table = RouteTable {
+        proxy_namespace: identity.namespace.clone(),
+        ..Default::default()
+    };
+    c.add_virtual_services(set, &mut table, diags);
+    c.add_default_routes(&mut table);
+    let mut clusters: Vec<Arc<Cluster>> = c.clusters.into_values().collect();
+    clusters.sort_by(|a, b| (&a.service, a.port, &a.subset).cmp(&(&b.service, b.port, &b.subset)));
+    table.clusters = clusters;
+    let errors_after = diags.iter().filter(|d| d.is_error()).count();
+    (errors_after == errors_before).then_some(table)
+}
+
+impl Compiler<'_> {
+    /// One virtual host per VirtualService that applies to this proxy; a host routed twice is
+    /// an error.
+    fn add_virtual_services(
+        &mut self,
+        set: &ConfigSet,
+        table: &mut RouteTable,
+        diags: &mut Vec<Diagnostic>,
+    ) {
+        for vs in &set.virtual_services {
+            if let Some(vhost) = self.virtual_service(vs, diags) {
+                let index = table.virtual_hosts.len();
+                let mut r = Reporter::new(diags, vs.file.clone(), vs.id.to_string());
+                for (i, host) in vhost.hosts.iter().enumerate() {
+                    if !table.hosts.insert(host, index) {
+                        r.error(
+                            format!("spec.hosts[{i}]"),
+                            format!(
+                                "host {host} is already routed by another VirtualService; merge the two"
+                            ),
+                        );
+                    }
+                }
+                table.virtual_hosts.push(vhost);
+            }
+        }
+    }
+
+    /// Services no VirtualService names get Istio's default route: all traffic, all endpoints.
+    fn add_default_routes(&mut self, table: &mut RouteTable) {
+        let fqdns: Vec<String> = self.services.keys().cloned().collect();
+        for fqdn in fqdns {
+            let index = table.virtual_hosts.len();
+            if table.hosts.lookup(&fqdn, &self.identity.namespace).is_ok() {
+                continue;
+            }
+            let ports = self.services[&fqdn]
+                .ports
+                .iter()
+                .map(|p| p.number)
+                .collect();
+            let Some(choice) = self.all_ports(&fqdn, None) else {
+                continue;
+            };
+            let Some(distribution) = Distribution::new(&[1]) else {
+                continue;
+            };
+            table.virtual_hosts.push(VirtualHost {
+                name: format!("{fqdn} (default route)"),
+                hosts: vec![fqdn.clone()],
+                source: None,
+                ports,
+                routes: vec![Route {
+                    name: "default".into(),
+                    matches: Vec::new(),
+                    action: Action::Forward(WeightedDestinations {
+                        destinations: vec![RouteDestination {
+                            target: choice,
+                            weight: 100,
+                            headers: HeaderRules::default(),
+                        }],
+                        distribution,
+                    }),
+                    mirrors: Vec::new(),
+                    timeout: None,
+                    rewrite: None,
+                    headers: HeaderRules::default(),
+                }],
+                compare_ignore: Arc::new(Vec::new()),
+            });
+            table.hosts.insert(&fqdn, index);
+        }
+    }
+}

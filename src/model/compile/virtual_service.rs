@@ -1,0 +1,92 @@
+//! A VirtualService to a [`VirtualHost`]: hosts qualified, ports taken from the service when it
+//! names one host, each `http` route compiled in order ([`super::http_route`]). A VirtualService
+//! bound only to gateways (no `mesh`) is skipped.
+//!
+//! Imports only [`crate::config`] and [`crate::model`].
+
+use std::sync::Arc;
+
+use crate::config::diag::Reporter;
+use crate::config::wire::VirtualServiceSpec;
+use crate::config::{Diagnostic, Resource};
+use crate::model::host::qualify;
+use crate::model::table::VirtualHost;
+
+use super::{COMPARE_IGNORE_ANNOTATION, Compiler};
+
+impl Compiler<'_> {
+    /// Compiles `vs`; `None` when it does not apply to this proxy.
+    pub(super) fn virtual_service(
+        &mut self,
+        vs: &Resource<VirtualServiceSpec>,
+        diags: &mut Vec<Diagnostic>,
+    ) -> Option<VirtualHost> {
+        let mut r = Reporter::new(diags, vs.file.clone(), vs.id.to_string());
+        let spec = &vs.spec;
+        let ns = vs.id.namespace.as_str();
+        for (name, present) in [("tls", spec.tls.is_some()), ("tcp", spec.tcp.is_some())] {
+            if present {
+                r.warning(
+                    format!("spec.{name}"),
+                    "only http routes are proxied; ignored",
+                );
+            }
+        }
+        if !spec.gateways.is_empty() && !spec.gateways.iter().any(|g| g == "mesh") {
+            r.warning(
+                "spec.gateways",
+                "applies to gateways only (no \"mesh\"), so not to shadowmesh; skipped",
+            );
+            return None;
+        }
+        if spec.hosts.is_empty() {
+            r.error("spec.hosts", "a VirtualService needs at least one host");
+        }
+        let hosts: Vec<String> = spec
+            .hosts
+            .iter()
+            .map(|h| qualify(h, ns, &self.namespaces))
+            .collect();
+        let ports = match hosts.as_slice() {
+            [one] => self
+                .services
+                .get(one)
+                .map(|s| s.ports.iter().map(|p| p.number).collect())
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        let mut routes = Vec::new();
+        for (i, route) in spec.http.iter().enumerate() {
+            if let Some(route) = self.route(route, ns, &mut r, i) {
+                routes.push(route);
+            }
+        }
+        if spec.http.is_empty() {
+            r.warning(
+                "spec.http",
+                "no http routes: requests for these hosts get 404",
+            );
+        }
+        let compare_ignore = vs
+            .meta
+            .annotations
+            .get(COMPARE_IGNORE_ANNOTATION)
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let compare_ignore = Arc::new(compare_ignore);
+        Some(VirtualHost {
+            name: vs.id.to_string(),
+            hosts,
+            source: Some(vs.id.clone()),
+            ports,
+            routes,
+            compare_ignore,
+        })
+    }
+}

@@ -144,10 +144,7 @@ async fn wait_for_port(port: u16) {
 
 #[tokio::test]
 async fn sigterm_drains_the_request_in_flight_and_exits_0() {
-    let slow = backend::http1("v1")
-        .delay(Duration::from_millis(800))
-        .run()
-        .await;
+    let slow = backend::slow("v1", Duration::from_millis(800)).await;
     let dir = config::seed(slow.port(), slow.port(), refusing_port().await).write();
     let (port, admin) = (refusing_port().await, refusing_port().await);
     let mut child = binary::run(dir.path()).listen(port).admin(admin).spawn();

@@ -128,10 +128,7 @@ async fn a_random_timestamp_is_not_flagged_when_a_secondary_is_mirrored() {
 #[tokio::test]
 async fn a_slower_candidate_shows_the_slowdown_with_significance() {
     let v1 = backend::http1("v1").run().await;
-    let v3 = backend::http1("v3")
-        .delay(Duration::from_millis(40))
-        .run()
-        .await;
+    let v3 = backend::slow("v3", Duration::from_millis(40)).await;
     let proxy = compared(v1.port(), v3.port(), &["v3"], "/version")
         .min_pairs(50)
         .run()

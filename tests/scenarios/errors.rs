@@ -62,10 +62,7 @@ spec:
 #[tokio::test]
 async fn each_failure_gets_envoys_status() {
     let ok = backend::http1("ok").run().await;
-    let slow = backend::http1("slow")
-        .delay(Duration::from_secs(2))
-        .run()
-        .await;
+    let slow = backend::slow("slow", Duration::from_secs(2)).await;
     let reset = backend::http1("reset").reset().run().await;
     let endpoints = [
         ("ok", ok.port()),

@@ -31,10 +31,7 @@ async fn v1_answers(proxy: &proxy::Proxy, n: usize, path: impl Fn(usize) -> Stri
 
 #[tokio::test]
 async fn a_mirror_that_takes_two_seconds_never_delays_the_primary() {
-    let slow = backend::http1("v3")
-        .delay(Duration::from_secs(2))
-        .run()
-        .await;
+    let slow = backend::slow("v3", Duration::from_secs(2)).await;
     let (v1, proxy) = seed_with_v3(slow.port()).await;
     let proxy = proxy.mirror_timeout(Duration::from_secs(5)).run().await;
     v1_answers(&proxy, 10, |n| format!("/api/calculation?number={n}")).await;
@@ -66,10 +63,7 @@ async fn a_mirror_that_takes_two_seconds_never_delays_the_primary() {
 
 #[tokio::test]
 async fn a_mirror_past_its_timeout_is_cut_off_and_counted() {
-    let slow = backend::http1("v3")
-        .delay(Duration::from_secs(3))
-        .run()
-        .await;
+    let slow = backend::slow("v3", Duration::from_secs(3)).await;
     let (_v1, proxy) = seed_with_v3(slow.port()).await;
     let proxy = proxy.mirror_timeout(Duration::from_millis(200)).run().await;
     v1_answers(&proxy, 5, |_| "/".into()).await;
@@ -117,10 +111,7 @@ async fn a_mirror_that_resets_is_counted_and_the_user_never_notices() {
 
 #[tokio::test]
 async fn mirrors_beyond_the_in_flight_cap_are_dropped_not_queued() {
-    let slow = backend::http1("v3")
-        .delay(Duration::from_secs(2))
-        .run()
-        .await;
+    let slow = backend::slow("v3", Duration::from_secs(2)).await;
     let (_v1, proxy) = seed_with_v3(slow.port()).await;
     let proxy = proxy.max_mirrors_in_flight(3).run().await;
     v1_answers(&proxy, 8, |_| "/".into()).await;

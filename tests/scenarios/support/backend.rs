@@ -1,6 +1,6 @@
 //! Fake upstreams on loopback ports that record every request they receive:
 //! `backend::http1("v1").run().await` answers JSON naming its version; `.delay(d)`, `.reset()`
-//! and `.timestamped()` change how it answers; `backend::h2c("v1")` speaks HTTP/2 only;
+//! and `.timestamped()` change how it answers (`backend::slow(v, d)` for short); `backend::h2c("v1")` speaks HTTP/2 only;
 //! `backend::calc("v3").flaw(..)` is the real sample calculation service from `tools::sample`.
 
 use std::convert::Infallible;
@@ -69,6 +69,12 @@ pub fn http1(version: &str) -> Builder {
         behavior: Behavior::Answer,
         h2_only: false,
     }
+}
+
+/// A running HTTP/1.1 backend that answers after `delay` (shorthand for
+/// `http1(version).delay(delay).run()`).
+pub async fn slow(version: &str, delay: Duration) -> Backend {
+    http1(version).delay(delay).run().await
 }
 
 /// A backend speaking only h2c (HTTP/2 with prior knowledge).

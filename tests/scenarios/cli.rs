@@ -1,24 +1,30 @@
-//! The binary as users run it: `validate` on good and broken configs, `run` with a bad config,
-//! and graceful shutdown on SIGTERM with a request in flight.
+//! User story: "I run the binary": `validate` on good and broken configs, `run` with a bad config,
+//! graceful shutdown on SIGTERM with a request in flight, and access-log lines naming primary and
+//! mirror.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::net::{SocketAddr, TcpStream};
+use std::process::Output;
 use std::time::Duration;
 
-use crate::support::*;
+use crate::assert_eventually;
+use crate::support::backend;
+use crate::support::binary::{self, Spawned};
+use crate::support::client::Client;
+use crate::support::config::{self, Files};
+use crate::support::{examples, refusing_port};
 
-fn shadowmesh() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_shadowmesh"))
+fn validate(dir: &std::path::Path) -> Output {
+    binary::command()
+        .args(["validate", "-f"])
+        .arg(dir)
+        .output()
+        .unwrap()
 }
 
 #[test]
 fn validate_accepts_both_examples_with_a_one_line_summary() {
     for example in ["calcbackend", "greeter"] {
-        let out = shadowmesh()
-            .args(["validate", "-f"])
-            .arg(examples().join(example))
-            .output()
-            .unwrap();
+        let out = validate(&examples().join(example));
         assert!(
             out.status.success(),
             "{example}: {}",
@@ -28,11 +34,7 @@ fn validate_accepts_both_examples_with_a_one_line_summary() {
         assert_eq!(stdout.lines().count(), 1, "{stdout}");
         assert!(stdout.starts_with("valid: "), "{stdout}");
     }
-    let out = shadowmesh()
-        .args(["validate", "-f"])
-        .arg(examples().join("calcbackend"))
-        .output()
-        .unwrap();
+    let out = validate(&examples().join("calcbackend"));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("skipped Deployment jscalcbackend-new-v2"),
@@ -40,30 +42,33 @@ fn validate_accepts_both_examples_with_a_one_line_summary() {
     );
 }
 
-#[test]
-fn validate_prints_every_error_with_file_resource_and_field() {
-    let dir = config_dir(&[
-        ("a-service.yaml", &calc_service_entry(9081, 9082, 9083)),
-        (
-            "b-rule.yaml",
-            "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: calcbackend-rule, namespace: challengeistio}\nspec:\n  host: calcbackendsvc\n  subsets:\n  - {name: v1, labels: {version: v1}}\n  - {name: v1, labels: {version: v2}}\n",
-        ),
-        (
+/// Six mistakes in four files: a duplicate subset, a bad regex, an unknown subset, a percentage
+/// over 100, an unknown mirror subset, and broken YAML.
+fn broken_config() -> Files {
+    let rule = config::destination_rule("calcbackendsvc")
+        .name("calcbackend-rule")
+        .subset("v1", "v1")
+        .subset("v1", "v2");
+    config::files()
+        .file("a-service.yaml", config::seed_service_entry(9081, 9082, 9083))
+        .file("b-rule.yaml", rule.yaml())
+        .file(
             "c-routes.yaml",
             "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: backend-vs, namespace: challengeistio}\nspec:\n  hosts: [calcbackendsvc]\n  http:\n  - match: [{headers: {user-agent: {regex: \"(Mobile\"}}}]\n    route: [{destination: {host: calcbackendsvc, subset: v2}}]\n  - route: [{destination: {host: calcbackendsvc, subset: v1}}]\n    mirror: {host: calcbackendsvc, subset: v3}\n    mirrorPercentage: {value: 101}\n",
-        ),
-        (
+        )
+        .file(
             "d-broken.yaml",
             "kind: VirtualService\napiVersion: networking.istio.io/v1\nmetadata:\n  name: [oops\n",
-        ),
-    ]);
-    let out = shadowmesh()
-        .args(["validate", "-f"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
+        )
+}
+
+#[test]
+fn validate_prints_every_error_with_file_resource_and_field() {
+    let dir = broken_config().write();
+    let out = validate(dir.path());
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
+    let vs = "VirtualService challengeistio/backend-vs";
     let expect = [
         (
             "b-rule.yaml",
@@ -72,24 +77,16 @@ fn validate_prints_every_error_with_file_resource_and_field() {
         ),
         (
             "c-routes.yaml",
-            "VirtualService challengeistio/backend-vs",
+            vs,
             "spec.http[0].match[0].headers.user-agent",
         ),
         (
             "c-routes.yaml",
-            "VirtualService challengeistio/backend-vs",
+            vs,
             "spec.http[0].route[0].destination.subset",
         ),
-        (
-            "c-routes.yaml",
-            "VirtualService challengeistio/backend-vs",
-            "spec.http[1].mirrorPercentage.value",
-        ),
-        (
-            "c-routes.yaml",
-            "VirtualService challengeistio/backend-vs",
-            "spec.http[1].mirror.subset",
-        ),
+        ("c-routes.yaml", vs, "spec.http[1].mirrorPercentage.value"),
+        ("c-routes.yaml", vs, "spec.http[1].mirror.subset"),
     ];
     for (file, resource, field) in expect {
         assert!(
@@ -110,11 +107,13 @@ fn validate_prints_every_error_with_file_resource_and_field() {
 
 #[test]
 fn run_refuses_to_start_on_a_bad_config() {
-    let dir = config_dir(&[(
-        "vs.yaml",
-        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: x}\nspec:\n  hosts: [nowhere]\n  http:\n  - route: [{destination: {host: nowhere}}]\n",
-    )]);
-    let out = shadowmesh()
+    let dir = config::files()
+        .file(
+            "vs.yaml",
+            "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: x}\nspec:\n  hosts: [nowhere]\n  http:\n  - route: [{destination: {host: nowhere}}]\n",
+        )
+        .write();
+    let out = binary::command()
         .args([
             "run",
             "--listen",
@@ -134,111 +133,66 @@ fn run_refuses_to_start_on_a_bad_config() {
     );
 }
 
+/// Waits (10 s at most) until something listens on `127.0.0.1:<port>`.
+async fn wait_for_port(port: u16) {
+    assert_eventually!(
+        within Duration::from_secs(10),
+        TcpStream::connect(("127.0.0.1", port)).is_ok(),
+        "the proxy did not come up on port {port}"
+    );
+}
+
 #[tokio::test]
 async fn sigterm_drains_the_request_in_flight_and_exits_0() {
-    let slow = Backend::start("v1", Behavior::Delay(Duration::from_millis(800))).await;
-    let dir = seed_config(slow.addr.port(), slow.addr.port(), refusing_port().await);
-    let port = refusing_port().await;
-    let admin = refusing_port().await;
-    let mut child = shadowmesh()
-        .args([
-            "run",
-            "--namespace",
-            "challengeistio",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--admin",
-            &format!("127.0.0.1:{admin}"),
-            "-f",
-        ])
-        .arg(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Wait for readiness on the admin port.
-    let ready = eventually(Duration::from_secs(10), || {
-        std::net::TcpStream::connect(("127.0.0.1", admin)).is_ok()
-    })
-    .await;
-    assert!(ready, "the proxy did not come up");
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let in_flight = tokio::spawn(async move { get(addr, "calcbackendsvc", "/slow", None).await });
-    assert!(
-        eventually(Duration::from_secs(5), || slow.count() == 1).await,
-        "request reached the backend"
-    );
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    let slow = backend::slow("v1", Duration::from_millis(800)).await;
+    let dir = config::seed(slow.port(), slow.port(), refusing_port().await).write();
+    let (port, admin) = (refusing_port().await, refusing_port().await);
+    let mut child = binary::run(dir.path()).listen(port).admin(admin).spawn();
+    wait_for_port(admin).await;
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let in_flight = tokio::spawn(async move { Client::new(addr).get("/slow").send().await });
+    assert_eventually!(slow.count() == 1, "request reached the backend");
+    child.sigterm();
     let answer = in_flight.await.unwrap();
     assert_eq!(answer.status, 200, "the request in flight finished");
     assert_eq!(answer.version(), "v1");
-    let status = tokio::task::spawn_blocking(move || child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(status.code(), Some(0));
+    assert_eq!(child.exit_code().await, Some(0));
     // New connections are refused once it has stopped.
-    assert!(std::net::TcpStream::connect(addr).is_err());
+    assert!(TcpStream::connect(addr).is_err());
 }
 
-#[test]
-fn access_log_lines_name_primary_and_mirror() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let v1 = Backend::start("v1", Behavior::Answer).await;
-        let v3 = Backend::start("v3", Behavior::Answer).await;
-        let dir = seed_config(v1.addr.port(), v1.addr.port(), v3.addr.port());
-        let port = refusing_port().await;
-        let mut child = shadowmesh()
-            .args([
-                "run",
-                "--namespace",
-                "challengeistio",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--admin",
-                "127.0.0.1:0",
-                "-f",
-            ])
-            .arg(dir.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        assert!(
-            eventually(Duration::from_secs(10), || std::net::TcpStream::connect(
-                addr
-            )
-            .is_ok())
-            .await
-        );
-        get(addr, "calcbackendsvc", "/hello", None).await;
-        assert!(eventually(Duration::from_secs(5), || v3.count() == 1).await);
-        Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap();
-        let lines: Vec<String> = BufReader::new(child.stdout.take().unwrap())
-            .lines()
-            .map_while(Result::ok)
-            .collect();
-        child.wait().unwrap();
-        assert!(
-            lines
-                .iter()
-                .any(|l| l.starts_with("GET /hello 200 ")
-                    && l.ends_with(" bytes -> calcbackendsvc v1")),
-            "{lines:#?}"
-        );
-        assert!(
-            lines.iter().any(|l| l.starts_with("GET /hello 200 ")
-                && l.ends_with(" bytes -> calcbackendsvc v3 (mirror)")),
-            "{lines:#?}"
-        );
-    });
+#[tokio::test]
+async fn access_log_lines_name_primary_and_mirror() {
+    let v1 = backend::http1("v1").run().await;
+    let v3 = backend::http1("v3").run().await;
+    let dir = config::seed(v1.port(), v1.port(), v3.port()).write();
+    let port = refusing_port().await;
+    let mut child: Spawned = binary::run(dir.path())
+        .listen(port)
+        .admin(0)
+        .capture_stdout()
+        .spawn();
+    wait_for_port(port).await;
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    Client::new(addr).get("/hello").send().await;
+    assert_eventually!(v3.count() == 1, "the mirror got /hello");
+    child.sigterm();
+    let lines = tokio::task::spawn_blocking(move || {
+        let lines = child.stdout_lines();
+        drop(child);
+        lines
+    })
+    .await
+    .unwrap();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("GET /hello 200 ") && l.ends_with(" bytes -> calcbackendsvc v1")),
+        "{lines:#?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with("GET /hello 200 ")
+            && l.ends_with(" bytes -> calcbackendsvc v3 (mirror)")),
+        "{lines:#?}"
+    );
 }

@@ -1,10 +1,10 @@
-//! `shadowmesh demo` from the user's seat: one command, the whole seed story, exit 0.
+//! User story: "I try `shadowmesh demo`": one command, the whole seed story, exit 0.
 
-use std::process::Command;
+use crate::support::binary;
 
 #[test]
 fn the_demo_runs_the_seed_story_end_to_end() {
-    let out = Command::new(env!("CARGO_BIN_EXE_shadowmesh"))
+    let out = binary::command()
         .args(["demo", "--duration", "4"])
         .output()
         .unwrap();

@@ -1,20 +1,32 @@
-//! The right status for each failure, as Envoy answers: no route 404, no endpoint 503,
-//! connect failure 503, reset 502, timeout 504; and h2c both ways.
+//! User story: "when something fails, my client gets the status Envoy would give": no route 404,
+//! no endpoint 503, connect failure 503, reset 502, timeout 504; redirects, direct responses and
+//! rewrites as configured; and h2c both ways.
 
 use std::time::Duration;
 
-use crate::support::*;
+use crate::assert_eventually;
+use crate::support::backend;
+use crate::support::client::H2c;
+use crate::support::config::{self, Files};
+use crate::support::proxy;
+use crate::support::refusing_port;
 
-fn service(ports: &[(&str, u16)], protocol: &str) -> String {
-    let mut endpoints = String::new();
-    for (v, port) in ports {
-        endpoints.push_str(&format!(
-            "  - {{address: 127.0.0.1, ports: {{http: {port}}}, labels: {{app: web, version: {v}}}}}\n"
-        ));
+/// The `web` service with `endpoints` (version, port) on a port speaking `protocol`, and a
+/// DestinationRule with a subset for each way of failing.
+fn web(endpoints: &[(&str, u16)], protocol: &str) -> Files {
+    let mut service = config::service_entry("web").protocol(protocol);
+    for (version, port) in endpoints {
+        service = service.endpoint(version, *port);
     }
-    format!(
-        "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {{name: web, namespace: challengeistio}}\nspec:\n  hosts: [web]\n  ports:\n  - {{number: 80, name: http, protocol: {protocol}}}\n  resolution: STATIC\n  endpoints:\n{endpoints}---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {{name: web, namespace: challengeistio}}\nspec:\n  host: web\n  subsets:\n  - {{name: ok, labels: {{version: ok}}}}\n  - {{name: slow, labels: {{version: slow}}}}\n  - {{name: refused, labels: {{version: refused}}}}\n  - {{name: reset, labels: {{version: reset}}}}\n  - {{name: empty, labels: {{version: none}}}}\n"
-    )
+    let rule = config::destination_rule("web")
+        .subset("ok", "ok")
+        .subset("slow", "slow")
+        .subset("refused", "refused")
+        .subset("reset", "reset")
+        .subset("empty", "none");
+    config::files()
+        .file("web.yaml", service.yaml())
+        .file("rule.yaml", rule.yaml())
 }
 
 const ROUTES: &str = r#"apiVersion: networking.istio.io/v1
@@ -49,27 +61,22 @@ spec:
 
 #[tokio::test]
 async fn each_failure_gets_envoys_status() {
-    let ok = Backend::start("ok", Behavior::Answer).await;
-    let slow = Backend::start("slow", Behavior::Delay(Duration::from_secs(2))).await;
-    let reset = Backend::start("reset", Behavior::Reset).await;
-    let refused = refusing_port().await;
-    let se = service(
-        &[
-            ("ok", ok.addr.port()),
-            ("slow", slow.addr.port()),
-            ("refused", refused),
-            ("reset", reset.addr.port()),
-        ],
-        "HTTP",
-    );
-    let dir = config_dir(&[("web.yaml", &se), ("routes.yaml", ROUTES)]);
-    let proxy = start_proxy(vec![dir.path().to_path_buf()], |o| {
-        o.proxy.request_timeout = Some(Duration::from_secs(1));
-    })
-    .await;
-    let addr = proxy.listen_addrs[0];
+    let ok = backend::http1("ok").run().await;
+    let slow = backend::slow("slow", Duration::from_secs(2)).await;
+    let reset = backend::http1("reset").reset().run().await;
+    let endpoints = [
+        ("ok", ok.port()),
+        ("slow", slow.port()),
+        ("refused", refusing_port().await),
+        ("reset", reset.port()),
+    ];
+    let proxy = proxy::with_config(web(&endpoints, "HTTP").file("routes.yaml", ROUTES))
+        .request_timeout(Duration::from_secs(1))
+        .run()
+        .await;
+    let client = proxy.client().host("web");
     // `timeout: 0s` is Istio's "no timeout": it outlasts the proxy-wide 1 s limit.
-    assert_eq!(get(addr, "web", "/patient", None).await.status, 200);
+    assert_eq!(client.get("/patient").send().await.status, 200);
 
     let cases = [
         ("/nothing-matches", 404, "no route"),
@@ -79,7 +86,7 @@ async fn each_failure_gets_envoys_status() {
         ("/empty", 503, "no healthy upstream"),
     ];
     for (path, status, reason) in cases {
-        let a = get(addr, "web", path, None).await;
+        let a = client.get(path).send().await;
         assert_eq!(a.status, status, "{path}: {}", a.body);
         assert!(
             a.body.contains(reason),
@@ -89,18 +96,22 @@ async fn each_failure_gets_envoys_status() {
     }
     // A Host that smuggles a path or userinfo is refused, not routed.
     for bad in ["web/admin", "user@web", "web:80/x?y"] {
-        assert_eq!(get(addr, bad, "/api", None).await.status, 400, "{bad}");
+        assert_eq!(
+            client.get("/api").host(bad).send().await.status,
+            400,
+            "{bad}"
+        );
     }
-    let moved = get(addr, "web", "/moved?x=1", None).await;
+    let moved = client.get("/moved?x=1").send().await;
     assert_eq!(moved.status, 301);
     assert_eq!(moved.headers["location"], "http://example.com/new?x=1");
-    let health = get(addr, "web", "/health", None).await;
+    let health = client.get("/health").send().await;
     assert_eq!(
         (health.status.as_u16(), health.body.as_str()),
         (200, "healthy")
     );
 
-    let api = get(addr, "web", "/api/calculation?number=9", None).await;
+    let api = client.get("/api/calculation?number=9").send().await;
     assert_eq!(api.status, 200);
     assert_eq!(api.headers["x-proxied-by"], "shadowmesh");
     let seen = ok.seen();
@@ -114,29 +125,16 @@ async fn each_failure_gets_envoys_status() {
 
 #[tokio::test]
 async fn h2c_clients_and_h2c_upstreams() {
-    let ok = Backend::start("ok", Behavior::Answer).await;
-    let se = service(&[("ok", ok.addr.port())], "HTTP2");
-    let dir = config_dir(&[("web.yaml", &se)]);
-    let proxy = start_proxy(vec![dir.path().to_path_buf()], |_| {}).await;
+    let ok = backend::h2c("ok").run().await;
+    let proxy = proxy::with_config(web(&[("ok", ok.port())], "HTTP2"))
+        .run()
+        .await;
     // An h2c client with prior knowledge, `:authority: web`.
-    let stream = tokio::net::TcpStream::connect(proxy.listen_addrs[0])
-        .await
-        .unwrap();
-    let (mut sender, conn) = hyper::client::conn::http2::handshake(
-        hyper_util::rt::TokioExecutor::new(),
-        hyper_util::rt::TokioIo::new(stream),
-    )
-    .await
-    .unwrap();
-    tokio::spawn(conn);
+    let mut client = H2c::connect(proxy.addr()).await;
     for _ in 0..3 {
-        let req = http::Request::builder()
-            .uri("http://web/h2")
-            .body(http_body_util::Empty::<bytes::Bytes>::new())
-            .unwrap();
-        let resp = sender.send_request(req).await.unwrap();
-        assert_eq!(resp.status(), 200);
-        assert_eq!(resp.version(), http::Version::HTTP_2);
+        let a = client.get("http://web/h2").await;
+        assert_eq!(a.status, 200);
+        assert_eq!(a.http_version, http::Version::HTTP_2);
     }
     let seen = ok.seen();
     assert_eq!(seen.len(), 3);
@@ -148,35 +146,27 @@ async fn h2c_clients_and_h2c_upstreams() {
         seen.iter().all(|s| s.authority == "web"),
         ":authority is the service host"
     );
-    assert_eq!(
-        ok.accepted.load(std::sync::atomic::Ordering::SeqCst),
-        1,
-        "one multiplexed upstream connection"
-    );
+    assert_eq!(ok.accepted(), 1, "one multiplexed upstream connection");
     proxy.shutdown().await;
 }
 
 #[tokio::test]
 async fn h2_mirrors_get_their_own_connection() {
-    let ok = Backend::start("ok", Behavior::Answer).await;
-    let se = service(&[("ok", ok.addr.port())], "HTTP2");
+    let ok = backend::h2c("ok").run().await;
     // Primary and mirror on the same endpoint: a slow mirror must not queue behind (or ahead of)
     // user traffic on one multiplexed connection.
-    let vs = "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: web, namespace: challengeistio}\nspec:\n  hosts: [web]\n  http:\n  - route: [{destination: {host: web, subset: ok}}]\n    mirror: {host: web, subset: ok}\n";
-    let dir = config_dir(&[("web.yaml", &se), ("vs.yaml", vs)]);
-    let proxy = start_proxy(vec![dir.path().to_path_buf()], |_| {}).await;
+    let routes = config::virtual_service("web", "web")
+        .route("ok")
+        .mirror("ok");
+    let files = web(&[("ok", ok.port())], "HTTP2").file("vs.yaml", routes.yaml());
+    let proxy = proxy::with_config(files).run().await;
+    let client = proxy.client().host("web");
     for _ in 0..5 {
-        assert_eq!(
-            get(proxy.listen_addrs[0], "web", "/x", None).await.status,
-            200
-        );
+        assert_eq!(client.get("/x").send().await.status, 200);
     }
-    assert!(
-        eventually(Duration::from_secs(5), || ok.count() == 10).await,
-        "5 primaries + 5 copies"
-    );
+    assert_eventually!(ok.count() == 10, "5 primaries + 5 copies");
     assert_eq!(
-        ok.accepted.load(std::sync::atomic::Ordering::SeqCst),
+        ok.accepted(),
         2,
         "one connection for users, one for mirrors"
     );

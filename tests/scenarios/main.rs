@@ -1,4 +1,7 @@
-//! Scenario tests: real backends, the real proxy, real sockets on loopback.
+//! Scenario tests: real backends, the real proxy, real sockets on loopback. Each file is one
+//! user story; `support/` holds the builders they share.
+
+#![warn(clippy::too_many_lines)]
 
 mod support;
 

@@ -1,172 +1,46 @@
-//! Istio's dashboards on shadowmesh, proved with a real Prometheus (Debian's `prometheus`):
-//! the Istio Service Dashboard's "Incoming Request Duration By Source" query, the same per
-//! `destination_version` (v1, v2 and v3 side by side, counts exact), and every query of our own
-//! Grafana dashboard.
+//! User story: "I keep Istio's dashboards", proved with a real Prometheus (Debian's
+//! `prometheus`): the Istio Service Dashboard's "Incoming Request Duration By Source" query, the
+//! same per `destination_version` (v1, v2 and v3 side by side, counts exact), and every query of
+//! our own Grafana dashboard.
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use http::StatusCode;
 use serde_json::Value;
 use shadowmesh::proxy::mirror::MirrorOutcome;
 
-use crate::support::*;
+use crate::assert_eventually;
+use crate::support::backend;
+use crate::support::config;
+use crate::support::example_file;
+use crate::support::load::Load;
+use crate::support::metrics::{by_label, value};
+use crate::support::prometheus::Prometheus;
+use crate::support::proxy::{self, Proxy};
 
 const SERVICE: &str = "calcbackendsvc.challengeistio.svc.cluster.local";
 
-fn prometheus_binary() -> PathBuf {
-    let found = std::env::var_os("PATH")
-        .map(|p| {
-            std::env::split_paths(&p)
-                .map(|d| d.join("prometheus"))
-                .find(|p| p.is_file())
-        })
-        .unwrap_or_default();
-    found.unwrap_or_else(|| {
-        panic!(
-            "this test needs a real Prometheus server and none is on PATH; install it with: \
-             sudo apt-get install -y prometheus (CI's .ci/run does)"
-        )
+/// Loop mode while Prometheus scrapes: 3 desktop requests for each Mobile one. Step `i` is
+/// Mobile when `i % 4 == 3`.
+fn desktop_and_mobile(proxy: &Proxy) -> Load {
+    let client = proxy.client();
+    Load::start(3000, move |i| {
+        let client = client.clone();
+        async move {
+            let ua = if i % 4 == 3 {
+                "Foo Mobile Bar"
+            } else {
+                "Mozilla/5.0 (X11)"
+            };
+            let a = client.calculation(i).user_agent(ua).send().await;
+            assert_eq!(a.status, 200);
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     })
 }
 
-struct Prometheus {
-    child: Child,
-    url: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Prometheus {
-    async fn start(target: std::net::SocketAddr) -> Self {
-        let binary = prometheus_binary();
-        let dir = tempfile::tempdir().unwrap();
-        let config = format!(
-            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: shadowmesh\n    static_configs:\n      - targets: [\"{target}\"]\n"
-        );
-        std::fs::write(dir.path().join("prometheus.yml"), config).unwrap();
-        let port = refusing_port().await;
-        let child = Command::new(binary)
-            .arg(format!(
-                "--config.file={}",
-                dir.path().join("prometheus.yml").display()
-            ))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("prometheus starts");
-        let p = Self {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-            _dir: dir,
-        };
-        for _ in 0..150 {
-            if let Some((StatusCode::OK, _)) = http_get(&format!("{}/-/ready", p.url)).await {
-                return p;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        panic!("prometheus did not become ready within 30 s");
-    }
-
-    /// An instant query's result vector.
-    async fn query(&self, promql: &str) -> Vec<Value> {
-        let url = format!("{}/api/v1/query?query={}", self.url, url_encode(promql));
-        let (status, body) = http_get(&url).await.expect("prometheus answers");
-        let v: Value = serde_json::from_str(&body).unwrap();
-        assert_eq!(status, 200, "{promql}: {body}");
-        assert_eq!(v["status"], "success", "{promql}: {body}");
-        v["data"]["result"].as_array().cloned().unwrap_or_default()
-    }
-
-    /// Polls `promql` until `check` holds on its result (at most 30 s).
-    async fn until(&self, promql: &str, check: impl Fn(&[Value]) -> bool) -> Vec<Value> {
-        let mut last = Vec::new();
-        for _ in 0..150 {
-            last = self.query(promql).await;
-            if check(&last) {
-                return last;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        panic!("{promql}: condition never held; last result {last:#?}");
-    }
-}
-
-fn value(sample: &Value) -> f64 {
-    sample["value"][1]
-        .as_str()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(f64::NAN)
-}
-
-fn by_label<'a>(result: &'a [Value], label: &str, want: &str) -> Option<&'a Value> {
-    result.iter().find(|s| s["metric"][label] == want)
-}
-
-#[tokio::test]
-async fn istio_dashboards_queries_work_on_shadowmesh_metrics() {
-    let v1 = Backend::start("v1", Behavior::Answer).await;
-    let v2 = Backend::start("v2", Behavior::Answer).await;
-    let v3 = Backend::start("v3", Behavior::Answer).await;
-    let dir = seed_config(v1.addr.port(), v2.addr.port(), v3.addr.port());
-    let proxy = start_proxy(vec![dir.path().to_path_buf()], |o| {
-        o.workload = Some("frontend".into())
-    })
-    .await;
-    let prometheus = Prometheus::start(proxy.admin_addr).await;
-    prometheus
-        .until("up{job=\"shadowmesh\"}", |r| {
-            r.first().is_some_and(|s| value(s) == 1.0)
-        })
-        .await;
-
-    // Loop mode while Prometheus scrapes: 3 desktop requests for each Mobile one.
-    let addr = proxy.listen_addrs[0];
-    let stop = Arc::new(AtomicBool::new(false));
-    let (desktop, mobile) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-    let load = {
-        let (stop, desktop, mobile) = (stop.clone(), desktop.clone(), mobile.clone());
-        tokio::spawn(async move {
-            for i in 0..3000 {
-                if stop.load(Ordering::Relaxed) {
-                    break;
-                }
-                let (ua, counter) = if i % 4 == 3 {
-                    ("Foo Mobile Bar", &mobile)
-                } else {
-                    ("Mozilla/5.0 (X11)", &desktop)
-                };
-                let a = get(
-                    addr,
-                    "calcbackendsvc",
-                    &format!("/api/calculation?number={i}"),
-                    Some(ua),
-                )
-                .await;
-                assert_eq!(a.status, 200);
-                counter.fetch_add(1, Ordering::Relaxed);
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        })
-    };
-
-    // The Istio Service Dashboard, "Incoming Request Duration By Source" (plain-text variant:
-    // shadowmesh reports connection_security_policy="none", not "mutual_tls"), $qrep=destination.
+/// The Istio Service Dashboard, "Incoming Request Duration By Source" (plain-text variant:
+/// shadowmesh reports connection_security_policy="none", not "mutual_tls"), $qrep=destination.
+async fn incoming_duration_by_source(prometheus: &Prometheus) {
     let by_source = format!(
         "(histogram_quantile(0.50, sum(irate(istio_request_duration_milliseconds_bucket{{reporter=~\"destination\", connection_security_policy!=\"mutual_tls\", destination_service=~\"{SERVICE}\", source_workload=~\".*\", source_workload_namespace=~\".*\"}}[1m])) by (source_workload, source_workload_namespace, le)) / 1000) or histogram_quantile(0.50, sum(irate(istio_request_duration_seconds_bucket{{reporter=~\"destination\", connection_security_policy!=\"mutual_tls\", destination_service=~\"{SERVICE}\", source_workload=~\".*\", source_workload_namespace=~\".*\"}}[1m])) by (source_workload, source_workload_namespace, le))"
     );
@@ -180,8 +54,10 @@ async fn istio_dashboards_queries_work_on_shadowmesh_metrics() {
         "challengeistio"
     );
     assert!(value(frontend) > 0.0);
+}
 
-    // The same, per destination_version: v1 and v3 (and v2) side by side.
+/// The same, per destination_version: v1 and v3 (and v2) side by side.
+async fn duration_by_version(prometheus: &Prometheus) {
     let by_version = format!(
         "histogram_quantile(0.50, sum(irate(istio_request_duration_milliseconds_bucket{{reporter=\"destination\", destination_service=\"{SERVICE}\"}}[1m])) by (destination_version, le))"
     );
@@ -193,13 +69,12 @@ async fn istio_dashboards_queries_work_on_shadowmesh_metrics() {
         })
         .await;
     assert_eq!(result.len(), 3, "{result:#?}");
+}
 
-    // Every query of our own dashboard returns data.
-    let dashboard: Value = serde_json::from_str(
-        &std::fs::read_to_string(examples().join("../deploy/grafana/shadowmesh-mirror.json"))
-            .unwrap(),
-    )
-    .unwrap();
+/// Every query of our own dashboard returns data.
+async fn our_dashboard(prometheus: &Prometheus) {
+    let dashboard: Value =
+        serde_json::from_str(&example_file("../deploy/grafana/shadowmesh-mirror.json")).unwrap();
     let mut checked = 0;
     for panel in dashboard["panels"].as_array().unwrap() {
         for target in panel["targets"].as_array().unwrap() {
@@ -217,33 +92,49 @@ async fn istio_dashboards_queries_work_on_shadowmesh_metrics() {
         }
     }
     assert_eq!(checked, 13);
+}
 
-    // Counts are exact: v1 = desktop requests, v2 = Mobile requests, v3 = mirrored copies.
-    stop.store(true, Ordering::Relaxed);
-    load.await.unwrap();
-    let mirrorer = proxy.proxy.mirrorer.clone();
-    assert!(
-        eventually(Duration::from_secs(5), || mirrorer
-            .stats
-            .get(MirrorOutcome::Sent)
-            == desktop.load(Ordering::Relaxed) as u64)
-        .await
-    );
-    let (d, m) = (
-        desktop.load(Ordering::Relaxed) as f64,
-        mobile.load(Ordering::Relaxed) as f64,
-    );
+/// Counts are exact: v1 = desktop requests, v2 = Mobile requests, v3 = mirrored copies.
+async fn exact_counts(prometheus: &Prometheus, desktop: f64, mobile: f64) {
     let counts = format!(
         "sum(istio_requests_total{{reporter=\"destination\", destination_service=\"{SERVICE}\"}}) by (destination_version)"
     );
-    let want = [("v1", d), ("v2", m), ("v3", d)];
+    let want = [("v1", desktop), ("v2", mobile), ("v3", desktop)];
     prometheus
         .until(&counts, |r| {
             want.iter()
                 .all(|(v, n)| by_label(r, "destination_version", v).is_some_and(|s| value(s) == *n))
         })
         .await;
-    assert_eq!(v3.count() as f64, d);
-    assert_eq!(v2.count() as f64, m);
+}
+
+#[tokio::test]
+async fn istio_dashboards_queries_work_on_shadowmesh_metrics() {
+    let v1 = backend::http1("v1").run().await;
+    let v2 = backend::http1("v2").run().await;
+    let v3 = backend::http1("v3").run().await;
+    let files = config::seed(v1.port(), v2.port(), v3.port());
+    let proxy = proxy::with_config(files).workload("frontend").run().await;
+    let prometheus = Prometheus::scraping(proxy.admin_addr).await;
+    prometheus
+        .until("up{job=\"shadowmesh\"}", |r| {
+            r.first().is_some_and(|s| value(s) == 1.0)
+        })
+        .await;
+
+    let load = desktop_and_mobile(&proxy);
+    incoming_duration_by_source(&prometheus).await;
+    duration_by_version(&prometheus).await;
+    our_dashboard(&prometheus).await;
+
+    let sent = load.stop().await;
+    let (desktop, mobile) = (sent - sent / 4, sent / 4);
+    assert_eventually!(
+        proxy.mirrored(MirrorOutcome::Sent) == desktop as u64,
+        "every desktop request is mirrored"
+    );
+    exact_counts(&prometheus, desktop as f64, mobile as f64).await;
+    assert_eq!(v3.count(), desktop);
+    assert_eq!(v2.count(), mobile);
     proxy.shutdown().await;
 }

@@ -1,56 +1,16 @@
-//! The comparison web page in a real headless Chromium (Debian's `chromium`): it loads, shows
-//! the verdict and the latency chart, and updates while traffic flows. A screenshot is written
-//! to `target/compare-page.png`.
+//! User story: "I watch the comparison in my browser": the web page in a real headless Chromium
+//! (Debian's `chromium`) loads, shows the verdict and the latency chart, and updates while
+//! traffic flows. A screenshot is written to `target/compare-page.png`.
 
 use std::path::PathBuf;
-use std::process::Command;
-use std::time::Duration;
 
-use shadowmesh::tools::sample::{self, Flaw, SampleConfig};
+use shadowmesh::tools::sample::Flaw;
 
-use crate::support::*;
-
-fn chromium() -> PathBuf {
-    ["chromium", "chromium-browser", "google-chrome"]
-        .iter()
-        .find_map(|name| {
-            std::env::var_os("PATH")
-                .and_then(|p| std::env::split_paths(&p).map(|d| d.join(name)).find(|p| p.is_file()))
-        })
-        .unwrap_or_else(|| {
-            panic!("this test needs a real browser and none is on PATH; install it with: sudo apt-get install -y chromium (CI's .ci/run does)")
-        })
-}
-
-/// Loads `url` in headless Chromium, lets the page's scripts run, returns the DOM.
-fn render(url: &str, screenshot: Option<&std::path::Path>) -> String {
-    let profile = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new(chromium());
-    cmd.args([
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--virtual-time-budget=3000",
-        "--window-size=1280,1100",
-    ])
-    .arg(format!("--user-data-dir={}", profile.path().display()));
-    match screenshot {
-        Some(path) => cmd.arg(format!("--screenshot={}", path.display())),
-        None => cmd.arg("--dump-dom"),
-    };
-    let out = cmd.arg(url).output().expect("chromium runs");
-    assert!(
-        out.status.success(),
-        "chromium failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use crate::assert_eventually;
+use crate::support::backend;
+use crate::support::browser::render_async;
+use crate::support::config;
+use crate::support::proxy::{self, Proxy};
 
 fn pairs_shown(dom: &str) -> u64 {
     let at = dom
@@ -60,66 +20,16 @@ fn pairs_shown(dom: &str) -> u64 {
     dom[at..].split('"').next().unwrap().parse().unwrap()
 }
 
-#[tokio::test]
-async fn the_web_page_shows_the_verdict_and_chart_and_updates_while_traffic_flows() {
-    let cfg = SampleConfig::calc;
-    let v1 = sample::start("127.0.0.1:0".parse().unwrap(), cfg("v1", None))
-        .await
-        .unwrap();
-    let v3 = sample::start(
-        "127.0.0.1:0".parse().unwrap(),
-        cfg("v3", Some(Flaw::PerfectPowers)),
-    )
-    .await
-    .unwrap();
-    let vs = seed_file("virtualservice.yaml").replace(
-        "  namespace: challengeistio\n",
-        "  namespace: challengeistio\n  annotations:\n    shadowmesh.io/compare-ignore: \"/version,/host\"\n",
-    );
-    let dir = config_dir(&[
-        ("destinationrule.yaml", &seed_file("destinationrule.yaml")),
-        ("virtualservice.yaml", &vs),
-        (
-            "serviceentry.yaml",
-            &calc_service_entry(v1.addr.port(), v1.addr.port(), v3.addr.port()),
-        ),
-    ]);
-    let proxy = start_proxy(vec![dir.path().to_path_buf()], |o| {
-        if let Some(c) = o.compare.as_mut() {
-            c.thresholds.min_pairs = 20;
-        }
-    })
-    .await;
-    let addr = proxy.listen_addrs[0];
-    let send = |range: std::ops::Range<u64>| async move {
-        for n in range {
-            get(
-                addr,
-                "calcbackendsvc",
-                &format!("/api/calculation?number={n}"),
-                None,
-            )
-            .await;
-        }
-    };
-    send(1150..1200).await;
-    let compare = proxy.compare.clone().unwrap();
-    assert!(
-        eventually(Duration::from_secs(5), || compare
-            .report()
-            .candidates
-            .first()
-            .is_some_and(|c| c.pairs == 50))
-        .await
-    );
+/// Calculation requests for each of `numbers`.
+async fn send(proxy: &Proxy, numbers: std::ops::Range<u64>) {
+    let client = proxy.client();
+    for n in numbers {
+        client.calculation(n).send().await;
+    }
+}
 
-    let url = format!("http://{}/", proxy.admin_addr);
-    let dom = tokio::task::spawn_blocking({
-        let url = url.clone();
-        move || render(&url, None)
-    })
-    .await
-    .unwrap();
+/// The page shows a reject badge, the reason in words, the latency chart and the pair count.
+fn shows_the_verdict_and_chart(dom: &str) {
     assert!(
         dom.contains(r#"class="verdict reject""#),
         "verdict badge: {dom}"
@@ -133,19 +43,32 @@ async fn the_web_page_shows_the_verdict_and_chart_and_updates_while_traffic_flow
         "latency chart"
     );
     assert!(dom.contains("candidate v3"));
-    assert_eq!(pairs_shown(&dom), 50);
+    assert_eq!(pairs_shown(dom), 50);
+}
+
+#[tokio::test]
+async fn the_web_page_shows_the_verdict_and_chart_and_updates_while_traffic_flows() {
+    let v1 = backend::calc("v1").run().await;
+    let v3 = backend::calc("v3").flaw(Flaw::PerfectPowers).run().await;
+    // The seed's own VirtualService, annotated.
+    let routes = config::seed_file("virtualservice.yaml").replace(
+        "  namespace: challengeistio\n",
+        "  namespace: challengeistio\n  annotations:\n    shadowmesh.io/compare-ignore: \"/version,/host\"\n",
+    );
+    let files = config::seed(v1.addr.port(), v1.addr.port(), v3.addr.port())
+        .file("virtualservice.yaml", routes);
+    let proxy = proxy::with_config(files).min_pairs(20).run().await;
+    let first_pair = |p: &Proxy| p.compare_report().candidates.first().map(|c| c.pairs);
+
+    send(&proxy, 1150..1200).await;
+    assert_eventually!(first_pair(&proxy) == Some(50), "50 pairs compared");
+    let url = proxy.admin_url("/");
+    shows_the_verdict_and_chart(&render_async(url.clone(), None).await);
 
     // More traffic: the page shows it on its next refresh.
-    send(1200..1230).await;
-    assert!(
-        eventually(Duration::from_secs(5), || compare.report().candidates[0]
-            .pairs
-            == 80)
-        .await
-    );
-    let dom = tokio::task::spawn_blocking(move || render(&url, None))
-        .await
-        .unwrap();
+    send(&proxy, 1200..1230).await;
+    assert_eventually!(first_pair(&proxy) == Some(80), "80 pairs compared");
+    let dom = render_async(url.clone(), None).await;
     assert_eq!(
         pairs_shown(&dom),
         80,
@@ -153,11 +76,7 @@ async fn the_web_page_shows_the_verdict_and_chart_and_updates_while_traffic_flow
     );
 
     let shot = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/compare-page.png");
-    let admin = format!("http://{}/", proxy.admin_addr);
-    let shot_for_chromium = shot.clone();
-    tokio::task::spawn_blocking(move || render(&admin, Some(&shot_for_chromium)))
-        .await
-        .unwrap();
+    render_async(url, Some(shot.clone())).await;
     assert!(
         std::fs::metadata(&shot)
             .map(|m| m.len() > 10_000)

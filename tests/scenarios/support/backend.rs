@@ -1,0 +1,273 @@
+//! Fake upstreams on loopback ports that record every request they receive:
+//! `backend::http1("v1").run().await` answers JSON naming its version; `.delay(d)`, `.reset()`
+//! and `.timestamped()` change how it answers (`backend::slow(v, d)` for short); `backend::h2c("v1")` speaks HTTP/2 only;
+//! `backend::calc("v3").flaw(..)` is the real sample calculation service from `tools::sample`.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, Request, Response, Version};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::{TcpListener, TcpStream};
+
+use shadowmesh::tools::sample::{self, Flaw, SampleConfig};
+
+/// What a backend saw.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    pub path: String,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub version: Version,
+    /// `:authority` for HTTP/2, else the Host header.
+    pub authority: String,
+}
+
+impl Seen {
+    /// A header's value, or "" when absent.
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+}
+
+/// How a backend answers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Behavior {
+    /// 200 with a JSON body naming the version.
+    Answer,
+    /// Like `Answer`, after a delay.
+    Delay(Duration),
+    /// Accept, read the request head, then close the connection without answering.
+    Reset,
+    /// Like `Answer`, plus a random `timestamp` field (noise).
+    Timestamped,
+}
+
+/// A backend to be started: see the module docs.
+#[must_use]
+pub struct Builder {
+    version: String,
+    behavior: Behavior,
+    h2_only: bool,
+}
+
+/// A backend speaking HTTP/1.1 (and h2c, if a client asks with prior knowledge).
+pub fn http1(version: &str) -> Builder {
+    Builder {
+        version: version.to_string(),
+        behavior: Behavior::Answer,
+        h2_only: false,
+    }
+}
+
+/// A running HTTP/1.1 backend that answers after `delay` (shorthand for
+/// `http1(version).delay(delay).run()`).
+pub async fn slow(version: &str, delay: Duration) -> Backend {
+    http1(version).delay(delay).run().await
+}
+
+/// A backend speaking only h2c (HTTP/2 with prior knowledge).
+pub fn h2c(version: &str) -> Builder {
+    Builder {
+        h2_only: true,
+        ..http1(version)
+    }
+}
+
+impl Builder {
+    /// Answers 200 with `{"version", "path", "body_len"}` (the default).
+    pub fn answer_json(mut self) -> Self {
+        self.behavior = Behavior::Answer;
+        self
+    }
+
+    /// Answers like `answer_json`, after `delay`.
+    pub fn delay(mut self, delay: Duration) -> Self {
+        self.behavior = Behavior::Delay(delay);
+        self
+    }
+
+    /// Reads the request head, then closes the connection without answering.
+    pub fn reset(mut self) -> Self {
+        self.behavior = Behavior::Reset;
+        self
+    }
+
+    /// Answers like `answer_json` plus a random `timestamp` field (noise for the comparison).
+    pub fn timestamped(mut self) -> Self {
+        self.behavior = Behavior::Timestamped;
+        self
+    }
+
+    /// Binds `127.0.0.1:0` and serves until the test ends.
+    pub async fn run(self) -> Backend {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let backend = Backend {
+            addr: listener.local_addr().unwrap(),
+            version: self.version.clone(),
+            seen: Arc::default(),
+            completed: Arc::default(),
+            accepted: Arc::default(),
+        };
+        tokio::spawn(accept_loop(listener, Arc::new(self), backend.clone()));
+        backend
+    }
+}
+
+/// A running backend (cheap to clone; clones share the records).
+#[derive(Clone)]
+pub struct Backend {
+    pub addr: SocketAddr,
+    pub version: String,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    completed: Arc<AtomicUsize>,
+    accepted: Arc<AtomicUsize>,
+}
+
+impl Backend {
+    /// Its port.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// Everything seen so far.
+    pub fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    /// Requests seen so far.
+    pub fn count(&self) -> usize {
+        self.seen.lock().unwrap().len()
+    }
+
+    /// Responses fully written (for ordering checks).
+    pub fn completed(&self) -> usize {
+        self.completed.load(Ordering::SeqCst)
+    }
+
+    /// Connections accepted (a reset backend records nothing else).
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+}
+
+async fn accept_loop(listener: TcpListener, builder: Arc<Builder>, backend: Backend) {
+    while let Ok((stream, _)) = listener.accept().await {
+        backend.accepted.fetch_add(1, Ordering::SeqCst);
+        if builder.behavior == Behavior::Reset {
+            tokio::spawn(reset(stream));
+        } else {
+            tokio::spawn(serve(stream, builder.clone(), backend.clone()));
+        }
+    }
+}
+
+async fn reset(mut stream: TcpStream) {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 1024];
+    let _ = stream.read(&mut buf).await;
+}
+
+async fn serve(stream: TcpStream, builder: Arc<Builder>, backend: Backend) {
+    let h2_only = builder.h2_only;
+    let svc = service_fn(move |req| answer(req, builder.clone(), backend.clone()));
+    let mut server = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    if h2_only {
+        server = server.http2_only();
+    }
+    let _ = server.serve_connection(TokioIo::new(stream), svc).await;
+}
+
+async fn answer(
+    req: Request<Incoming>,
+    builder: Arc<Builder>,
+    backend: Backend,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let seen = record(req).await;
+    backend.seen.lock().unwrap().push(seen.clone());
+    if let Behavior::Delay(d) = builder.behavior {
+        tokio::time::sleep(d).await;
+    }
+    let (version, path, len) = (&builder.version, &seen.path, seen.body.len());
+    let json = if builder.behavior == Behavior::Timestamped {
+        let ts = fastrand::u64(..);
+        format!(r#"{{"version":"{version}","path":"{path}","body_len":{len},"timestamp":{ts}}}"#)
+    } else {
+        format!(r#"{{"version":"{version}","path":"{path}","body_len":{len}}}"#)
+    };
+    let resp = Response::builder()
+        .header("content-type", "application/json")
+        .header("x-served-by", version.as_str())
+        .body(Full::new(Bytes::from(json)))
+        .unwrap();
+    backend.completed.fetch_add(1, Ordering::SeqCst);
+    Ok(resp)
+}
+
+async fn record(req: Request<Incoming>) -> Seen {
+    let (parts, body) = req.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let header_host = || parts.headers.get("host").and_then(|h| h.to_str().ok());
+    let authority = match parts.uri.authority() {
+        Some(a) => a.to_string(),
+        None => header_host().unwrap_or("").to_string(),
+    };
+    Seen {
+        authority,
+        method: parts.method.to_string(),
+        path: parts
+            .uri
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_string(),
+        headers: parts.headers,
+        body,
+        version: parts.version,
+    }
+}
+
+/// The sample calculation service (`tools::sample`), as `shadowmesh demo` runs it.
+#[must_use]
+pub struct CalcBuilder {
+    version: String,
+    flaw: Option<Flaw>,
+}
+
+/// Seed 000's calculation backend, answering correctly.
+pub fn calc(version: &str) -> CalcBuilder {
+    CalcBuilder {
+        version: version.to_string(),
+        flaw: None,
+    }
+}
+
+impl CalcBuilder {
+    /// With a deliberate bug.
+    pub fn flaw(mut self, flaw: Flaw) -> Self {
+        self.flaw = Some(flaw);
+        self
+    }
+
+    /// Binds `127.0.0.1:0` and serves until the test ends.
+    pub async fn run(self) -> sample::Sample {
+        let cfg = SampleConfig::calc(&self.version, self.flaw);
+        sample::start("127.0.0.1:0".parse().unwrap(), cfg)
+            .await
+            .unwrap()
+    }
+}

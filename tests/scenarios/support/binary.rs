@@ -1,0 +1,97 @@
+//! The `shadowmesh` binary as users run it: [`command`] for one-shot commands, and
+//! `binary::run(dir).listen(port).admin(port).spawn()` for a proxy in a child process, which is
+//! killed (by its own pid) if the test ends before it stops.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+/// `shadowmesh` with no arguments yet.
+pub fn command() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_shadowmesh"))
+}
+
+/// `shadowmesh run --namespace challengeistio -f <dir>`, to be spawned.
+#[must_use]
+pub struct Run {
+    command: Command,
+}
+
+/// `shadowmesh run` on the config folder `dir`.
+pub fn run(dir: &Path) -> Run {
+    let mut command = command();
+    command
+        .args(["run", "--namespace", "challengeistio", "-f"])
+        .arg(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    Run { command }
+}
+
+impl Run {
+    /// `--listen 127.0.0.1:<port>`.
+    pub fn listen(mut self, port: u16) -> Self {
+        self.command
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"));
+        self
+    }
+
+    /// `--admin 127.0.0.1:<port>` (0: any).
+    pub fn admin(mut self, port: u16) -> Self {
+        self.command.arg("--admin").arg(format!("127.0.0.1:{port}"));
+        self
+    }
+
+    /// Keeps its stdout (the access log) for [`Spawned::stdout_lines`].
+    pub fn capture_stdout(mut self) -> Self {
+        self.command.stdout(Stdio::piped());
+        self
+    }
+
+    /// Starts it.
+    pub fn spawn(mut self) -> Spawned {
+        Spawned(Some(self.command.spawn().expect("shadowmesh starts")))
+    }
+}
+
+/// A child `shadowmesh run`.
+pub struct Spawned(Option<Child>);
+
+impl Spawned {
+    fn child(&mut self) -> &mut Child {
+        self.0.as_mut().expect("still running")
+    }
+
+    /// Sends SIGTERM, as Kubernetes does to stop a pod.
+    pub fn sigterm(&mut self) {
+        let pid = self.child().id().to_string();
+        let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(killed.success());
+    }
+
+    /// Every line it wrote on stdout, read until it closes it.
+    pub fn stdout_lines(&mut self) -> Vec<String> {
+        use std::io::{BufRead, BufReader};
+        let stdout = self.child().stdout.take().expect("captured stdout");
+        BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .collect()
+    }
+
+    /// Waits (off the runtime's threads) for it to exit; its exit code.
+    pub async fn exit_code(mut self) -> Option<i32> {
+        let mut child = self.0.take().expect("still running");
+        let status = tokio::task::spawn_blocking(move || child.wait()).await;
+        status.unwrap().unwrap().code()
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        if let Some(child) = self.0.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}

@@ -26,6 +26,8 @@ pub mod services;
 pub mod table;
 
 #[cfg(test)]
+pub(crate) mod test_fixtures;
+#[cfg(test)]
 mod validate_tests;
 
 use std::path::PathBuf;

@@ -5,29 +5,8 @@ use std::path::{Path, PathBuf};
 
 use crate::config::Diagnostic;
 use crate::config::{ConfigSet, parse_into};
+use crate::model::test_fixtures::SEED_SERVICES;
 use crate::model::{ProxyIdentity, compile};
-
-const SERVICE: &str = r#"
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: calc, namespace: challengeistio}
-spec:
-  hosts: [calcbackendsvc]
-  ports: [{number: 80, name: http}]
-  resolution: STATIC
-  endpoints:
-  - {address: 127.0.0.1, ports: {http: 9081}, labels: {version: v1}}
-  - {address: 127.0.0.1, ports: {http: 9083}, labels: {version: v3}}
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: calcbackend-rule, namespace: challengeistio}
-spec:
-  host: calcbackendsvc
-  subsets:
-  - {name: v1, labels: {version: v1}}
-  - {name: v3, labels: {version: v3}}
-"#;
 
 fn diagnostics(broken: &str) -> Vec<Diagnostic> {
     let mut set = ConfigSet::default();
@@ -35,7 +14,7 @@ fn diagnostics(broken: &str) -> Vec<Diagnostic> {
     parse_into(
         &mut set,
         Path::new("svc.yaml"),
-        SERVICE,
+        SEED_SERVICES,
         "default",
         &mut diags,
     );
@@ -91,7 +70,7 @@ fn unknown_subset() {
             "  - route: [{{destination: {V1}}}]\n  - route: [{{destination: {{host: calcbackendsvc, subset: v9}}}}]\n"
         )),
         "spec.http[1].route[0].destination.subset",
-        "subset \"v9\" is not defined for host calcbackendsvc.challengeistio.svc.cluster.local (DestinationRule challengeistio/calcbackend-rule defines v1, v3)",
+        "subset \"v9\" is not defined for host calcbackendsvc.challengeistio.svc.cluster.local (DestinationRule challengeistio/calcbackend-rule defines v1, v2, v3)",
     );
 }
 

@@ -4,34 +4,15 @@
 use http::HeaderMap;
 
 use super::{NoRoute, RequestHead, Target, find};
+use crate::model::test_fixtures::SEED_SERVICES;
 use crate::model::{ProxyIdentity, RouteTable, compile_text};
 
-const SERVICES: &str = r#"
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: calc, namespace: challengeistio}
-spec:
-  hosts: [calcbackendsvc]
-  ports: [{number: 80, name: http}]
-  resolution: STATIC
-  endpoints:
-  - {address: 127.0.0.1, ports: {http: 9081}, labels: {version: v1}}
-  - {address: 127.0.0.1, ports: {http: 9082}, labels: {version: v2}}
-  - {address: 127.0.0.1, ports: {http: 9083}, labels: {version: v3}}
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: calc, namespace: challengeistio}
-spec:
-  host: calcbackendsvc
-  subsets:
-  - {name: v1, labels: {version: v1}}
-  - {name: v2, labels: {version: v2}}
-  - {name: v3, labels: {version: v3}}
-"#;
-
 fn table_with(identity: &ProxyIdentity, routes: &str) -> RouteTable {
-    let (table, diags) = compile_text("test.yaml", &format!("{SERVICES}---\n{routes}"), identity);
+    let (table, diags) = compile_text(
+        "test.yaml",
+        &format!("{SEED_SERVICES}---\n{routes}"),
+        identity,
+    );
     let errors: Vec<String> = diags
         .iter()
         .filter(|d| d.is_error())

@@ -2,7 +2,6 @@
 //! header matches, the body tee, and metrics recording. Run: `cargo bench --bench hot_path`.
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -12,7 +11,7 @@ use http_body_util::{BodyExt, StreamBody};
 use std::hint::black_box;
 
 use shadowmesh::model::{ProxyIdentity, RouteTable, compile_text};
-use shadowmesh::proxy::body::{Tap, TeeBody};
+use shadowmesh::proxy::body::{Tap, TeeBody, Upload};
 use shadowmesh::route::{RequestHead, find};
 
 /// 100 routes: 99 with a regex on a header and a path prefix, then the catch-all.
@@ -89,12 +88,13 @@ fn body_tee(c: &mut Criterion) {
                 let frames: Vec<Result<http_body::Frame<Bytes>, std::convert::Infallible>> = (0..4)
                     .map(|_| Ok(http_body::Frame::data(chunk.clone())))
                     .collect();
-                let (tap, mirror_body, _) = Tap::new(1 << 20);
-                let counter = Arc::new(AtomicU64::new(0));
+                let (tap, mirror_body) = Tap::new(1 << 20);
+                let upload = Arc::new(Upload::default());
                 let tee = TeeBody::new(
                     StreamBody::new(futures_util::stream::iter(frames)),
                     vec![tap],
-                    counter,
+                    upload,
+                    None,
                 );
                 let primary = tee.collect().await.unwrap().to_bytes();
                 let mirrored = mirror_body.collect().await.unwrap().to_bytes();

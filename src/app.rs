@@ -1,6 +1,7 @@
 //! Assembling a running proxy: config loaded, listeners and admin bound, file watching started.
 //! Used by `shadowmesh run` and by the integration tests (so they run the real thing).
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,7 +21,8 @@ use crate::compare::{Comparator, CompareConfig};
 use crate::config::Diagnostic;
 use crate::model::ProxyIdentity;
 use crate::proxy::mirror::{MirrorConfig, Mirrorer};
-use crate::proxy::{ConnInfo, Proxy, ProxyOptions, server};
+use crate::proxy::server::{self, ClientLimits, ConnActivity, InFlightBody};
+use crate::proxy::{ConnInfo, Proxy, ProxyOptions};
 use crate::reload::{self, Reloader};
 use crate::telemetry::metrics::{IstioMetrics, SourceIdentity};
 use crate::telemetry::{AccessLog, LogFormat, Telemetry};
@@ -68,6 +70,8 @@ pub struct RunOptions {
     pub mirror: MirrorConfig,
     /// Proxy settings.
     pub proxy: ProxyOptions,
+    /// Limits of client connections.
+    pub client: ClientLimits,
     /// Access log format.
     pub log_format: LogFormat,
     /// Bound on the drain at shutdown.
@@ -91,6 +95,7 @@ impl RunOptions {
             workload: None,
             mirror: MirrorConfig::default(),
             proxy: ProxyOptions::default(),
+            client: ClientLimits::default(),
             log_format: LogFormat::Text,
             drain_timeout: Duration::from_secs(5),
             reload_poll: Duration::from_secs(1),
@@ -178,19 +183,23 @@ pub async fn start(opts: RunOptions) -> Result<Running, StartError> {
         listen_addrs.push(local_addr(&listener, opts.admin)?);
         let bound_host: Option<Arc<str>> = host.map(Arc::from);
         let proxy = parts.proxy.clone();
-        let serve = server::serve(
-            listener,
-            shutdown_rx.clone(),
-            opts.drain_timeout,
-            move |remote| {
-                let proxy = proxy.clone();
-                let conn = ConnInfo {
-                    remote,
-                    bound_host: bound_host.clone(),
-                };
-                service_fn(move |req| proxy.clone().handle(req, conn.clone()))
-            },
-        );
+        let make_service = move |remote, activity: Arc<ConnActivity>| {
+            let proxy = proxy.clone();
+            let conn = ConnInfo {
+                remote,
+                bound_host: bound_host.clone(),
+            };
+            service_fn(move |req| {
+                let in_flight = activity.enter();
+                let (proxy, conn) = (proxy.clone(), conn.clone());
+                async move {
+                    let resp = proxy.handle(req, conn).await?;
+                    Ok::<_, Infallible>(resp.map(|body| InFlightBody::new(body, in_flight)))
+                }
+            })
+        };
+        let (rx, drain, limits) = (shutdown_rx.clone(), opts.drain_timeout, opts.client.clone());
+        let serve = server::serve(listener, rx, drain, limits, make_service);
         tasks.spawn(serve);
     }
     let ready = Arc::new(AtomicBool::new(false));
@@ -205,7 +214,8 @@ pub async fn start(opts: RunOptions) -> Result<Running, StartError> {
         admin_listener,
         shutdown_rx.clone(),
         opts.drain_timeout,
-        move |_| {
+        ClientLimits::default(),
+        move |_, _| {
             let admin = admin.clone();
             service_fn(move |req| admin.clone().handle(req))
         },
@@ -249,7 +259,7 @@ fn assemble(opts: &RunOptions, reloader: &Arc<Reloader>) -> Parts {
         telemetry.add_hook(c.clone());
     }
     let telemetry = Arc::new(telemetry);
-    let upstreams = Arc::new(Upstreams::default());
+    let upstreams = Arc::new(Upstreams::new(Duration::from_secs(90), opts.mirror.timeout));
     if let Some(r) = registry.as_mut() {
         upstream::metrics::register(r, upstreams.clone(), reloader.snapshot.clone());
     }

@@ -14,6 +14,7 @@ use crate::compare::engine::EngineConfig;
 use crate::compare::verdict::Thresholds;
 use crate::proxy::ProxyOptions;
 use crate::proxy::mirror::MirrorConfig;
+use crate::proxy::server::ClientLimits;
 use crate::telemetry::LogFormat;
 
 /// `shadowmesh run`.
@@ -39,12 +40,18 @@ pub struct RunArgs {
     /// Request bodies larger than this many bytes are not mirrored.
     #[arg(long, default_value_t = 1 << 20)]
     mirror_body_limit: usize,
+    /// Bytes of mirrored request bodies held at once (all mirrors); a copy beyond it is dropped.
+    #[arg(long, default_value_t = 64 << 20)]
+    mirror_memory: usize,
     /// Keep the Host of mirrored copies as is (Istio 1.28+ default) instead of appending -shadow.
     #[arg(long)]
     no_shadow_host_suffix: bool,
-    /// Time limit for the primary's response headers when the route sets no timeout (0: none).
+    /// Time limit for the primary's response headers, from the end of the client's body, when
+    /// the route sets no timeout (0: none).
     #[arg(long, default_value = "60s", value_parser = parse_dur)]
     request_timeout: Duration,
+    #[command(flatten)]
+    client: ClientArgs,
     /// Access log format (`off` disables it).
     #[arg(long, value_enum, default_value = "text")]
     pub(super) log_format: LogFormat,
@@ -56,6 +63,35 @@ pub struct RunArgs {
     /// Bound on draining connections at shutdown.
     #[arg(long, default_value = "10s", value_parser = parse_dur)]
     drain_timeout: Duration,
+}
+
+/// Limits of client connections (`docs/limits.md`).
+#[derive(Debug, Args)]
+pub struct ClientArgs {
+    /// A request body with no byte for this long fails with 408 (0: no limit).
+    #[arg(long, default_value = "60s", value_parser = parse_dur)]
+    upload_idle_timeout: Duration,
+    /// A request's headers must arrive within this (HTTP/1.1), or the connection is closed.
+    #[arg(long, default_value = "60s", value_parser = parse_dur)]
+    client_header_timeout: Duration,
+    /// A client connection with no request in flight and no byte for this long is closed.
+    #[arg(long, default_value = "300s", value_parser = parse_dur)]
+    client_idle_timeout: Duration,
+    /// Client connections open at once; more wait in the kernel's accept queue.
+    #[arg(long, default_value_t = 100_000)]
+    max_connections: usize,
+}
+
+impl ClientArgs {
+    fn limits(&self) -> ClientLimits {
+        let positive = |d: Duration| d.max(Duration::from_millis(1));
+        ClientLimits {
+            header_timeout: positive(self.client_header_timeout),
+            idle_timeout: positive(self.client_idle_timeout),
+            max_connections: self.max_connections.max(1),
+            ..ClientLimits::default()
+        }
+    }
 }
 
 /// Comparison flags of `run`.
@@ -133,10 +169,14 @@ pub(super) async fn run(args: RunArgs) -> ExitCode {
             timeout: args.mirror_timeout,
             body_limit: args.mirror_body_limit,
             shadow_host_suffix: !args.no_shadow_host_suffix,
+            memory_budget: args.mirror_memory,
         },
         proxy: ProxyOptions {
             request_timeout: (!args.request_timeout.is_zero()).then_some(args.request_timeout),
+            upload_idle_timeout: (!args.client.upload_idle_timeout.is_zero())
+                .then_some(args.client.upload_idle_timeout),
         },
+        client: args.client.limits(),
         log_format: args.log_format,
         drain_timeout: args.drain_timeout,
         reload_poll: Duration::from_secs(2),

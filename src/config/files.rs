@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 use serde_yaml_ng::Value;
 
 use super::diag::Diagnostic;
+use super::precheck::{MAX_FLOW_DEPTH, flow_depth, has_content};
 use super::resources::{
     ConfigSet, ISTIO_GROUP, ISTIO_VERSIONS, Kind, Resource, ResourceId, Skipped,
 };
@@ -73,8 +74,22 @@ pub fn read_files(
             return set;
         }
     };
+    if files.is_empty() {
+        let named: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        diags.push(Diagnostic::error(format!(
+            "no YAML files in {}: -f takes *.yaml/*.yml files or folders holding them (subfolders are not read)",
+            named.join(", ")
+        )));
+    }
     for file in files {
         match std::fs::read_to_string(&file) {
+            Ok(text) if !has_content(&text) => diags.push(
+                Diagnostic::error(
+                    "the file is empty: it holds no resource (kubectl apply refuses it too); \
+                     delete the file to remove its resources",
+                )
+                .in_file(file.clone()),
+            ),
             Ok(text) => parse_into(&mut set, &file, &text, default_namespace, diags),
             Err(e) => {
                 diags.push(Diagnostic::error(format!("cannot read: {e}")).in_file(file.clone()))
@@ -93,6 +108,16 @@ pub fn parse_into(
     default_namespace: &str,
     diags: &mut Vec<Diagnostic>,
 ) {
+    let depth = flow_depth(text);
+    if depth > MAX_FLOW_DEPTH {
+        diags.push(
+            Diagnostic::error(format!(
+                "YAML nested {depth} levels deep (at most {MAX_FLOW_DEPTH}): not a config shadowmesh reads"
+            ))
+            .in_file(file),
+        );
+        return;
+    }
     for (index, doc) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
         let value = match Value::deserialize(doc) {
             Ok(value) => value,

@@ -9,6 +9,7 @@
 
 pub mod diag;
 pub mod files;
+mod precheck;
 pub mod resources;
 pub mod wire;
 

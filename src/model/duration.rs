@@ -3,7 +3,12 @@
 
 use std::time::Duration;
 
-/// Parses a Go/protobuf-style duration. Returns a message on error.
+/// The longest duration protobuf's `Duration` holds (10,000 years), the limit Istio's config
+/// has.
+pub const MAX_SECONDS: f64 = 315_576_000_000.0;
+
+/// Parses a Go/protobuf-style duration. Returns a message on error; never panics, whatever the
+/// size of the number.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let text = s.trim();
     if text.is_empty() {
@@ -42,9 +47,14 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             }
         };
         total += value * scale;
+        if !total.is_finite() || total > MAX_SECONDS {
+            return Err(format!(
+                "{s:?} is too long: at most {MAX_SECONDS}s (protobuf's limit)"
+            ));
+        }
         rest = &rest[unit_len..];
     }
-    Ok(Duration::from_secs_f64(total))
+    Duration::try_from_secs_f64(total).map_err(|e| format!("{s:?} is not a duration: {e}"))
 }
 
 #[cfg(test)]
@@ -64,8 +74,34 @@ mod tests {
 
     #[test]
     fn refuses_nonsense() {
-        for bad in ["", "10", "s", "10x", "ten seconds", "1..2s"] {
+        for bad in [
+            "",
+            "10",
+            "s",
+            "10x",
+            "ten seconds",
+            "1..2s",
+            "1e400s",
+            "-1s",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn huge_values_are_errors_not_panics() {
+        for huge in [
+            "18446744073709551616s",
+            "99999999999999999999h",
+            "315576000001s",
+            &format!("{}s", "9".repeat(400)),
+        ] {
+            let err = parse_duration(huge).unwrap_err();
+            assert!(err.contains("too long"), "{huge}: {err}");
+        }
+        assert_eq!(
+            parse_duration("315576000000s"),
+            Ok(Duration::from_secs(315_576_000_000))
+        );
     }
 }

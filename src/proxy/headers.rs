@@ -55,7 +55,8 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
-/// Appends the client's address to `x-forwarded-for` and sets `x-forwarded-proto` if absent.
+/// Appends the client's address to `x-forwarded-for` and sets `x-forwarded-proto` to the
+/// scheme the client used (`http`: a client's own value is not trusted, as Envoy's default).
 pub fn add_forwarded(headers: &mut HeaderMap, client: IpAddr) {
     let value = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
         Some(prev) if !prev.is_empty() => format!("{prev}, {client}"),
@@ -64,9 +65,7 @@ pub fn add_forwarded(headers: &mut HeaderMap, client: IpAddr) {
     if let Ok(v) = HeaderValue::from_str(&value) {
         headers.insert(X_FORWARDED_FOR.clone(), v);
     }
-    if !headers.contains_key(&X_FORWARDED_PROTO) {
-        headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static("http"));
-    }
+    headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static("http"));
 }
 
 /// Returns the request's `x-request-id`, adding a random UUID when there is none.
@@ -122,6 +121,13 @@ mod tests {
         add_forwarded(&mut h, "10.0.0.2".parse().unwrap());
         assert_eq!(h["x-forwarded-for"], "127.0.0.1, 10.0.0.2");
         assert_eq!(h["x-forwarded-proto"], "http");
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-proto", "https".parse().unwrap());
+        add_forwarded(&mut h, "127.0.0.1".parse().unwrap());
+        assert_eq!(
+            h["x-forwarded-proto"], "http",
+            "a client's claim is not kept"
+        );
     }
 
     #[test]

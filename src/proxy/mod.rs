@@ -49,14 +49,18 @@ use record::ExchangeRecord;
 /// Proxy-wide settings.
 #[derive(Debug, Clone)]
 pub struct ProxyOptions {
-    /// Time limit for the primary's response headers when the route sets no timeout.
+    /// Time limit for the primary's response headers, counted from the end of the client's
+    /// body, when the route sets no timeout.
     pub request_timeout: Option<Duration>,
+    /// The client's body fails (408) when no byte of it comes for this long.
+    pub upload_idle_timeout: Option<Duration>,
 }
 
 impl Default for ProxyOptions {
     fn default() -> Self {
         Self {
             request_timeout: Some(Duration::from_secs(60)),
+            upload_idle_timeout: Some(Duration::from_secs(60)),
         }
     }
 }

@@ -10,12 +10,13 @@
 //! lives, and feeds outlier detection with the outcome of upstream exchanges only.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
+use bytes::Bytes;
 use http::{Response, StatusCode};
 use tokio::time::Instant;
 
-use super::body::{BodySummary, OnBodyEnd};
+use super::body::{BodySummary, ClientBodyFailure, OnBodyEnd, Upload};
 use super::local;
 use crate::model::Cluster;
 use crate::model::cluster::Outcome;
@@ -28,8 +29,8 @@ pub(super) struct ExchangeRecord {
     started: Instant,
     /// What is known so far.
     pub exchange: Exchange,
-    /// Request body bytes sent upstream, counted by the tee.
-    pub request_bytes: Option<Arc<AtomicU64>>,
+    /// The client's upload (bytes, end, failure), watched by the tee.
+    pub upload: Option<Arc<Upload>>,
     /// The request's hold on its cluster and endpoint, once one is chosen.
     pub in_flight: Option<InFlight>,
     recorded: bool,
@@ -42,7 +43,7 @@ impl ExchangeRecord {
             telemetry,
             started,
             exchange,
-            request_bytes: None,
+            upload: None,
             in_flight: None,
             recorded: false,
         }
@@ -72,6 +73,31 @@ impl ExchangeRecord {
         self.answer(status, failure.flag, failure.reason)
     }
 
+    /// Records a request whose body the client broke: gone away (`DC`, status 0), malformed
+    /// (400 `DPE`) or stalled (408 `SI`), as Envoy answers them. Never counted against the
+    /// upstream.
+    pub fn client_body_failed(&mut self, failure: &ClientBodyFailure) -> Response<UpstreamBody> {
+        match failure {
+            ClientBodyFailure::Aborted => {
+                // Nobody reads the answer: the exchange is recorded with no status, as Envoy's.
+                let reason = "the client went away before its request body ended";
+                self.exchange.fail(0, Flag::DownstreamClosed, reason);
+                self.record();
+                local::text(StatusCode::BAD_REQUEST, Bytes::new())
+            }
+            ClientBodyFailure::Malformed(why) => self.answer(
+                StatusCode::BAD_REQUEST,
+                Flag::DownstreamProtocolError,
+                format!("the request body is malformed: {why}"),
+            ),
+            ClientBodyFailure::IdleTimeout(d) => self.answer(
+                StatusCode::REQUEST_TIMEOUT,
+                Flag::StreamIdleTimeout,
+                format!("no byte of the request body came for {d:?}"),
+            ),
+        }
+    }
+
     /// Records a response the proxy made itself without a failure (redirect, direct response).
     pub fn local_response(&mut self, resp: Response<UpstreamBody>) -> Response<UpstreamBody> {
         use http_body::Body as _;
@@ -87,8 +113,8 @@ impl ExchangeRecord {
         }
         self.recorded = true;
         self.exchange.duration = self.started.elapsed();
-        if let Some(bytes) = &self.request_bytes {
-            self.exchange.request_bytes = bytes.load(Ordering::Relaxed);
+        if let Some(upload) = &self.upload {
+            self.exchange.request_bytes = upload.bytes();
         }
         self.telemetry.record(&self.exchange);
     }

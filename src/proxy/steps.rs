@@ -10,7 +10,7 @@ use http::{Request, Response, StatusCode, Version};
 use http_body_util::BodyExt;
 use hyper::body::{Body as _, Incoming};
 
-use super::body::{ObservedBody, Tap, TeeBody};
+use super::body::{ObservedBody, Tap, TeeBody, Upload};
 use super::mirror::{MirrorOutcome, MirrorRequest};
 use super::record::InFlight;
 use super::rewrite::rewritten_path;
@@ -106,7 +106,9 @@ impl Proxy {
         taps
     }
 
-    /// 6. forward: the primary, through the pooled client, under the route timeout.
+    /// 6. forward: the primary, through the pooled client. The route timeout starts once the
+    ///    client's body has ended (as Envoy's does); the upload has its own idle timeout. A failed
+    ///    client body is the client's fault and never counts against the upstream.
     async fn forward(
         &self,
         cx: &mut RequestCtx,
@@ -116,9 +118,10 @@ impl Proxy {
         taps: Vec<Tap>,
     ) -> Step<Response<Incoming>> {
         let cluster = routed.cluster;
-        let request_bytes = Arc::new(AtomicU64::new(0));
-        cx.record.request_bytes = Some(request_bytes.clone());
-        let body = TeeBody::new(body, taps, request_bytes).boxed_unsync();
+        let upload = Arc::new(Upload::default());
+        cx.record.upload = Some(upload.clone());
+        let idle = self.options.upload_idle_timeout;
+        let body = TeeBody::new(body, taps, upload.clone(), idle).boxed_unsync();
         // The head moves into the upstream request (mirrors have copied it already).
         let parts = std::mem::replace(&mut cx.parts, Request::new(()).into_parts().0);
         let mut req = Request::from_parts(parts, body);
@@ -136,12 +139,24 @@ impl Proxy {
             .expect("built with an authority");
         let sent = (self.upstreams).send(cluster.protocol, &cluster.policy, &endpoint, req, false);
         let result = match timeout {
-            Some(t) => tokio::time::timeout(t, sent).await.map_err(|_| t),
+            Some(t) => {
+                let deadline = async {
+                    upload.ended().await;
+                    tokio::time::sleep(t).await;
+                };
+                tokio::select! {
+                    sent = sent => Ok(sent),
+                    () = deadline => Err(t),
+                }
+            }
             None => Ok(sent.await),
         };
         match result {
             Ok(Ok(resp)) => Ok(resp),
-            Ok(Err(e)) => Err(Box::new(cx.record.upstream_failed(e.failure()))),
+            Ok(Err(e)) => Err(Box::new(match upload.failure() {
+                Some(failure) => cx.record.client_body_failed(failure),
+                None => cx.record.upstream_failed(e.failure()),
+            })),
             Err(t) => Err(Box::new(cx.record.upstream_failed(Failure {
                 flag: Flag::Timeout,
                 status: 504,
@@ -184,6 +199,14 @@ impl RequestCtx {
         if parts.method == http::Method::CONNECT {
             let reason = "CONNECT tunnels are not supported".to_string();
             return Err(self.answer(StatusCode::METHOD_NOT_ALLOWED, Flag::None, reason));
+        }
+        if parts.headers.get_all(header::HOST).iter().nth(1).is_some() {
+            let reason = "the request has more than one Host header".to_string();
+            return Err(self.answer(StatusCode::BAD_REQUEST, Flag::None, reason));
+        }
+        if !parts.uri.path().starts_with('/') {
+            let reason = "the request target must be a path (`*` is not proxied)".to_string();
+            return Err(self.answer(StatusCode::BAD_REQUEST, Flag::None, reason));
         }
         let absolute = parts.version != Version::HTTP_2 && parts.uri.authority().is_some();
         let named = if absolute {

@@ -28,6 +28,10 @@ pub enum Flag {
     Overflow,
     /// `DC`: the downstream (client) went away.
     DownstreamClosed,
+    /// `DPE`: the downstream (client) sent a malformed request (e.g. a bad chunked body).
+    DownstreamProtocolError,
+    /// `SI`: the client's stream was idle too long (a stalled upload).
+    StreamIdleTimeout,
     /// `UPE`: upstream protocol error (e.g. reset mid-body).
     ProtocolError,
     /// `MO`: mirror not sent because too many are in flight (shadowmesh's own).
@@ -48,6 +52,8 @@ impl Flag {
             Self::Timeout => "UT",
             Self::Overflow => "UO",
             Self::DownstreamClosed => "DC",
+            Self::DownstreamProtocolError => "DPE",
+            Self::StreamIdleTimeout => "SI",
             Self::ProtocolError => "UPE",
             Self::MirrorOverflow => "MO",
             Self::MirrorBodyTooLarge => "MB",

@@ -29,8 +29,13 @@ pub struct Failure {
 }
 
 impl UpstreamError {
-    /// The answer Envoy gives this failure: connect failures 503 `UF`, resets 502 `UC`.
+    /// The answer Envoy gives this failure: connect failures 503 `UF`; a connection reset or
+    /// closed before the response headers 503 `UC`; a response that breaks the protocol 502
+    /// `UPE`.
     pub fn failure(&self) -> Failure {
+        let protocol_error = |e: &(dyn std::error::Error + 'static)| {
+            hyper_error(e).is_some_and(|h| h.is_parse() || h.is_parse_status())
+        };
         let (flag, status, reason) = match self {
             Self::Client(e) if e.is_connect() => (
                 Flag::ConnectFailure,
@@ -38,15 +43,25 @@ impl UpstreamError {
                 format!("connect failed: {}", root_cause(e)),
             ),
             Self::Connect(e) => (Flag::ConnectFailure, 503, format!("connect failed: {e}")),
+            Self::Client(e) if protocol_error(e) => (
+                Flag::ProtocolError,
+                502,
+                format!("upstream protocol error: {}", root_cause(e)),
+            ),
+            Self::H2(e) if protocol_error(e) => (
+                Flag::ProtocolError,
+                502,
+                format!("upstream protocol error: {}", root_cause(e)),
+            ),
             Self::Client(e) => (
                 Flag::UpstreamReset,
-                502,
-                format!("upstream reset: {}", root_cause(e)),
+                503,
+                format!("upstream reset before response headers: {}", root_cause(e)),
             ),
             Self::H2(e) => (
                 Flag::UpstreamReset,
-                502,
-                format!("upstream reset: {}", root_cause(e)),
+                503,
+                format!("upstream reset before response headers: {}", root_cause(e)),
             ),
         };
         Failure {
@@ -55,6 +70,18 @@ impl UpstreamError {
             reason,
         }
     }
+}
+
+/// The first `hyper::Error` in the chain of `err`.
+fn hyper_error<'e>(err: &'e (dyn std::error::Error + 'static)) -> Option<&'e hyper::Error> {
+    let mut cur = Some(err);
+    while let Some(e) = cur {
+        if let Some(h) = e.downcast_ref::<hyper::Error>() {
+            return Some(h);
+        }
+        cur = e.source();
+    }
+    None
 }
 
 /// The innermost error message.

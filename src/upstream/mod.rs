@@ -27,17 +27,21 @@ use crate::model::cluster::{ClusterPolicy, Protocol};
 
 mod error;
 pub mod metrics;
+mod stall;
 
 pub use error::{Failure, UpstreamError, root_cause};
+use stall::{GuardedConnector, StallGuard};
 
 /// Error type of bodies sent upstream.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// Body type sent upstream.
 pub type UpstreamBody = UnsyncBoxBody<Bytes, BoxError>;
 /// A pooled client.
-pub type HttpClient = Client<HttpConnector, UpstreamBody>;
+pub type HttpClient = Client<GuardedConnector, UpstreamBody>;
 
-type PoolKey = (Protocol, Duration, Option<Duration>);
+/// A pool: protocol, connect timeout, idle timeout, and whether it carries mirrored copies
+/// (whose connections never share a pool with user traffic and close when the mirror stalls).
+type PoolKey = (Protocol, Duration, Option<Duration>, bool);
 
 /// All upstream pools.
 pub struct Upstreams {
@@ -47,21 +51,25 @@ pub struct Upstreams {
     h2: ArcSwap<HashMap<(Authority, bool), http2::SendRequest<UpstreamBody>>>,
     /// Connections idle longer than this are closed (when the policy sets none).
     default_idle: Duration,
+    /// A mirror connection whose writes make no progress for this long is closed.
+    mirror_stall: Duration,
 }
 
 impl Default for Upstreams {
     fn default() -> Self {
-        Self::new(Duration::from_secs(90))
+        Self::new(Duration::from_secs(90), Duration::from_secs(10))
     }
 }
 
 impl Upstreams {
-    /// Pools closing idle connections after `default_idle`.
-    pub fn new(default_idle: Duration) -> Self {
+    /// Pools closing idle connections after `default_idle`, and mirror connections whose writes
+    /// stall for `mirror_stall`.
+    pub fn new(default_idle: Duration, mirror_stall: Duration) -> Self {
         Self {
             clients: ArcSwap::from_pointee(HashMap::new()),
             h2: ArcSwap::from_pointee(HashMap::new()),
             default_idle,
+            mirror_stall,
         }
     }
 
@@ -76,7 +84,7 @@ impl Upstreams {
         mirror: bool,
     ) -> Result<Response<Incoming>, UpstreamError> {
         if protocol == Protocol::Http1 {
-            return Ok(self.client(protocol, policy).request(req).await?);
+            return Ok(self.client(protocol, policy, mirror).request(req).await?);
         }
         // h2: `:authority` is the service host; the connection goes to the endpoint.
         if let Some(authority) = req
@@ -121,7 +129,8 @@ impl Upstreams {
         {
             return Ok(s.clone());
         }
-        let endpoint = &key.0;
+        let (endpoint, mirror) = (&key.0, key.1);
+        let stall = mirror.then_some(self.mirror_stall);
         let connect = tokio::net::TcpStream::connect(endpoint.as_str());
         let stream = match tokio::time::timeout(connect_timeout, connect).await {
             Ok(Ok(s)) => s,
@@ -139,7 +148,7 @@ impl Upstreams {
             .keep_alive_interval(Duration::from_secs(30))
             .keep_alive_timeout(Duration::from_secs(10))
             .keep_alive_while_idle(true)
-            .handshake(TokioIo::new(stream))
+            .handshake(StallGuard::new(TokioIo::new(stream), stall))
             .await
             .map_err(|e| UpstreamError::Connect(format!("h2 handshake: {e}")))?;
         tokio::spawn(async move {
@@ -156,9 +165,15 @@ impl Upstreams {
         Ok(sender)
     }
 
-    /// The client for a cluster's protocol and policy (created on first use).
-    pub fn client(&self, protocol: Protocol, policy: &ClusterPolicy) -> HttpClient {
-        let key = (protocol, policy.connect_timeout, policy.idle_timeout);
+    /// The client for a cluster's protocol and policy, for user traffic or for mirrored copies
+    /// (created on first use).
+    pub fn client(&self, protocol: Protocol, policy: &ClusterPolicy, mirror: bool) -> HttpClient {
+        let key = (
+            protocol,
+            policy.connect_timeout,
+            policy.idle_timeout,
+            mirror,
+        );
         if let Some(c) = self.clients.load().get(&key) {
             return c.clone();
         }
@@ -177,11 +192,12 @@ impl Upstreams {
     }
 
     fn build(&self, key: &PoolKey) -> HttpClient {
-        let (protocol, connect_timeout, idle) = *key;
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(connect_timeout));
-        connector.set_nodelay(true);
-        connector.enforce_http(true);
+        let (protocol, connect_timeout, idle, mirror) = *key;
+        let mut http = HttpConnector::new();
+        http.set_connect_timeout(Some(connect_timeout));
+        http.set_nodelay(true);
+        http.enforce_http(true);
+        let connector = GuardedConnector::new(http, mirror.then_some(self.mirror_stall));
         let mut builder = Client::builder(TokioExecutor::new());
         builder
             .pool_idle_timeout(idle.unwrap_or(self.default_idle))

@@ -82,7 +82,8 @@ async fn each_failure_gets_envoys_status() {
         ("/nothing-matches", 404, "no route"),
         ("/slow", 504, "timeout"),
         ("/refused", 503, "connect"),
-        ("/reset", 502, "reset"),
+        // Envoy: a reset before the response headers is 503 `UC` (not 502).
+        ("/reset", 503, "reset before response headers"),
         ("/empty", 503, "no healthy upstream"),
     ];
     for (path, status, reason) in cases {

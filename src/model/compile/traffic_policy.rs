@@ -156,6 +156,10 @@ fn outlier_detection(od: &OutlierDetection, r: &mut Reporter<'_>, f: &str) -> Ou
         .as_deref()
         .and_then(|t| duration(r, &format!("{f}.baseEjectionTime"), t))
         .unwrap_or(Duration::from_secs(30));
+    // Not acted on (ejection is checked on each answer), but checked as Istio checks it.
+    if let Some(interval) = od.interval.as_deref() {
+        duration(r, &format!("{f}.interval"), interval);
+    }
     let max_pct = od.max_ejection_percent.unwrap_or(10);
     if !(0..=100).contains(&max_pct) {
         r.error(

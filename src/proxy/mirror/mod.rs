@@ -2,9 +2,10 @@
 //!
 //! A mirrored copy never delays, fails or answers the user:
 //! - it is sent from its own task ([`send`]); the primary never waits for it;
-//! - its body comes from a [`Tap`] on the client's body, bounded by the mirror body limit
-//!   (a request whose declared length is over the limit is not mirrored at all; one that grows
-//!   past it is cut off); the tee never waits for a mirror;
+//! - its body comes from a [`Tap`] on the client's body, bounded by the mirror body limit, and it
+//!   is sent only once that body has ended whole: a request whose declared length is over the
+//!   limit, whose body grows past it, or whose client goes away mid-body is not mirrored at all
+//!   (a mirror never sees a request it will not get whole); the tee never waits for a mirror;
 //! - at most `max_in_flight` mirrors run at once (a semaphore; when none is free the copy is
 //!   dropped and counted), and each is time-limited;
 //! - its response is read to the end and dropped, after being handed to the telemetry hooks
@@ -14,11 +15,11 @@
 //! with its primary, or slower than the mirror timeout, must not eject endpoints that serve real
 //! traffic.
 
+mod buffer;
 mod outcome;
 mod send;
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use prometheus_client::registry::Registry;
@@ -42,6 +43,9 @@ pub struct MirrorConfig {
     pub body_limit: usize,
     /// Append `-shadow` to the Host/`:authority` of mirrored copies (Envoy's default).
     pub shadow_host_suffix: bool,
+    /// Bytes of mirrored request bodies held at once, across all mirrors; a copy that does not
+    /// fit is dropped (`dropped_overflow`).
+    pub memory_budget: usize,
 }
 
 impl Default for MirrorConfig {
@@ -51,6 +55,7 @@ impl Default for MirrorConfig {
             timeout: Duration::from_secs(10),
             body_limit: 1 << 20,
             shadow_host_suffix: true,
+            memory_budget: 64 << 20,
         }
     }
 }
@@ -62,6 +67,7 @@ pub struct Mirrorer {
     upstreams: Arc<Upstreams>,
     telemetry: Arc<Telemetry>,
     permits: Arc<Semaphore>,
+    budget: Arc<Semaphore>,
     /// Outcome counts.
     pub stats: MirrorStats,
     metrics: Option<MirrorMetrics>,
@@ -72,7 +78,7 @@ pub struct PendingMirror {
     /// Destination.
     pub cluster: Arc<Cluster>,
     permit: OwnedSemaphorePermit,
-    body: Option<(ChannelBody, Arc<AtomicBool>)>,
+    body: Option<ChannelBody>,
 }
 
 /// What a mirrored copy is made of: the primary's upstream request head and names.
@@ -103,6 +109,7 @@ impl Mirrorer {
         let metrics =
             registry.map(|r| MirrorMetrics::new(r, permits.clone(), config.max_in_flight));
         Self {
+            budget: buffer::budget(config.memory_budget),
             config,
             upstreams,
             telemetry,
@@ -144,9 +151,9 @@ impl Mirrorer {
             return None;
         };
         let body = has_body.then(|| {
-            let (tap, body, too_large) = Tap::new(self.config.body_limit);
+            let (tap, body) = Tap::new(self.config.body_limit);
             taps.push(tap);
-            (body, too_large)
+            body
         });
         Some(PendingMirror {
             cluster: cluster.clone(),

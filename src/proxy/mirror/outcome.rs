@@ -34,11 +34,13 @@ pub enum MirrorOutcome {
     ConnectError,
     /// Reset or protocol error.
     Reset,
+    /// Not sent: the client's body did not end whole (it went away or broke it).
+    ClientAborted,
 }
 
 impl MirrorOutcome {
     /// All outcomes, in the order of their counters.
-    pub const ALL: [MirrorOutcome; 7] = [
+    pub const ALL: [MirrorOutcome; 8] = [
         Self::Sent,
         Self::SkippedPercentage,
         Self::SkippedBodyTooLarge,
@@ -46,6 +48,7 @@ impl MirrorOutcome {
         Self::Timeout,
         Self::ConnectError,
         Self::Reset,
+        Self::ClientAborted,
     ];
 
     /// Label value.
@@ -58,6 +61,7 @@ impl MirrorOutcome {
             Self::Timeout => "timeout",
             Self::ConnectError => "connect_error",
             Self::Reset => "reset",
+            Self::ClientAborted => "client_aborted",
         }
     }
 
@@ -70,7 +74,7 @@ impl MirrorOutcome {
 /// Counts of outcomes (all destinations), for tests and `/config_dump`.
 #[derive(Debug, Default)]
 pub struct MirrorStats {
-    counts: [AtomicU64; 7],
+    counts: [AtomicU64; 8],
 }
 
 impl MirrorStats {

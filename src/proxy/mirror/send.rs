@@ -11,10 +11,12 @@ use http::{HeaderValue, Request, header};
 use http_body_util::BodyExt;
 use tokio::time::Instant;
 
+use super::buffer::whole_body;
 use super::{MirrorOutcome, MirrorRequest, Mirrorer, PendingMirror, shadow_host};
+use crate::model::Cluster;
 use crate::proxy::headers::is_grpc;
 use crate::telemetry::{Exchange, Flag};
-use crate::upstream::{BoxError, UpstreamBody, UpstreamError, root_cause};
+use crate::upstream::{BoxError, UpstreamBody, UpstreamError};
 
 /// A mirrored answer, read to the end.
 struct Answer {
@@ -49,28 +51,34 @@ impl Mirrorer {
             return;
         };
         ex.peer = Some(cluster.peer(Some(endpoint)).clone());
-        let (body, cut_for_size) = match pending.body {
-            Some((body, flag)) => (body.boxed_unsync(), Some(flag)),
-            None => (
-                http_body_util::Empty::new()
-                    .map_err(|e| match e {})
-                    .boxed_unsync(),
-                None,
+        let head = OwnedHead {
+            method: req.head.method.clone(),
+            uri: format!(
+                "http://{}{}",
+                cluster.endpoints[endpoint].authority, req.path_and_query
             ),
-        };
-        let target = &cluster.endpoints[endpoint].authority;
-        let upstream_req = match self.build(&req, target, cluster.protocol.version(), body) {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not build mirror request");
-                self.count(&cluster, MirrorOutcome::Reset);
-                return;
-            }
+            version: cluster.protocol.version(),
+            headers: self.mirror_headers(&req.head.headers),
         };
         let this = self.clone();
-        let permit = pending.permit;
         tokio::spawn(async move {
-            let _permit = permit;
+            let _permit = pending.permit;
+            // A mirror gets the whole body or nothing: it is sent once the body has ended.
+            let body = match whole_body(pending.body, &this.budget).await {
+                Ok(body) => body,
+                Err(outcome) => {
+                    this.not_sent(&cluster, outcome, &mut ex);
+                    return;
+                }
+            };
+            let upstream_req = match head.into_request(body) {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not build mirror request");
+                    this.count(&cluster, MirrorOutcome::Reset);
+                    return;
+                }
+            };
             let started = Instant::now();
             let active = &cluster.endpoints[endpoint].active;
             active.fetch_add(1, Ordering::Relaxed);
@@ -79,42 +87,51 @@ impl Mirrorer {
                 .await;
             active.fetch_sub(1, Ordering::Relaxed);
             ex.duration = started.elapsed();
-            let cut = cut_for_size.is_some_and(|f| f.load(Ordering::Relaxed));
-            let outcome = this.outcome(result, cut, &mut ex);
+            let outcome = this.outcome(result, &mut ex);
             this.count(&cluster, outcome);
             this.telemetry.record(&ex);
         });
     }
 
-    /// The copy's request: the primary's head, to `endpoint`, Host `-shadow` when configured.
-    fn build(
-        &self,
-        req: &MirrorRequest<'_>,
-        endpoint: &http::uri::Authority,
-        version: http::Version,
-        body: UpstreamBody,
-    ) -> Result<Request<UpstreamBody>, http::Error> {
-        let mut builder = Request::builder()
-            .method(req.head.method.clone())
-            .uri(format!("http://{endpoint}{}", req.path_and_query))
-            .version(version);
-        if let Some(h) = builder.headers_mut() {
-            *h = req.head.headers.clone();
-            if self.config.shadow_host_suffix
-                && let Some(host) = h.get(header::HOST).and_then(|v| v.to_str().ok())
-                && let Ok(v) = HeaderValue::from_str(&shadow_host(host))
-            {
-                h.insert(header::HOST, v);
-            }
+    /// The copy's headers: the primary's, with Host `-shadow` when configured.
+    fn mirror_headers(&self, primary: &http::HeaderMap) -> http::HeaderMap {
+        let mut headers = primary.clone();
+        if self.config.shadow_host_suffix
+            && let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok())
+            && let Ok(v) = HeaderValue::from_str(&shadow_host(host))
+        {
+            headers.insert(header::HOST, v);
         }
-        builder.body(body)
+        headers
+    }
+
+    /// Counts and records a copy that was not sent (its body was too large, the client went
+    /// away mid-body).
+    fn not_sent(&self, cluster: &Cluster, outcome: MirrorOutcome, ex: &mut Exchange) {
+        let (flag, reason) = match outcome {
+            MirrorOutcome::SkippedBodyTooLarge => (
+                Flag::MirrorBodyTooLarge,
+                "not sent: the body is larger than the mirror body limit",
+            ),
+            MirrorOutcome::DroppedOverflow => (
+                Flag::MirrorOverflow,
+                "not sent: the mirror memory budget is used up",
+            ),
+            _ => (
+                Flag::DownstreamClosed,
+                "not sent: the client's body did not end whole",
+            ),
+        };
+        ex.fail(0, flag, reason);
+        self.count(cluster, outcome);
+        self.telemetry.record(ex);
     }
 
     /// Sends the copy and reads its answer to the end, within the mirror timeout (`None`: the
     /// timeout passed).
     async fn exchange(
         &self,
-        cluster: &crate::model::Cluster,
+        cluster: &Cluster,
         endpoint: usize,
         req: Request<UpstreamBody>,
         compare: bool,
@@ -139,7 +156,6 @@ impl Mirrorer {
     fn outcome(
         &self,
         result: Option<Result<Answer, MirrorError>>,
-        cut_for_size: bool,
         ex: &mut Exchange,
     ) -> MirrorOutcome {
         match result {
@@ -149,11 +165,6 @@ impl Mirrorer {
                 ex.body = answer.body;
                 ex.headers = answer.headers;
                 MirrorOutcome::Sent
-            }
-            Some(Err(MirrorError::Client(e))) if cut_for_size => {
-                let reason = format!("cut off: {}", root_cause(&e));
-                ex.fail(0, Flag::MirrorBodyTooLarge, reason);
-                MirrorOutcome::SkippedBodyTooLarge
             }
             Some(Err(MirrorError::Client(e))) => {
                 let failure = e.failure();
@@ -178,6 +189,27 @@ impl Mirrorer {
                 MirrorOutcome::Timeout
             }
         }
+    }
+}
+
+/// The request head of a copy, owned by its task.
+struct OwnedHead {
+    method: http::Method,
+    uri: String,
+    version: http::Version,
+    headers: http::HeaderMap,
+}
+
+impl OwnedHead {
+    fn into_request(self, body: UpstreamBody) -> Result<Request<UpstreamBody>, http::Error> {
+        let mut builder = Request::builder()
+            .method(self.method)
+            .uri(self.uri)
+            .version(self.version);
+        if let Some(h) = builder.headers_mut() {
+            *h = self.headers;
+        }
+        builder.body(body)
     }
 }
 

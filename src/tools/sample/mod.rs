@@ -97,7 +97,8 @@ pub async fn start(addr: SocketAddr, config: SampleConfig) -> std::io::Result<Sa
         listener,
         rx,
         Duration::from_secs(1),
-        move |_| {
+        crate::proxy::server::ClientLimits::default(),
+        move |_, _| {
             let config = config.clone();
             let counter = counter.clone();
             service_fn(move |req| {

@@ -113,6 +113,30 @@ fn an_identical_candidate_matches_and_is_promoted() {
 }
 
 #[test]
+fn rates_are_per_pair_however_many_elements_differ() {
+    // Every integer written as a float: each pair differs at every element of /factors.
+    let floats = |i: u64| {
+        let f: Vec<f64> = factors(i).iter().map(|n| *n as f64).collect();
+        serde_json::json!({"number": i, "factors": f}).to_string()
+    };
+    let mut e = Engine::new(EngineConfig::default());
+    run(&mut e, 200, floats, Instant::now());
+    let report = &e.report(&Thresholds::default())[0];
+    let field = |name: &str| report.fields.iter().find(|f| f.field == name);
+    let factors_field = field("/factors/*").expect("/factors/* differs");
+    // 2..200 have at least one factor (0 and 1 have none, so their arrays are equal).
+    assert_eq!(factors_field.count, 198);
+    assert!(factors_field.rate <= 1.0, "{}", factors_field.rate);
+    assert!(
+        report
+            .summary
+            .starts_with("reject: 99.0% of responses differ at /factors/*"),
+        "{}",
+        report.summary
+    );
+}
+
+#[test]
 fn a_candidate_wrong_on_perfect_powers_is_caught_with_path_and_example() {
     let mut e = Engine::new(EngineConfig::default());
     run(

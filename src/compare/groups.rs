@@ -104,8 +104,11 @@ impl Group {
                 self.field_stat(f).secondary += 1;
             }
         }
-        for f in diff.fields() {
-            let stat = self.field_stat(&normalize(&f));
+        // Rates are per pair: a field counts once however many of its elements differ
+        // (`/factors/0` and `/factors/3` are both `/factors/*`).
+        let fields: BTreeSet<String> = diff.fields().iter().map(|f| normalize(f)).collect();
+        for f in &fields {
+            let stat = self.field_stat(f);
             stat.candidate += 1;
             if stat.examples.len() < EXAMPLES_PER_FIELD {
                 stat.examples.push(example(primary, candidate));

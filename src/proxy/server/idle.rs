@@ -1,12 +1,13 @@
 //! Idle client connections: [`IdleGuard`] wraps a client connection's socket and fails its reads
-//! once the connection has had no request in flight ([`ConnActivity`]) and no byte in either
-//! direction for the idle timeout. hyper then closes the connection. [`InFlightBody`] holds a
-//! request in flight until its response body is done.
+//! once the connection has had no request in flight ([`ConnActivity`]) for the idle timeout,
+//! counted from its last request's end (or from its start: a silent connection). Bytes alone
+//! (HTTP/2 pings) do not keep a connection alive. hyper then closes the connection.
+//! [`InFlightBody`] holds a request in flight until its response body is done.
 
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -16,10 +17,21 @@ use hyper::rt::{Read, ReadBufCursor, Write};
 use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
 
-/// Requests in flight on one client connection.
-#[derive(Debug, Default)]
+/// Requests in flight on one client connection, and when the last one ended.
+#[derive(Debug)]
 pub struct ConnActivity {
     in_flight: AtomicUsize,
+    /// When the connection last had a request in flight, as [`since_epoch`] counts.
+    last_active: AtomicU64,
+}
+
+impl Default for ConnActivity {
+    fn default() -> Self {
+        Self {
+            in_flight: AtomicUsize::new(0),
+            last_active: AtomicU64::new(since_epoch()),
+        }
+    }
 }
 
 impl ConnActivity {
@@ -29,9 +41,23 @@ impl ConnActivity {
         InFlightGuard(self.clone())
     }
 
-    fn busy(&self) -> bool {
-        self.in_flight.load(Ordering::Relaxed) > 0
+    /// How long the connection has had no request in flight (`None`: one is in flight).
+    fn idle_for(&self) -> Option<Duration> {
+        if self.in_flight.load(Ordering::Relaxed) > 0 {
+            return None;
+        }
+        let since = self.last_active.load(Ordering::Relaxed);
+        Some(Duration::from_millis(since_epoch().saturating_sub(since)))
     }
+}
+
+/// Milliseconds on a process-wide monotonic clock.
+fn since_epoch() -> u64 {
+    static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    EPOCH
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_millis() as u64
 }
 
 /// One request in flight on a connection.
@@ -40,6 +66,7 @@ pub struct InFlightGuard(Arc<ConnActivity>);
 
 impl Drop for InFlightGuard {
     fn drop(&mut self) {
+        self.0.last_active.store(since_epoch(), Ordering::Relaxed);
         self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 }
@@ -50,7 +77,6 @@ pub struct IdleGuard<T> {
     activity: Arc<ConnActivity>,
     idle: Duration,
     timer: Option<Pin<Box<Sleep>>>,
-    progressed: bool,
 }
 
 impl<T> IdleGuard<T> {
@@ -61,22 +87,28 @@ impl<T> IdleGuard<T> {
             activity,
             idle,
             timer: None,
-            progressed: true,
         }
     }
 
-    /// Called when a read would wait: has the connection been idle too long?
+    /// Called when a read would wait: has the connection been idle too long? Otherwise the
+    /// timer is set for when it would be (a request in flight sets none: the read is polled
+    /// again when it ends).
     fn idle_expired(&mut self, cx: &mut Context<'_>) -> bool {
-        if self.activity.busy() {
-            self.progressed = true;
+        let Some(idle_for) = self.activity.idle_for() else {
             return false;
+        };
+        let Some(left) = self.idle.checked_sub(idle_for).filter(|d| !d.is_zero()) else {
+            return true;
+        };
+        let deadline = Instant::now() + left;
+        let timer =
+            (self.timer).get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if timer.deadline() != deadline {
+            timer.as_mut().reset(deadline);
         }
-        let idle = self.idle;
-        let timer = (self.timer).get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
-        if std::mem::take(&mut self.progressed) {
-            timer.as_mut().reset(Instant::now() + idle);
-        }
-        timer.as_mut().poll(cx).is_ready()
+        // Firing only wakes the connection: the next read checks again.
+        let _ = timer.as_mut().poll(cx);
+        false
     }
 }
 
@@ -88,10 +120,7 @@ impl<T: Read + Unpin> Read for IdleGuard<T> {
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         match Pin::new(&mut this.inner).poll_read(cx, buf) {
-            Poll::Ready(r) => {
-                this.progressed = true;
-                Poll::Ready(r)
-            }
+            Poll::Ready(r) => Poll::Ready(r),
             Poll::Pending if this.idle_expired(cx) => Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::TimedOut,
                 format!("client connection idle for {:?}", this.idle),
@@ -107,12 +136,7 @@ impl<T: Write + Unpin> Write for IdleGuard<T> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let r = Pin::new(&mut this.inner).poll_write(cx, buf);
-        if r.is_ready() {
-            this.progressed = true;
-        }
-        r
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -132,12 +156,7 @@ impl<T: Write + Unpin> Write for IdleGuard<T> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let r = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
-        if r.is_ready() {
-            this.progressed = true;
-        }
-        r
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
     }
 }
 

@@ -85,12 +85,19 @@ fn init_tracing(format: LogFormat) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour_on_stderr())
         .with_writer(std::io::stderr);
     let _ = if format == LogFormat::Json {
         builder.json().try_init()
     } else {
         builder.with_target(false).try_init()
     };
+}
+
+/// Colour only for a person: stderr is a terminal and `NO_COLOR` is not set (no-color.org).
+pub(crate) fn colour_on_stderr() -> bool {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    !no_color && std::io::IsTerminal::is_terminal(&std::io::stderr())
 }
 
 pub(crate) fn parse_secs(s: &str) -> Result<Duration, String> {

@@ -54,8 +54,13 @@ pub fn split_cluster_local(fqdn: &str) -> Option<(&str, &str)> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HostLookupError {
     /// Nothing is known by that name.
-    #[error("no service or VirtualService host is named {0:?}")]
-    NotFound(String),
+    #[error("no service or VirtualService host is named {host:?}{hint}")]
+    NotFound {
+        /// The host asked for.
+        host: String,
+        /// What to do next: the closest known names, or how to name a service.
+        hint: String,
+    },
     /// A short name shared by services in several namespaces, none in the proxy's.
     #[error("{host:?} is ambiguous: it names {candidates:?}; use a namespace-qualified name")]
     Ambiguous {
@@ -169,7 +174,10 @@ impl<T: Copy> HostIndex<T> {
         if let Some((_, target)) = &self.catch_all {
             return Ok(*target);
         }
-        Err(HostLookupError::NotFound(host.into_owned()))
+        Err(HostLookupError::NotFound {
+            hint: super::suggest::hint(&host, self.exact.keys()),
+            host: host.into_owned(),
+        })
     }
 }
 
@@ -251,7 +259,7 @@ mod tests {
         assert_eq!(idx.lookup("calcbackendsvc", "default"), Ok(1));
         assert!(matches!(
             idx.lookup("other", "default"),
-            Err(HostLookupError::NotFound(_))
+            Err(HostLookupError::NotFound { .. })
         ));
     }
 

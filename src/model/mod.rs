@@ -23,6 +23,7 @@ pub mod duration;
 pub mod host;
 pub mod matchers;
 pub mod services;
+mod suggest;
 pub mod table;
 
 #[cfg(test)]

@@ -95,6 +95,16 @@ async fn each_failure_gets_envoys_status() {
             a.body
         );
     }
+    // An unknown service name says what to do next.
+    let typo = client.get("/api").host("wbe").send().await;
+    assert_eq!(typo.status, 404);
+    assert!(typo.body.contains("did you mean web?"), "{}", typo.body);
+    let address = client.get("/api").host("127.0.0.1").send().await;
+    assert!(
+        address.body.contains("--listen ADDR=SERVICE"),
+        "{}",
+        address.body
+    );
     // A Host that smuggles a path or userinfo is refused, not routed.
     for bad in ["web/admin", "user@web", "web:80/x?y"] {
         assert_eq!(

@@ -10,7 +10,7 @@ use http::{Request, Response, StatusCode, Version};
 use http_body_util::BodyExt;
 use hyper::body::{Body as _, Incoming};
 
-use super::body::{ObservedBody, Tap, TeeBody, Upload};
+use super::body::{ClientBodyFailure, ObservedBody, Stall, Tap, TeeBody, Upload};
 use super::mirror::{MirrorOutcome, MirrorRequest};
 use super::record::InFlight;
 use super::rewrite::rewritten_path;
@@ -138,31 +138,50 @@ impl Proxy {
             .cloned()
             .expect("built with an authority");
         let sent = (self.upstreams).send(cluster.protocol, &cluster.policy, &endpoint, req, false);
-        let result = match timeout {
-            Some(t) => {
-                let deadline = async {
+        let deadline = async {
+            match timeout {
+                Some(t) => {
                     upload.ended().await;
                     tokio::time::sleep(t).await;
-                };
-                tokio::select! {
-                    sent = sent => Ok(sent),
-                    () = deadline => Err(t),
                 }
+                None => std::future::pending().await,
             }
-            None => Ok(sent.await),
         };
-        match result {
-            Ok(Ok(resp)) => Ok(resp),
-            Ok(Err(e)) => Err(Box::new(match upload.failure() {
-                Some(failure) => cx.record.client_body_failed(failure),
-                None => cx.record.upstream_failed(e.failure()),
-            })),
-            Err(t) => Err(Box::new(cx.record.upstream_failed(Failure {
+        let stalled = async {
+            match idle {
+                Some(idle) => upload.stalled(idle).await,
+                None => std::future::pending().await,
+            }
+        };
+        let outcome = tokio::select! {
+            sent = sent => match sent {
+                Ok(resp) => return Ok(resp),
+                Err(e) => match upload.failure() {
+                    Some(failure) => return Err(Box::new(cx.record.client_body_failed(failure))),
+                    None => e.failure(),
+                },
+            },
+            () = deadline => Failure {
                 flag: Flag::Timeout,
                 status: 504,
-                reason: format!("upstream request timeout ({t:?})"),
-            }))),
-        }
+                reason: format!("upstream request timeout ({:?})", timeout.unwrap_or_default()),
+            },
+            stall = stalled => match stall {
+                Stall::ClientSilent => {
+                    let failure = ClientBodyFailure::IdleTimeout(idle.unwrap_or_default());
+                    return Err(Box::new(cx.record.client_body_failed(&failure)));
+                }
+                Stall::UpstreamNotReading => Failure {
+                    flag: Flag::Timeout,
+                    status: 504,
+                    reason: format!(
+                        "the upstream read none of the request body for {:?}",
+                        idle.unwrap_or_default()
+                    ),
+                },
+            },
+        };
+        Err(Box::new(cx.record.upstream_failed(outcome)))
     }
 
     /// 7. respond: response headers cleaned and rewritten, the body streamed back observed; the

@@ -12,4 +12,4 @@ mod tee;
 pub use observed::{BodySummary, ObservedBody, OnBodyEnd};
 #[cfg(test)]
 pub(crate) use tee::feed_for_test;
-pub use tee::{ChannelBody, ClientBodyFailure, Tap, TapError, TeeBody, Upload};
+pub use tee::{ChannelBody, ClientBodyFailure, Stall, Tap, TapError, TeeBody, Upload};

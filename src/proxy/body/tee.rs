@@ -16,6 +16,7 @@ use pin_project_lite::pin_project;
 use tokio::sync::{Notify, mpsc};
 use tokio::time::{Instant, Sleep};
 
+use crate::model::cluster::clock_ms;
 use crate::upstream::BoxError;
 
 type FrameResult = Result<Frame<Bytes>, BoxError>;
@@ -48,15 +49,68 @@ pub enum ClientBodyFailure {
 pub struct ClientBodyError(pub ClientBodyFailure);
 
 /// Progress of the client's upload, shared between the body and the request's steps.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Upload {
     bytes: AtomicU64,
     ended: AtomicBool,
     notify: Notify,
     failure: OnceLock<ClientBodyFailure>,
+    /// When the upstream connection last asked for more body ([`clock_ms`]).
+    last_poll: AtomicU64,
+    /// When the client last sent a byte of body.
+    last_data: AtomicU64,
+}
+
+impl Default for Upload {
+    fn default() -> Self {
+        let now = clock_ms();
+        Self {
+            bytes: AtomicU64::new(0),
+            ended: AtomicBool::new(false),
+            notify: Notify::new(),
+            failure: OnceLock::new(),
+            last_poll: AtomicU64::new(now),
+            last_data: AtomicU64::new(now),
+        }
+    }
+}
+
+/// Why an upload stopped moving before it ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stall {
+    /// The upstream stopped reading the body (it is the upstream's fault).
+    UpstreamNotReading,
+    /// The client stopped sending it.
+    ClientSilent,
 }
 
 impl Upload {
+    /// Resolves when the upload has not moved for `idle` before it ended: the upstream asked
+    /// for no more body, or the client sent none. Never resolves once the body has ended.
+    /// (The body's own timer only runs while the upstream polls it; this one always does.)
+    pub async fn stalled(&self, idle: Duration) -> Stall {
+        let idle_ms = idle.as_millis() as u64;
+        loop {
+            if self.ended.load(Ordering::Acquire) {
+                return std::future::pending().await;
+            }
+            let now = clock_ms();
+            let polled = now.saturating_sub(self.last_poll.load(Ordering::Relaxed));
+            let sent = now.saturating_sub(self.last_data.load(Ordering::Relaxed));
+            if polled >= idle_ms {
+                return Stall::UpstreamNotReading;
+            }
+            if sent >= idle_ms {
+                return Stall::ClientSilent;
+            }
+            let wait = idle_ms - polled.max(sent);
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_millis(wait.max(1))) => {}
+                () = self.ended() => {}
+            }
+        }
+    }
+
     /// Body bytes received so far.
     pub fn bytes(&self) -> u64 {
         self.bytes.load(Ordering::Relaxed)
@@ -194,6 +248,8 @@ where
 
     fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<FrameResult>> {
         let mut this = self.project();
+        let now = clock_ms();
+        this.upload.last_poll.store(now, Ordering::Relaxed);
         let polled = match this.inner.as_mut().poll_frame(cx) {
             Poll::Ready(polled) => polled,
             Poll::Pending => {

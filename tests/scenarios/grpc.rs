@@ -35,12 +35,14 @@ fn grpc_service(v1: u16, v2: u16) -> Files {
         .file("routes.yaml", routes.yaml())
 }
 
+/// A proxy in front of v1 (primary) and a mirror on `v2_port`.
+fn proxy_builder(v1: &Server, v2_port: u16) -> proxy::Builder {
+    proxy::with_config(grpc_service(v1.port(), v2_port)).mirror_timeout(Duration::from_secs(5))
+}
+
 /// The proxy in front of v1 (primary) and a mirror on `v2_port`.
 async fn proxy_for(v1: &Server, v2_port: u16) -> Proxy {
-    proxy::with_config(grpc_service(v1.port(), v2_port))
-        .mirror_timeout(Duration::from_secs(5))
-        .run()
-        .await
+    proxy_builder(v1, v2_port).run().await
 }
 
 async fn client(proxy: &Proxy) -> GrpcClient {
@@ -169,6 +171,118 @@ async fn an_error_status_reaches_the_client_and_the_metrics_say_grpc() {
     }
     let http = [("request_protocol", "http")];
     assert_eq!(metrics.sum("istio_requests_total", &http), 0.0);
+    proxy.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_error_status_sent_in_trailers_reaches_the_client() {
+    let v1 = grpc::server("v1")
+        .fail_in_trailers(Code::NotFound, "not in trailers-only")
+        .run()
+        .await;
+    let v2 = grpc::server("v2").run().await;
+    let proxy = proxy_for(&v1, v2.port()).await;
+    let mut client = client(&proxy).await;
+    let status = client.square(7).await.expect_err("v1 fails the call");
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    assert_eq!(status.message(), "not in trailers-only");
+    assert_eventually!(v2.count() == 1, "the failing call is mirrored");
+    proxy.shutdown().await;
+}
+
+#[tokio::test]
+async fn concurrent_calls_on_one_connection_are_each_mirrored_whole() {
+    let (v1, v2) = (
+        grpc::server("v1").run().await,
+        grpc::server("v2").run().await,
+    );
+    let proxy = proxy_for(&v1, v2.port()).await;
+    let client = client(&proxy).await;
+    let calls = (0..20).map(|i| {
+        let mut client = client.clone();
+        async move { (i, client.square(i).await) }
+    });
+    for (i, reply) in futures_util::future::join_all(calls).await {
+        let reply = reply.expect("the call succeeds");
+        assert_eq!(
+            (reply.get_ref().version.as_str(), reply.get_ref().value),
+            ("v1", i * i)
+        );
+    }
+    assert_eventually!(v2.count() == 20, "the mirror got {} calls", v2.count());
+    let calls = v2.calls();
+    assert!(
+        calls.iter().all(|c| c.messages.len() == 1),
+        "one message each"
+    );
+    let mut values: Vec<i64> = calls.iter().map(|c| c.messages[0].value).collect();
+    values.sort_unstable();
+    assert_eq!(
+        values,
+        (0..20).collect::<Vec<_>>(),
+        "each copy is its own call's"
+    );
+    proxy.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_stream_over_the_mirror_body_limit_reaches_only_the_primary() {
+    let (v1, v2) = (
+        grpc::server("v1").run().await,
+        grpc::server("v2").run().await,
+    );
+    let proxy = proxy_builder(&v1, v2.port())
+        .mirror_body_limit(64 * 1024)
+        .run()
+        .await;
+    let mut client = client(&proxy).await;
+    let messages: Vec<_> = (1..=10).map(|i| grpc::padded(i, 16 * 1024)).collect();
+    let stream = futures_util::stream::iter(messages.clone());
+    let reply = client.sum(stream).await.expect("the call succeeds");
+    assert_eq!((reply.get_ref().value, reply.get_ref().count), (55, 10));
+    assert_eq!(
+        v1.calls()[0].messages,
+        messages,
+        "the primary got 160 KiB whole"
+    );
+    assert_eventually!(
+        proxy.mirrored(MirrorOutcome::SkippedBodyTooLarge) == 1,
+        "the copy was cut off"
+    );
+    // A small call afterwards is mirrored: only the big one was skipped.
+    client.square(3).await.expect("the call succeeds");
+    assert_eventually!(v2.count() == 1, "the small call is mirrored");
+    assert_eq!(v2.calls()[0].messages, vec![grpc::number(3)]);
+    proxy.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_stream_the_client_cancels_is_cancelled_upstream_and_never_mirrored() {
+    let (v1, v2) = (
+        grpc::server("v1").run().await,
+        grpc::server("v2").run().await,
+    );
+    let proxy = proxy_for(&v1, v2.port()).await;
+    let mut client = client(&proxy).await;
+    // Three messages, then the client gives up while the stream is still open.
+    let stream = futures_util::stream::iter((1..=3).map(grpc::number));
+    let stream = futures_util::StreamExt::chain(stream, futures_util::stream::pending());
+    let call = tokio::time::timeout(Duration::from_millis(300), client.sum(stream)).await;
+    assert!(call.is_err(), "the call was still streaming");
+    assert_eventually!(
+        v1.broken() == 1,
+        "the primary's stream is cancelled too (broken: {})",
+        v1.broken()
+    );
+    assert_eventually!(
+        proxy.mirrored(MirrorOutcome::ClientAborted) == 1,
+        "the copy is dropped, not sent cut"
+    );
+    assert_eq!(v2.count() + v2.broken(), 0, "the mirror never saw the call");
+    // The connection still serves calls.
+    let reply = client.square(4).await.expect("the call succeeds");
+    assert_eq!(reply.get_ref().value, 16);
+    assert_eventually!(v2.count() == 1, "and mirrors them");
     proxy.shutdown().await;
 }
 

@@ -3,29 +3,33 @@
 //!
 //! - [`server`]`("v1").run().await`: a tonic server (`tonic::server::Grpc` with hand-written
 //!   handlers, served by hyper's HTTP/2 server) that records every call it got, whole
-//!   ([`Call`]); `.delay(d)`, `.fail(code, message)` and `.reset_streams()` change how it answers;
+//!   ([`Call`]); `.delay(d)`, `.fail(code, message)` (trailers-only, as tonic answers errors),
+//!   `.fail_in_trailers(code, message)` (headers, then the status in trailers) and
+//!   `.reset_streams()` change how it answers;
 //! - [`GrpcClient::connect`]`(proxy_addr, "grpcsvc")`: a tonic client (`tonic::client::Grpc`
 //!   with `ProstCodec`) on one h2c connection with prior knowledge, `:authority` the given host.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use futures_util::Stream;
-use http::uri::PathAndQuery;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::time::Instant;
 use tonic::codec::Streaming;
 use tonic::server::{ClientStreamingService, UnaryService};
 use tonic::{Code, Status};
 use tonic_prost::ProstCodec;
+
+mod client;
+
+pub use client::{GrpcClient, paced};
 
 /// `Square`'s and `Sum`'s request message.
 #[derive(Clone, PartialEq, prost::Message)]
@@ -57,6 +61,14 @@ pub fn number(value: i64) -> Number {
     Number {
         value,
         note: format!("number {value}"),
+    }
+}
+
+/// A number message carrying `bytes` bytes of padding in its note.
+pub fn padded(value: i64, bytes: usize) -> Number {
+    Number {
+        value,
+        note: "x".repeat(bytes),
     }
 }
 
@@ -94,6 +106,8 @@ enum Behavior {
     Answer,
     Delay(Duration),
     Fail(Code, String),
+    /// Answer `200` headers, no message, then the status in trailers.
+    FailInTrailers(Code, String),
     /// Read the whole call, then reset the stream (`RST_STREAM`) instead of answering.
     ResetStream,
 }
@@ -126,6 +140,12 @@ impl Builder {
         self
     }
 
+    /// Answers every call with headers, then `code` and `message` in trailers.
+    pub fn fail_in_trailers(mut self, code: Code, message: &str) -> Self {
+        self.behavior = Behavior::FailInTrailers(code, message.to_string());
+        self
+    }
+
     /// Reads each call whole, then resets its stream.
     pub fn reset_streams(mut self) -> Self {
         self.behavior = Behavior::ResetStream;
@@ -141,6 +161,7 @@ impl Builder {
             behavior: self.behavior,
             calls: Arc::default(),
             answered: Arc::default(),
+            broken: Arc::default(),
         };
         tokio::spawn(accept_loop(listener, server.clone()));
         server
@@ -155,6 +176,7 @@ pub struct Server {
     behavior: Behavior,
     calls: Arc<Mutex<Vec<Call>>>,
     answered: Arc<AtomicUsize>,
+    broken: Arc<AtomicUsize>,
 }
 
 impl Server {
@@ -171,6 +193,11 @@ impl Server {
     /// Calls received whole so far.
     pub fn count(&self) -> usize {
         self.calls.lock().unwrap().len()
+    }
+
+    /// Calls whose request stream failed (reset or cancelled) before it ended.
+    pub fn broken(&self) -> usize {
+        self.broken.load(Ordering::SeqCst)
     }
 
     /// Calls answered so far (after any delay).
@@ -209,10 +236,24 @@ async fn serve(
         SUM => grpc.client_streaming(handler, req).await,
         _ => Status::unimplemented(uri.path()).into_http(),
     };
-    if server.behavior == Behavior::ResetStream {
-        return Err("resetting the stream, as told".into());
+    match &server.behavior {
+        Behavior::ResetStream => Err("resetting the stream, as told".into()),
+        Behavior::FailInTrailers(code, message) => {
+            Ok(status_in_trailers(&Status::new(*code, message.clone())))
+        }
+        _ => Ok(response),
     }
-    Ok(response)
+}
+
+/// `200`, `content-type: application/grpc`, no message, then `status` in trailers.
+fn status_in_trailers(status: &Status) -> http::Response<tonic::body::Body> {
+    use http_body_util::BodyExt;
+    let mut trailers = http::HeaderMap::new();
+    status.add_header(&mut trailers).unwrap();
+    let body = http_body_util::Empty::<bytes::Bytes>::new()
+        .with_trailers(async move { Some(Ok::<_, Infallible>(trailers)) });
+    let response = http::Response::builder().header("content-type", "application/grpc");
+    response.body(tonic::body::Body::new(body)).unwrap()
 }
 
 /// Handles one call of either method.
@@ -247,7 +288,7 @@ impl Handler {
                 tokio::time::sleep(*d).await;
                 Ok(())
             }
-            Behavior::Answer | Behavior::ResetStream => Ok(()),
+            _ => Ok(()),
         };
         server.answered.fetch_add(1, Ordering::SeqCst);
         answer?;
@@ -281,94 +322,17 @@ impl ClientStreamingService<Number> for Handler {
         Box::pin(async move {
             let mut stream = request.into_inner();
             let mut messages = Vec::new();
-            while let Some(message) = stream.message().await? {
-                messages.push(message);
+            loop {
+                match stream.message().await {
+                    Ok(Some(message)) => messages.push(message),
+                    Ok(None) => break,
+                    Err(status) => {
+                        handler.server.broken.fetch_add(1, Ordering::SeqCst);
+                        return Err(status);
+                    }
+                }
             }
             handler.answer(messages).await
         })
     }
-}
-
-/// A tonic client on one h2c connection (prior knowledge).
-pub struct GrpcClient {
-    grpc: tonic::client::Grpc<H2c>,
-}
-
-impl GrpcClient {
-    /// Connects to `addr`; every call carries `:authority: <authority>`.
-    pub async fn connect(addr: SocketAddr, authority: &str) -> Self {
-        let stream = TcpStream::connect(addr).await.unwrap();
-        let (sender, conn) =
-            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
-                .await
-                .unwrap();
-        tokio::spawn(conn);
-        let origin = format!("http://{authority}").parse().unwrap();
-        Self {
-            grpc: tonic::client::Grpc::with_origin(H2c(sender), origin),
-        }
-    }
-
-    /// Calls `Square(value)`.
-    pub async fn square(&mut self, value: i64) -> Answer {
-        self.ready().await?;
-        let request = tonic::Request::new(number(value));
-        let path = PathAndQuery::from_static(SQUARE);
-        self.grpc.unary(request, path, codec()).await
-    }
-
-    /// Calls `Sum` with the messages `stream` yields, sent as they come.
-    pub async fn sum(&mut self, stream: impl Stream<Item = Number> + Send + 'static) -> Answer {
-        self.ready().await?;
-        let request = tonic::Request::new(stream);
-        let path = PathAndQuery::from_static(SUM);
-        self.grpc.client_streaming(request, path, codec()).await
-    }
-
-    async fn ready(&mut self) -> Result<(), Status> {
-        (self.grpc.ready().await).map_err(|e| Status::unavailable(e.to_string()))
-    }
-}
-
-fn codec() -> ProstCodec<Number, Reply> {
-    ProstCodec::default()
-}
-
-/// hyper's HTTP/2 connection as the `tower::Service` tonic's client wants.
-#[derive(Clone)]
-struct H2c(hyper::client::conn::http2::SendRequest<tonic::body::Body>);
-
-impl tower_service::Service<http::Request<tonic::body::Body>> for H2c {
-    type Response = http::Response<Incoming>;
-    type Error = hyper::Error;
-    type Future = BoxFuture<Result<Self::Response, hyper::Error>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), hyper::Error>> {
-        self.0.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
-        Box::pin(self.0.send_request(request))
-    }
-}
-
-/// The messages of `values`, sent one every `gap`; `done` is told when the stream has ended.
-pub fn paced(
-    values: Vec<i64>,
-    gap: Duration,
-    done: tokio::sync::oneshot::Sender<Instant>,
-) -> impl Stream<Item = Number> + Send + 'static {
-    let state = (values.into_iter(), Some(done));
-    futures_util::stream::unfold(state, move |(mut values, mut done)| async move {
-        tokio::time::sleep(gap).await;
-        match values.next() {
-            Some(v) => Some((number(v), (values, done))),
-            None => {
-                if let Some(done) = done.take() {
-                    let _ = done.send(Instant::now());
-                }
-                None
-            }
-        }
-    })
 }

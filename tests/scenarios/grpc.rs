@@ -320,6 +320,34 @@ async fn twenty_calls_never_wait_for_a_mirror_that_takes_two_seconds() {
 }
 
 #[tokio::test]
+async fn a_dead_primary_is_unavailable_to_the_client() {
+    let v2 = grpc::server("v2").run().await;
+    let files = grpc_service(refusing_port().await, v2.port());
+    let proxy = proxy::with_config(files).run().await;
+    let mut client = client(&proxy).await;
+    let status = client.square(2).await.expect_err("nobody answers");
+    // The proxy's 503 (UF) reaches a gRPC client as Envoy sends it: trailers-only, UNAVAILABLE
+    // (which gRPC clients may retry), the reason in `grpc-message`.
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    assert!(status.message().contains("connect"), "{status:?}");
+    let metrics = proxy.metrics().await;
+    let labels = [
+        ("reporter", "source"),
+        ("destination_version", "v1"),
+        ("request_protocol", "grpc"),
+        ("response_code", "503"),
+        ("response_flags", "UF"),
+    ];
+    let failed = metrics.sum("istio_requests_total", &labels);
+    assert_eq!(
+        failed, 1.0,
+        "recorded as the 503 UF it is: {}",
+        metrics.text
+    );
+    proxy.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_dead_mirror_never_fails_a_call() {
     let v1 = grpc::server("v1").run().await;
     let proxy = proxy_for(&v1, refusing_port().await).await;

@@ -49,18 +49,23 @@ impl ExchangeRecord {
         }
     }
 
-    /// Answers the client locally with `status` and `reason` (as a text body) and records it.
+    /// Answers the client locally with `status` and `reason` (as a text body, or as a gRPC
+    /// status to a gRPC client) and records it with `status`.
     pub fn answer(
         &mut self,
         status: StatusCode,
         flag: Flag,
         reason: String,
     ) -> Response<UpstreamBody> {
-        let body = format!("{reason}\n");
-        self.exchange.response_bytes = body.len() as u64;
+        let resp = if self.exchange.grpc {
+            local::grpc(status, &reason)
+        } else {
+            local::text(status, format!("{reason}\n"))
+        };
+        self.exchange.response_bytes = http_body::Body::size_hint(resp.body()).lower();
         self.exchange.fail(status.as_u16(), flag, reason);
         self.record();
-        local::text(status, body)
+        resp
     }
 
     /// Records an upstream exchange that ended without a response, counting it against the

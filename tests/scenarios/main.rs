@@ -10,6 +10,7 @@ mod cli;
 mod compare;
 mod demo;
 mod errors;
+mod grpc;
 mod mirror_failures;
 mod prometheus;
 mod reload;

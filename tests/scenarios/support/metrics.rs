@@ -34,6 +34,21 @@ impl Scrape {
             _ => None,
         }
     }
+
+    /// The sum over the series `name` whose labels include `labels` (others may differ).
+    pub fn sum(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        let matching = self.samples.iter().filter(|s| {
+            s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v))
+        });
+        matching
+            .map(|s| match s.value {
+                prometheus_parse::Value::Counter(v)
+                | prometheus_parse::Value::Gauge(v)
+                | prometheus_parse::Value::Untyped(v) => v,
+                _ => 0.0,
+            })
+            .sum()
+    }
 }
 
 /// The value of one sample of an instant query's result.

@@ -4,6 +4,8 @@
 //! - [`backend`]: fake upstreams (`backend::http1("v1").delay(d).run().await`, `backend::h2c`,
 //!   `backend::calc` for the sample calculation service);
 //! - [`config`]: config folders and the seed's YAML (`config::seed(v1, v2, v3)`);
+//! - [`grpc`]: tonic gRPC servers and an h2c tonic client (`grpc::server("v1").run().await`,
+//!   `GrpcClient::connect(proxy.addr(), host)`), messages hand-written with prost;
 //! - [`proxy`]: the proxy in-process (`proxy::with_config(files).mirror_timeout(d).run().await`);
 //! - [`client`]: a client (`proxy.client().get(path).host(h).header(k, v).send().await`);
 //! - [`binary`]: the `shadowmesh` binary as a child process;
@@ -18,6 +20,7 @@ pub mod binary;
 pub mod browser;
 pub mod client;
 pub mod config;
+pub mod grpc;
 pub mod load;
 pub mod metrics;
 pub mod prometheus;

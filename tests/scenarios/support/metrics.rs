@@ -36,6 +36,22 @@ impl Scrape {
     }
 }
 
+impl Scrape {
+    /// The sum of the series `name` whose labels include `labels` (0 when none does).
+    pub fn sum(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        (self.samples.iter())
+            .filter(|s| s.metric == name)
+            .filter(|s| labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+            .filter_map(|s| match s.value {
+                prometheus_parse::Value::Counter(v)
+                | prometheus_parse::Value::Gauge(v)
+                | prometheus_parse::Value::Untyped(v) => Some(v),
+                _ => None,
+            })
+            .sum()
+    }
+}
+
 /// The value of one sample of an instant query's result.
 pub fn value(sample: &Value) -> f64 {
     sample["value"][1]

@@ -51,7 +51,8 @@ impl DepthScan {
                 ' ' | '\t' | '\r' => continue,
                 '#' if after_blank => return,
                 '\'' | '"' if self.node_starts() => {
-                    if !skip_quoted(&mut chars, c) {
+                    let closed = skip_quoted(&mut chars, c);
+                    if !closed {
                         return;
                     }
                 }

@@ -98,7 +98,7 @@ async fn users(addr: SocketAddr, workers: usize, deadline: Instant) -> (u64, u64
         let client = Client::new(addr).host("web");
         tasks.spawn(async move {
             while Instant::now() < deadline && sent.fetch_add(1, Ordering::Relaxed) < MAX_REQUESTS {
-                let req = if w % 2 == 0 {
+                let req = if w.is_multiple_of(2) {
                     client.get("/user")
                 } else {
                     client.post("/user").body("x".repeat(2048))
@@ -228,7 +228,7 @@ async fn reload_every_second(dir: std::path::PathBuf, deadline: Instant) {
         replace_file(
             &dir,
             "routes.yaml",
-            &routes(if n % 2 == 0 { "a" } else { "b" }),
+            &routes(if n.is_multiple_of(2) { "a" } else { "b" }),
         );
     }
 }

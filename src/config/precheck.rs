@@ -14,32 +14,87 @@ pub(super) fn has_content(text: &str) -> bool {
 pub const MAX_FLOW_DEPTH: usize = 64;
 
 /// The deepest run of open `[`/`{` in `text`, outside quoted strings and comments.
+///
+/// It must never count less than the YAML scanner will nest (a file it under-counts is parsed,
+/// slowly); counting more only refuses text no config holds. So a quote opens a quoted string
+/// only where the scanner starts one (after `[`, `{`, `,`, `: `, `- ` or at the start of a line
+/// outside brackets), not inside a plain scalar (`kind: don't`); a quoted string is not followed
+/// past its line, and `#` starts a comment only after a blank or at the start of a line.
 pub(super) fn flow_depth(text: &str) -> usize {
-    let (mut depth, mut deepest) = (0usize, 0usize);
-    let mut quote: Option<char> = None;
-    let mut comment = false;
-    for c in text.chars() {
-        match (quote, c) {
-            (_, '\n') => {
-                comment = false;
-                if quote == Some('#') {
-                    quote = None;
+    let mut scan = DepthScan::default();
+    for line in text.split('\n') {
+        scan.line(line);
+    }
+    scan.deepest
+}
+
+#[derive(Default)]
+struct DepthScan {
+    depth: usize,
+    deepest: usize,
+    /// The last character that was not blank, outside quotes and comments (`None`: a new node
+    /// may start here).
+    prev: Option<char>,
+}
+
+impl DepthScan {
+    fn line(&mut self, line: &str) {
+        if self.depth == 0 {
+            self.prev = None;
+        }
+        let mut chars = line.chars().peekable();
+        let mut raw_prev: Option<char> = None;
+        while let Some(c) = chars.next() {
+            let after_blank = raw_prev.is_none_or(|p| p == ' ' || p == '\t');
+            raw_prev = Some(c);
+            match c {
+                ' ' | '\t' | '\r' => continue,
+                '#' if after_blank => return,
+                '\'' | '"' if self.node_starts() => {
+                    let closed = skip_quoted(&mut chars, c);
+                    if !closed {
+                        return;
+                    }
                 }
+                '[' | '{' => {
+                    self.depth += 1;
+                    self.deepest = self.deepest.max(self.depth);
+                }
+                ']' | '}' => self.depth = self.depth.saturating_sub(1),
+                '-' | '?'
+                    if self.prev.is_none() && matches!(chars.peek(), Some(' ' | '\t') | None) =>
+                {
+                    continue;
+                }
+                ':' if matches!(chars.peek(), Some(' ' | '\t') | None) => {
+                    self.prev = Some(':');
+                    continue;
+                }
+                _ => {}
             }
-            _ if comment => {}
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), _) => {}
-            (None, '\'' | '"') => quote = Some(c),
-            (None, '#') => comment = true,
-            (None, '[' | '{') => {
-                depth += 1;
-                deepest = deepest.max(depth);
+            self.prev = Some(c);
+        }
+    }
+
+    /// Would a quote here start a quoted scalar?
+    fn node_starts(&self) -> bool {
+        matches!(self.prev, None | Some('[' | '{' | ',' | ':'))
+    }
+}
+
+/// Skips a quoted string opened by `quote` up to its closing quote; `false` if the line ends
+/// first.
+fn skip_quoted(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, quote: char) -> bool {
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if quote == '"' => {
+                chars.next();
             }
-            (None, ']' | '}') => depth = depth.saturating_sub(1),
+            c if c == quote => return true,
             _ => {}
         }
     }
-    deepest
+    false
 }
 
 #[cfg(test)]
@@ -59,5 +114,21 @@ mod tests {
         assert_eq!(flow_depth("x: [[{a: [1]}]]"), 4);
         assert_eq!(flow_depth("regex: \"[[[[\"\n# {{{{\nb: '[['\n"), 0);
         assert_eq!(flow_depth(&"[".repeat(100_000)), 100_000);
+        assert_eq!(flow_depth("a: {b: \"x\\\"[[\", c: ['[[', \"]\"]}\n"), 2);
+    }
+
+    #[test]
+    fn quotes_inside_plain_scalars_hide_nothing() {
+        let deep = "[".repeat(1000);
+        for hostile in [
+            format!("kind: don't\nb: {deep}\n"),
+            format!("a: [it 'x, {deep}\n"),
+            format!("a: [b\n 'c, {deep}\n"),
+            format!("a: [x#y, {deep}\n"),
+            format!("a: '\nb: {deep}\n"),
+            format!("a: \"x\\\\\" {deep}\n"),
+        ] {
+            assert!(flow_depth(&hostile) >= 1000, "{hostile:.40}");
+        }
     }
 }

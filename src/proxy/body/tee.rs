@@ -59,6 +59,9 @@ pub struct Upload {
     last_poll: AtomicU64,
     /// When the client last sent a byte of body.
     last_data: AtomicU64,
+    /// The body is waiting for the client (it answered the upstream's last poll with
+    /// "pending"); otherwise it waits for the upstream to ask for more.
+    waiting_for_client: AtomicBool,
 }
 
 impl Default for Upload {
@@ -71,6 +74,7 @@ impl Default for Upload {
             failure: OnceLock::new(),
             last_poll: AtomicU64::new(now),
             last_data: AtomicU64::new(now),
+            waiting_for_client: AtomicBool::new(false),
         }
     }
 }
@@ -95,15 +99,16 @@ impl Upload {
                 return std::future::pending().await;
             }
             let now = clock_ms();
-            let polled = now.saturating_sub(self.last_poll.load(Ordering::Relaxed));
-            let sent = now.saturating_sub(self.last_data.load(Ordering::Relaxed));
-            if polled >= idle_ms {
-                return Stall::UpstreamNotReading;
+            let (since, stall) = if self.waiting_for_client.load(Ordering::Relaxed) {
+                (&self.last_data, Stall::ClientSilent)
+            } else {
+                (&self.last_poll, Stall::UpstreamNotReading)
+            };
+            let age = now.saturating_sub(since.load(Ordering::Relaxed));
+            if age >= idle_ms {
+                return stall;
             }
-            if sent >= idle_ms {
-                return Stall::ClientSilent;
-            }
-            let wait = idle_ms - polled.max(sent);
+            let wait = idle_ms - age;
             tokio::select! {
                 () = tokio::time::sleep(Duration::from_millis(wait.max(1))) => {}
                 () = self.ended() => {}
@@ -251,8 +256,16 @@ where
         let now = clock_ms();
         this.upload.last_poll.store(now, Ordering::Relaxed);
         let polled = match this.inner.as_mut().poll_frame(cx) {
-            Poll::Ready(polled) => polled,
+            Poll::Ready(polled) => {
+                this.upload
+                    .waiting_for_client
+                    .store(false, Ordering::Relaxed);
+                polled
+            }
             Poll::Pending => {
+                this.upload
+                    .waiting_for_client
+                    .store(true, Ordering::Relaxed);
                 let Some(idle) = *this.idle else {
                     return Poll::Pending;
                 };
@@ -274,9 +287,9 @@ where
         match polled {
             Some(Ok(frame)) => {
                 if let Some(data) = frame.data_ref() {
-                    this.upload
-                        .bytes
-                        .fetch_add(data.len() as u64, Ordering::Relaxed);
+                    let upload = &this.upload;
+                    upload.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
+                    upload.last_data.store(now, Ordering::Relaxed);
                     if !this.taps.taps.is_empty() {
                         this.taps.data(data);
                     }

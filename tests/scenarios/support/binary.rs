@@ -42,6 +42,12 @@ impl Run {
         self
     }
 
+    /// More arguments, as given.
+    pub fn args(mut self, args: &[&str]) -> Self {
+        self.command.args(args);
+        self
+    }
+
     /// Keeps its stdout (the access log) for [`Spawned::stdout_lines`].
     pub fn capture_stdout(mut self) -> Self {
         self.command.stdout(Stdio::piped());
@@ -60,6 +66,16 @@ pub struct Spawned(Option<Child>);
 impl Spawned {
     fn child(&mut self) -> &mut Child {
         self.0.as_mut().expect("still running")
+    }
+
+    /// Its process id (for `/proc/<pid>/...`).
+    pub fn pid(&mut self) -> u32 {
+        self.child().id()
+    }
+
+    /// Has it not exited yet?
+    pub fn is_running(&mut self) -> bool {
+        self.child().try_wait().unwrap().is_none()
     }
 
     /// Sends SIGTERM, as Kubernetes does to stop a pod.

@@ -10,6 +10,7 @@
 //! - [`client`]: a client (`proxy.client().get(path).host(h).header(k, v).send().await`);
 //! - [`binary`]: the `shadowmesh` binary as a child process;
 //! - [`load`]: a client sending steadily until told to stop;
+//! - [`raw`]: raw TCP for hostile clients and broken peers;
 //! - [`prometheus`] and [`browser`]: real Prometheus and headless Chromium;
 //! - [`eventually`] and [`assert_eventually!`]: bounded patience for asynchronous effects.
 
@@ -25,6 +26,7 @@ pub mod load;
 pub mod metrics;
 pub mod prometheus;
 pub mod proxy;
+pub mod raw;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -45,6 +47,25 @@ pub async fn eventually(patience: Duration, mut check: impl FnMut() -> bool) -> 
             return false;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits until the future `check` makes resolves true, polling every 50 ms for at most
+/// `patience` (for checks that scrape `/metrics`).
+pub async fn eventually_async<F, Fut>(patience: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + patience;
+    loop {
+        if check().await {
+            return true;
+        }
+        if tokio::time::Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

@@ -1,6 +1,8 @@
 //! The proxy started in-process on loopback: `proxy::with_config(files)`, option setters
 //! (`.mirror_timeout(d)`, `.max_mirrors_in_flight(n)`, `.mirror_body_limit(n)`,
-//! `.request_timeout(d)`, `.min_pairs(n)`, ...) and `.run().await`, which returns a [`Proxy`]
+//! `.request_timeout(d)`, `.upload_idle_timeout(d)`, `.mirror_memory(n)`,
+//! `.client_header_timeout(d)`, `.client_idle_timeout(d)`, `.max_connections(n)`,
+//! `.min_pairs(n)`, ...) and `.run().await`, which returns a [`Proxy`]
 //! with `.client()`, `.metrics()`, `.compare_report()` and the mirror and reload counters.
 
 use std::net::SocketAddr;
@@ -56,6 +58,36 @@ impl Builder {
     /// Proxy-wide request timeout.
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
         self.opts.proxy.request_timeout = Some(timeout);
+        self
+    }
+
+    /// `--upload-idle-timeout`: a client body with no byte for this long fails (408 `SI`).
+    pub fn upload_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.opts.proxy.upload_idle_timeout = Some(timeout);
+        self
+    }
+
+    /// `--client-header-timeout`: a request head must arrive within this.
+    pub fn client_header_timeout(mut self, timeout: Duration) -> Self {
+        self.opts.client.header_timeout = timeout;
+        self
+    }
+
+    /// `--client-idle-timeout`: a client connection with nothing in flight is closed after this.
+    pub fn client_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.opts.client.idle_timeout = timeout;
+        self
+    }
+
+    /// `--max-connections`: client connections open at once.
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.opts.client.max_connections = n;
+        self
+    }
+
+    /// `--mirror-memory`: bytes of mirrored bodies held at once.
+    pub fn mirror_memory(mut self, bytes: usize) -> Self {
+        self.opts.mirror.memory_budget = bytes;
         self
     }
 

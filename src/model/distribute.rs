@@ -13,16 +13,15 @@ pub struct Distribution {
 }
 
 impl Distribution {
-    /// Builds from weights. Returns `None` when the total is zero.
+    /// Builds from weights. Returns `None` when the total is zero or does not fit a `u64` (the
+    /// compiler keeps weights to Istio's int32, so a real route never comes near).
     pub fn new(weights: &[u64]) -> Option<Self> {
         let mut sum = 0u64;
-        let cumulative: Vec<u64> = weights
-            .iter()
-            .map(|w| {
-                sum += w;
-                sum
-            })
-            .collect();
+        let mut cumulative = Vec::with_capacity(weights.len());
+        for w in weights {
+            sum = sum.checked_add(*w)?;
+            cumulative.push(sum);
+        }
         (sum > 0).then_some(Self { cumulative })
     }
 
@@ -67,6 +66,15 @@ mod tests {
     fn all_zero_is_refused() {
         assert!(Distribution::new(&[0, 0]).is_none());
         assert!(Distribution::new(&[]).is_none());
+    }
+
+    #[test]
+    fn a_total_past_u64_is_refused_not_wrapped() {
+        assert!(Distribution::new(&[u64::MAX, 1]).is_none());
+        assert_eq!(
+            Distribution::new(&[u64::MAX - 1, 1]).unwrap().total(),
+            u64::MAX
+        );
     }
 
     #[test]

@@ -34,10 +34,13 @@ pub fn qualify(host: &str, ns: &str, namespaces: &BTreeSet<String>) -> String {
     if h.starts_with('*') {
         return h;
     }
+    // Request hosts are looked up lower-cased: a namespace written `Prod` must qualify as `prod`.
+    let ns = ns.to_ascii_lowercase();
     let labels: Vec<&str> = h.split('.').collect();
+    let known = |other: &str| namespaces.iter().any(|n| n.eq_ignore_ascii_case(other));
     match labels.as_slice() {
         [name] => format!("{name}.{ns}{CLUSTER_SUFFIX}"),
-        [name, other] if namespaces.contains(*other) => format!("{name}.{other}{CLUSTER_SUFFIX}"),
+        [name, other] if known(other) => format!("{name}.{other}{CLUSTER_SUFFIX}"),
         [name, other, "svc"] => format!("{name}.{other}{CLUSTER_SUFFIX}"),
         _ => h,
     }
@@ -150,10 +153,9 @@ impl<T: Copy> HostIndex<T> {
             if let Some(e) = entries.iter().find(|e| e.short_ns.is_none()) {
                 return Ok(e.target);
             }
-            if let Some(e) = entries
-                .iter()
-                .find(|e| e.short_ns.as_deref() == Some(proxy_ns))
-            {
+            if let Some(e) = entries.iter().find(|e| {
+                (e.short_ns.as_deref()).is_some_and(|ns| ns.eq_ignore_ascii_case(proxy_ns))
+            }) {
                 return Ok(e.target);
             }
             if let [only] = entries.as_slice() {
@@ -240,6 +242,22 @@ mod tests {
         );
         assert_eq!(q("api.example.com"), "api.example.com");
         assert_eq!(q("*.example.com"), "*.example.com");
+    }
+
+    #[test]
+    fn an_upper_case_namespace_qualifies_lower_case_and_is_found() {
+        // found by the `host` fuzz target: `qualify` kept the namespace's case, and lookups
+        // lower-case the request host, so the service was never found
+        let ns: BTreeSet<String> = ["Prod".to_string()].into();
+        let fqdn = qualify("reviews", "Prod", &ns);
+        assert_eq!(fqdn, "reviews.prod.svc.cluster.local");
+        assert_eq!(qualify("reviews.prod", "x", &ns), fqdn);
+        let mut idx = HostIndex::default();
+        idx.insert(&fqdn, 1);
+        idx.insert("reviews.other.svc.cluster.local", 2);
+        for host in ["reviews.Prod", &fqdn, "reviews"] {
+            assert_eq!(idx.lookup(host, "Prod"), Ok(1), "{host}");
+        }
     }
 
     #[test]

@@ -93,6 +93,30 @@ fn negative_weight_and_all_zero_weights() {
 }
 
 #[test]
+fn weights_over_int32_are_refused_not_summed_past_u64() {
+    // Istio's weight is an int32; three i64::MAX weights used to overflow the running sum
+    // (a panic with overflow checks, a wrapped total without).
+    let w = i64::MAX;
+    let errs = errors(&vs(&format!(
+        "  - route:\n    - {{destination: {V1}, weight: 1}}\n    - {{destination: {V1}, weight: {w}}}\n    - {{destination: {V1}, weight: {w}}}\n    - {{destination: {V1}, weight: {w}}}\n"
+    )));
+    let fields: Vec<_> = errs.iter().filter_map(|e| e.field.as_deref()).collect();
+    assert_eq!(
+        fields,
+        [
+            "spec.http[0].route[1].weight",
+            "spec.http[0].route[2].weight",
+            "spec.http[0].route[3].weight"
+        ],
+        "{errs:#?}"
+    );
+    assert!(
+        errs.iter().all(|e| e.message.contains("over 2147483647")),
+        "{errs:#?}"
+    );
+}
+
+#[test]
 fn weights_not_summing_to_100_are_a_warning() {
     let diags = diagnostics(&vs(&format!(
         "  - route:\n    - {{destination: {V1}, weight: 1}}\n    - {{destination: {V1}, weight: 3}}\n"

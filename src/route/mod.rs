@@ -15,6 +15,10 @@
 
 #[cfg(test)]
 mod find_tests;
+#[cfg(test)]
+mod props_gen;
+#[cfg(test)]
+mod props_tests;
 
 use std::sync::Arc;
 

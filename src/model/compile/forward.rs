@@ -32,6 +32,17 @@ impl Compiler<'_> {
                     ok = false;
                     0
                 }
+                Some(w) if w > i64::from(i32::MAX) => {
+                    r.error(
+                        format!("{field}.weight"),
+                        format!(
+                            "weight {w} is over {} (Istio's weights are int32)",
+                            i32::MAX
+                        ),
+                    );
+                    ok = false;
+                    0
+                }
                 Some(w) => w as u64,
                 None => 0,
             };

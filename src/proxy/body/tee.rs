@@ -27,9 +27,13 @@ pub enum TapError {
     /// The body grew past the mirror body limit.
     #[error("request body is larger than the mirror body limit")]
     TooLarge,
-    /// The client's body failed or the primary stopped reading it.
+    /// The client's body failed (it went away, broke the body or stalled).
     #[error("the client's request body ended early")]
     Aborted,
+    /// The primary's exchange ended before the client's body did (the upstream failed or
+    /// answered early), so the rest of the body was never read.
+    #[error("the primary stopped reading the request body")]
+    PrimaryStopped,
 }
 
 /// How the client's body failed.
@@ -168,6 +172,8 @@ impl Tap {
 struct Taps {
     taps: Vec<Tap>,
     finished: bool,
+    /// Whose fault an unfinished body is: the client's when its body failed.
+    upload: Option<Arc<Upload>>,
 }
 
 impl Taps {
@@ -198,10 +204,17 @@ impl Taps {
 
 impl Drop for Taps {
     fn drop(&mut self) {
-        if !self.finished {
-            for tap in &self.taps {
-                let _ = tap.tx.send(Err(Box::new(TapError::Aborted)));
-            }
+        if self.finished {
+            return;
+        }
+        let client_failed = (self.upload.as_ref()).is_some_and(|u| u.failure().is_some());
+        for tap in &self.taps {
+            let why = if client_failed {
+                TapError::Aborted
+            } else {
+                TapError::PrimaryStopped
+            };
+            let _ = tap.tx.send(Err(Box::new(why)));
         }
     }
 }
@@ -226,6 +239,7 @@ impl<B: Body> TeeBody<B> {
         let mut taps = Taps {
             taps,
             finished: false,
+            upload: Some(upload.clone()),
         };
         if inner.is_end_stream() {
             // hyper may never poll an empty body: it has ended already.
@@ -357,6 +371,7 @@ pub(crate) fn feed_for_test(tap: Tap, frames: impl Iterator<Item = Bytes>) {
     let mut taps = Taps {
         taps: vec![tap],
         finished: false,
+        upload: None,
     };
     for data in frames {
         taps.data(&data);

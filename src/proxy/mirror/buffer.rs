@@ -41,6 +41,7 @@ pub(super) async fn whole_body(
     while let Some(frame) = tap.frame().await {
         let frame = frame.map_err(|e| match e.downcast_ref::<TapError>() {
             Some(TapError::TooLarge) => MirrorOutcome::SkippedBodyTooLarge,
+            Some(TapError::PrimaryStopped) => MirrorOutcome::PrimaryStopped,
             _ => MirrorOutcome::ClientAborted,
         })?;
         if let Some(data) = frame.data_ref() {

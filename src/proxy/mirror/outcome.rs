@@ -36,11 +36,14 @@ pub enum MirrorOutcome {
     Reset,
     /// Not sent: the client's body did not end whole (it went away or broke it).
     ClientAborted,
+    /// Not sent: the primary's exchange ended before the client's body was read whole (the
+    /// primary failed or answered early).
+    PrimaryStopped,
 }
 
 impl MirrorOutcome {
     /// All outcomes, in the order of their counters.
-    pub const ALL: [MirrorOutcome; 8] = [
+    pub const ALL: [MirrorOutcome; 9] = [
         Self::Sent,
         Self::SkippedPercentage,
         Self::SkippedBodyTooLarge,
@@ -49,6 +52,7 @@ impl MirrorOutcome {
         Self::ConnectError,
         Self::Reset,
         Self::ClientAborted,
+        Self::PrimaryStopped,
     ];
 
     /// Label value.
@@ -62,6 +66,7 @@ impl MirrorOutcome {
             Self::ConnectError => "connect_error",
             Self::Reset => "reset",
             Self::ClientAborted => "client_aborted",
+            Self::PrimaryStopped => "primary_stopped",
         }
     }
 
@@ -74,7 +79,7 @@ impl MirrorOutcome {
 /// Counts of outcomes (all destinations), for tests and `/config_dump`.
 #[derive(Debug, Default)]
 pub struct MirrorStats {
-    counts: [AtomicU64; 8],
+    counts: [AtomicU64; 9],
 }
 
 impl MirrorStats {

@@ -117,6 +117,10 @@ impl Mirrorer {
                 Flag::MirrorOverflow,
                 "not sent: the mirror memory budget is used up",
             ),
+            MirrorOutcome::PrimaryStopped => (
+                Flag::None,
+                "not sent: the primary's exchange ended before the body was read whole",
+            ),
             _ => (
                 Flag::DownstreamClosed,
                 "not sent: the client's body did not end whole",

@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::diff::{Ignore, diff_pair};
-use super::json_diff::normalize;
+use super::kind::Difference;
 use super::noise::{Evidence, RepeatNoise};
 use super::pairing::{Left, Limits, Pairing, Waiting};
 use super::report::candidate_report;
@@ -40,6 +40,9 @@ pub struct EngineConfig {
     pub pair_timeout: Duration,
     /// Ignored fields for every route (flag).
     pub ignore: Vec<String>,
+    /// Bytes of a body kept once decoded per its `content-encoding` (the comparator sets its
+    /// body limit here).
+    pub decoded_limit: usize,
 }
 
 impl Default for EngineConfig {
@@ -49,6 +52,7 @@ impl Default for EngineConfig {
             max_pending: 100_000,
             pair_timeout: Duration::from_secs(15),
             ignore: Vec::new(),
+            decoded_limit: 64 * 1024,
         }
     }
 }
@@ -58,6 +62,7 @@ impl Default for EngineConfig {
 pub struct Engine {
     /// Ignored fields for every route.
     ignore: Vec<String>,
+    decoded_limit: usize,
     pairing: Pairing,
     groups: BTreeMap<GroupKey, Group>,
     repeat: RepeatNoise,
@@ -77,6 +82,7 @@ impl Engine {
                 pair_timeout: cfg.pair_timeout,
             }),
             ignore: cfg.ignore,
+            decoded_limit: cfg.decoded_limit,
             groups: BTreeMap::new(),
             repeat: RepeatNoise::default(),
             ignore_cache: Vec::new(),
@@ -94,8 +100,10 @@ impl Engine {
         self.pairing.pending_len()
     }
 
-    /// Takes one exchange. Returns the results of the pairs it completed (or dropped).
-    pub fn ingest(&mut self, ob: Observed, now: Instant) -> Vec<(GroupKey, PairResult)> {
+    /// Takes one exchange, its body decoded per its `content-encoding`. Returns the results of
+    /// the pairs it completed (or dropped).
+    pub fn ingest(&mut self, mut ob: Observed, now: Instant) -> Vec<(GroupKey, PairResult)> {
+        ob.decode_body(self.decoded_limit);
         let left = self.pairing.insert(ob, now);
         self.settle(left)
     }
@@ -160,10 +168,10 @@ impl Engine {
         let has_secondary = !secondaries.is_empty();
         self.repeat
             .observe_primary(&primary, &ignore, has_secondary);
-        let secondary_fields: BTreeSet<String> = secondaries
+        let secondary_fields: BTreeSet<Difference> = secondaries
             .iter()
             .flat_map(|s| diff_pair(primary.side(), s.side(), &ignore).fields())
-            .map(|f| normalize(&f))
+            .map(|f| f.normalized())
             .collect();
         let none = BTreeSet::new();
         let evidence = Evidence {
@@ -183,7 +191,7 @@ impl Engine {
             };
             let diff = diff_pair(primary.side(), cand.side(), &ignore);
             let group = self.groups.entry(key.clone()).or_default();
-            let result = classify_pair(&diff, |f| evidence.is_noise(&normalize(f), group));
+            let result = classify_pair(&diff, |f| evidence.is_noise(&f.normalized(), group));
             let secondary = has_secondary.then_some(&secondary_fields);
             group.record(result, &primary, cand, &diff, secondary);
             out.push((key, result));

@@ -16,7 +16,7 @@ use bytes::Bytes;
 
 use super::diff::{Ignore, diff_pair};
 use super::groups::Group;
-use super::json_diff::normalize;
+use super::kind::Difference;
 use super::observed::Observed;
 
 /// Bytes of body kept per remembered answer.
@@ -26,22 +26,30 @@ pub const REPEAT_KEYS: usize = 256;
 /// One primary in this many teaches repeat noise (a diff with the previous identical request).
 pub const REPEAT_SAMPLE: u64 = 8;
 
+/// Headers that say how the body travelled, not what it says: a difference there is always
+/// noise (bodies are compared decoded; one that does not decode is an `encoding` difference).
+pub const TRANSPORT_HEADERS: [&str; 1] = ["header:content-encoding"];
+
 /// What is known to be noise when judging a field (normalized: `status`, `header:NAME` or a
-/// JSON path with indices as `*`).
+/// JSON path with indices as `*`) with its kind: a field is noise for one kind of difference
+/// only (a volatile value that changes type is not noise).
 #[derive(Debug, Clone, Copy)]
 pub struct Evidence<'a> {
     /// Fields where this request's secondaries differed from the primary (none in a report).
-    pub secondary_fields: &'a BTreeSet<String>,
-    /// Fields where two answers of the primary to the same request differed, on this route.
-    pub repeat_fields: &'a BTreeSet<String>,
+    pub secondary_fields: &'a BTreeSet<Difference>,
+    /// Fields learnt as noise on this route (repeat noise).
+    pub repeat_fields: &'a BTreeSet<Difference>,
     /// Whether the group's secondary statistics count (a pair: it had a secondary itself).
     pub secondary_statistics: bool,
 }
 
 impl Evidence<'_> {
     /// Whether `field` differing in `group` is noise.
-    pub fn is_noise(&self, field: &str, group: &Group) -> bool {
-        if self.secondary_fields.contains(field) || self.repeat_fields.contains(field) {
+    pub fn is_noise(&self, field: &Difference, group: &Group) -> bool {
+        if TRANSPORT_HEADERS.contains(&field.field.as_str())
+            || self.secondary_fields.contains(field)
+            || self.repeat_fields.contains(field)
+        {
             return true;
         }
         // A field the secondary has differed on about as often as the candidate.
@@ -61,13 +69,13 @@ pub struct RepeatNoise {
     /// The last answer per (service, request), body cut to [`REPEAT_BODY_BYTES`].
     previous: HashMap<(String, String), Observed>,
     previous_order: VecDeque<(String, String)>,
-    fields: HashMap<(String, String), BTreeSet<String>>,
+    fields: HashMap<(String, String), BTreeSet<Difference>>,
     primaries_seen: u64,
 }
 
 impl RepeatNoise {
     /// Fields learnt as noise on `service`'s `route`.
-    pub fn fields(&self, service: &str, route: &str) -> Option<&BTreeSet<String>> {
+    pub fn fields(&self, service: &str, route: &str) -> Option<&BTreeSet<Difference>> {
         self.fields.get(&(service.to_string(), route.to_string()))
     }
 
@@ -83,10 +91,10 @@ impl RepeatNoise {
     fn learn(&mut self, primary: &Observed, ignore: &Ignore) {
         let key = (primary.service.clone(), primary.request.clone());
         if let Some(prev) = self.previous.get(&key) {
-            let fields: Vec<String> = diff_pair(prev.side(), primary.side(), ignore)
+            let fields: Vec<Difference> = diff_pair(prev.side(), primary.side(), ignore)
                 .fields()
                 .iter()
-                .map(|f| normalize(f))
+                .map(Difference::normalized)
                 .collect();
             if !fields.is_empty() {
                 self.fields

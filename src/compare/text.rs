@@ -43,7 +43,11 @@ fn render_candidate(out: &mut String, c: &CandidateReport) {
         c.errors.candidate_resets
     );
     if !c.fields.is_empty() {
-        let _ = writeln!(out, "  fields    {:<28} {:>8} {:>8}  ", "", "pairs", "rate");
+        let _ = writeln!(
+            out,
+            "  fields    {:<28} {:<24} {:>8} {:>8}  ",
+            "", "change", "pairs", "rate"
+        );
         for f in c.fields.iter().take(FIELDS_SHOWN) {
             render_field(out, f);
         }
@@ -76,14 +80,22 @@ fn render_latency(out: &mut String, c: &CandidateReport) {
 fn render_field(out: &mut String, f: &FieldReport) {
     let _ = writeln!(
         out,
-        "            {:<28} {:>8} {:>7.1}%  {}",
+        "            {:<28} {:<24} {:>8} {:>7.1}%  {}",
         f.field,
+        f.change,
         f.count,
         f.rate * 100.0,
         if f.noise { "noise" } else { "DIFFERS" }
     );
     if let Some(ex) = f.examples.first().filter(|_| !f.noise) {
         let _ = writeln!(out, "              e.g. {}", ex.request);
+        if !ex.path.is_empty() {
+            let _ = writeln!(
+                out,
+                "                at {}: {} -> {}",
+                ex.path, ex.primary_value, ex.candidate_value
+            );
+        }
         let _ = writeln!(
             out,
             "                primary   {} {}",

@@ -11,7 +11,14 @@ use super::engine::{Engine, EngineConfig, Observed, PairResult};
 use super::verdict::{Thresholds, Verdict};
 use crate::telemetry::Flag;
 
-fn ob(id: &str, mirror: bool, version: &str, body: String, ms: u64, mirrors_sent: u8) -> Observed {
+pub(super) fn ob(
+    id: &str,
+    mirror: bool,
+    version: &str,
+    body: String,
+    ms: u64,
+    mirrors_sent: u8,
+) -> Observed {
     Observed {
         pair: id
             .trim_start_matches(|c: char| !c.is_ascii_digit())

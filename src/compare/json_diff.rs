@@ -143,10 +143,10 @@ fn push_escaped(path: &mut String, key: &str) {
 }
 
 /// The path with array indices replaced by `*`, for counting "the same field" across pairs:
-/// `/items/3/price` becomes `/items/*/price`.
+/// `/items/3/price` becomes `/items/*/price`. Other fields (`status`, `header:NAME`) are kept.
 pub fn normalize(path: &str) -> String {
-    if path == "/" {
-        return "/".into();
+    if path == "/" || !path.starts_with('/') {
+        return path.into();
     }
     path.split('/')
         .skip(1)
@@ -341,5 +341,7 @@ mod tests {
         assert_eq!(normalize("/items/3/price"), "/items/*/price");
         assert_eq!(normalize("/factors"), "/factors");
         assert_eq!(normalize("/"), "/");
+        assert_eq!(normalize("header:x-1"), "header:x-1");
+        assert_eq!(normalize("status"), "status");
     }
 }

@@ -46,6 +46,8 @@ pub mod text;
 pub mod verdict;
 
 #[cfg(test)]
+mod engine_semantics_tests;
+#[cfg(test)]
 mod engine_tests;
 
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -1,0 +1,78 @@
+//! The engine on real APIs' ways: encodings (gzip against identity, a body that does not
+//! decode), arrays compared as sets, and noise learnt on routes where every request differs.
+
+use bytes::Bytes;
+use http::HeaderMap;
+use tokio::time::Instant;
+
+use super::engine::{Engine, EngineConfig};
+use super::engine_tests::ob;
+use super::verdict::{Thresholds, Verdict};
+
+fn gzip(data: &str) -> Bytes {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data.as_bytes()).unwrap();
+    Bytes::from(e.finish().unwrap())
+}
+
+fn gzipped(mut o: super::engine::Observed) -> super::engine::Observed {
+    let body = gzip(std::str::from_utf8(o.body.as_ref().unwrap()).unwrap());
+    let mut h = HeaderMap::new();
+    h.insert("content-encoding", "gzip".parse().unwrap());
+    o.size = body.len() as u64;
+    o.body = Some(body);
+    o.headers = Some(h);
+    o
+}
+
+#[test]
+fn gzip_against_identity_with_the_same_json_is_a_header_difference_only_and_promotes() {
+    let mut e = Engine::new(EngineConfig::default());
+    let now = Instant::now();
+    for i in 0..150u64 {
+        let (id, body) = (format!("r{i}"), format!(r#"{{"n":{i},"f":[1,2]}}"#));
+        e.ingest(gzipped(ob(&id, false, "v1", body.clone(), 5, 1)), now);
+        let mut c = ob(&id, true, "v3", body, 5, 0);
+        c.headers = Some(HeaderMap::new());
+        e.ingest(c, now);
+    }
+    let report = &e.report(&Thresholds::default())[0];
+    assert_eq!(report.verdict, Verdict::Promote, "{}", report.summary);
+    let fields: Vec<(&str, &str, bool)> = (report.fields.iter())
+        .map(|f| (f.field.as_str(), f.kind.as_str(), f.noise))
+        .collect();
+    assert_eq!(fields, vec![("header:content-encoding", "header", true)]);
+    let ex = &report.fields[0].examples[0];
+    assert_eq!(
+        (ex.primary_value.as_str(), ex.candidate_value.as_str()),
+        ("gzip", "(absent)")
+    );
+    assert!(
+        ex.primary.contains(r#""f":[1,2]"#),
+        "decoded in examples: {ex:?}"
+    );
+}
+
+#[test]
+fn a_body_that_does_not_decode_is_an_encoding_difference_at_the_root() {
+    let mut e = Engine::new(EngineConfig::default());
+    let now = Instant::now();
+    for i in 0..120u64 {
+        let id = format!("r{i}");
+        e.ingest(ob(&id, false, "v1", "{}".into(), 5, 1), now);
+        let mut bad = gzipped(ob(&id, true, "v3", "{}".into(), 5, 0));
+        bad.body = Some(Bytes::from_static(b"this is not gzip"));
+        bad.size = 16;
+        e.ingest(bad, now);
+    }
+    let report = &e.report(&Thresholds::default())[0];
+    assert_eq!(report.verdict, Verdict::Reject, "{}", report.summary);
+    let f = &report.fields[0];
+    assert_eq!((f.field.as_str(), f.kind.as_str()), ("/", "encoding"));
+    assert!(
+        report
+            .summary
+            .starts_with("reject: /: body not decodable in 100.0% of pairs")
+    );
+}

@@ -76,3 +76,23 @@ fn a_body_that_does_not_decode_is_an_encoding_difference_at_the_root() {
             .starts_with("reject: /: body not decodable in 100.0% of pairs")
     );
 }
+
+#[test]
+fn mirrored_writes_are_counted_and_warned_about() {
+    let mut e = Engine::new(EngineConfig::default());
+    let now = Instant::now();
+    for i in 0..10u64 {
+        let id = format!("r{i}");
+        let mut p = ob(&id, false, "v1", "{}".into(), 5, 1);
+        let method = if i < 3 { "POST" } else { "GET" };
+        p.request = format!("{method} /orders");
+        e.ingest(p, now);
+        e.ingest(ob(&id, true, "v3", "{}".into(), 5, 0), now);
+    }
+    let report = &e.report(&Thresholds::default())[0];
+    assert_eq!(report.unsafe_methods_mirrored, 3);
+    assert_eq!(
+        super::text::unsafe_warning(report).unwrap(),
+        "3 POST/PUT/PATCH/DELETE requests mirrored: writes may have happened twice"
+    );
+}

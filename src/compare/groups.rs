@@ -69,7 +69,13 @@ pub struct Group {
     pub candidate_timeouts: u64,
     /// Candidate resets (no answer, no timeout).
     pub candidate_resets: u64,
+    /// Pairs whose request had an unsafe method (POST, PUT, PATCH, DELETE): mirroring it may
+    /// have written twice.
+    pub unsafe_methods: u64,
 }
+
+/// Methods that change state: mirroring them writes twice unless the candidate is isolated.
+pub const UNSAFE_METHODS: [&str; 4] = ["POST", "PUT", "PATCH", "DELETE"];
 
 impl Group {
     /// Share of pairs where primary and candidate differ at `stat`'s field.
@@ -125,6 +131,8 @@ impl Group {
             candidate.duration.as_micros() as u64,
         );
         self.primary_failed += u64::from(primary.failed());
+        let method = primary.request.split(' ').next().unwrap_or("");
+        self.unsafe_methods += u64::from(UNSAFE_METHODS.contains(&method));
         match (candidate.status, candidate.flag) {
             (0, Flag::Timeout) => self.candidate_timeouts += 1,
             (0, _) => self.candidate_resets += 1,

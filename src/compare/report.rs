@@ -102,6 +102,10 @@ pub struct CandidateReport {
     pub latency: LatencySummary,
     /// Failures.
     pub errors: ErrorRates,
+    /// Pairs whose request was a POST, PUT, PATCH or DELETE: the candidate got a copy of a
+    /// write (see `--mirror-methods`).
+    #[serde(default)]
+    pub unsafe_methods_mirrored: u64,
     /// The verdict.
     pub verdict: Verdict,
     /// Why.
@@ -149,6 +153,7 @@ pub fn candidate_report(
         fields,
         latency,
         errors,
+        unsafe_methods_mirrored: group.unsafe_methods,
         verdict,
         reasons,
         summary,

@@ -42,6 +42,9 @@ fn render_candidate(out: &mut String, c: &CandidateReport) {
         c.errors.candidate_timeouts,
         c.errors.candidate_resets
     );
+    if let Some(warning) = unsafe_warning(c) {
+        let _ = writeln!(out, "  warning   {warning}");
+    }
     if !c.fields.is_empty() {
         let _ = writeln!(
             out,
@@ -52,6 +55,16 @@ fn render_candidate(out: &mut String, c: &CandidateReport) {
             render_field(out, f);
         }
     }
+}
+
+/// One short line when writes were mirrored: the candidate may have written twice.
+pub fn unsafe_warning(c: &CandidateReport) -> Option<String> {
+    (c.unsafe_methods_mirrored > 0).then(|| {
+        format!(
+            "{} POST/PUT/PATCH/DELETE requests mirrored: writes may have happened twice",
+            c.unsafe_methods_mirrored
+        )
+    })
 }
 
 /// The latency table: one line per quantile.

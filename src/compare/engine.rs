@@ -29,6 +29,9 @@ use super::outcome::classify_pair;
 /// Built ignore lists kept at most (one per route annotation).
 const IGNORE_CACHE: usize = 64;
 
+/// A route's annotations: ignored fields, arrays compared as sets.
+type RouteLists = (Arc<Vec<String>>, Arc<Vec<String>>);
+
 /// Limits of the engine.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -40,6 +43,8 @@ pub struct EngineConfig {
     pub pair_timeout: Duration,
     /// Ignored fields for every route (flag).
     pub ignore: Vec<String>,
+    /// Arrays compared as sets on every route (flag `--compare-unordered`).
+    pub unordered: Vec<String>,
     /// Bytes of a body kept once decoded per its `content-encoding` (the comparator sets its
     /// body limit here).
     pub decoded_limit: usize,
@@ -52,6 +57,7 @@ impl Default for EngineConfig {
             max_pending: 100_000,
             pair_timeout: Duration::from_secs(15),
             ignore: Vec::new(),
+            unordered: Vec::new(),
             decoded_limit: 64 * 1024,
         }
     }
@@ -62,12 +68,15 @@ impl Default for EngineConfig {
 pub struct Engine {
     /// Ignored fields for every route.
     ignore: Vec<String>,
+    /// Arrays compared as sets on every route.
+    unordered: Vec<String>,
     decoded_limit: usize,
     pairing: Pairing,
     groups: BTreeMap<GroupKey, Group>,
     repeat: RepeatNoise,
-    /// Built ignore lists, by route annotation (kept alive so their addresses stay unique).
-    ignore_cache: Vec<(Arc<Vec<String>>, Arc<Ignore>)>,
+    /// Built ignore lists, by route annotations (ignore, unordered; kept alive so their
+    /// addresses stay unique).
+    ignore_cache: Vec<(RouteLists, Arc<Ignore>)>,
     /// Exchanges that could not be paired, by service.
     pub unpaired: BTreeMap<String, u64>,
 }
@@ -82,6 +91,7 @@ impl Engine {
                 pair_timeout: cfg.pair_timeout,
             }),
             ignore: cfg.ignore,
+            unordered: cfg.unordered,
             decoded_limit: cfg.decoded_limit,
             groups: BTreeMap::new(),
             repeat: RepeatNoise::default(),
@@ -160,7 +170,7 @@ impl Engine {
     /// version are secondaries (noise evidence), not candidates.
     fn compare(&mut self, entry: Waiting, out: &mut Vec<(GroupKey, PairResult)>) {
         let Some(primary) = entry.primary else { return };
-        let ignore = self.ignore_for(&primary.ignore);
+        let ignore = self.ignore_for(&primary.ignore, &primary.unordered);
         let (secondaries, candidates): (Vec<&Observed>, Vec<&Observed>) = entry
             .mirrors
             .iter()
@@ -198,22 +208,21 @@ impl Engine {
         }
     }
 
-    /// The ignore list for a route's annotation plus the global flag, built once per route.
-    fn ignore_for(&mut self, route: &Arc<Vec<String>>) -> Arc<Ignore> {
-        if let Some((_, built)) = self
-            .ignore_cache
-            .iter()
-            .find(|(r, _)| Arc::ptr_eq(r, route))
+    /// The ignore list and set-like arrays for a route's annotations plus the global flags,
+    /// built once per route.
+    fn ignore_for(&mut self, route: &Arc<Vec<String>>, sets: &Arc<Vec<String>>) -> Arc<Ignore> {
+        if let Some((_, built)) = (self.ignore_cache.iter())
+            .find(|((r, s), _)| Arc::ptr_eq(r, route) && Arc::ptr_eq(s, sets))
         {
             return built.clone();
         }
         if self.ignore_cache.len() >= IGNORE_CACHE {
             self.ignore_cache.clear();
         }
-        let built = Arc::new(Ignore::new(
-            self.ignore.iter().chain(route.iter()).map(String::as_str),
-        ));
-        self.ignore_cache.push((route.clone(), built.clone()));
+        let built = Ignore::new(self.ignore.iter().chain(route.iter()).map(String::as_str))
+            .unordered(self.unordered.iter().chain(sets.iter()).map(String::as_str));
+        let built = Arc::new(built);
+        (self.ignore_cache).push(((route.clone(), sets.clone()), built.clone()));
         built
     }
 }

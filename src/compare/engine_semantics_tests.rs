@@ -96,3 +96,25 @@ fn mirrored_writes_are_counted_and_warned_about() {
         "3 POST/PUT/PATCH/DELETE requests mirrored: writes may have happened twice"
     );
 }
+
+#[test]
+fn the_unordered_flag_compares_arrays_as_sets() {
+    let mut e = Engine::new(EngineConfig {
+        unordered: vec!["/items".into()],
+        ..Default::default()
+    });
+    let now = Instant::now();
+    for i in 0..120u64 {
+        let id = format!("r{i}");
+        e.ingest(
+            ob(&id, false, "v1", r#"{"items":[1,2,3]}"#.into(), 5, 1),
+            now,
+        );
+        e.ingest(
+            ob(&id, true, "v3", r#"{"items":[3,1,2]}"#.into(), 5, 0),
+            now,
+        );
+    }
+    let report = &e.report(&Thresholds::default())[0];
+    assert_eq!(report.results["match"], 120, "{:?}", report.fields);
+}

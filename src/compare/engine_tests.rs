@@ -37,6 +37,7 @@ pub(super) fn ob(
         request: format!("GET /api/calculation?id={id}"),
         mirrors_sent,
         ignore: Arc::new(Vec::new()),
+        unordered: Arc::new(Vec::new()),
         undecodable: false,
     }
 }

@@ -143,6 +143,7 @@ mod tests {
             request: "GET /".into(),
             mirrors_sent: 1,
             ignore: Arc::new(Vec::new()),
+            unordered: Arc::new(Vec::new()),
             undecodable: false,
         }
     }

@@ -218,6 +218,7 @@ impl ExchangeHook for Comparator {
             request,
             mirrors_sent: ex.mirrors_sent,
             ignore: ex.compare_ignore.clone().unwrap_or_default(),
+            unordered: ex.compare_unordered.clone().unwrap_or_default(),
             undecodable: false,
         };
         if self.tx.try_send(ob).is_err() {

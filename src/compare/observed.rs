@@ -43,6 +43,8 @@ pub struct Observed {
     pub mirrors_sent: u8,
     /// Fields to ignore for this route (annotation `shadowmesh.io/compare-ignore`).
     pub ignore: Arc<Vec<String>>,
+    /// Arrays compared as sets on this route (annotation `shadowmesh.io/compare-unordered`).
+    pub unordered: Arc<Vec<String>>,
     /// The body did not decode per its `content-encoding` (set by the engine, which decodes).
     pub undecodable: bool,
 }

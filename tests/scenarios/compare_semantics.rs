@@ -1,10 +1,12 @@
 //! User story: "the comparison holds up on my real API": a primary that compresses and a
 //! candidate that does not are judged on what they say; a candidate whose numbers became
-//! floats is named with the kind of change and the values.
+//! floats is named with the kind of change and the values; arrays annotated as unordered
+//! compare as sets.
 
 use crate::compare::compared;
 use crate::support::backend::{self, Seen};
-use crate::support::proxy::Proxy;
+use crate::support::config;
+use crate::support::proxy::{self, Proxy};
 use shadowmesh::compare::engine::CandidateReport;
 use shadowmesh::compare::verdict::Verdict;
 
@@ -91,5 +93,32 @@ async fn integers_that_became_floats_are_named_as_a_type_change_with_the_values(
         ("/count", "0")
     );
     assert_eq!(ex.candidate_value, "0.0");
+    proxy.shutdown().await;
+}
+
+/// `{"items": [{"id": 1, "tags": ["a", "b"]}, {"id": 2, "tags": []}]}`, reversed at both levels
+/// when `reversed`.
+fn listing(reversed: bool) -> String {
+    if reversed {
+        r#"{"items":[{"id":2,"tags":[]},{"id":1,"tags":["b","a"]}],"order":[1,2]}"#.into()
+    } else {
+        r#"{"items":[{"id":1,"tags":["a","b"]},{"id":2,"tags":[]}],"order":[1,2]}"#.into()
+    }
+}
+
+#[tokio::test]
+async fn arrays_annotated_unordered_compare_as_sets() {
+    let v1 = backend::http1("v1").json(|_| listing(false)).run().await;
+    let v3 = backend::http1("v3").json(|_| listing(true)).run().await;
+    let routes = config::virtual_service("backend-vs", "calcbackendsvc")
+        .annotation("shadowmesh.io/compare-unordered", "/items, /items/*/tags")
+        .route("v1")
+        .mirrors(&["v3"]);
+    let files =
+        config::seed(v1.port(), v1.port(), v3.port()).file("virtualservice.yaml", routes.yaml());
+    let proxy = proxy::with_config(files).min_pairs(30).run().await;
+    let c = traffic(&proxy, 40).await;
+    assert_eq!(c.results["match"], 40, "{:?}", c.fields);
+    assert_eq!(c.verdict, Verdict::Promote, "{}", c.summary);
     proxy.shutdown().await;
 }

@@ -118,3 +118,63 @@ fn the_unordered_flag_compares_arrays_as_sets() {
     let report = &e.report(&Thresholds::default())[0];
     assert_eq!(report.results["match"], 120, "{:?}", report.fields);
 }
+
+/// 200 pairs on a route where every request differs (`?number=i`), without a secondary:
+/// the primary's and the candidate's random `timestamp`, and `/factors` from `candidate`.
+fn diverse_route(candidate_factors: impl Fn(u64) -> Vec<u64>, pairs: u64) -> Engine {
+    let mut e = Engine::new(EngineConfig::default());
+    let now = Instant::now();
+    let mut rng = fastrand::Rng::with_seed(11);
+    for i in 0..pairs {
+        let id = format!("r{i}");
+        let body = |ts: u64, f: Vec<u64>| {
+            serde_json::json!({"number": i, "factors": f, "timestamp": ts}).to_string()
+        };
+        let mut p = ob(&id, false, "v1", body(rng.u64(..), vec![i % 7, 2]), 5, 1);
+        p.request = format!("GET /api/calculation?number={i}");
+        e.ingest(p, now);
+        let c = ob(
+            &id,
+            true,
+            "v3",
+            body(rng.u64(..), candidate_factors(i)),
+            5,
+            0,
+        );
+        e.ingest(c, now);
+    }
+    e
+}
+
+#[test]
+fn a_random_timestamp_is_noise_within_bounded_pairs_on_a_route_where_every_request_differs() {
+    let bound = super::noise::REPEAT_SAMPLE * u64::from(super::noise::VOLATILE_EVIDENCE + 1);
+    let e = diverse_route(|i| vec![i % 7, 2], bound);
+    let t = Thresholds {
+        min_pairs: 10,
+        ..Default::default()
+    };
+    let report = &e.report(&t)[0];
+    let ts = report
+        .fields
+        .iter()
+        .find(|f| f.field == "/timestamp")
+        .unwrap();
+    assert!(ts.noise, "learnt within {bound} pairs: {ts:?}");
+    assert_eq!(report.verdict, Verdict::Promote, "{}", report.summary);
+}
+
+#[test]
+fn input_derived_fields_are_never_learnt_as_noise() {
+    // Every answer of the candidate is wrong at /factors: the field changes between requests,
+    // but small numbers do not look volatile.
+    let e = diverse_route(|_| vec![1], 200);
+    let report = &e.report(&Thresholds::default())[0];
+    let f = report
+        .fields
+        .iter()
+        .find(|f| f.field.starts_with("/factors"))
+        .unwrap();
+    assert!(!f.noise, "{f:?}");
+    assert_eq!(report.verdict, Verdict::Reject, "{}", report.summary);
+}

@@ -110,6 +110,10 @@ pub struct CompareArgs {
     /// JSON path (/timestamp, /items/*/id) or header name the comparison ignores; repeatable.
     #[arg(long = "compare-ignore", value_name = "PATH_OR_HEADER")]
     compare_ignore: Vec<String>,
+    /// JSON path of an array compared as a set, order ignored (/items, /items/*/tags);
+    /// repeatable.
+    #[arg(long = "compare-unordered", value_name = "PATH")]
+    compare_unordered: Vec<String>,
     /// Pairs needed before a verdict other than hold.
     #[arg(long, default_value_t = 100)]
     compare_min_pairs: u64,
@@ -142,6 +146,7 @@ impl CompareArgs {
                 memory_budget: self.compare_memory,
                 pair_timeout: wait,
                 ignore: self.compare_ignore.clone(),
+                unordered: self.compare_unordered.clone(),
                 ..Default::default()
             },
             thresholds: Thresholds {

@@ -1,12 +1,14 @@
 //! Comparing one primary response with one mirrored response: status, headers (minus an ignore
-//! list) and body (JSON-aware by path, else by bytes and size).
+//! list) and body (decoded per `content-encoding` beforehand, see [`decode`](super::decode);
+//! JSON-aware by path, else by bytes and size), each difference with its [`DiffKind`].
 
 use std::collections::BTreeSet;
 
 use bytes::Bytes;
 use http::HeaderMap;
 
-use super::json_diff::{IgnoreList, json_diff};
+use super::json_diff::{IgnoreList, JsonRules, json_diff};
+use super::kind::{DiffKind, Difference};
 
 /// Headers that differ between any two answers and say nothing about correctness.
 pub const DEFAULT_IGNORED_HEADERS: [&str; 12] = [
@@ -29,8 +31,8 @@ pub const DEFAULT_IGNORED_HEADERS: [&str; 12] = [
 pub struct Ignore {
     /// Lower-case header names.
     pub headers: BTreeSet<String>,
-    /// JSON paths.
-    pub json: IgnoreList,
+    /// JSON paths ignored, and arrays compared as sets.
+    pub json: JsonRules,
 }
 
 impl Ignore {
@@ -50,8 +52,17 @@ impl Ignore {
         );
         Self {
             headers,
-            json: IgnoreList::new(extra.into_iter().filter(|e| e.starts_with('/'))),
+            json: JsonRules {
+                ignore: IgnoreList::new(extra.into_iter().filter(|e| e.starts_with('/'))),
+                unordered: IgnoreList::default(),
+            },
         }
+    }
+
+    /// The same, with the arrays at `paths` compared as multisets.
+    pub fn unordered<'a>(mut self, paths: impl IntoIterator<Item = &'a str>) -> Self {
+        self.json.unordered = IgnoreList::new(paths);
+        self
     }
 }
 
@@ -66,6 +77,8 @@ pub struct Side<'a> {
     pub body: Option<&'a Bytes>,
     /// The body's full size.
     pub size: u64,
+    /// The body did not decode per its `content-encoding`.
+    pub undecodable: bool,
 }
 
 /// How two responses differ.
@@ -75,8 +88,8 @@ pub struct PairDiff {
     pub status: bool,
     /// Names of differing headers.
     pub headers: Vec<String>,
-    /// JSON pointers of differing body fields (`/` for a whole non-JSON body).
-    pub body: Vec<String>,
+    /// Differing body fields by JSON pointer (`/` for a whole non-JSON body), with their kinds.
+    pub body: Vec<Difference>,
 }
 
 impl PairDiff {
@@ -85,13 +98,15 @@ impl PairDiff {
         !self.status && self.headers.is_empty() && self.body.is_empty()
     }
 
-    /// Every difference as a field name: `status`, `header:NAME`, or the JSON pointer.
-    pub fn fields(&self) -> Vec<String> {
+    /// Every difference, its field named `status`, `header:NAME`, or by the JSON pointer.
+    pub fn fields(&self) -> Vec<Difference> {
         let mut out = Vec::new();
         if self.status {
-            out.push("status".to_string());
+            out.push(Difference::new("status", DiffKind::Status));
         }
-        out.extend(self.headers.iter().map(|h| format!("header:{h}")));
+        out.extend(
+            (self.headers.iter()).map(|h| Difference::new(format!("header:{h}"), DiffKind::Header)),
+        );
         out.extend(self.body.iter().cloned());
         out
     }
@@ -117,13 +132,19 @@ pub fn diff_pair(a: Side<'_>, b: Side<'_>, ignore: &Ignore) -> PairDiff {
         }
     }
     if let (Some(ba), Some(bb)) = (a.body, b.body) {
+        if a.undecodable || b.undecodable {
+            if !(a.undecodable && b.undecodable && ba == bb) {
+                d.body = vec![Difference::new("/", DiffKind::Encoding)];
+            }
+            return d;
+        }
         let parsed = (
             serde_json::from_slice::<serde_json::Value>(ba),
             serde_json::from_slice::<serde_json::Value>(bb),
         );
         d.body = match parsed {
             (Ok(ja), Ok(jb)) => json_diff(&ja, &jb, &ignore.json),
-            _ if ba != bb || a.size != b.size => vec!["/".to_string()],
+            _ if ba != bb || a.size != b.size => vec![Difference::new("/", DiffKind::Value)],
             _ => Vec::new(),
         };
     }
@@ -140,6 +161,7 @@ mod tests {
             headers: Some(headers),
             body: Some(body),
             size: body.len() as u64,
+            undecodable: false,
         }
     }
 
@@ -184,9 +206,10 @@ mod tests {
         );
         assert!(d.status);
         assert_eq!(d.headers, vec!["content-type", "x-new"]);
-        assert_eq!(d.body, vec!["/factors"]);
+        assert_eq!(d.body, vec![Difference::new("/factors", DiffKind::Length)]);
+        let fields: Vec<String> = d.fields().into_iter().map(|f| f.field).collect();
         assert_eq!(
-            d.fields(),
+            fields,
             vec!["status", "header:content-type", "header:x-new", "/factors"]
         );
     }
@@ -197,7 +220,7 @@ mod tests {
         let (a, b) = (Bytes::from_static(b"hello"), Bytes::from_static(b"hellO"));
         assert_eq!(
             diff_pair(side(200, &h, &a), side(200, &h, &b), &Ignore::default()).body,
-            vec!["/"]
+            vec![Difference::new("/", DiffKind::Value)]
         );
         assert!(diff_pair(side(200, &h, &a), side(200, &h, &a), &Ignore::default()).is_empty());
         // Same captured prefix, different full size (the capture was cut).
@@ -205,14 +228,24 @@ mod tests {
         longer.size = 9000;
         assert_eq!(
             diff_pair(side(200, &h, &a), longer, &Ignore::default()).body,
-            vec!["/"]
+            vec![Difference::new("/", DiffKind::Value)]
         );
+    }
+
+    #[test]
+    fn an_undecodable_body_is_an_encoding_difference() {
+        let h = HeaderMap::new();
+        let a = Bytes::from_static(b"{}");
+        let mut bad = side(200, &h, &a);
+        bad.undecodable = true;
+        let d = diff_pair(side(200, &h, &a), bad, &Ignore::default());
+        assert_eq!(d.body, vec![Difference::new("/", DiffKind::Encoding)]);
     }
 
     #[test]
     fn extra_ignores_split_into_headers_and_paths() {
         let i = Ignore::new(["X-Trace", "/served_by"]);
         assert!(i.headers.contains("x-trace"));
-        assert!(i.json.matches("/served_by"));
+        assert!(i.json.ignore.matches("/served_by"));
     }
 }

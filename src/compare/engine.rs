@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::diff::{Ignore, diff_pair};
-use super::json_diff::normalize;
+use super::kind::Difference;
 use super::noise::{Evidence, RepeatNoise};
 use super::pairing::{Left, Limits, Pairing, Waiting};
 use super::report::candidate_report;
@@ -29,6 +29,9 @@ use super::outcome::classify_pair;
 /// Built ignore lists kept at most (one per route annotation).
 const IGNORE_CACHE: usize = 64;
 
+/// A route's annotations: ignored fields, arrays compared as sets.
+type RouteLists = (Arc<Vec<String>>, Arc<Vec<String>>);
+
 /// Limits of the engine.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -40,6 +43,11 @@ pub struct EngineConfig {
     pub pair_timeout: Duration,
     /// Ignored fields for every route (flag).
     pub ignore: Vec<String>,
+    /// Arrays compared as sets on every route (flag `--compare-unordered`).
+    pub unordered: Vec<String>,
+    /// Bytes of a body kept once decoded per its `content-encoding` (the comparator sets its
+    /// body limit here).
+    pub decoded_limit: usize,
 }
 
 impl Default for EngineConfig {
@@ -49,6 +57,8 @@ impl Default for EngineConfig {
             max_pending: 100_000,
             pair_timeout: Duration::from_secs(15),
             ignore: Vec::new(),
+            unordered: Vec::new(),
+            decoded_limit: 64 * 1024,
         }
     }
 }
@@ -58,11 +68,15 @@ impl Default for EngineConfig {
 pub struct Engine {
     /// Ignored fields for every route.
     ignore: Vec<String>,
+    /// Arrays compared as sets on every route.
+    unordered: Vec<String>,
+    decoded_limit: usize,
     pairing: Pairing,
     groups: BTreeMap<GroupKey, Group>,
     repeat: RepeatNoise,
-    /// Built ignore lists, by route annotation (kept alive so their addresses stay unique).
-    ignore_cache: Vec<(Arc<Vec<String>>, Arc<Ignore>)>,
+    /// Built ignore lists, by route annotations (ignore, unordered; kept alive so their
+    /// addresses stay unique).
+    ignore_cache: Vec<(RouteLists, Arc<Ignore>)>,
     /// Exchanges that could not be paired, by service.
     pub unpaired: BTreeMap<String, u64>,
 }
@@ -77,6 +91,8 @@ impl Engine {
                 pair_timeout: cfg.pair_timeout,
             }),
             ignore: cfg.ignore,
+            unordered: cfg.unordered,
+            decoded_limit: cfg.decoded_limit,
             groups: BTreeMap::new(),
             repeat: RepeatNoise::default(),
             ignore_cache: Vec::new(),
@@ -94,8 +110,10 @@ impl Engine {
         self.pairing.pending_len()
     }
 
-    /// Takes one exchange. Returns the results of the pairs it completed (or dropped).
-    pub fn ingest(&mut self, ob: Observed, now: Instant) -> Vec<(GroupKey, PairResult)> {
+    /// Takes one exchange, its body decoded per its `content-encoding`. Returns the results of
+    /// the pairs it completed (or dropped).
+    pub fn ingest(&mut self, mut ob: Observed, now: Instant) -> Vec<(GroupKey, PairResult)> {
+        ob.decode_body(self.decoded_limit);
         let left = self.pairing.insert(ob, now);
         self.settle(left)
     }
@@ -152,7 +170,7 @@ impl Engine {
     /// version are secondaries (noise evidence), not candidates.
     fn compare(&mut self, entry: Waiting, out: &mut Vec<(GroupKey, PairResult)>) {
         let Some(primary) = entry.primary else { return };
-        let ignore = self.ignore_for(&primary.ignore);
+        let ignore = self.ignore_for(&primary.ignore, &primary.unordered);
         let (secondaries, candidates): (Vec<&Observed>, Vec<&Observed>) = entry
             .mirrors
             .iter()
@@ -160,10 +178,10 @@ impl Engine {
         let has_secondary = !secondaries.is_empty();
         self.repeat
             .observe_primary(&primary, &ignore, has_secondary);
-        let secondary_fields: BTreeSet<String> = secondaries
+        let secondary_fields: BTreeSet<Difference> = secondaries
             .iter()
             .flat_map(|s| diff_pair(primary.side(), s.side(), &ignore).fields())
-            .map(|f| normalize(&f))
+            .map(|f| f.normalized())
             .collect();
         let none = BTreeSet::new();
         let evidence = Evidence {
@@ -183,29 +201,28 @@ impl Engine {
             };
             let diff = diff_pair(primary.side(), cand.side(), &ignore);
             let group = self.groups.entry(key.clone()).or_default();
-            let result = classify_pair(&diff, |f| evidence.is_noise(&normalize(f), group));
+            let result = classify_pair(&diff, |f| evidence.is_noise(&f.normalized(), group));
             let secondary = has_secondary.then_some(&secondary_fields);
             group.record(result, &primary, cand, &diff, secondary);
             out.push((key, result));
         }
     }
 
-    /// The ignore list for a route's annotation plus the global flag, built once per route.
-    fn ignore_for(&mut self, route: &Arc<Vec<String>>) -> Arc<Ignore> {
-        if let Some((_, built)) = self
-            .ignore_cache
-            .iter()
-            .find(|(r, _)| Arc::ptr_eq(r, route))
+    /// The ignore list and set-like arrays for a route's annotations plus the global flags,
+    /// built once per route.
+    fn ignore_for(&mut self, route: &Arc<Vec<String>>, sets: &Arc<Vec<String>>) -> Arc<Ignore> {
+        if let Some((_, built)) = (self.ignore_cache.iter())
+            .find(|((r, s), _)| Arc::ptr_eq(r, route) && Arc::ptr_eq(s, sets))
         {
             return built.clone();
         }
         if self.ignore_cache.len() >= IGNORE_CACHE {
             self.ignore_cache.clear();
         }
-        let built = Arc::new(Ignore::new(
-            self.ignore.iter().chain(route.iter()).map(String::as_str),
-        ));
-        self.ignore_cache.push((route.clone(), built.clone()));
+        let built = Ignore::new(self.ignore.iter().chain(route.iter()).map(String::as_str))
+            .unordered(self.unordered.iter().chain(sets.iter()).map(String::as_str));
+        let built = Arc::new(built);
+        (self.ignore_cache).push(((route.clone(), sets.clone()), built.clone()));
         built
     }
 }

@@ -11,7 +11,14 @@ use super::engine::{Engine, EngineConfig, Observed, PairResult};
 use super::verdict::{Thresholds, Verdict};
 use crate::telemetry::Flag;
 
-fn ob(id: &str, mirror: bool, version: &str, body: String, ms: u64, mirrors_sent: u8) -> Observed {
+pub(super) fn ob(
+    id: &str,
+    mirror: bool,
+    version: &str,
+    body: String,
+    ms: u64,
+    mirrors_sent: u8,
+) -> Observed {
     Observed {
         pair: id
             .trim_start_matches(|c: char| !c.is_ascii_digit())
@@ -30,6 +37,8 @@ fn ob(id: &str, mirror: bool, version: &str, body: String, ms: u64, mirrors_sent
         request: format!("GET /api/calculation?id={id}"),
         mirrors_sent,
         ignore: Arc::new(Vec::new()),
+        unordered: Arc::new(Vec::new()),
+        undecodable: false,
     }
 }
 
@@ -127,10 +136,21 @@ fn rates_are_per_pair_however_many_elements_differ() {
     // 2..200 have at least one factor (0 and 1 have none, so their arrays are equal).
     assert_eq!(factors_field.count, 198);
     assert!(factors_field.rate <= 1.0, "{}", factors_field.rate);
+    assert_eq!(factors_field.kind, "type");
+    assert_eq!(factors_field.change, "integer became float");
+    let ex = &factors_field.examples[0];
+    assert_eq!(
+        (
+            ex.path.as_str(),
+            ex.primary_value.as_str(),
+            ex.candidate_value.as_str()
+        ),
+        ("/factors/0", "2", "2.0")
+    );
     assert!(
         report
             .summary
-            .starts_with("reject: 99.0% of responses differ at /factors/*"),
+            .starts_with("reject: /factors/*: integer became float in 99.0% of pairs"),
         "{}",
         report.summary
     );
@@ -157,7 +177,7 @@ fn a_candidate_wrong_on_perfect_powers_is_caught_with_path_and_example() {
     assert_eq!(top.count, powers);
     assert!(
         report.summary.starts_with(&format!(
-            "reject: {:.1}% of responses differ at /factors (not noise)",
+            "reject: /factors: array length differs in {:.1}% of pairs",
             100.0 * powers as f64 / 400.0
         )),
         "{}",

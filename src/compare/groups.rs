@@ -1,27 +1,28 @@
 //! Aggregation: statistics per (service, route, primary version, candidate version)
-//! ([`GroupKey`]): results, differing fields with examples, paired latency and failures. A
+//! ([`GroupKey`]): results, differing fields (by field **and** kind) with examples, paired
+//! latency and failures. A
 //! [`Group`] only counts; what is noise is decided in [`noise`](super::noise), the verdict
 //! in [`report`](super::report).
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use bytes::Bytes;
 use serde::Serialize;
 
 use super::diff::PairDiff;
-use super::json_diff::normalize;
+use super::example::PairValues;
+use super::kind::{DiffKind, Difference};
 use super::observed::Observed;
 use super::outcome::PairResult;
 use super::report::Example;
 use super::stats::PairedLatency;
 use crate::telemetry::Flag;
 
+pub use super::example::EXAMPLE_BYTES;
+
 /// Examples kept per field.
 pub const EXAMPLES_PER_FIELD: usize = 3;
 /// Distinct fields tracked per group (more are counted under `(other)`).
 pub const MAX_FIELDS: usize = 100;
-/// Bytes of each body kept in an example.
-pub const EXAMPLE_BYTES: usize = 1024;
 
 /// Primary/candidate group: service, route, primary version, candidate version.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -56,8 +57,8 @@ pub struct Group {
     pub pairs: u64,
     /// Of which had a secondary.
     pub secondary_pairs: u64,
-    /// Differing fields (normalized), at most [`MAX_FIELDS`] and `(other)`.
-    pub fields: BTreeMap<String, FieldStat>,
+    /// Differing fields (normalized) by kind, at most [`MAX_FIELDS`] and `(other)`.
+    pub fields: BTreeMap<Difference, FieldStat>,
     /// Paired latency.
     pub latency: PairedLatency,
     /// Pairs whose primary failed (no answer or 5xx).
@@ -68,7 +69,13 @@ pub struct Group {
     pub candidate_timeouts: u64,
     /// Candidate resets (no answer, no timeout).
     pub candidate_resets: u64,
+    /// Pairs whose request had an unsafe method (POST, PUT, PATCH, DELETE): mirroring it may
+    /// have written twice.
+    pub unsafe_methods: u64,
 }
+
+/// Methods that change state: mirroring them writes twice unless the candidate is isolated.
+pub const UNSAFE_METHODS: [&str; 4] = ["POST", "PUT", "PATCH", "DELETE"];
 
 impl Group {
     /// Share of pairs where primary and candidate differ at `stat`'s field.
@@ -94,7 +101,7 @@ impl Group {
         primary: &Observed,
         candidate: &Observed,
         diff: &PairDiff,
-        secondary_fields: Option<&BTreeSet<String>>,
+        secondary_fields: Option<&BTreeSet<Difference>>,
     ) {
         self.pairs += 1;
         *self.results.entry(result.as_str()).or_default() += 1;
@@ -104,14 +111,19 @@ impl Group {
                 self.field_stat(f).secondary += 1;
             }
         }
-        // Rates are per pair: a field counts once however many of its elements differ
-        // (`/factors/0` and `/factors/3` are both `/factors/*`).
-        let fields: BTreeSet<String> = diff.fields().iter().map(|f| normalize(f)).collect();
-        for f in &fields {
+        // Rates are per pair: a field counts once per kind however many of its elements
+        // differ (`/factors/0` and `/factors/3` are both `/factors/*`); the example shows the
+        // first element's values.
+        let mut fields: BTreeMap<Difference, Difference> = BTreeMap::new();
+        for d in diff.fields() {
+            fields.entry(d.normalized()).or_insert(d);
+        }
+        let mut values = PairValues::new(primary, candidate);
+        for (f, at) in &fields {
             let stat = self.field_stat(f);
             stat.candidate += 1;
             if stat.examples.len() < EXAMPLES_PER_FIELD {
-                stat.examples.push(example(primary, candidate));
+                stat.examples.push(values.example(at));
             }
         }
         self.latency.record(
@@ -119,6 +131,8 @@ impl Group {
             candidate.duration.as_micros() as u64,
         );
         self.primary_failed += u64::from(primary.failed());
+        let method = primary.request.split(' ').next().unwrap_or("");
+        self.unsafe_methods += u64::from(UNSAFE_METHODS.contains(&method));
         match (candidate.status, candidate.flag) {
             (0, Flag::Timeout) => self.candidate_timeouts += 1,
             (0, _) => self.candidate_resets += 1,
@@ -127,27 +141,11 @@ impl Group {
         }
     }
 
-    fn field_stat(&mut self, field: &str) -> &mut FieldStat {
+    fn field_stat(&mut self, field: &Difference) -> &mut FieldStat {
         if !self.fields.contains_key(field) && self.fields.len() >= MAX_FIELDS {
-            return self.fields.entry("(other)".to_string()).or_default();
+            let other = Difference::new("(other)", DiffKind::Value);
+            return self.fields.entry(other).or_default();
         }
-        self.fields.entry(field.to_string()).or_default()
-    }
-}
-
-fn snippet(b: &Option<Bytes>) -> String {
-    match b {
-        Some(b) => String::from_utf8_lossy(&b[..b.len().min(EXAMPLE_BYTES)]).into_owned(),
-        None => String::new(),
-    }
-}
-
-fn example(p: &Observed, c: &Observed) -> Example {
-    Example {
-        request: p.request.clone(),
-        primary_status: p.status,
-        primary: snippet(&p.body),
-        candidate_status: c.status,
-        candidate: snippet(&c.body),
+        self.fields.entry(field.clone()).or_default()
     }
 }

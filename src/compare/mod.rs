@@ -1,6 +1,7 @@
 //! Compare and decide: every mirrored response is paired with its primary by the proxy-made
 //! pair id (`Exchange.pair`, unique per request; a client's `x-request-id` may repeat),
-//! compared (status, headers, JSON body by path), and aggregated per (service, route, primary
+//! compared (status, headers, body decoded then JSON by path, each difference with its kind),
+//! and aggregated per (service, route, primary
 //! version, candidate version) into latency statistics, error rates, noise-filtered
 //! differences and a verdict (`promote`, `hold`, `reject`).
 //!
@@ -12,10 +13,13 @@
 //!
 //! - [`observed`]: one exchange as the comparison sees it;
 //! - [`pairing`]: primaries and mirrors waiting by pair id, memory budget, timeout;
-//! - [`json_diff`]: JSON pointer diff and ignore lists;
+//! - [`decode`]: bodies decoded per `content-encoding` (gzip, deflate, br) within the limit;
+//! - [`kind`]: what kind a difference is (value, type, missing, extra, length, ...);
+//! - [`json_diff`]: JSON pointer diff, ignore lists, arrays compared as sets;
 //! - [`diff`]: one pair;
 //! - [`noise`]: Diffy-style noise with a secondary, repeat noise without one;
 //! - [`outcome`]: a pair's result (`match`, `body_mismatch`, ...);
+//! - [`example`]: a differing pair's example, with the values at the differing place;
 //! - [`groups`]: statistics per (service, route, primary, candidate);
 //! - [`engine`]: pairing, diff, noise and aggregation in that order;
 //! - [`stats`]: paired latency and bootstrap intervals;
@@ -24,10 +28,13 @@
 //! - [`metrics`]: the `shadowmesh_compare_total` counter;
 //! - [`text`]: the report as a table (`shadowmesh report`).
 
+pub mod decode;
 pub mod diff;
 pub mod engine;
+pub mod example;
 pub mod groups;
 pub mod json_diff;
+pub mod kind;
 pub mod metrics;
 pub mod noise;
 pub mod observed;
@@ -38,6 +45,8 @@ pub mod stats;
 pub mod text;
 pub mod verdict;
 
+#[cfg(test)]
+mod engine_semantics_tests;
 #[cfg(test)]
 mod engine_tests;
 
@@ -105,7 +114,11 @@ impl Comparator {
     /// Starts the comparison task; `metrics` counts its results (`shadowmesh_compare_total`).
     pub fn start(cfg: CompareConfig, metrics: Option<CompareMetrics>) -> Arc<Self> {
         let (tx, mut rx) = mpsc::channel::<Observed>(cfg.queue.max(1));
-        let engine = Arc::new(Mutex::new(Engine::new(cfg.engine.clone())));
+        let engine_cfg = EngineConfig {
+            decoded_limit: cfg.body_limit,
+            ..cfg.engine.clone()
+        };
+        let engine = Arc::new(Mutex::new(Engine::new(engine_cfg)));
         let task_engine = engine.clone();
         tokio::spawn(async move {
             // Drained on a short tick rather than woken per exchange: a sender never wakes this
@@ -205,6 +218,8 @@ impl ExchangeHook for Comparator {
             request,
             mirrors_sent: ex.mirrors_sent,
             ignore: ex.compare_ignore.clone().unwrap_or_default(),
+            unordered: ex.compare_unordered.clone().unwrap_or_default(),
+            undecodable: false,
         };
         if self.tx.try_send(ob).is_err() {
             self.dropped.fetch_add(1, Ordering::Relaxed);

@@ -8,6 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::HeaderMap;
 
+use super::decode::{Decoded, codings, decode};
 use super::diff::Side;
 use crate::telemetry::Flag;
 
@@ -42,6 +43,10 @@ pub struct Observed {
     pub mirrors_sent: u8,
     /// Fields to ignore for this route (annotation `shadowmesh.io/compare-ignore`).
     pub ignore: Arc<Vec<String>>,
+    /// Arrays compared as sets on this route (annotation `shadowmesh.io/compare-unordered`).
+    pub unordered: Arc<Vec<String>>,
+    /// The body did not decode per its `content-encoding` (set by the engine, which decodes).
+    pub undecodable: bool,
 }
 
 impl Observed {
@@ -52,6 +57,26 @@ impl Observed {
             headers: self.headers.as_ref(),
             body: self.body.as_ref(),
             size: self.size,
+            undecodable: self.undecodable,
+        }
+    }
+
+    /// Decodes the body per its `content-encoding`, keeping at most `limit` bytes: the body
+    /// becomes the decoded one (and `size` its size when whole), or `undecodable` is set.
+    pub(super) fn decode_body(&mut self, limit: usize) {
+        let codings = codings(self.headers.as_ref());
+        let Some(body) = self.body.as_ref().filter(|_| !codings.is_empty()) else {
+            return;
+        };
+        let whole = body.len() as u64 >= self.size;
+        match decode(body, whole, &codings, limit) {
+            Decoded::Body { bytes, complete } => {
+                if complete {
+                    self.size = bytes.len() as u64;
+                }
+                self.body = Some(bytes);
+            }
+            Decoded::Failed(_) => self.undecodable = true,
         }
     }
 

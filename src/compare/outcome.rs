@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 use super::diff::PairDiff;
+use super::kind::{DiffKind, Difference};
 
 /// The comparison's outcome for one pair (the `result` label of `shadowmesh_compare_total`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -49,16 +50,18 @@ impl PairResult {
 }
 
 /// The result of a compared pair whose differences are `d`: the first kind of difference, in the
-/// order status, body, headers, that `is_noise` (given `status`, a JSON path or `header:NAME`)
-/// does not cancel; [`PairResult::Noise`] when it cancels them all.
-pub fn classify_pair(d: &PairDiff, is_noise: impl Fn(&str) -> bool) -> PairResult {
+/// order status, body, headers, that `is_noise` does not cancel; [`PairResult::Noise`] when it
+/// cancels them all.
+pub fn classify_pair(d: &PairDiff, is_noise: impl Fn(&Difference) -> bool) -> PairResult {
+    let fields = d.fields();
+    let real = |kind: DiffKind| fields.iter().any(|f| f.kind == kind && !is_noise(f));
     if d.is_empty() {
         PairResult::Match
-    } else if d.status && !is_noise("status") {
+    } else if real(DiffKind::Status) {
         PairResult::StatusMismatch
     } else if d.body.iter().any(|f| !is_noise(f)) {
         PairResult::BodyMismatch
-    } else if d.headers.iter().any(|h| !is_noise(&format!("header:{h}"))) {
+    } else if real(DiffKind::Header) {
         PairResult::HeaderMismatch
     } else {
         PairResult::Noise

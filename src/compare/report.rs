@@ -4,6 +4,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::kind::Difference;
+
 use serde::{Deserialize, Serialize};
 
 use super::groups::{Group, GroupKey};
@@ -42,6 +44,15 @@ pub struct Example {
     pub candidate_status: u16,
     /// Candidate body (first bytes).
     pub candidate: String,
+    /// Where they differ: `status`, `header:NAME` or a JSON pointer with real indices.
+    #[serde(default)]
+    pub path: String,
+    /// The primary's value there (JSON, header values or status; `(absent)` when missing).
+    #[serde(default)]
+    pub primary_value: String,
+    /// The candidate's value there.
+    #[serde(default)]
+    pub candidate_value: String,
 }
 
 /// One field in the report.
@@ -49,6 +60,13 @@ pub struct Example {
 pub struct FieldReport {
     /// `status`, `header:NAME` or a JSON path (indices as `*`).
     pub field: String,
+    /// The kind of difference: `value`, `type`, `missing`, `extra`, `length`, `status`,
+    /// `header` or `encoding` (a field may appear once per kind).
+    #[serde(default)]
+    pub kind: String,
+    /// The kind in plain words: `integer became float`, `missing in candidate`, ...
+    #[serde(default)]
+    pub change: String,
     /// Pairs where it differs.
     pub count: u64,
     /// Share of pairs where it differs.
@@ -84,11 +102,15 @@ pub struct CandidateReport {
     pub latency: LatencySummary,
     /// Failures.
     pub errors: ErrorRates,
+    /// Pairs whose request was a POST, PUT, PATCH or DELETE: the candidate got a copy of a
+    /// write (see `--mirror-methods`).
+    #[serde(default)]
+    pub unsafe_methods_mirrored: u64,
     /// The verdict.
     pub verdict: Verdict,
     /// Why.
     pub reasons: Vec<String>,
-    /// `reject: 3.1% of responses differ at /factors (not noise); p99 42% faster`.
+    /// `reject: /factors: array length differs in 3.1% of pairs; p99 42% faster`.
     pub summary: String,
 }
 
@@ -97,7 +119,7 @@ pub struct CandidateReport {
 pub fn candidate_report(
     key: &GroupKey,
     group: &Group,
-    repeat_fields: &BTreeSet<String>,
+    repeat_fields: &BTreeSet<Difference>,
     t: &Thresholds,
 ) -> CandidateReport {
     let fields = field_reports(group, repeat_fields);
@@ -107,6 +129,7 @@ pub fn candidate_report(
         .iter()
         .map(|f| FieldRate {
             field: f.field.clone(),
+            change: f.change.clone(),
             rate: f.rate,
             noise: f.noise,
         })
@@ -130,6 +153,7 @@ pub fn candidate_report(
         fields,
         latency,
         errors,
+        unsafe_methods_mirrored: group.unsafe_methods,
         verdict,
         reasons,
         summary,
@@ -137,7 +161,7 @@ pub fn candidate_report(
 }
 
 /// The fields where the candidate differed, real ones first, most frequent first.
-fn field_reports(group: &Group, repeat_fields: &BTreeSet<String>) -> Vec<FieldReport> {
+fn field_reports(group: &Group, repeat_fields: &BTreeSet<Difference>) -> Vec<FieldReport> {
     let evidence = Evidence {
         secondary_fields: &BTreeSet::new(),
         repeat_fields,
@@ -147,12 +171,14 @@ fn field_reports(group: &Group, repeat_fields: &BTreeSet<String>) -> Vec<FieldRe
         .fields
         .iter()
         .filter(|(_, s)| s.candidate > 0)
-        .map(|(name, s)| FieldReport {
-            field: name.clone(),
+        .map(|(d, s)| FieldReport {
+            field: d.field.clone(),
+            kind: d.kind.as_str().to_string(),
+            change: d.kind.words(),
             count: s.candidate,
             rate: group.candidate_rate(s),
             secondary_rate: group.secondary_rate(s),
-            noise: evidence.is_noise(name, group),
+            noise: evidence.is_noise(d, group),
             examples: s.examples.clone(),
         })
         .collect();

@@ -42,12 +42,29 @@ fn render_candidate(out: &mut String, c: &CandidateReport) {
         c.errors.candidate_timeouts,
         c.errors.candidate_resets
     );
+    if let Some(warning) = unsafe_warning(c) {
+        let _ = writeln!(out, "  warning   {warning}");
+    }
     if !c.fields.is_empty() {
-        let _ = writeln!(out, "  fields    {:<28} {:>8} {:>8}  ", "", "pairs", "rate");
+        let _ = writeln!(
+            out,
+            "  fields    {:<28} {:<24} {:>8} {:>8}  ",
+            "", "change", "pairs", "rate"
+        );
         for f in c.fields.iter().take(FIELDS_SHOWN) {
             render_field(out, f);
         }
     }
+}
+
+/// One short line when writes were mirrored: the candidate may have written twice.
+pub fn unsafe_warning(c: &CandidateReport) -> Option<String> {
+    (c.unsafe_methods_mirrored > 0).then(|| {
+        format!(
+            "{} POST/PUT/PATCH/DELETE requests mirrored: writes may have happened twice",
+            c.unsafe_methods_mirrored
+        )
+    })
 }
 
 /// The latency table: one line per quantile.
@@ -76,14 +93,22 @@ fn render_latency(out: &mut String, c: &CandidateReport) {
 fn render_field(out: &mut String, f: &FieldReport) {
     let _ = writeln!(
         out,
-        "            {:<28} {:>8} {:>7.1}%  {}",
+        "            {:<28} {:<24} {:>8} {:>7.1}%  {}",
         f.field,
+        f.change,
         f.count,
         f.rate * 100.0,
         if f.noise { "noise" } else { "DIFFERS" }
     );
     if let Some(ex) = f.examples.first().filter(|_| !f.noise) {
         let _ = writeln!(out, "              e.g. {}", ex.request);
+        if !ex.path.is_empty() {
+            let _ = writeln!(
+                out,
+                "                at {}: {} -> {}",
+                ex.path, ex.primary_value, ex.candidate_value
+            );
+        }
         let _ = writeln!(
             out,
             "                primary   {} {}",

@@ -68,6 +68,8 @@ impl Verdict {
 pub struct FieldRate {
     /// `status`, `header:NAME` or a JSON path.
     pub field: String,
+    /// How it differs, in plain words (`integer became float`).
+    pub change: String,
     /// Share of pairs where it differs.
     pub rate: f64,
     /// Judged noise.
@@ -107,22 +109,9 @@ pub fn decide(
         return (Verdict::Hold, reasons);
     }
     let mut reject = false;
-    let worst: Vec<&FieldRate> = fields
-        .iter()
-        .filter(|f| !f.noise && f.rate > t.max_diff_rate)
-        .collect();
-    if let Some(top) = worst.first() {
+    if let Some(reason) = field_reason(t, fields) {
         reject = true;
-        let others = if worst.len() > 1 {
-            format!(" (and {} more fields)", worst.len() - 1)
-        } else {
-            String::new()
-        };
-        reasons.push(format!(
-            "{:.1}% of responses differ at {} (not noise){others}",
-            top.rate * 100.0,
-            top.field
-        ));
+        reasons.push(reason);
     }
     if errors.candidate_rate - errors.primary_rate > t.max_error_increase {
         reject = true;
@@ -179,6 +168,27 @@ pub fn decide(
     (Verdict::Promote, reasons)
 }
 
+/// `/factors/*: integer became float in 99.0% of pairs (and 2 more)` for the most frequent
+/// field beyond noise and the threshold, if any.
+fn field_reason(t: &Thresholds, fields: &[FieldRate]) -> Option<String> {
+    let worst: Vec<&FieldRate> = fields
+        .iter()
+        .filter(|f| !f.noise && f.rate > t.max_diff_rate)
+        .collect();
+    let top = worst.first()?;
+    let others = if worst.len() > 1 {
+        format!(" (and {} more)", worst.len() - 1)
+    } else {
+        String::new()
+    };
+    Some(format!(
+        "{}: {} in {:.1}% of pairs{others}",
+        top.field,
+        top.change,
+        top.rate * 100.0,
+    ))
+}
+
 /// `p99 42% faster`, `p50 unchanged`, ... for the significant percentiles.
 fn latency_words(l: &LatencySummary) -> Vec<String> {
     let mut out = Vec::new();
@@ -214,6 +224,7 @@ mod tests {
     fn field(f: &str, rate: f64, noise: bool) -> FieldRate {
         FieldRate {
             field: f.into(),
+            change: "array length differs".into(),
             rate,
             noise,
         }
@@ -246,7 +257,7 @@ mod tests {
             &latency(1),
         );
         assert_eq!(v, Verdict::Reject);
-        assert_eq!(r[0], "3.1% of responses differ at /factors (not noise)");
+        assert_eq!(r[0], "/factors: array length differs in 3.1% of pairs");
     }
 
     #[test]

@@ -28,6 +28,7 @@ pub fn config_dump(snap: &Snapshot) -> Value {
             "hosts": v.hosts,
             "ports": v.ports,
             "compare_ignore": v.compare_ignore.as_slice(),
+            "compare_unordered": v.compare_unordered.as_slice(),
             "routes": v.routes.iter().map(route).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
         "clusters": snap.table.clusters.iter().map(|c| cluster(c)).collect::<Vec<_>>(),

@@ -42,6 +42,9 @@ pub struct VirtualHost {
     pub routes: Vec<Route>,
     /// JSON paths and headers the comparison ignores (annotation `shadowmesh.io/compare-ignore`).
     pub compare_ignore: Arc<Vec<String>>,
+    /// JSON paths of arrays the comparison compares as sets (annotation
+    /// `shadowmesh.io/compare-unordered`).
+    pub compare_unordered: Arc<Vec<String>>,
 }
 
 impl VirtualHost {

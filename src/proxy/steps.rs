@@ -92,6 +92,7 @@ impl Proxy {
         if ex.compare {
             ex.pair = next_pair_id();
             ex.compare_ignore = Some(routed.decision.vhost.compare_ignore.clone());
+            ex.compare_unordered = Some(routed.decision.vhost.compare_unordered.clone());
         }
         let req = MirrorRequest {
             head: &cx.parts,

@@ -106,6 +106,8 @@ pub struct Exchange {
     pub pair: u64,
     /// Fields the comparison ignores on this route (`shadowmesh.io/compare-ignore`).
     pub compare_ignore: Option<Arc<Vec<String>>>,
+    /// Arrays the comparison compares as sets on this route (`shadowmesh.io/compare-unordered`).
+    pub compare_unordered: Option<Arc<Vec<String>>>,
 }
 
 impl Exchange {

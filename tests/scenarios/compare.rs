@@ -80,17 +80,25 @@ async fn a_candidate_wrong_on_perfect_powers_is_caught_with_the_field_and_an_exa
     assert_eq!(c.verdict, Verdict::Reject, "{}", c.summary);
     assert!(
         c.summary
-            .starts_with("reject: 12.8% of responses differ at /factors (not noise)"),
+            .starts_with("reject: /factors: array length differs in 12.8% of pairs"),
         "{}",
         c.summary
     );
     let f = &c.fields[0];
     assert_eq!(
-        (f.field.as_str(), f.count, f.noise),
-        ("/factors", 10, false)
+        (f.field.as_str(), f.kind.as_str(), f.count, f.noise),
+        ("/factors", "length", 10, false)
     );
     let ex = &f.examples[0];
     assert_eq!(ex.request, "GET /api/calculation?number=1600");
+    assert_eq!(
+        (
+            ex.path.as_str(),
+            ex.primary_value.as_str(),
+            ex.candidate_value.as_str()
+        ),
+        ("/factors", "[2,2,2,2,2,2,5,5]", "[2,2,2,5]")
+    );
     assert!(ex.primary.contains("[2,2,2,2,2,2,5,5]"), "{ex:?}");
     assert!(ex.candidate.contains("[2,2,2,5]"), "{ex:?}");
     assert_eq!(c.results["body_mismatch"], 10);

@@ -8,6 +8,7 @@ mod support;
 mod bodies;
 mod cli;
 mod compare;
+mod compare_semantics;
 mod demo;
 mod errors;
 mod exhaustion;

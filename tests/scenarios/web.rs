@@ -35,8 +35,12 @@ fn shows_the_verdict_and_chart(dom: &str) {
         "verdict badge: {dom}"
     );
     assert!(
-        dom.contains("differ at /factors (not noise)"),
+        dom.contains("/factors: array length differs in"),
         "reason in words"
+    );
+    assert!(
+        dom.contains(r#"data-kind="length""#) && dom.contains(r#"<mark class="diff">"#),
+        "the kind and the differing value highlighted"
     );
     assert!(
         dom.contains(r#"class="latency-chart""#) && dom.contains("bar-candidate"),

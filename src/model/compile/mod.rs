@@ -58,6 +58,9 @@ impl Default for ProxyIdentity {
 /// The annotation listing JSON paths and headers the comparison ignores.
 pub const COMPARE_IGNORE_ANNOTATION: &str = "shadowmesh.io/compare-ignore";
 
+/// The annotation listing JSON paths of arrays the comparison compares as sets.
+pub const COMPARE_UNORDERED_ANNOTATION: &str = "shadowmesh.io/compare-unordered";
+
 /// At most this many mirrors per route.
 pub const MAX_MIRRORS: usize = 64;
 
@@ -173,6 +176,7 @@ impl Compiler<'_> {
                     headers: HeaderRules::default(),
                 }],
                 compare_ignore: Arc::new(Vec::new()),
+                compare_unordered: Arc::new(Vec::new()),
             });
             table.hosts.insert(&fqdn, index);
         }

@@ -12,7 +12,7 @@ use crate::config::{Diagnostic, Resource};
 use crate::model::host::qualify;
 use crate::model::table::VirtualHost;
 
-use super::{COMPARE_IGNORE_ANNOTATION, Compiler};
+use super::{COMPARE_IGNORE_ANNOTATION, COMPARE_UNORDERED_ANNOTATION, Compiler};
 
 impl Compiler<'_> {
     /// Compiles `vs`; `None` when it does not apply to this proxy.
@@ -67,19 +67,20 @@ impl Compiler<'_> {
                 "no http routes: requests for these hosts get 404",
             );
         }
-        let compare_ignore = vs
-            .meta
-            .annotations
-            .get(COMPARE_IGNORE_ANNOTATION)
-            .map(|v| {
-                v.split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default();
-        let compare_ignore = Arc::new(compare_ignore);
+        let list = |annotation: &str| {
+            let items = (vs.meta.annotations.get(annotation))
+                .map(|v| {
+                    v.split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default();
+            Arc::new(items)
+        };
+        let compare_ignore = list(COMPARE_IGNORE_ANNOTATION);
+        let compare_unordered = list(COMPARE_UNORDERED_ANNOTATION);
         Some(VirtualHost {
             name: vs.id.to_string(),
             hosts,
@@ -87,6 +88,7 @@ impl Compiler<'_> {
             ports,
             routes,
             compare_ignore,
+            compare_unordered,
         })
     }
 }

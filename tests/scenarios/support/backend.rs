@@ -1,7 +1,9 @@
 //! Fake upstreams on loopback ports that record every request they receive:
 //! `backend::http1("v1").run().await` answers JSON naming its version; `.delay(d)`, `.reset()`
 //! and `.timestamped()` change how it answers (`backend::slow(v, d)` for short); `backend::h2c("v1")` speaks HTTP/2 only;
-//! `backend::calc("v3").flaw(..)` is the real sample calculation service from `tools::sample`.
+//! `backend::calc("v3").flaw(..)` is the real sample calculation service from `tools::sample`;
+//! `.json(|seen| ..)` answers a body made from the request (floats, reordered arrays, ...) and
+//! `.gzip()` compresses the answer (`content-encoding: gzip`).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -54,12 +56,17 @@ enum Behavior {
     Timestamped,
 }
 
+/// Makes a JSON answer from what the backend saw.
+type JsonFn = Arc<dyn Fn(&Seen) -> String + Send + Sync>;
+
 /// A backend to be started: see the module docs.
 #[must_use]
 pub struct Builder {
     version: String,
     behavior: Behavior,
     h2_only: bool,
+    json: Option<JsonFn>,
+    gzip: bool,
 }
 
 /// A backend speaking HTTP/1.1 (and h2c, if a client asks with prior knowledge).
@@ -68,6 +75,8 @@ pub fn http1(version: &str) -> Builder {
         version: version.to_string(),
         behavior: Behavior::Answer,
         h2_only: false,
+        json: None,
+        gzip: false,
     }
 }
 
@@ -107,6 +116,18 @@ impl Builder {
     /// Answers like `answer_json` plus a random `timestamp` field (noise for the comparison).
     pub fn timestamped(mut self) -> Self {
         self.behavior = Behavior::Timestamped;
+        self
+    }
+
+    /// Answers 200 with the JSON `make` returns for each request.
+    pub fn json(mut self, make: impl Fn(&Seen) -> String + Send + Sync + 'static) -> Self {
+        self.json = Some(Arc::new(make));
+        self
+    }
+
+    /// Compresses each answer with gzip (`content-encoding: gzip`).
+    pub fn gzip(mut self) -> Self {
+        self.gzip = true;
         self
     }
 
@@ -200,19 +221,33 @@ async fn answer(
         tokio::time::sleep(d).await;
     }
     let (version, path, len) = (&builder.version, &seen.path, seen.body.len());
-    let json = if builder.behavior == Behavior::Timestamped {
+    let json = if let Some(make) = &builder.json {
+        make(&seen)
+    } else if builder.behavior == Behavior::Timestamped {
         let ts = fastrand::u64(..);
         format!(r#"{{"version":"{version}","path":"{path}","body_len":{len},"timestamp":{ts}}}"#)
     } else {
         format!(r#"{{"version":"{version}","path":"{path}","body_len":{len}}}"#)
     };
-    let resp = Response::builder()
+    let mut resp = Response::builder()
         .header("content-type", "application/json")
-        .header("x-served-by", version.as_str())
-        .body(Full::new(Bytes::from(json)))
-        .unwrap();
+        .header("x-served-by", version.as_str());
+    let body = if builder.gzip {
+        resp = resp.header("content-encoding", "gzip");
+        gzip(json.as_bytes())
+    } else {
+        Bytes::from(json)
+    };
+    let resp = resp.body(Full::new(body)).unwrap();
     backend.completed.fetch_add(1, Ordering::SeqCst);
     Ok(resp)
+}
+
+fn gzip(data: &[u8]) -> Bytes {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    Bytes::from(e.finish().unwrap())
 }
 
 async fn record(req: Request<Incoming>) -> Seen {

@@ -12,6 +12,7 @@ use crate::app::{self, ListenSpec, RunOptions, StartError};
 use crate::compare::CompareConfig;
 use crate::compare::engine::EngineConfig;
 use crate::compare::verdict::Thresholds;
+use crate::model::methods::MethodSet;
 use crate::proxy::ProxyOptions;
 use crate::proxy::mirror::MirrorConfig;
 use crate::proxy::server::ClientLimits;
@@ -40,6 +41,14 @@ pub struct RunArgs {
     /// Request bodies larger than this many bytes are not mirrored.
     #[arg(long, default_value_t = 1 << 20)]
     mirror_body_limit: usize,
+    /// Methods mirrored (all, none, or a list like GET,HEAD), where a VirtualService's
+    /// `shadowmesh.io/mirror-methods` says nothing.
+    #[arg(long, default_value = "all", value_name = "METHODS")]
+    mirror_methods: MethodSet,
+    /// Methods whose mirrored answers are compared, where `shadowmesh.io/compare-methods` says
+    /// nothing.
+    #[arg(long, default_value = "all", value_name = "METHODS")]
+    compare_methods: MethodSet,
     /// Bytes of mirrored request bodies held at once (all mirrors); a copy beyond it is dropped.
     #[arg(long, default_value_t = 64 << 20)]
     mirror_memory: usize,
@@ -180,6 +189,8 @@ pub(super) async fn run(args: RunArgs) -> ExitCode {
             request_timeout: (!args.request_timeout.is_zero()).then_some(args.request_timeout),
             upload_idle_timeout: (!args.client.upload_idle_timeout.is_zero())
                 .then_some(args.client.upload_idle_timeout),
+            mirror_methods: args.mirror_methods.clone(),
+            compare_methods: args.compare_methods.clone(),
         },
         client: args.client.limits(),
         log_format: args.log_format,

@@ -22,6 +22,7 @@ pub mod dump;
 pub mod duration;
 pub mod host;
 pub mod matchers;
+pub mod methods;
 pub mod services;
 mod suggest;
 pub mod table;

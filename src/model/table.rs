@@ -13,6 +13,7 @@ use super::distribute::Distribution;
 use super::host::HostIndex;
 use super::matchers::RequestMatch;
 use crate::config::ResourceId;
+use crate::model::methods::MethodSet;
 
 /// All virtual hosts, their routes and the clusters they use.
 #[derive(Debug, Default)]
@@ -45,6 +46,12 @@ pub struct VirtualHost {
     /// JSON paths of arrays the comparison compares as sets (annotation
     /// `shadowmesh.io/compare-unordered`).
     pub compare_unordered: Arc<Vec<String>>,
+    /// Methods mirrored on these routes (annotation `shadowmesh.io/mirror-methods`; `None`: the
+    /// proxy-wide `--mirror-methods`).
+    pub mirror_methods: Option<MethodSet>,
+    /// Methods compared (annotation `shadowmesh.io/compare-methods`; `None`: the proxy-wide
+    /// `--compare-methods`).
+    pub compare_methods: Option<MethodSet>,
 }
 
 impl VirtualHost {

@@ -41,6 +41,7 @@ use hyper::body::Incoming;
 use tokio::time::Instant;
 
 use crate::model::Snapshot;
+use crate::model::methods::MethodSet;
 use crate::telemetry::{Exchange, Telemetry};
 use crate::upstream::{UpstreamBody, Upstreams};
 use mirror::Mirrorer;
@@ -54,6 +55,10 @@ pub struct ProxyOptions {
     pub request_timeout: Option<Duration>,
     /// The client's body fails (408) when no byte of it comes for this long.
     pub upload_idle_timeout: Option<Duration>,
+    /// Methods mirrored where a route says nothing (`--mirror-methods`; default all, as Istio).
+    pub mirror_methods: MethodSet,
+    /// Methods whose mirrored answers are compared where a route says nothing.
+    pub compare_methods: MethodSet,
 }
 
 impl Default for ProxyOptions {
@@ -61,6 +66,8 @@ impl Default for ProxyOptions {
         Self {
             request_timeout: Some(Duration::from_secs(60)),
             upload_idle_timeout: Some(Duration::from_secs(60)),
+            mirror_methods: MethodSet::All,
+            compare_methods: MethodSet::All,
         }
     }
 }

@@ -16,6 +16,7 @@ use super::record::InFlight;
 use super::rewrite::rewritten_path;
 use super::{ConnInfo, Proxy, RequestCtx, headers, local};
 use crate::model::host::split_authority;
+use crate::model::methods::MethodSet;
 use crate::model::{Action, Cluster, RouteDestination, RouteTable};
 use crate::route::{self, Decision, RequestHead, Target};
 use crate::telemetry::Flag;
@@ -74,21 +75,33 @@ impl Proxy {
         let declared_len = (cx.parts.headers.get(header::CONTENT_LENGTH))
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
+        let vhost = routed.decision.vhost;
+        let method = &cx.parts.method;
+        let policy = |route: &Option<MethodSet>, proxy_wide: &MethodSet| {
+            route.as_ref().unwrap_or(proxy_wide).contains(method)
+        };
+        let mirror_method = policy(&vhost.mirror_methods, &self.options.mirror_methods);
+        let compare_method = policy(&vhost.compare_methods, &self.options.compare_methods);
         let mut pending = Vec::new();
         for (cluster, selected) in routed.decision.mirror_choices() {
-            if !selected {
-                self.mirrorer
-                    .count(cluster, MirrorOutcome::SkippedPercentage);
+            let skipped = if !selected {
+                Some(MirrorOutcome::SkippedPercentage)
+            } else if !mirror_method {
+                Some(MirrorOutcome::SkippedMethod)
+            } else {
+                None
+            };
+            if let Some(outcome) = skipped {
+                self.mirrorer.count(cluster, outcome);
             } else if let Some(p) =
-                self.mirrorer
-                    .prepare(cluster, has_body, declared_len, &mut taps)
+                (self.mirrorer).prepare(cluster, has_body, declared_len, &mut taps)
             {
                 pending.push(p);
             }
         }
         let ex = &mut cx.record.exchange;
         ex.mirrors_sent = pending.len() as u8;
-        ex.compare = !pending.is_empty() && self.telemetry.sample_pair();
+        ex.compare = !pending.is_empty() && compare_method && self.telemetry.sample_pair();
         if ex.compare {
             ex.pair = next_pair_id();
             ex.compare_ignore = Some(routed.decision.vhost.compare_ignore.clone());

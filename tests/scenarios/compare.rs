@@ -134,6 +134,27 @@ async fn a_random_timestamp_is_not_flagged_when_a_secondary_is_mirrored() {
 }
 
 #[tokio::test]
+async fn a_random_timestamp_is_learnt_as_noise_without_a_secondary_when_every_request_differs() {
+    let v1 = backend::http1("v1").timestamped().run().await;
+    let v3 = backend::http1("v3").timestamped().run().await;
+    let proxy = compared(v1.port(), v3.port(), &["v3"], "/version")
+        .min_pairs(50)
+        .run()
+        .await;
+    // Every request is different (its number is in the path and echoed back).
+    let c = traffic(&proxy, 1000..1300).await;
+    let ts = (c.fields.iter())
+        .find(|f| f.field == "/timestamp")
+        .expect("timestamps differ");
+    assert!(
+        ts.noise,
+        "learnt from primaries of different requests: {ts:?}"
+    );
+    assert_eq!(c.verdict, Verdict::Promote, "{}", c.summary);
+    proxy.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_slower_candidate_shows_the_slowdown_with_significance() {
     let v1 = backend::http1("v1").run().await;
     let v3 = backend::slow("v3", Duration::from_millis(40)).await;

@@ -16,6 +16,7 @@ mod grpc;
 mod hostile;
 mod hostile_config;
 mod hostile_mirror;
+mod method_policy;
 mod mirror_failures;
 mod prometheus;
 mod reload;

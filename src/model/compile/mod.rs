@@ -60,6 +60,10 @@ pub const COMPARE_IGNORE_ANNOTATION: &str = "shadowmesh.io/compare-ignore";
 
 /// The annotation listing JSON paths of arrays the comparison compares as sets.
 pub const COMPARE_UNORDERED_ANNOTATION: &str = "shadowmesh.io/compare-unordered";
+/// Annotation on a VirtualService: the methods its routes mirror (`GET,HEAD`, `all`, `none`).
+pub const MIRROR_METHODS_ANNOTATION: &str = "shadowmesh.io/mirror-methods";
+/// Annotation on a VirtualService: the methods whose mirrored answers are compared.
+pub const COMPARE_METHODS_ANNOTATION: &str = "shadowmesh.io/compare-methods";
 
 /// At most this many mirrors per route.
 pub const MAX_MIRRORS: usize = 64;
@@ -177,6 +181,8 @@ impl Compiler<'_> {
                 }],
                 compare_ignore: Arc::new(Vec::new()),
                 compare_unordered: Arc::new(Vec::new()),
+                mirror_methods: None,
+                compare_methods: None,
             });
             table.hosts.insert(&fqdn, index);
         }

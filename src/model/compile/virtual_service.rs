@@ -12,7 +12,10 @@ use crate::config::{Diagnostic, Resource};
 use crate::model::host::qualify;
 use crate::model::table::VirtualHost;
 
-use super::{COMPARE_IGNORE_ANNOTATION, COMPARE_UNORDERED_ANNOTATION, Compiler};
+use super::{
+    COMPARE_IGNORE_ANNOTATION, COMPARE_METHODS_ANNOTATION, COMPARE_UNORDERED_ANNOTATION, Compiler,
+    MIRROR_METHODS_ANNOTATION,
+};
 
 impl Compiler<'_> {
     /// Compiles `vs`; `None` when it does not apply to this proxy.
@@ -81,6 +84,13 @@ impl Compiler<'_> {
         };
         let compare_ignore = list(COMPARE_IGNORE_ANNOTATION);
         let compare_unordered = list(COMPARE_UNORDERED_ANNOTATION);
+        let mut methods = |annotation: &str| {
+            let value = vs.meta.annotations.get(annotation)?;
+            let field = format!("metadata.annotations[{annotation}]");
+            value.parse().map_err(|e: String| r.error(field, e)).ok()
+        };
+        let mirror_methods = methods(MIRROR_METHODS_ANNOTATION);
+        let compare_methods = methods(COMPARE_METHODS_ANNOTATION);
         Some(VirtualHost {
             name: vs.id.to_string(),
             hosts,
@@ -89,6 +99,8 @@ impl Compiler<'_> {
             routes,
             compare_ignore,
             compare_unordered,
+            mirror_methods,
+            compare_methods,
         })
     }
 }

@@ -24,6 +24,8 @@ pub enum MirrorOutcome {
     Sent,
     /// Not selected by the mirror percentage.
     SkippedPercentage,
+    /// Not sent: the method is not mirrored on this route (`--mirror-methods`).
+    SkippedMethod,
     /// Not sent: body over the limit.
     SkippedBodyTooLarge,
     /// Not sent: too many mirrors in flight.
@@ -43,9 +45,10 @@ pub enum MirrorOutcome {
 
 impl MirrorOutcome {
     /// All outcomes, in the order of their counters.
-    pub const ALL: [MirrorOutcome; 9] = [
+    pub const ALL: [MirrorOutcome; 10] = [
         Self::Sent,
         Self::SkippedPercentage,
+        Self::SkippedMethod,
         Self::SkippedBodyTooLarge,
         Self::DroppedOverflow,
         Self::Timeout,
@@ -60,6 +63,7 @@ impl MirrorOutcome {
         match self {
             Self::Sent => "sent",
             Self::SkippedPercentage => "skipped_percentage",
+            Self::SkippedMethod => "skipped_method",
             Self::SkippedBodyTooLarge => "skipped_body_too_large",
             Self::DroppedOverflow => "dropped_overflow",
             Self::Timeout => "timeout",
@@ -79,7 +83,7 @@ impl MirrorOutcome {
 /// Counts of outcomes (all destinations), for tests and `/config_dump`.
 #[derive(Debug, Default)]
 pub struct MirrorStats {
-    counts: [AtomicU64; 9],
+    counts: [AtomicU64; 10],
 }
 
 impl MirrorStats {

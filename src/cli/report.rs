@@ -1,10 +1,13 @@
-//! `shadowmesh report`: the comparison report of a running proxy, fetched from its admin port.
+//! `shadowmesh report`: the comparison report of a running proxy, fetched from its admin port;
+//! the exit code carries the verdict ([`exit`]), so a CI step can gate a release on it.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
+
+use crate::compare::verdict::Verdict;
 
 /// `shadowmesh report`.
 #[derive(Debug, Args)]
@@ -15,6 +18,10 @@ pub struct ReportArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     format: ReportFormat,
+    /// Ask again every second until the verdict leaves `hold`, for at most this long (e.g.
+    /// 5m); then print and exit with the verdict's code.
+    #[arg(long, value_parser = super::parse_dur, value_name = "DUR")]
+    wait: Option<Duration>,
 }
 
 /// How `report` prints.
@@ -26,8 +33,71 @@ pub enum ReportFormat {
     Json,
 }
 
+/// Exit codes of `report`, stable for CI gates: the verdict over every candidate (the worst
+/// wins: reject, then hold).
+pub mod exit {
+    /// Every candidate is promoted.
+    pub const PROMOTE: u8 = 0;
+    /// A candidate is rejected.
+    pub const REJECT: u8 = 1;
+    /// Usage error, or the proxy could not be asked.
+    pub const ERROR: u8 = 2;
+    /// Not decided yet (too few pairs, or no candidate yet).
+    pub const HOLD: u8 = 3;
+}
+
 pub(super) async fn report(args: ReportArgs) -> ExitCode {
     let url = format!("http://{}/compare", args.admin);
+    let deadline = tokio::time::Instant::now() + args.wait.unwrap_or_default();
+    loop {
+        let body = match fetch(&url, args.admin).await {
+            Ok(body) => body,
+            Err(message) => {
+                eprintln!("{message}");
+                return ExitCode::from(exit::ERROR);
+            }
+        };
+        let report = match serde_json::from_slice::<crate::compare::Report>(&body) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: {url} sent a report this version cannot read: {e}");
+                return ExitCode::from(exit::ERROR);
+            }
+        };
+        let verdict = overall(&report);
+        if verdict == Verdict::Hold && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        }
+        match args.format {
+            ReportFormat::Json => println!("{}", String::from_utf8_lossy(&body).trim_end()),
+            ReportFormat::Text => print!("{}", crate::compare::text::render(&report)),
+        }
+        return ExitCode::from(match verdict {
+            Verdict::Promote => exit::PROMOTE,
+            Verdict::Reject => exit::REJECT,
+            Verdict::Hold => exit::HOLD,
+        });
+    }
+}
+
+/// The verdict over all candidates: reject if any is rejected, else hold if any holds (or
+/// there is none yet), else promote.
+fn overall(report: &crate::compare::Report) -> Verdict {
+    let verdicts = report.candidates.iter().map(|c| c.verdict);
+    if report.candidates.is_empty() {
+        Verdict::Hold
+    } else if verdicts.clone().any(|v| v == Verdict::Reject) {
+        Verdict::Reject
+    } else if verdicts.clone().any(|v| v == Verdict::Hold) {
+        Verdict::Hold
+    } else {
+        Verdict::Promote
+    }
+}
+
+/// `GET url`'s body, or a message saying what to check.
+async fn fetch(url: &str, admin: SocketAddr) -> Result<bytes::Bytes, String> {
     let client: hyper_util::client::legacy::Client<_, http_body_util::Empty<bytes::Bytes>> =
         hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
             .build_http();
@@ -40,33 +110,15 @@ pub(super) async fn report(args: ReportArgs) -> ExitCode {
             .to_bytes();
         Some((status, body))
     };
-    let Some((status, body)) = tokio::time::timeout(Duration::from_secs(10), fetched)
-        .await
-        .ok()
-        .flatten()
-    else {
-        eprintln!(
-            "error: no answer from {url}: is `shadowmesh run --admin {}` running?",
-            args.admin
-        );
-        return ExitCode::FAILURE;
+    let answer = tokio::time::timeout(Duration::from_secs(10), fetched).await;
+    let Some((status, body)) = answer.ok().flatten() else {
+        return Err(format!(
+            "error: no answer from {url}: is `shadowmesh run --admin {admin}` running?"
+        ));
     };
     if !status.is_success() {
-        eprintln!(
-            "error: {url} answered {status}: {}",
-            String::from_utf8_lossy(&body).trim()
-        );
-        return ExitCode::FAILURE;
+        let text = String::from_utf8_lossy(&body);
+        return Err(format!("error: {url} answered {status}: {}", text.trim()));
     }
-    match args.format {
-        ReportFormat::Json => println!("{}", String::from_utf8_lossy(&body)),
-        ReportFormat::Text => match serde_json::from_slice::<crate::compare::Report>(&body) {
-            Ok(r) => print!("{}", crate::compare::text::render(&r)),
-            Err(e) => {
-                eprintln!("error: {url} sent a report this version cannot read: {e}");
-                return ExitCode::FAILURE;
-            }
-        },
-    }
-    ExitCode::SUCCESS
+    Ok(body)
 }

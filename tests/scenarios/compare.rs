@@ -183,18 +183,20 @@ async fn a_slower_candidate_shows_the_slowdown_with_significance() {
 }
 
 /// `shadowmesh report --admin <addr>`'s stdout.
-async fn report_text(proxy: &Proxy) -> String {
+/// `shadowmesh report --admin <proxy's> ARGS...`: its exit code and standard output.
+pub async fn report(proxy: &Proxy, args: &[&str]) -> (Option<i32>, String) {
     let admin = proxy.admin_addr.to_string();
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
     let out = tokio::task::spawn_blocking(move || {
-        binary::command()
-            .args(["report", "--admin", &admin])
+        (binary::command().args(["report", "--admin", &admin]))
+            .args(&args)
             .output()
             .unwrap()
     })
     .await
     .unwrap();
-    assert!(out.status.success());
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    (out.status.code(), stdout)
 }
 
 #[tokio::test]
@@ -216,7 +218,8 @@ async fn too_little_traffic_holds_and_the_report_is_served_as_json_and_text() {
     assert_eq!(json["candidates"][0]["verdict"], "hold");
     assert_eq!(json["candidates"][0]["pairs"], 5);
 
-    let text = report_text(&proxy).await;
+    let (code, text) = report(&proxy, &[]).await;
+    assert_eq!(code, Some(3), "hold exits 3: {text}");
     assert!(text.contains("primary v1 vs candidate v3"), "{text}");
     assert!(
         text.contains("verdict   hold: only 5 of the 100 pairs"),

@@ -20,6 +20,7 @@ mod method_policy;
 mod mirror_failures;
 mod prometheus;
 mod reload;
+mod report_gate;
 mod seeds;
 mod soak;
 mod statistics;

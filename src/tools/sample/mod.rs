@@ -4,7 +4,8 @@
 //! - `greeter`: seed 004's `GET /hello`;
 //! - `echo`: a minimal fast (or fixed-delay) upstream for benchmarks.
 //!
-//! Each logs its requests as seed 004's service log does: `GET /hello 200 9.303 ms - 59`.
+//! Each logs its requests as seed 004's service log does, after its version:
+//! `[v2] GET /hello 200 9.303 ms - 59` (`--quiet`: no log).
 
 pub mod factor;
 
@@ -151,8 +152,10 @@ async fn answer(
     if config.log {
         let pq = req.uri().path_and_query().map_or("/", |p| p.as_str());
         let ms = started.elapsed().as_secs_f64() * 1000.0;
+        // The version first, so several samples logging to one terminal are told apart.
         println!(
-            "{} {pq} {} {ms:.3} ms - {}",
+            "[{}] {} {pq} {} {ms:.3} ms - {}",
+            config.version,
             req.method(),
             status.as_u16(),
             body.len()

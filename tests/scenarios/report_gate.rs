@@ -28,6 +28,7 @@ async fn the_exit_code_carries_the_verdict() {
     for (v3, want) in [(&good, 0), (&flawed, 1)] {
         let proxy = compared(v1.addr.port(), v3.addr.port(), &["v3"], "/version,/host")
             .min_pairs(60)
+            .max_slowdown(1000.0) // the gate on answers; latency has its own test
             .run()
             .await;
         calculations(&proxy, 80).await;

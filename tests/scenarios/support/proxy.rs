@@ -114,6 +114,11 @@ impl Builder {
         self.compare(|c| c.thresholds.min_pairs = n)
     }
 
+    /// The largest significant p99 slowdown (percent) that still promotes.
+    pub fn max_slowdown(self, pct: f64) -> Self {
+        self.compare(|c| c.thresholds.max_slowdown_pct = pct)
+    }
+
     /// Pairs compared per second at most.
     pub fn compare_max_rate(self, per_second: u32) -> Self {
         self.compare(|c| c.max_rate = per_second)

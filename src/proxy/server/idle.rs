@@ -90,25 +90,27 @@ impl<T> IdleGuard<T> {
         }
     }
 
-    /// Called when a read would wait: has the connection been idle too long? Otherwise the
-    /// timer is set for when it would be (a request in flight sets none: the read is polled
-    /// again when it ends).
+    /// Called when a read would wait: has the connection been idle too long? The timer is set
+    /// once and only moved when it fires early (the connection was busy meanwhile): moving a
+    /// timer on every read would cost a timer-wheel update per request.
     fn idle_expired(&mut self, cx: &mut Context<'_>) -> bool {
-        let Some(idle_for) = self.activity.idle_for() else {
+        let idle = self.idle;
+        let timer = (self.timer).get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
+        if timer.as_mut().poll(cx).is_pending() {
             return false;
-        };
-        let Some(left) = self.idle.checked_sub(idle_for).filter(|d| !d.is_zero()) else {
-            return true;
-        };
-        let deadline = Instant::now() + left;
-        let timer =
-            (self.timer).get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-        if timer.deadline() != deadline {
-            timer.as_mut().reset(deadline);
         }
-        // Firing only wakes the connection: the next read checks again.
-        let _ = timer.as_mut().poll(cx);
-        false
+        match self.activity.idle_for() {
+            Some(idle_for) if idle_for >= idle => true,
+            idle_for => {
+                // Not idle long enough (or busy): wake again when it could be.
+                let left = idle - idle_for.unwrap_or_default().min(idle);
+                timer
+                    .as_mut()
+                    .reset(Instant::now() + left.max(Duration::from_millis(1)));
+                let _ = timer.as_mut().poll(cx);
+                false
+            }
+        }
     }
 }
 

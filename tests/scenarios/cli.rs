@@ -196,3 +196,42 @@ async fn access_log_lines_name_primary_and_mirror() {
         "{lines:#?}"
     );
 }
+
+#[test]
+fn logs_are_plain_text_when_stderr_is_not_a_terminal() {
+    use std::io::BufRead;
+    let dir = config::seed(1, 2, 3).write();
+    let mut child = binary::command()
+        .args([
+            "run",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin",
+            "127.0.0.1:0",
+            "-f",
+        ])
+        .arg(dir.path())
+        .env_remove("NO_COLOR")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let first = std::io::BufReader::new(stderr).lines().next();
+        let _ = tx.send(first);
+    });
+    let line = rx.recv_timeout(Duration::from_secs(10));
+    // End only the process this test started, by its PID.
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    let line = line.expect("a log line within 10 s").unwrap().unwrap();
+    assert!(line.contains("shadowmesh listening on"), "{line}");
+    assert!(
+        !line.contains('\u{1b}'),
+        "no colour codes in a pipe: {line:?}"
+    );
+}

@@ -10,6 +10,7 @@
 //! - [`matchers`]: request matchers (string, header, query, match block), each from its wire type;
 //! - [`distribute`]: weighted choice among a route's destinations;
 //! - [`host`]: qualified host names and the request-host index;
+//! - [`validation`]: per-resource rules as Istio's validation has them, run before compiling;
 //! - [`dump`]: the JSON shown by `/config_dump`.
 //!
 //! Layering: `model` imports only [`crate::config`] (and `crate::telemetry` for the metrics slot
@@ -26,6 +27,7 @@ pub mod methods;
 pub mod services;
 mod suggest;
 pub mod table;
+pub mod validation;
 
 #[cfg(test)]
 pub(crate) mod test_fixtures;

@@ -86,6 +86,7 @@ pub fn compile(
 ) -> Option<RouteTable> {
     let errors_before = diags.iter().filter(|d| d.is_error()).count();
     crate::config::check_duplicates(set, diags);
+    super::validation::validate(set, diags);
     let namespaces = namespaces(set, &identity.namespace);
     let services = build_services(set, &namespaces, diags);
     let mut c = Compiler {

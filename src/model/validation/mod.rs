@@ -1,0 +1,36 @@
+//! Per-resource validation, as Istio's `pkg/config/validation` does it: every rule that can be
+//! checked on one resource alone (host names, durations, percentages, header names, retries,
+//! fault, CORS, traffic policies, ServiceEntry/WorkloadEntry shapes), run on every resource
+//! whether or not its cross-references resolve. Cross-resource findings (a host with no
+//! service, a missing subset) belong to the compiler.
+//!
+//! - [`fields`]: the shared field rules (hosts, FQDNs and wildcards, ports, durations,
+//!   percentages, header names and values);
+//! - [`virtual_service`]: `VirtualService`;
+//! - [`destination_rule`]: `DestinationRule` and its traffic policies;
+//! - [`service_entry`]: `ServiceEntry` and `WorkloadEntry`.
+//!
+//! Imports only [`crate::config`].
+
+mod destination_rule;
+pub(crate) mod fields;
+mod service_entry;
+mod virtual_service;
+
+use crate::config::{ConfigSet, Diagnostic};
+
+/// Checks every resource of `set` on its own; pushes errors and warnings to `diags`.
+pub fn validate(set: &ConfigSet, diags: &mut Vec<Diagnostic>) {
+    for vs in &set.virtual_services {
+        virtual_service::validate(vs, diags);
+    }
+    for dr in &set.destination_rules {
+        destination_rule::validate(dr, diags);
+    }
+    for se in &set.service_entries {
+        service_entry::validate_service_entry(se, diags);
+    }
+    for we in &set.workload_entries {
+        service_entry::validate_workload_entry(we, diags);
+    }
+}

@@ -151,6 +151,12 @@ pub(super) async fn load(args: LoadArgs) -> ExitCode {
         );
         return ExitCode::FAILURE;
     }
+    if proxy.is_none()
+        && let Err(message) = resolves(&args.target).await
+    {
+        eprintln!("{message}");
+        return ExitCode::from(2);
+    }
     let cfg = loadgen::LoadConfig {
         target: args.target,
         proxy,
@@ -169,5 +175,23 @@ pub(super) async fn load(args: LoadArgs) -> ExitCode {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// Whether `target`'s host resolves; without `--proxy` a service name such as
+/// `calcbackendsvc` does not, and each request would wait for DNS to give up.
+async fn resolves(target: &http::Uri) -> Result<(), String> {
+    let host = target.host().unwrap_or_default();
+    let port = target.port_u16().unwrap_or(80);
+    let lookup = tokio::net::lookup_host((host, port));
+    let found = match tokio::time::timeout(Duration::from_secs(3), lookup).await {
+        Ok(Ok(addrs)) => addrs.count(),
+        _ => 0,
+    };
+    match found {
+        1.. => Ok(()),
+        0 => Err(format!(
+            "error: {host} does not resolve.\nhint: {host} is a service name the proxy knows, not a DNS name: send through the proxy with --proxy http://127.0.0.1:15001 (`shadowmesh run`'s --listen)"
+        )),
     }
 }

@@ -147,7 +147,8 @@ pub fn compile_text(
     (table.filter(|_| !load_failed), diags)
 }
 
-fn plural(n: usize, one: &str, many: &str) -> String {
+/// `1 error`, `2 errors`.
+pub fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 

@@ -97,8 +97,12 @@ impl Reloader {
             Err(diags) => {
                 let active = self.snapshot.load().generation;
                 tracing::error!(
-                    "config change refused ({} errors); generation {active} stays active",
-                    diags.iter().filter(|d| d.is_error()).count()
+                    "config change refused ({}); generation {active} stays active",
+                    crate::model::plural(
+                        diags.iter().filter(|d| d.is_error()).count(),
+                        "error",
+                        "errors"
+                    )
                 );
                 for d in &diags {
                     tracing::error!("{d}");

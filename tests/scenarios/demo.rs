@@ -4,10 +4,14 @@ use crate::support::binary;
 
 #[test]
 fn the_demo_runs_the_seed_story_end_to_end() {
-    let out = binary::command()
+    let child = binary::command()
         .args(["demo", "--duration", "4"])
-        .output()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
+    let config_dir = std::env::temp_dir().join(format!("shadowmesh-demo-{}", child.id()));
+    let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -43,4 +47,10 @@ fn the_demo_runs_the_seed_story_end_to_end() {
         stdout.contains("shadowmesh.io/compare-ignore"),
         "the YAML is shown"
     );
+    assert!(
+        !config_dir.exists(),
+        "the demo leaves nothing behind: {} still exists",
+        config_dir.display()
+    );
+    assert!(stdout.contains("removed"), "{stdout}");
 }

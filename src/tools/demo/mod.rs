@@ -90,17 +90,35 @@ async fn start_sample(version: &str, flaw: Option<Flaw>) -> Result<Sample, Failu
         .map_err(|e| Failure(format!("cannot start sample {version}: {e}")))
 }
 
-fn config_dir() -> Result<PathBuf, Failure> {
-    let dir = std::env::temp_dir().join(format!("shadowmesh-demo-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| Failure(format!("cannot create {}: {e}", dir.display())))?;
-    Ok(dir)
+/// The demo's config folder, removed when the demo ends however it ends.
+struct ConfigDir(PathBuf);
+
+impl ConfigDir {
+    fn create() -> Result<Self, Failure> {
+        let dir = std::env::temp_dir().join(format!("shadowmesh-demo-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Failure(format!("cannot create {}: {e}", dir.display())))?;
+        Ok(Self(dir))
+    }
+}
+
+impl std::ops::Deref for ConfigDir {
+    type Target = PathBuf;
+    fn deref(&self) -> &PathBuf {
+        &self.0
+    }
+}
+
+impl Drop for ConfigDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// The demo's world: its config folder, the three backends and the running proxy.
 struct Demo {
     opts: DemoOptions,
-    dir: PathBuf,
+    dir: ConfigDir,
     flaw: Option<Flaw>,
     v1: Sample,
     v2: Sample,
@@ -130,7 +148,7 @@ fn io(e: std::io::Error) -> Failure {
 impl Demo {
     /// The backends, the baseline config and the proxy.
     async fn start(opts: DemoOptions) -> Result<Self, Failure> {
-        let dir = config_dir()?;
+        let dir = ConfigDir::create()?;
         let v1 = start_sample("v1", None).await?;
         let v2 = start_sample("v2", None).await?;
         let flaw = (opts.candidate == Candidate::Flawed).then_some(Flaw::PerfectPowers);
@@ -144,7 +162,7 @@ impl Demo {
         )
         .map_err(io)?;
         write(&dir, "virtualservice.yaml", &virtual_service(false)).map_err(io)?;
-        let mut run_opts = RunOptions::for_test(vec![dir.clone()]);
+        let mut run_opts = RunOptions::for_test(vec![dir.to_path_buf()]);
         run_opts.identity.namespace = NS.into();
         run_opts.workload = Some("frontend".into());
         run_opts.log_format = LogFormat::Off;
@@ -327,7 +345,7 @@ impl Demo {
             );
             println!("               shadowmesh report --admin {admin}");
             println!(
-                "  the config   {} (edit it: changes apply live)",
+                "  the config   {} (edit it: changes apply live; removed at the end)",
                 self.dir.display()
             );
             let _ = tokio::signal::ctrl_c().await;
@@ -336,7 +354,7 @@ impl Demo {
         for s in [&self.v1, &self.v2, &self.v3] {
             s.stop();
         }
-        println!("\ndone: config kept in {}", self.dir.display());
+        println!("\ndone: everything stopped, {} removed", self.dir.display());
     }
 }
 

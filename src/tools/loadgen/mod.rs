@@ -1,14 +1,16 @@
 //! Loop mode (the seed's "run the application in loop-mode"): a steady stream of requests with a
 //! mix of desktop and Mobile user agents, bounded in time and count, with a progress bar and a
-//! summary of what answered. `shadowmesh load` and the demo use it.
+//! summary of what answered ([`tally`]). `shadowmesh load` and the demo use it.
 
-use std::collections::BTreeMap;
+mod tally;
+
+pub use tally::{Failure, LoadReport, REQUEST_TIMEOUT};
+
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use hdrhistogram::Histogram;
 use http::Request;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client;
@@ -65,72 +67,6 @@ impl Default for LoadConfig {
     }
 }
 
-/// What came back.
-#[derive(Debug, Clone)]
-pub struct LoadReport {
-    /// Requests sent.
-    pub sent: u64,
-    /// 2xx answers.
-    pub ok: u64,
-    /// Non-2xx answers and failed requests.
-    pub errors: u64,
-    /// Answers by the `version` field of their JSON body (`-` when absent).
-    pub versions: BTreeMap<String, u64>,
-    /// Answers to Mobile user agents, by version.
-    pub mobile_versions: BTreeMap<String, u64>,
-    /// Latency in microseconds.
-    pub latency_us: Histogram<u64>,
-    /// Wall time.
-    pub elapsed: Duration,
-}
-
-impl LoadReport {
-    /// A latency percentile in milliseconds.
-    pub fn percentile_ms(&self, q: f64) -> f64 {
-        self.latency_us.value_at_quantile(q) as f64 / 1000.0
-    }
-
-    /// Answers from `version`.
-    pub fn answered_by(&self, version: &str) -> u64 {
-        self.versions.get(version).copied().unwrap_or(0)
-    }
-
-    /// The summary lines.
-    pub fn summary(&self) -> String {
-        let secs = self.elapsed.as_secs_f64().max(0.001);
-        let pct = |n: u64| 100.0 * n as f64 / self.sent.max(1) as f64;
-        let versions: Vec<String> = self
-            .versions
-            .iter()
-            .map(|(v, n)| format!("{v} {n} ({:.1}%)", pct(*n)))
-            .collect();
-        format!(
-            "requests {}, errors {} ({:.1}%), {:.1} req/s\nlatency p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms\nanswered by: {}",
-            self.sent,
-            self.errors,
-            pct(self.errors),
-            self.sent as f64 / secs,
-            self.percentile_ms(0.5),
-            self.percentile_ms(0.9),
-            self.percentile_ms(0.99),
-            self.latency_us.max() as f64 / 1000.0,
-            if versions.is_empty() {
-                "-".to_string()
-            } else {
-                versions.join(", ")
-            },
-        )
-    }
-}
-
-struct Tally {
-    ok: u64,
-    errors: u64,
-    versions: BTreeMap<String, u64>,
-    mobile_versions: BTreeMap<String, u64>,
-    latency_us: Histogram<u64>,
-}
-
 /// A number to ask about.
 fn pick_number(cfg: &LoadConfig, rng: &mut fastrand::Rng) -> u64 {
     if rng.f64() < cfg.powers_share {
@@ -142,20 +78,26 @@ fn pick_number(cfg: &LoadConfig, rng: &mut fastrand::Rng) -> u64 {
     rng.u64(lo.min(hi)..=hi.max(lo))
 }
 
+/// How many requests a run sends: one per tick for its duration, at most `max_requests`.
+pub fn planned_requests(cfg: &LoadConfig) -> u64 {
+    ((cfg.rate * cfg.duration.as_secs_f64()).ceil() as u64)
+        .min(cfg.max_requests)
+        .max(1)
+}
+
 /// Runs the load and returns the report.
 pub async fn run(cfg: LoadConfig) -> LoadReport {
     let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-    let expected = ((cfg.rate * cfg.duration.as_secs_f64()) as u64)
-        .min(cfg.max_requests)
-        .max(1);
-    let bar = progress_bar(cfg.progress, expected);
-    let tally = Arc::new(Mutex::new(Tally {
-        ok: 0,
-        errors: 0,
-        versions: BTreeMap::new(),
-        mobile_versions: BTreeMap::new(),
-        latency_us: Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid bounds"),
-    }));
+    let planned = planned_requests(&cfg);
+    let bar = progress_bar(cfg.progress, planned);
+    let sent_to = match cfg.proxy {
+        Some(proxy) => proxy.to_string(),
+        None => cfg
+            .target
+            .authority()
+            .map_or_else(String::new, |a| a.to_string()),
+    };
+    let tally = Arc::new(Mutex::new(LoadReport::new(sent_to, cfg.proxy.is_some())));
     let permits = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
     let started = Instant::now();
     let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / cfg.rate.max(0.1)));
@@ -163,7 +105,7 @@ pub async fn run(cfg: LoadConfig) -> LoadReport {
     let mut rng = fastrand::Rng::new();
     let mut sent = 0u64;
     let mut tasks = tokio::task::JoinSet::new();
-    while sent < cfg.max_requests && started.elapsed() < cfg.duration {
+    while sent < planned && started.elapsed() < cfg.duration {
         ticker.tick().await;
         let Ok(permit) = permits.clone().acquire_owned().await else {
             break;
@@ -177,27 +119,23 @@ pub async fn run(cfg: LoadConfig) -> LoadReport {
             let t0 = Instant::now();
             let outcome = match req {
                 Some(req) => send(&client, req).await,
-                None => None,
+                None => Err(Failure::Other("the target URL cannot be sent".into())),
             };
             let mut t = tally.lock().unwrap_or_else(|e| e.into_inner());
             t.add(t0.elapsed(), outcome, mobile);
-            bar.set_message(format!("errors {}", t.errors));
+            if t.errors > 0 {
+                bar.set_message(format!("failed {}", t.failure_breakdown()));
+            }
             bar.inc(1);
         });
         while tasks.try_join_next().is_some() {}
     }
     while tasks.join_next().await.is_some() {}
     bar.finish_and_clear();
-    let t = tally.lock().unwrap_or_else(|e| e.into_inner());
-    LoadReport {
-        sent,
-        ok: t.ok,
-        errors: t.errors,
-        versions: t.versions.clone(),
-        mobile_versions: t.mobile_versions.clone(),
-        latency_us: t.latency_us.clone(),
-        elapsed: started.elapsed(),
-    }
+    let mut report = tally.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    report.sent = sent;
+    report.elapsed = started.elapsed();
+    report
 }
 
 fn progress_bar(shown: bool, expected: u64) -> indicatif::ProgressBar {
@@ -215,42 +153,22 @@ fn progress_bar(shown: bool, expected: u64) -> indicatif::ProgressBar {
 
 type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Empty<Bytes>>;
 
-/// Sends one request; its status and body, or `None` on an error or after 10 s.
-async fn send(
-    client: &HttpClient,
-    req: Request<Empty<Bytes>>,
-) -> Option<(http::StatusCode, Bytes)> {
+/// Sends one request: its status and body, or why there is none.
+async fn send(client: &HttpClient, req: Request<Empty<Bytes>>) -> Result<(u16, Bytes), Failure> {
     let exchange = async {
-        let resp = client.request(req).await.ok()?;
-        let status = resp.status();
-        let body = resp.into_body().collect().await.ok()?.to_bytes();
-        Some((status, body))
+        let resp = client.request(req).await.map_err(|e| Failure::of(&e))?;
+        let status = resp.status().as_u16();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| Failure::of(&e))?
+            .to_bytes();
+        Ok((status, body))
     };
-    tokio::time::timeout(Duration::from_secs(10), exchange)
+    tokio::time::timeout(REQUEST_TIMEOUT, exchange)
         .await
-        .ok()
-        .flatten()
-}
-
-impl Tally {
-    /// Counts one answer (or failure) that took `took`.
-    fn add(&mut self, took: Duration, outcome: Option<(http::StatusCode, Bytes)>, mobile: bool) {
-        let _ = self.latency_us.record((took.as_micros() as u64).max(1));
-        match outcome {
-            Some((status, body)) if status.is_success() => {
-                self.ok += 1;
-                let version = serde_json::from_slice::<serde_json::Value>(&body)
-                    .ok()
-                    .and_then(|v| v["version"].as_str().map(str::to_string))
-                    .unwrap_or_else(|| "-".into());
-                if mobile {
-                    *self.mobile_versions.entry(version.clone()).or_default() += 1;
-                }
-                *self.versions.entry(version).or_default() += 1;
-            }
-            _ => self.errors += 1,
-        }
-    }
+        .unwrap_or(Err(Failure::TimedOut))
 }
 
 fn build_request(cfg: &LoadConfig, number: u64, mobile: bool) -> Option<Request<Empty<Bytes>>> {
@@ -303,4 +221,77 @@ mod tests {
         assert!(picks.iter().all(|n| (1000..=2000).contains(n)
             || crate::tools::sample::factor::perfect_power(*n).is_some()));
     }
+
+    #[test]
+    fn a_run_plans_rate_times_duration_requests() {
+        let cfg = LoadConfig {
+            rate: 40.0,
+            duration: Duration::from_secs(20),
+            ..Default::default()
+        };
+        assert_eq!(planned_requests(&cfg), 800);
+        let capped = LoadConfig {
+            max_requests: 5,
+            ..cfg
+        };
+        assert_eq!(planned_requests(&capped), 5);
+    }
+
+    #[tokio::test]
+    async fn a_dead_target_is_reported_as_connection_refused_with_a_hint() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = closed.local_addr().unwrap();
+        drop(closed);
+        let report = run(LoadConfig {
+            target: format!("http://calcbackendsvc/api").parse().unwrap(),
+            proxy: Some(addr),
+            rate: 100.0,
+            duration: Duration::from_secs(1),
+            max_requests: 5,
+            ..Default::default()
+        })
+        .await;
+        assert_eq!(report.sent, 5);
+        assert_eq!(report.failures.get(&Failure::Refused), Some(&5), "{report:?}");
+        let summary = report.summary();
+        assert!(summary.contains("failed: connection refused x 5"), "{summary}");
+        assert!(
+            summary.contains(&format!("hint: nothing listens on {addr}: is `shadowmesh run`")),
+            "{summary}"
+        );
+    }
+
+    #[tokio::test]
+    async fn answers_other_than_2xx_are_counted_by_status() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                    let mut buf = [0u8; 4096];
+                    while let Ok(n) = sock.read(&mut buf).await {
+                        if n == 0 {
+                            break;
+                        }
+                        let answer = "HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n";
+                        if sock.write_all(answer.as_bytes()).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        let report = run(LoadConfig {
+            target: format!("http://{addr}/api").parse().unwrap(),
+            rate: 100.0,
+            duration: Duration::from_secs(1),
+            max_requests: 4,
+            ..Default::default()
+        })
+        .await;
+        assert_eq!(report.errors, 4);
+        assert!(report.summary().contains("failed: HTTP 503 x 4"), "{}", report.summary());
+    }
 }
+

@@ -4,7 +4,8 @@
 //! - `GET /config_dump`: the active config as JSON (generation, source files, compiled routes
 //!   and clusters, and the errors of the last refused change, if any);
 //! - `GET /metrics`: Prometheus text format (Istio's standard metrics and `shadowmesh_*`);
-//! - `GET /compare`: the comparison report as JSON;
+//! - `GET /compare`: the comparison report as JSON (`?samples=1`: with each group's raw counts,
+//!   for `shadowmesh report` to merge replicas);
 //! - `GET /`: the comparison web page (self-contained: no CDN), refreshed every 2 s;
 //! - `GET /help`: this list.
 
@@ -80,7 +81,8 @@ impl Admin {
             },
             "/compare" => match &self.compare {
                 Some(c) => {
-                    let body = serde_json::to_string_pretty(&c.report()).unwrap_or_default();
+                    let samples = req.uri().query().is_some_and(|q| q.split('&').any(|kv| kv == "samples=1"));
+                    let body = serde_json::to_string_pretty(&c.report_with(samples)).unwrap_or_default();
                     reply(StatusCode::OK, "application/json", body.into())
                 }
                 None => reply(StatusCode::NOT_FOUND, "text/plain", "comparison is off (--no-compare)\n".into()),

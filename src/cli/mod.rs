@@ -96,8 +96,12 @@ fn init_tracing(format: LogFormat) {
 
 /// Colour only for a person: stderr is a terminal and `NO_COLOR` is not set (no-color.org).
 pub(crate) fn colour_on_stderr() -> bool {
-    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    !no_color && std::io::IsTerminal::is_terminal(&std::io::stderr())
+    crate::compare::text::colour_for(&std::io::stderr())
+}
+
+/// Colour on stdout: a terminal and `NO_COLOR` unset.
+pub(crate) fn colour_on_stdout() -> bool {
+    crate::compare::text::colour_for(&std::io::stdout())
 }
 
 pub(crate) fn parse_secs(s: &str) -> Result<Duration, String> {

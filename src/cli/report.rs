@@ -1,5 +1,7 @@
-//! `shadowmesh report`: the comparison report of a running proxy, fetched from its admin port;
-//! the exit code carries the verdict ([`exit`]), so a CI step can gate a release on it.
+//! `shadowmesh report`: the comparison report of a running proxy, fetched from its admin port
+//! (several `--admin`: each replica's raw counts merged into one verdict, see
+//! [`crate::compare::merge`]); the exit code carries the verdict ([`exit`]), so a CI step can
+//! gate a release on it.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -7,14 +9,16 @@ use std::time::Duration;
 
 use clap::Args;
 
+use crate::compare::Report;
 use crate::compare::verdict::Verdict;
 
 /// `shadowmesh report`.
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// Admin address of the running proxy.
-    #[arg(long, default_value = "127.0.0.1:15000")]
-    admin: SocketAddr,
+    /// Admin address of the running proxy; repeat it for several replicas, whose pairs are
+    /// merged into one verdict.
+    #[arg(long, default_value = "127.0.0.1:15000", value_name = "ADDR")]
+    admin: Vec<SocketAddr>,
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     format: ReportFormat,
@@ -47,20 +51,12 @@ pub mod exit {
 }
 
 pub(super) async fn report(args: ReportArgs) -> ExitCode {
-    let url = format!("http://{}/compare", args.admin);
     let deadline = tokio::time::Instant::now() + args.wait.unwrap_or_default();
     loop {
-        let body = match fetch(&url, args.admin).await {
-            Ok(body) => body,
+        let report = match ask(&args.admin).await {
+            Ok(report) => report,
             Err(message) => {
                 eprintln!("{message}");
-                return ExitCode::from(exit::ERROR);
-            }
-        };
-        let report = match serde_json::from_slice::<crate::compare::Report>(&body) {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("error: {url} sent a report this version cannot read: {e}");
                 return ExitCode::from(exit::ERROR);
             }
         };
@@ -70,8 +66,27 @@ pub(super) async fn report(args: ReportArgs) -> ExitCode {
             continue;
         }
         match args.format {
-            ReportFormat::Json => println!("{}", String::from_utf8_lossy(&body).trim_end()),
-            ReportFormat::Text => print!("{}", crate::compare::text::render(&report)),
+            ReportFormat::Json => match serde_json::to_string_pretty(&report) {
+                Ok(json) => println!("{json}"),
+                Err(e) => {
+                    eprintln!("error: cannot write the report as JSON: {e}");
+                    return ExitCode::from(exit::ERROR);
+                }
+            },
+            ReportFormat::Text => {
+                if args.admin.len() > 1 {
+                    let from: Vec<String> = args.admin.iter().map(ToString::to_string).collect();
+                    println!(
+                        "merged from {} replicas: {}\n",
+                        from.len(),
+                        from.join(", ")
+                    );
+                }
+                print!(
+                    "{}",
+                    crate::compare::text::render(&report, super::colour_on_stdout())
+                );
+            }
         }
         return ExitCode::from(match verdict {
             Verdict::Promote => exit::PROMOTE,
@@ -81,9 +96,29 @@ pub(super) async fn report(args: ReportArgs) -> ExitCode {
     }
 }
 
+/// The report of one proxy, or of several merged.
+async fn ask(admins: &[SocketAddr]) -> Result<Report, String> {
+    if let [admin] = admins {
+        let url = format!("http://{admin}/compare");
+        return parse(&url, &fetch(&url, *admin).await?);
+    }
+    let mut reports = Vec::with_capacity(admins.len());
+    for admin in admins {
+        let url = format!("http://{admin}/compare?samples=1");
+        let report = parse(&url, &fetch(&url, *admin).await?)?;
+        reports.push((admin.to_string(), report));
+    }
+    crate::compare::merge::merge(&reports).map_err(|e| format!("error: {e}"))
+}
+
+fn parse(url: &str, body: &[u8]) -> Result<Report, String> {
+    serde_json::from_slice::<Report>(body)
+        .map_err(|e| format!("error: {url} sent a report this version cannot read: {e}"))
+}
+
 /// The verdict over all candidates: reject if any is rejected, else hold if any holds (or
 /// there is none yet), else promote.
-fn overall(report: &crate::compare::Report) -> Verdict {
+fn overall(report: &Report) -> Verdict {
     let verdicts = report.candidates.iter().map(|c| c.verdict);
     if report.candidates.is_empty() {
         Verdict::Hold

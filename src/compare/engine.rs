@@ -126,12 +126,23 @@ impl Engine {
 
     /// The report on every group.
     pub fn report(&self, t: &Thresholds) -> Vec<CandidateReport> {
+        self.report_with(t, false)
+    }
+
+    /// The report on every group, each with its raw counts when `samples` (for merging
+    /// replicas).
+    pub fn report_with(&self, t: &Thresholds, samples: bool) -> Vec<CandidateReport> {
         let none = BTreeSet::new();
         self.groups
             .iter()
             .map(|(key, group)| {
                 let repeat = self.repeat.fields(&key.service, &key.route);
-                candidate_report(key, group, repeat.unwrap_or(&none), t)
+                let repeat = repeat.unwrap_or(&none);
+                let mut report = candidate_report(key, group, repeat, t);
+                if samples {
+                    report.samples = Some(group.samples(repeat));
+                }
+                report
             })
             .collect()
     }

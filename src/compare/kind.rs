@@ -63,7 +63,7 @@ impl JsonType {
 }
 
 /// The kind of one difference.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum DiffKind {
     /// Same type, another value.
     Value,
@@ -148,7 +148,7 @@ impl fmt::Display for DiffKind {
 }
 
 /// One difference: where (`status`, `header:NAME` or a JSON pointer) and what kind.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Difference {
     /// `status`, `header:NAME`, or a JSON pointer (`/` for the whole body).
     pub field: String,

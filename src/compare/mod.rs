@@ -25,6 +25,7 @@
 //! - [`stats`]: paired latency and bootstrap intervals;
 //! - [`verdict`]: thresholds and plain-words reasons;
 //! - [`report`]: the report and how a group becomes one;
+//! - [`merge`]: several replicas' reports as one (their raw counts summed);
 //! - [`metrics`]: the `shadowmesh_compare_total` counter;
 //! - [`text`]: the report as a table (`shadowmesh report`).
 
@@ -35,6 +36,7 @@ pub mod example;
 pub mod groups;
 pub mod json_diff;
 pub mod kind;
+pub mod merge;
 pub mod metrics;
 pub mod noise;
 pub mod observed;
@@ -49,6 +51,8 @@ pub mod verdict;
 mod engine_semantics_tests;
 #[cfg(test)]
 mod engine_tests;
+#[cfg(test)]
+mod merge_tests;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -167,6 +171,12 @@ impl Comparator {
 
     /// The current report.
     pub fn report(&self) -> Report {
+        self.report_with(false)
+    }
+
+    /// The current report, with each group's raw counts when `samples` (for
+    /// `shadowmesh report` merging several replicas: [`merge::merge`]).
+    pub fn report_with(&self, samples: bool) -> Report {
         let engine = lock(&self.engine);
         Report {
             generated_at: std::time::SystemTime::now()
@@ -177,7 +187,7 @@ impl Comparator {
             unpaired: engine.unpaired.clone(),
             dropped: self.dropped.load(Ordering::Relaxed),
             sampled_out: self.sampled_out.load(Ordering::Relaxed),
-            candidates: engine.report(&self.thresholds),
+            candidates: engine.report_with(&self.thresholds, samples),
         }
     }
 }

@@ -112,6 +112,9 @@ pub struct CandidateReport {
     pub reasons: Vec<String>,
     /// `reject: /factors: array length differs in 3.1% of pairs; p99 42% faster`.
     pub summary: String,
+    /// The raw counts behind this report, for merging replicas (`GET /compare?samples=1`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub samples: Option<super::merge::GroupSamples>,
 }
 
 /// The report on `group`, with `repeat_fields` the repeat noise learnt on its route, judged
@@ -157,6 +160,7 @@ pub fn candidate_report(
         verdict,
         reasons,
         summary,
+        samples: None,
     }
 }
 

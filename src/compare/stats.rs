@@ -133,6 +133,62 @@ impl PairedLatency {
     }
 }
 
+/// A [`PairedLatency`] as numbers another process can merge: both histograms as
+/// (microseconds, count) pairs, the bootstrap reservoir and the pairs seen.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct LatencySamples {
+    /// Primary histogram: (value in us, count).
+    pub primary: Vec<(u64, u64)>,
+    /// Candidate histogram: (value in us, count).
+    pub candidate: Vec<(u64, u64)>,
+    /// The reservoir of (primary us, candidate us) pairs.
+    pub reservoir: Vec<(u64, u64)>,
+    /// Pairs recorded.
+    pub seen: u64,
+}
+
+impl PairedLatency {
+    /// What another replica needs to merge this one.
+    pub fn samples(&self) -> LatencySamples {
+        let counts = |h: &Histogram<u64>| {
+            h.iter_recorded()
+                .map(|v| (v.value_iterated_to(), v.count_at_value()))
+                .collect()
+        };
+        LatencySamples {
+            primary: counts(&self.primary),
+            candidate: counts(&self.candidate),
+            reservoir: self.reservoir.clone(),
+            seen: self.seen,
+        }
+    }
+
+    /// Adds another replica's pairs: histograms add up; the reservoir keeps a share of each
+    /// side's pairs in proportion to the pairs each has seen, so it stays uniform.
+    pub fn absorb(&mut self, other: &LatencySamples) {
+        for (v, n) in &other.primary {
+            let _ = self.primary.record_n((*v).max(1), *n);
+        }
+        for (v, n) in &other.candidate {
+            let _ = self.candidate.record_n((*v).max(1), *n);
+        }
+        let total = self.seen + other.seen;
+        if self.reservoir.len() + other.reservoir.len() > RESERVOIR && total > 0 {
+            let mine = (RESERVOIR as u128 * u128::from(self.seen) / u128::from(total)) as usize;
+            let mine = mine.min(self.reservoir.len());
+            let theirs = (RESERVOIR - mine).min(other.reservoir.len());
+            self.rng.shuffle(&mut self.reservoir);
+            self.reservoir.truncate(mine);
+            let mut others = other.reservoir.clone();
+            self.rng.shuffle(&mut others);
+            self.reservoir.extend(others.into_iter().take(theirs));
+        } else {
+            self.reservoir.extend(other.reservoir.iter().copied());
+        }
+        self.seen = total;
+    }
+}
+
 fn bins(h: &Histogram<u64>) -> Vec<u64> {
     let mut out = Vec::with_capacity(CHART_BOUNDS_MS.len() + 1);
     let mut below = 0u64;
@@ -219,6 +275,31 @@ mod tests {
         let s = l.summary();
         assert!(!s.quantiles[0].significant, "{:?}", s.quantiles[0]);
         assert!(s.quantiles[0].ci95_ms.0 < 0.0 && s.quantiles[0].ci95_ms.1 > 0.0);
+    }
+
+    #[test]
+    fn two_halves_merged_read_like_the_whole() {
+        let mut whole = PairedLatency::default();
+        let mut a = PairedLatency::default();
+        let mut b = PairedLatency::default();
+        let mut rng = fastrand::Rng::with_seed(5);
+        for i in 0..3000u64 {
+            let p = 1000 + rng.u64(0..2000);
+            let c = p * 3 / 2;
+            whole.record(p, c);
+            let half = if i % 3 == 0 { &mut a } else { &mut b };
+            half.record(p, c);
+        }
+        a.absorb(&b.samples());
+        assert_eq!(a.pairs(), 3000);
+        assert_eq!(a.reservoir.len(), RESERVOIR);
+        let (merged, all) = (a.summary(), whole.summary());
+        for (m, w) in merged.quantiles.iter().zip(&all.quantiles) {
+            assert!((m.primary_ms - w.primary_ms).abs() < 0.05, "{m:?} {w:?}");
+            assert!((m.candidate_ms - w.candidate_ms).abs() < 0.05, "{m:?} {w:?}");
+            assert!(m.significant && (m.diff_pct - 50.0).abs() < 3.0, "{m:?}");
+        }
+        assert_eq!(merged.primary_bins, all.primary_bins);
     }
 
     #[test]

@@ -8,14 +8,34 @@ use super::report::{CandidateReport, FieldReport};
 /// Fields shown per candidate.
 const FIELDS_SHOWN: usize = 8;
 
-/// Renders `report` for a terminal.
-pub fn render(report: &Report) -> String {
+/// Whether to colour what goes to `stream`: a terminal, and `NO_COLOR` unset (no-color.org).
+pub fn colour_for(stream: &impl std::io::IsTerminal) -> bool {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    !no_color && stream.is_terminal()
+}
+
+/// `reject` in bold red, `hold` in yellow, `promote` in green, when `colour`.
+fn paint(text: &str, verdict: super::verdict::Verdict, colour: bool) -> String {
+    use super::verdict::Verdict;
+    if !colour {
+        return text.to_string();
+    }
+    let code = match verdict {
+        Verdict::Reject => "1;31",
+        Verdict::Hold => "1;33",
+        Verdict::Promote => "1;32",
+    };
+    format!("\x1b[{code}m{text}\x1b[0m")
+}
+
+/// Renders `report` for a terminal; `colour` paints the verdicts.
+pub fn render(report: &Report, colour: bool) -> String {
     let mut out = String::new();
     if report.candidates.is_empty() {
         out.push_str("no mirrored pairs yet: send traffic through a route with a mirror\n");
     }
     for c in &report.candidates {
-        render_candidate(&mut out, c);
+        render_candidate(&mut out, c, colour);
         out.push('\n');
     }
     render_totals(&mut out, report);
@@ -23,13 +43,19 @@ pub fn render(report: &Report) -> String {
 }
 
 /// One candidate: heading, verdict, pairs, latency, errors and fields.
-fn render_candidate(out: &mut String, c: &CandidateReport) {
+fn render_candidate(out: &mut String, c: &CandidateReport, colour: bool) {
     let _ = writeln!(
         out,
         "{}  route {}: primary {} vs candidate {}",
         c.service, c.route, c.primary_version, c.candidate_version
     );
-    let _ = writeln!(out, "  verdict   {}", c.summary);
+    let verdict = c.verdict.as_str().to_uppercase();
+    let rest = c.summary.strip_prefix(c.verdict.as_str()).unwrap_or(&c.summary);
+    let _ = writeln!(
+        out,
+        "  verdict   {}{rest}",
+        paint(&verdict, c.verdict, colour)
+    );
     let results: Vec<String> = c.results.iter().map(|(k, v)| format!("{k} {v}")).collect();
     let _ = writeln!(out, "  pairs     {} ({})", c.pairs, results.join(", "));
     render_latency(out, c);

@@ -135,11 +135,18 @@ pub fn decide(
         ));
     }
     if reject {
-        reasons.extend(
-            latency_words(latency)
-                .into_iter()
-                .filter(|w| !w.contains("slower") || !w.starts_with("p99")),
-        );
+        // Speed never makes up for a wrong answer: say so, so "faster" does not read as praise.
+        let other: Vec<String> = latency_words(latency)
+            .into_iter()
+            .filter(|w| !w.contains("slower") || !w.starts_with("p99"))
+            .filter(|w| !w.starts_with("latency:"))
+            .collect();
+        if !other.is_empty() {
+            reasons.push(format!(
+                "latency alone would not reject ({})",
+                other.join(", ")
+            ));
+        }
         return (Verdict::Reject, reasons);
     }
     let noisy: Vec<&str> = fields
@@ -182,10 +189,11 @@ fn field_reason(t: &Thresholds, fields: &[FieldRate]) -> Option<String> {
         String::new()
     };
     Some(format!(
-        "{}: {} in {:.1}% of pairs{others}",
+        "{}: {} in {:.1}% of pairs (limit {:.1}%){others}",
         top.field,
         top.change,
         top.rate * 100.0,
+        t.max_diff_rate * 100.0,
     ))
 }
 
@@ -257,7 +265,10 @@ mod tests {
             &latency(1),
         );
         assert_eq!(v, Verdict::Reject);
-        assert_eq!(r[0], "/factors: array length differs in 3.1% of pairs");
+        assert_eq!(
+            r[0],
+            "/factors: array length differs in 3.1% of pairs (limit 1.0%)"
+        );
     }
 
     #[test]
@@ -290,6 +301,23 @@ mod tests {
         assert!(
             r.iter()
                 .any(|r| r.starts_with("p99 ") && r.contains("slower")),
+            "{r:?}"
+        );
+    }
+
+    #[test]
+    fn a_faster_but_wrong_candidate_says_speed_does_not_make_up_for_it() {
+        let fields = [field("/factors", 0.092, false)];
+        let mut l = PairedLatency::default();
+        for i in 0..300 {
+            l.record(10_000 + i, 1_000 + i);
+        }
+        let t = Thresholds::default();
+        let (v, r) = decide(&t, 300, &fields, &ErrorRates::default(), &l.summary());
+        assert_eq!(v, Verdict::Reject);
+        assert_eq!(r.len(), 2, "{r:?}");
+        assert!(
+            r[1].starts_with("latency alone would not reject (p50 89% faster"),
             "{r:?}"
         );
     }

@@ -226,7 +226,7 @@ async fn too_little_traffic_holds_and_the_report_is_served_as_json_and_text() {
     assert_eq!(code, Some(3), "hold exits 3: {text}");
     assert!(text.contains("primary v1 vs candidate v3"), "{text}");
     assert!(
-        text.contains("verdict   hold: only 5 of the 100 pairs"),
+        text.contains("verdict   HOLD: only 5 of the 100 pairs"),
         "{text}"
     );
 

@@ -38,7 +38,7 @@ fn the_demo_runs_the_seed_story_end_to_end() {
     assert_eq!(counts[0], 0, "v3 answered no user: {mirrored}");
     assert!(counts[2] > 0, "v3 received mirrored copies: {mirrored}");
     assert!(
-        line("verdict").contains("reject") || line("verdict").contains("hold"),
+        line("verdict").contains("REJECT") || line("verdict").contains("HOLD"),
         "{stdout}"
     );
     assert!(line("after the reset").contains("v3 received 0 requests after the reset"));

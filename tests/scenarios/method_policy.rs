@@ -74,7 +74,7 @@ async fn mirrored_writes_are_reported_and_compare_methods_narrows_the_comparison
     let c = proxy.candidate_after(2, "v3").await;
     assert_eq!(c.pairs, 2, "PUT is not compared");
     assert_eq!(c.unsafe_methods_mirrored, 1, "the POST");
-    let text = shadowmesh::compare::text::render(&proxy.compare_report());
+    let text = shadowmesh::compare::text::render(&proxy.compare_report(), false);
     assert!(
         text.contains("POST"),
         "the report warns of mirrored writes:\n{text}"

@@ -264,7 +264,10 @@ impl Demo {
             println!("      (comparison is off)");
             return;
         };
-        let text = crate::compare::text::render(&c.report());
+        let text = crate::compare::text::render(
+            &c.report(),
+            crate::compare::text::colour_for(&std::io::stdout()),
+        );
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
             println!("      {line}");
         }

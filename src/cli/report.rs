@@ -76,11 +76,7 @@ pub(super) async fn report(args: ReportArgs) -> ExitCode {
             ReportFormat::Text => {
                 if args.admin.len() > 1 {
                     let from: Vec<String> = args.admin.iter().map(ToString::to_string).collect();
-                    println!(
-                        "merged from {} replicas: {}\n",
-                        from.len(),
-                        from.join(", ")
-                    );
+                    println!("merged from {} replicas: {}\n", from.len(), from.join(", "));
                 }
                 print!(
                     "{}",

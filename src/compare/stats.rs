@@ -296,7 +296,10 @@ mod tests {
         let (merged, all) = (a.summary(), whole.summary());
         for (m, w) in merged.quantiles.iter().zip(&all.quantiles) {
             assert!((m.primary_ms - w.primary_ms).abs() < 0.05, "{m:?} {w:?}");
-            assert!((m.candidate_ms - w.candidate_ms).abs() < 0.05, "{m:?} {w:?}");
+            assert!(
+                (m.candidate_ms - w.candidate_ms).abs() < 0.05,
+                "{m:?} {w:?}"
+            );
             assert!(m.significant && (m.diff_pct - 50.0).abs() < 3.0, "{m:?}");
         }
         assert_eq!(merged.primary_bins, all.primary_bins);

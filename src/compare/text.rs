@@ -50,7 +50,10 @@ fn render_candidate(out: &mut String, c: &CandidateReport, colour: bool) {
         c.service, c.route, c.primary_version, c.candidate_version
     );
     let verdict = c.verdict.as_str().to_uppercase();
-    let rest = c.summary.strip_prefix(c.verdict.as_str()).unwrap_or(&c.summary);
+    let rest = c
+        .summary
+        .strip_prefix(c.verdict.as_str())
+        .unwrap_or(&c.summary);
     let _ = writeln!(
         out,
         "  verdict   {}{rest}",

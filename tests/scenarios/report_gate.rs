@@ -71,3 +71,51 @@ async fn an_unreachable_proxy_exits_2_and_says_what_to_check() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("is `shadowmesh run --admin"), "{stderr}");
 }
+
+#[tokio::test]
+async fn two_replicas_are_judged_together_when_each_is_named() {
+    let v1 = backend::calc("v1").run().await;
+    let flawed = backend::calc("v3").flaw(Flaw::PerfectPowers).run().await;
+    let replica = || {
+        compared(
+            v1.addr.port(),
+            flawed.addr.port(),
+            &["v3"],
+            "/version,/host",
+        )
+        .min_pairs(60)
+        .max_slowdown(1000.0)
+        .run()
+    };
+    let (a, b) = (replica().await, replica().await);
+    // Half the traffic through each: neither has the pairs it needs alone.
+    calculations(&a, 40).await;
+    calculations(&b, 40).await;
+    let (alone, text) = report(&a, &[]).await;
+    assert_eq!(alone, Some(3), "one replica alone holds: {text}");
+    let both = ["--admin", &b.admin_addr.to_string()].map(String::from);
+    let (code, text) = report(&a, &both.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    assert_eq!(code, Some(1), "together they reject: {text}");
+    assert!(
+        text.starts_with(&format!(
+            "merged from 2 replicas: {}, {}",
+            a.admin_addr, b.admin_addr
+        )),
+        "{text}"
+    );
+    assert!(text.contains("pairs     80 "), "pairs summed: {text}");
+    assert!(text.contains("REJECT: /factors"), "{text}");
+    let (_, json) = report(
+        &a,
+        &["--admin", &b.admin_addr.to_string(), "--format", "json"],
+    )
+    .await;
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(json["candidates"][0]["pairs"], 80);
+    assert!(
+        json["candidates"][0].get("samples").is_none(),
+        "no raw counts in the output"
+    );
+    a.shutdown().await;
+    b.shutdown().await;
+}

@@ -252,11 +252,20 @@ mod tests {
         })
         .await;
         assert_eq!(report.sent, 5);
-        assert_eq!(report.failures.get(&Failure::Refused), Some(&5), "{report:?}");
+        assert_eq!(
+            report.failures.get(&Failure::Refused),
+            Some(&5),
+            "{report:?}"
+        );
         let summary = report.summary();
-        assert!(summary.contains("failed: connection refused x 5"), "{summary}");
         assert!(
-            summary.contains(&format!("hint: nothing listens on {addr}: is `shadowmesh run`")),
+            summary.contains("failed: connection refused x 5"),
+            "{summary}"
+        );
+        assert!(
+            summary.contains(&format!(
+                "hint: nothing listens on {addr}: is `shadowmesh run`"
+            )),
             "{summary}"
         );
     }
@@ -274,7 +283,8 @@ mod tests {
                         if n == 0 {
                             break;
                         }
-                        let answer = "HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n";
+                        let answer =
+                            "HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n";
                         if sock.write_all(answer.as_bytes()).await.is_err() {
                             break;
                         }
@@ -291,7 +301,10 @@ mod tests {
         })
         .await;
         assert_eq!(report.errors, 4);
-        assert!(report.summary().contains("failed: HTTP 503 x 4"), "{}", report.summary());
+        assert!(
+            report.summary().contains("failed: HTTP 503 x 4"),
+            "{}",
+            report.summary()
+        );
     }
 }
-

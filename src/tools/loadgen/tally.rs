@@ -218,13 +218,21 @@ impl LoadReport {
                 self.sent_to
             ));
         }
-        if self.failures.keys().any(|f| matches!(f, Failure::Status(404))) {
+        if self
+            .failures
+            .keys()
+            .any(|f| matches!(f, Failure::Status(404)))
+        {
             hints.push(
                 "404 from the proxy: run `curl -x PROXY URL` once to read which service it looked for"
                     .into(),
             );
         }
-        if self.failures.keys().any(|f| matches!(f, Failure::Status(503))) {
+        if self
+            .failures
+            .keys()
+            .any(|f| matches!(f, Failure::Status(503)))
+        {
             hints.push("503: the service's endpoints refuse connections or are ejected; the proxy's access log names them".into());
         }
         hints

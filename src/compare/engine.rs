@@ -79,7 +79,13 @@ pub struct Engine {
     ignore_cache: Vec<(RouteLists, Arc<Ignore>)>,
     /// Exchanges that could not be paired, by service.
     pub unpaired: BTreeMap<String, u64>,
+    /// Differences beyond noise of the pairs compared since [`Engine::take_differences`].
+    differences: Vec<(GroupKey, Difference)>,
 }
+
+/// Differences kept for [`Engine::take_differences`] between two drains (more are dropped:
+/// they only feed a metric).
+const DIFFERENCES_KEPT: usize = 65_536;
 
 impl Engine {
     /// An empty engine.
@@ -97,7 +103,14 @@ impl Engine {
             repeat: RepeatNoise::default(),
             ignore_cache: Vec::new(),
             unpaired: BTreeMap::new(),
+            differences: Vec::new(),
         }
+    }
+
+    /// The differences beyond noise (field normalized, with its kind) of every pair compared
+    /// since the last call, for `shadowmesh_compare_differences_total`.
+    pub fn take_differences(&mut self) -> Vec<(GroupKey, Difference)> {
+        std::mem::take(&mut self.differences)
     }
 
     /// Bytes held by waiting entries.
@@ -213,8 +226,16 @@ impl Engine {
             let diff = diff_pair(primary.side(), cand.side(), &ignore);
             let group = self.groups.entry(key.clone()).or_default();
             let result = classify_pair(&diff, |f| evidence.is_noise(&f.normalized(), group));
+            let real: BTreeSet<Difference> = (diff.fields().iter())
+                .map(Difference::normalized)
+                .filter(|f| !evidence.is_noise(f, group))
+                .collect();
             let secondary = has_secondary.then_some(&secondary_fields);
             group.record(result, &primary, cand, &diff, secondary);
+            if self.differences.len() + real.len() <= DIFFERENCES_KEPT {
+                self.differences
+                    .extend(real.into_iter().map(|d| (key.clone(), d)));
+            }
             out.push((key, result));
         }
     }

@@ -1,7 +1,14 @@
-//! The comparison's own metric, `shadowmesh_compare_total{destination_service,
-//! primary_version, candidate_version, result}`: registered by [`CompareMetrics::new`] into the
-//! proxy's registry, counted by the comparison task (off the data path). Telemetry does not know
-//! about it.
+//! The comparison's own metrics, registered by [`CompareMetrics::new`] into the proxy's
+//! registry and counted by the comparison task (off the data path); telemetry does not know
+//! about them:
+//! - `shadowmesh_compare_total{destination_service, primary_version, candidate_version,
+//!   result}`: pairs by result;
+//! - `shadowmesh_compare_differences_total{..., field, kind}`: pairs where a field differed
+//!   beyond noise (what a dashboard's "top differing fields" shows). Bounded: at most
+//!   [`FIELDS_PER_GROUP`] fields per (service, primary, candidate); the rest count as `(other)`.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -9,6 +16,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
 
 use super::groups::GroupKey;
+use super::kind::Difference;
 use super::outcome::PairResult;
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -19,10 +27,25 @@ struct CompareLabels {
     result: &'static str,
 }
 
-/// Handles on `shadowmesh_compare_total`; cloning is cheap (shared counters).
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DifferenceLabels {
+    destination_service: String,
+    primary_version: String,
+    candidate_version: String,
+    field: String,
+    kind: &'static str,
+}
+
+/// Distinct fields per (service, primary, candidate) in `shadowmesh_compare_differences_total`.
+pub const FIELDS_PER_GROUP: usize = 20;
+
+/// Handles on the comparison's counters; cloning is cheap (shared counters).
 #[derive(Debug, Clone)]
 pub struct CompareMetrics {
     results: Family<CompareLabels, Counter>,
+    differences: Family<DifferenceLabels, Counter>,
+    /// Fields given a series so far, per (service, primary, candidate).
+    fields_seen: Arc<Mutex<HashMap<(String, String, String), HashSet<String>>>>,
 }
 
 impl CompareMetrics {
@@ -34,7 +57,45 @@ impl CompareMetrics {
             "Primary/mirror pairs compared, by result",
             results.clone(),
         );
-        Self { results }
+        let differences = Family::<DifferenceLabels, Counter>::default();
+        registry.register(
+            "shadowmesh_compare_differences",
+            "Compared pairs where a field differed beyond noise, by field and kind",
+            differences.clone(),
+        );
+        Self {
+            results,
+            differences,
+            fields_seen: Arc::default(),
+        }
+    }
+
+    /// Counts one pair of `key`'s group where `difference` (normalized) was found beyond noise.
+    pub fn count_difference(&self, key: &GroupKey, difference: &Difference) {
+        let group = (
+            key.service.clone(),
+            key.primary.clone(),
+            key.candidate.clone(),
+        );
+        let field = {
+            let mut seen = self.fields_seen.lock().unwrap_or_else(|e| e.into_inner());
+            let fields = seen.entry(group).or_default();
+            if fields.contains(&difference.field) || fields.len() < FIELDS_PER_GROUP {
+                fields.insert(difference.field.clone());
+                difference.field.clone()
+            } else {
+                "(other)".to_string()
+            }
+        };
+        self.differences
+            .get_or_create(&DifferenceLabels {
+                destination_service: key.service.clone(),
+                primary_version: key.primary.clone(),
+                candidate_version: key.candidate.clone(),
+                field,
+                kind: difference.kind.as_str(),
+            })
+            .inc();
     }
 
     /// Counts one pair of `key`'s group with `result`.
@@ -67,6 +128,12 @@ mod tests {
         metrics.count(&key, PairResult::Match);
         metrics.clone().count(&key, PairResult::Match);
         metrics.count(&key, PairResult::BodyMismatch);
+        let factors = Difference::new("/factors/*", super::super::kind::DiffKind::Length);
+        metrics.count_difference(&key, &factors);
+        for i in 0..FIELDS_PER_GROUP + 5 {
+            let other = Difference::new(format!("/f{i}"), super::super::kind::DiffKind::Value);
+            metrics.count_difference(&key, &other);
+        }
         let mut text = String::new();
         prometheus_client::encoding::prometheus_text::encode(&mut text, &registry).unwrap();
         assert!(
@@ -85,6 +152,19 @@ mod tests {
         );
         assert!(
             text.contains(r#"shadowmesh_compare_total{destination_service="calc.ns.svc.cluster.local",primary_version="v1",candidate_version="v3",result="body_mismatch"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"shadowmesh_compare_differences_total{destination_service="calc.ns.svc.cluster.local",primary_version="v1",candidate_version="v3",field="/factors/*",kind="length"} 1"#),
+            "{text}"
+        );
+        let series = text
+            .lines()
+            .filter(|l| l.starts_with("shadowmesh_compare_differences_total{"))
+            .count();
+        assert_eq!(series, FIELDS_PER_GROUP + 1, "bounded, the rest as (other): {text}");
+        assert!(
+            text.contains(r#"field="(other)",kind="value"} 6"#),
             "{text}"
         );
     }

@@ -26,7 +26,8 @@
 //! - [`verdict`]: thresholds and plain-words reasons;
 //! - [`report`]: the report and how a group becomes one;
 //! - [`merge`]: several replicas' reports as one (their raw counts summed);
-//! - [`metrics`]: the `shadowmesh_compare_total` counter;
+//! - [`metrics`]: the `shadowmesh_compare_total` and `shadowmesh_compare_differences_total`
+//!   counters;
 //! - [`text`]: the report as a table (`shadowmesh report`).
 
 pub mod decode;
@@ -133,6 +134,7 @@ impl Comparator {
             loop {
                 tick.tick().await;
                 let mut results = Vec::new();
+                let differences;
                 {
                     let mut engine = lock(&task_engine);
                     let now = Instant::now();
@@ -147,10 +149,14 @@ impl Comparator {
                         results.extend(engine.expire(now));
                         expire_at = now + Duration::from_millis(500);
                     }
+                    differences = engine.take_differences();
                 }
                 if let Some(m) = &metrics {
                     for (key, result) in results {
                         m.count(&key, result);
+                    }
+                    for (key, difference) in differences {
+                        m.count_difference(&key, &difference);
                     }
                 }
             }

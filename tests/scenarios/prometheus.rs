@@ -91,7 +91,7 @@ async fn our_dashboard(prometheus: &Prometheus) {
             eprintln!("dashboard query ok: {title}");
         }
     }
-    assert_eq!(checked, 17);
+    assert_eq!(checked, 18);
 }
 
 /// Counts are exact: v1 = desktop requests, v2 = Mobile requests, v3 = mirrored copies.

@@ -48,6 +48,16 @@ fn shows_the_verdict_and_chart(dom: &str) {
     );
     assert!(dom.contains("candidate v3"));
     assert_eq!(pairs_shown(dom), 50);
+    assert!(
+        dom.contains(r#"<th class="num">rate (limit 1.0%)</th>"#),
+        "the threshold beside the rates, headers aligned with their numbers"
+    );
+    assert!(
+        dom.contains("Rejects when a field differs (beyond noise) in more than 1.0% of pairs"),
+        "what makes a verdict, in words"
+    );
+    assert!(dom.contains("<b>noise</b>: this field also changes"), "noise explained");
+    assert!(dom.contains(",<wbr>"), "long JSON wraps between values");
 }
 
 #[tokio::test]

@@ -41,6 +41,16 @@ pub struct Admin {
 
 const PAGE: &str = include_str!("compare/page.html");
 
+/// The endpoints, as `GET /help` and `shadowmesh run --help` list them.
+pub const ENDPOINTS: &str = "Admin endpoints (on --admin):
+  GET /ready          200 once the config is loaded and the listeners are up
+  GET /config_dump    the active config as JSON, and the errors of the last refused change
+  GET /metrics        Prometheus metrics (Istio's standard names, shadowmesh_*)
+  GET /compare        the comparison report as JSON (?samples=1: with raw counts to merge)
+  GET /               the comparison web page
+  GET /help           this list
+";
+
 impl Admin {
     /// Handles one admin request.
     pub async fn handle<B>(
@@ -59,42 +69,71 @@ impl Admin {
                 if self.ready.load(Ordering::Relaxed) {
                     reply(StatusCode::OK, "text/plain", "ready\n".into())
                 } else {
-                    reply(StatusCode::SERVICE_UNAVAILABLE, "text/plain", "not ready\n".into())
+                    reply(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "text/plain",
+                        "not ready\n".into(),
+                    )
                 }
             }
             "/config_dump" => {
                 let snap = self.reloader.snapshot.load();
                 let mut dump = config_dump(&snap);
                 let errors = self.reloader.last_errors.load();
-                dump["last_rejected"] = serde_json::json!(errors.iter().map(|d| d.to_string()).collect::<Vec<_>>());
-                dump["mirror_outcomes"] = serde_json::json!(MirrorOutcome::ALL
-                    .iter()
-                    .map(|o| (o.as_str().to_string(), self.mirrorer.stats.get(*o)))
-                    .collect::<std::collections::BTreeMap<_, _>>());
+                dump["last_rejected"] =
+                    serde_json::json!(errors.iter().map(|d| d.to_string()).collect::<Vec<_>>());
+                dump["mirror_outcomes"] = serde_json::json!(
+                    MirrorOutcome::ALL
+                        .iter()
+                        .map(|o| (o.as_str().to_string(), self.mirrorer.stats.get(*o)))
+                        .collect::<std::collections::BTreeMap<_, _>>()
+                );
                 dump["mirrors_in_flight"] = self.mirrorer.in_flight().into();
                 let body = serde_json::to_string_pretty(&dump).unwrap_or_default();
                 reply(StatusCode::OK, "application/json", body.into())
             }
             "/metrics" => match &self.registry {
-                Some(r) => reply(StatusCode::OK, metrics::CONTENT_TYPE, metrics::encode(r).into()),
-                None => reply(StatusCode::NOT_FOUND, "text/plain", "metrics are off (--no-metrics)\n".into()),
+                Some(r) => reply(
+                    StatusCode::OK,
+                    metrics::CONTENT_TYPE,
+                    metrics::encode(r).into(),
+                ),
+                None => reply(
+                    StatusCode::NOT_FOUND,
+                    "text/plain",
+                    "metrics are off (--no-metrics)\n".into(),
+                ),
             },
-            "/compare" => match &self.compare {
-                Some(c) => {
-                    let samples = req.uri().query().is_some_and(|q| q.split('&').any(|kv| kv == "samples=1"));
-                    let body = serde_json::to_string_pretty(&c.report_with(samples)).unwrap_or_default();
-                    reply(StatusCode::OK, "application/json", body.into())
-                }
-                None => reply(StatusCode::NOT_FOUND, "text/plain", "comparison is off (--no-compare)\n".into()),
-            },
-            "/" => reply(StatusCode::OK, "text/html; charset=utf-8", Bytes::from_static(PAGE.as_bytes())),
+            "/compare" => self.compare_report(req.uri().query()),
+            "/" => reply(
+                StatusCode::OK,
+                "text/html; charset=utf-8",
+                Bytes::from_static(PAGE.as_bytes()),
+            ),
             "/help" => reply(
                 StatusCode::OK,
                 "text/plain",
-                "shadowmesh admin\n  GET /ready        readiness\n  GET /config_dump  active configuration (JSON)\n  GET /metrics      Prometheus metrics\n  GET /compare      comparison report (JSON)\n  GET /             comparison web page\n".into(),
+                Bytes::from_static(ENDPOINTS.as_bytes()),
             ),
-            _ => reply(StatusCode::NOT_FOUND, "text/plain", "not found; see GET /help\n".into()),
+            _ => reply(
+                StatusCode::NOT_FOUND,
+                "text/plain",
+                "not found; see GET /help\n".into(),
+            ),
         })
+    }
+}
+
+impl Admin {
+    /// `GET /compare[?samples=1]`.
+    fn compare_report(&self, query: Option<&str>) -> Response<Full<Bytes>> {
+        let Some(c) = &self.compare else {
+            let off = "comparison is off (--no-compare)\n";
+            return reply(StatusCode::NOT_FOUND, "text/plain", off.into());
+        };
+        let samples = query.is_some_and(|q| q.split('&').any(|kv| kv == "samples=1"));
+        let body = serde_json::to_string_pretty(&c.report_with(samples)).unwrap_or_default();
+        reply(StatusCode::OK, "application/json", body.into())
     }
 }
 

@@ -10,6 +10,9 @@ mod run;
 mod tools;
 mod validate;
 
+#[cfg(test)]
+mod readme_tests;
+
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -35,6 +38,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the proxy.
+    #[command(after_help = crate::admin::ENDPOINTS)]
     Run(RunArgs),
     /// Check a configuration exactly as `run` would load it.
     Validate(ValidateArgs),

@@ -36,6 +36,9 @@ struct DifferenceLabels {
     kind: &'static str,
 }
 
+/// Fields given a series so far, per (service, primary, candidate).
+type FieldsSeen = Arc<Mutex<HashMap<(String, String, String), HashSet<String>>>>;
+
 /// Distinct fields per (service, primary, candidate) in `shadowmesh_compare_differences_total`.
 pub const FIELDS_PER_GROUP: usize = 20;
 
@@ -44,8 +47,7 @@ pub const FIELDS_PER_GROUP: usize = 20;
 pub struct CompareMetrics {
     results: Family<CompareLabels, Counter>,
     differences: Family<DifferenceLabels, Counter>,
-    /// Fields given a series so far, per (service, primary, candidate).
-    fields_seen: Arc<Mutex<HashMap<(String, String, String), HashSet<String>>>>,
+    fields_seen: FieldsSeen,
 }
 
 impl CompareMetrics {
@@ -162,7 +164,11 @@ mod tests {
             .lines()
             .filter(|l| l.starts_with("shadowmesh_compare_differences_total{"))
             .count();
-        assert_eq!(series, FIELDS_PER_GROUP + 1, "bounded, the rest as (other): {text}");
+        assert_eq!(
+            series,
+            FIELDS_PER_GROUP + 1,
+            "bounded, the rest as (other): {text}"
+        );
         assert!(
             text.contains(r#"field="(other)",kind="value"} 6"#),
             "{text}"

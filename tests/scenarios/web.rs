@@ -56,7 +56,10 @@ fn shows_the_verdict_and_chart(dom: &str) {
         dom.contains("Rejects when a field differs (beyond noise) in more than 1.0% of pairs"),
         "what makes a verdict, in words"
     );
-    assert!(dom.contains("<b>noise</b>: this field also changes"), "noise explained");
+    assert!(
+        dom.contains("<b>noise</b>: this field also changes"),
+        "noise explained"
+    );
     assert!(dom.contains(",<wbr>"), "long JSON wraps between values");
 }
 

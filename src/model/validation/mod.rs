@@ -6,7 +6,7 @@
 //!
 //! - [`fields`]: the shared field rules (hosts, FQDNs and wildcards, ports, durations,
 //!   percentages, header names and values);
-//! - [`virtual_service`]: `VirtualService`;
+//! - [`virtual_service`]: the rules of a `VirtualService`;
 //! - [`destination_rule`]: `DestinationRule` and its traffic policies;
 //! - [`service_entry`]: `ServiceEntry` and `WorkloadEntry`.
 //!

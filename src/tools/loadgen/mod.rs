@@ -243,7 +243,7 @@ mod tests {
         let addr = closed.local_addr().unwrap();
         drop(closed);
         let report = run(LoadConfig {
-            target: format!("http://calcbackendsvc/api").parse().unwrap(),
+            target: "http://calcbackendsvc/api".parse().unwrap(),
             proxy: Some(addr),
             rate: 100.0,
             duration: Duration::from_secs(1),

@@ -51,6 +51,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "cli",
         &[
+            "admin",
             "app",
             "compare",
             "config",

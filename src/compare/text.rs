@@ -171,3 +171,39 @@ fn render_totals(out: &mut String, report: &Report) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compare::engine::{Engine, EngineConfig};
+    use crate::compare::verdict::Thresholds;
+
+    fn report() -> Report {
+        let mut engine = Engine::new(EngineConfig::default());
+        let now = tokio::time::Instant::now();
+        let ob = crate::compare::engine_tests::ob;
+        engine.ingest(ob("r1", false, "v1", "{}".into(), 1, 1), now);
+        engine.ingest(ob("r1", true, "v3", "{}".into(), 1, 0), now);
+        let t = Thresholds::default();
+        Report {
+            generated_at: 0,
+            candidates: engine.report(&t),
+            thresholds: t,
+            unpaired: Default::default(),
+            dropped: 0,
+            sampled_out: 0,
+        }
+    }
+
+    #[test]
+    fn the_verdict_is_in_capitals_and_coloured_only_when_asked() {
+        let plain = render(&report(), false);
+        assert!(plain.contains("verdict   HOLD: only 1 of the 100"), "{plain}");
+        assert!(!plain.contains('\x1b'), "no escape codes: {plain}");
+        let coloured = render(&report(), true);
+        assert!(
+            coloured.contains("verdict   \x1b[1;33mHOLD\x1b[0m: only 1"),
+            "{coloured}"
+        );
+    }
+}

@@ -74,7 +74,8 @@ fn route(r: &Route) -> Value {
             "clusters": choice(&d.target), "weight": d.weight,
         })).collect::<Vec<_>>()}),
         Action::Redirect(rd) => json!({"redirect": {
-            "uri": rd.uri, "authority": rd.authority, "port": rd.port, "scheme": rd.scheme,
+            "uri": rd.uri, "prefix_rewrite": rd.prefix_rewrite, "authority": rd.authority,
+            "port": format!("{:?}", rd.port), "scheme": rd.scheme,
             "status": rd.status.as_u16(),
         }}),
         Action::Direct(d) => {
@@ -89,6 +90,15 @@ fn route(r: &Route) -> Value {
             "clusters": choice(&m.target), "percent": m.percent,
         })).collect::<Vec<_>>(),
         "timeout_ms": r.timeout.map(|t| t.as_millis() as u64),
+        "fault": r.fault.as_ref().map(|f| json!({
+            "delay_ms": f.delay.as_ref().map(|d| d.fixed.as_millis() as u64),
+            "delay_per_million": f.delay.as_ref().map(|d| d.per_million),
+            "abort": f.abort.as_ref().map(|a| format!("{:?}", a.answer)),
+            "abort_per_million": f.abort.as_ref().map(|a| a.per_million),
+        })),
+        "cors": r.cors.as_ref().map(|c| json!({
+            "allow_origins": c.origins.iter().map(|o| o.describe()).collect::<Vec<_>>(),
+        })),
     })
 }
 

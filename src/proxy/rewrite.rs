@@ -1,19 +1,51 @@
-//! `rewrite.uri`: the path and query sent upstream. A prefix match has its prefix replaced,
-//! any other match the whole path (Envoy's `prefix_rewrite` and path replacement).
+//! `rewrite.uri` and `rewrite.uriRegexRewrite`: the path and query sent upstream. A prefix match
+//! has its prefix replaced, any other match the whole path (Envoy's `prefix_rewrite` and path
+//! replacement); a regex rewrite replaces every match in the path. Also a redirect's path.
 
+use crate::model::table::Redirect;
 use crate::route::Decision;
 
-/// The path and query sent upstream for `uri`, after the route's `rewrite.uri`, if any.
+/// The path and query sent upstream for `uri`, after the route's `rewrite.uriRegexRewrite` or
+/// `rewrite.uri`, if any.
 pub(super) fn rewritten_path(decision: &Decision<'_>, uri: &http::Uri) -> String {
-    let Some(new) = (decision.route.rewrite.as_ref()).and_then(|r| r.uri.as_deref()) else {
+    let rewrite = decision.route.rewrite.as_ref();
+    if let Some(re) = rewrite.and_then(|r| r.regex.as_ref()) {
+        return re.apply(uri.path(), uri.query());
+    }
+    let Some(new) = rewrite.and_then(|r| r.uri.as_deref()) else {
         return uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
     };
-    let matched_prefix = decision
+    replace_path(uri.path(), uri.query(), matched_prefix(decision), new)
+}
+
+/// The prefix the matched block's `uri` matched by, if it is a prefix match.
+fn matched_prefix<'t>(decision: &Decision<'t>) -> Option<&'t str> {
+    decision
         .matched_block
         .and_then(|i| decision.route.matches.get(i))
         .and_then(|m| m.uri.as_ref())
-        .and_then(|u| u.prefix());
-    replace_path(uri.path(), uri.query(), matched_prefix, new)
+        .and_then(|u| u.prefix())
+}
+
+/// The path and query of a redirect's `Location`, as Envoy makes it: `prefixRewrite` replaces
+/// the matched prefix (`/` when the route has no `uri` match, the whole path for an exact or
+/// regex one); `uri` replaces the path (and the query only when it has one); else the request's.
+pub(super) fn redirect_path(decision: &Decision<'_>, redirect: &Redirect, uri: &http::Uri) -> String {
+    if let Some(new) = &redirect.prefix_rewrite {
+        let uri_match = (decision.matched_block)
+            .and_then(|i| decision.route.matches.get(i))
+            .and_then(|m| m.uri.as_ref());
+        let prefix = match uri_match {
+            None => Some("/"),
+            Some(m) => m.prefix(),
+        };
+        return replace_path(uri.path(), uri.query(), prefix, new);
+    }
+    match (&redirect.uri, uri.query()) {
+        (Some(new), Some(q)) if !new.contains('?') => format!("{new}?{q}"),
+        (Some(new), _) => new.clone(),
+        (None, _) => uri.path_and_query().map_or("/", |p| p.as_str()).to_string(),
+    }
 }
 
 fn replace_path(path: &str, query: Option<&str>, prefix: Option<&str>, new: &str) -> String {

@@ -13,7 +13,7 @@ use hyper::body::{Body as _, Incoming};
 use super::body::{ClientBodyFailure, ObservedBody, Stall, Tap, TeeBody, Upload};
 use super::mirror::{MirrorOutcome, MirrorRequest};
 use super::record::InFlight;
-use super::rewrite::rewritten_path;
+use super::rewrite::{redirect_path, rewritten_path};
 use super::{ConnInfo, Proxy, RequestCtx, headers, local};
 use crate::model::host::split_authority;
 use crate::model::methods::MethodSet;
@@ -24,11 +24,11 @@ use crate::upstream::{Failure, UpstreamBody};
 
 /// A step's result: go on with `T`, or end with this (recorded) answer. Boxed: local answers
 /// are the rare path, and a small `Result` keeps the common one cheap to move.
-type Step<T> = Result<T, Box<Response<UpstreamBody>>>;
+pub(super) type Step<T> = Result<T, Box<Response<UpstreamBody>>>;
 
 /// Where routing sent the request.
-struct Routed<'t> {
-    decision: Decision<'t>,
+pub(super) struct Routed<'t> {
+    pub(super) decision: Decision<'t>,
     destination: &'t RouteDestination,
     cluster: &'t Arc<Cluster>,
 }
@@ -51,6 +51,8 @@ impl Proxy {
     ) -> Step<Response<UpstreamBody>> {
         let authority = cx.authority(conn)?;
         let routed = cx.route(&snapshot.table, &authority)?;
+        cx.cors(&routed)?;
+        cx.fault(&routed).await?;
         cx.prepare(conn, &routed, &authority);
         let upstream = cx.choose_endpoint(&routed, &authority)?;
         let taps = self.start_mirrors(&mut cx, &routed, &body, &upstream.path_and_query);
@@ -210,6 +212,7 @@ impl Proxy {
         headers::strip_hop_by_hop(&mut parts.headers);
         (routed.destination.headers.response).apply(&mut parts.headers);
         (routed.decision.route.headers.response).apply(&mut parts.headers);
+        parts.headers.extend(cx.cors_marks);
         let mut record = cx.record;
         record.exchange.status = parts.status.as_u16();
         let capture = if record.exchange.compare {
@@ -302,7 +305,8 @@ impl RequestCtx {
                 decision,
             }),
             (Target::Local, Action::Redirect(r)) => {
-                let resp = local::redirect(r, host, port, uri.path(), uri.query());
+                let path = redirect_path(&decision, r, uri);
+                let resp = local::redirect(r, authority, decision.port, &path);
                 Err(Box::new(self.record.local_response(resp)))
             }
             (Target::Local, Action::Direct(d)) => {
@@ -321,8 +325,13 @@ impl RequestCtx {
         headers::add_forwarded(headers, conn.remote.ip());
         self.record.exchange.request_id = headers::ensure_request_id(headers);
         let route = routed.decision.route;
-        let upstream_host = match route.rewrite.as_ref().and_then(|r| r.authority.clone()) {
-            Some(a) => a,
+        // Istio's precedence: `rewrite.authority`, then the route's `:authority`/`Host`
+        // header, then the destination's.
+        let rewritten = (route.rewrite.as_ref().and_then(|r| r.authority.as_ref()))
+            .or(route.headers.authority.as_ref())
+            .or(routed.destination.headers.authority.as_ref());
+        let upstream_host = match rewritten {
+            Some(a) => a.clone(),
             None => HeaderValue::from_str(authority)
                 .unwrap_or_else(|_| HeaderValue::from_static("unknown")),
         };

@@ -35,6 +35,7 @@ mod fault;
 pub mod headers;
 pub mod local;
 pub mod mirror;
+mod prepare;
 mod record;
 mod rewrite;
 pub mod server;

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use http::header::{self, HeaderValue};
+use http::header;
 use http::{Request, Response, StatusCode, Version};
 use http_body_util::BodyExt;
 use hyper::body::{Body as _, Incoming};
@@ -29,7 +29,7 @@ pub(super) type Step<T> = Result<T, Box<Response<UpstreamBody>>>;
 /// Where routing sent the request.
 pub(super) struct Routed<'t> {
     pub(super) decision: Decision<'t>,
-    destination: &'t RouteDestination,
+    pub(super) destination: &'t RouteDestination,
     cluster: &'t Arc<Cluster>,
 }
 
@@ -60,7 +60,7 @@ impl Proxy {
         Ok(self.respond(cx, &routed, response))
     }
 
-    /// 5. mirrors: each selected mirror takes a permit and a tap on the body and is sent from
+    /// 7. mirrors: each selected mirror takes a permit and a tap on the body and is sent from
     ///    its own task; the others are counted as skipped.
     fn start_mirrors(
         &self,
@@ -122,7 +122,7 @@ impl Proxy {
         taps
     }
 
-    /// 6. forward: the primary, through the pooled client. The route timeout starts once the
+    /// 8. forward: the primary, through the pooled client. The route timeout starts once the
     ///    client's body has ended (as Envoy's does); the upload has its own idle timeout. A failed
     ///    client body is the client's fault and never counts against the upstream.
     async fn forward(
@@ -200,7 +200,7 @@ impl Proxy {
         Err(Box::new(cx.record.upstream_failed(outcome)))
     }
 
-    /// 7. respond: response headers cleaned and rewritten, the body streamed back observed; the
+    /// 9. respond: response headers cleaned and rewritten, the body streamed back observed; the
     ///    exchange is recorded when the body ends.
     fn respond(
         &self,
@@ -318,29 +318,7 @@ impl RequestCtx {
         }
     }
 
-    /// 3. prepare: the upstream request's headers.
-    fn prepare(&mut self, conn: &ConnInfo, routed: &Routed<'_>, authority: &str) {
-        let headers = &mut self.parts.headers;
-        headers::strip_hop_by_hop(headers);
-        headers::add_forwarded(headers, conn.remote.ip());
-        self.record.exchange.request_id = headers::ensure_request_id(headers);
-        let route = routed.decision.route;
-        // Istio's precedence: `rewrite.authority`, then the route's `:authority`/`Host`
-        // header, then the destination's.
-        let rewritten = (route.rewrite.as_ref().and_then(|r| r.authority.as_ref()))
-            .or(route.headers.authority.as_ref())
-            .or(routed.destination.headers.authority.as_ref());
-        let upstream_host = match rewritten {
-            Some(a) => a.clone(),
-            None => HeaderValue::from_str(authority)
-                .unwrap_or_else(|_| HeaderValue::from_static("unknown")),
-        };
-        headers.insert(header::HOST, upstream_host);
-        route.headers.request.apply(headers);
-        routed.destination.headers.request.apply(headers);
-    }
-
-    /// 4. endpoint: the load balancer's pick (or the named host for passthrough), held in
+    /// 6. endpoint: the load balancer's pick (or the named host for passthrough), held in
     ///    flight against the cluster's limit.
     fn choose_endpoint(&mut self, routed: &Routed<'_>, authority: &str) -> Step<Upstream> {
         let cluster = routed.cluster;

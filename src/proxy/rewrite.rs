@@ -83,4 +83,44 @@ mod tests {
             "/new?a=1"
         );
     }
+
+    #[test]
+    fn a_redirect_prefix_rewrite_replaces_what_the_route_matched() {
+        use crate::model::{ProxyIdentity, compile_text};
+        use crate::model::{Action, test_fixtures::SEED_SERVICES};
+        let yaml = format!(
+            "{SEED_SERVICES}---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{name: vs, namespace: challengeistio}}\nspec:\n  hosts: [calcbackendsvc]\n  http:\n  - match: [{{uri: {{prefix: /foo/}}}}]\n    redirect: {{prefixRewrite: /new/}}\n  - match: [{{uri: {{exact: /exact}}}}]\n    redirect: {{prefixRewrite: /e}}\n  - match: [{{headers: {{x: {{}}}}}}]\n    redirect: {{prefixRewrite: /h/}}\n  - redirect: {{uri: /u}}\n"
+        );
+        let identity = ProxyIdentity {
+            namespace: "challengeistio".into(),
+            ..Default::default()
+        };
+        let table = compile_text("t.yaml", &yaml, &identity).0.unwrap();
+        let headers = http::HeaderMap::new();
+        let mut with_x = http::HeaderMap::new();
+        with_x.insert("x", http::HeaderValue::from_static("1"));
+        for (target, h, want) in [
+            ("/foo/bar?q=1", &headers, "/new/bar?q=1"),
+            ("/exact?q=1", &headers, "/e?q=1"),
+            ("/any/thing", &with_x, "/h/any/thing"),
+            ("/other?k=v", &headers, "/u?k=v"),
+        ] {
+            let uri: http::Uri = target.parse().unwrap();
+            let head = crate::route::RequestHead {
+                method: "GET",
+                scheme: "http",
+                authority: "calcbackendsvc",
+                host: "calcbackendsvc",
+                port: None,
+                path: uri.path(),
+                query: uri.query(),
+                headers: h,
+            };
+            let d = crate::route::find(&table, &head, &mut || 0.0).unwrap();
+            let Action::Redirect(r) = &d.route.action else {
+                panic!("{target} is not redirected")
+            };
+            assert_eq!(super::redirect_path(&d, r, &uri), want, "{target}");
+        }
+    }
 }

@@ -12,6 +12,7 @@ mod compare_semantics;
 mod demo;
 mod errors;
 mod exhaustion;
+mod fault;
 mod grpc;
 mod hostile;
 mod hostile_config;

@@ -9,6 +9,7 @@ mod bodies;
 mod cli;
 mod compare;
 mod compare_semantics;
+mod cors;
 mod demo;
 mod errors;
 mod exhaustion;

@@ -18,6 +18,7 @@ mod grpc;
 mod hostile;
 mod hostile_config;
 mod hostile_mirror;
+mod istio_routing;
 mod method_policy;
 mod mirror_failures;
 mod prometheus;

@@ -1,0 +1,139 @@
+//! User story: "the routing cases Istio tests pass here too": Istio's routing.go cases for host
+//! rewrites through `headers` (`:authority`/`Host`, route over destination), redirects (port,
+//! `derivePort`, scheme, `prefixRewrite`), pseudo-header matches, `withoutHeaders` with
+//! `regex: "*"` and `.*`, and `uriRegexRewrite`: each as config, request, what the backend saw
+//! and what the client got.
+
+use crate::support::backend::{self, Backend};
+use crate::support::client::Answer;
+use crate::support::config;
+use crate::support::proxy::{self, Proxy};
+
+/// A proxy for seed 000's service (v1, v2, v3 all on `b`) with a VirtualService of `http`
+/// rules (YAML lines indented under `http:`).
+async fn proxy_with(b: &Backend, http: &str) -> Proxy {
+    let vs = format!(
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{name: default, namespace: challengeistio}}\nspec:\n  hosts: [calcbackendsvc]\n  http:\n{http}"
+    );
+    let files = config::seed(b.port(), b.port(), b.port()).file("virtualservice.yaml", vs);
+    proxy::with_config(files).run().await
+}
+
+fn location(a: &Answer) -> &str {
+    a.headers.get("location").map_or("", |v| v.to_str().unwrap())
+}
+
+const TO_V1: &str = "    route: [{destination: {host: calcbackendsvc, subset: v1}}]\n";
+
+#[tokio::test]
+async fn authority_headers_rewrite_the_host_route_over_destination() {
+    let dest = |host: &str| format!("{{destination: {{host: calcbackendsvc, subset: v1}}, headers: {{request: {{set: {{Host: {host}}}}}}}}}");
+    let cases = [
+        ("set authority header", format!("  - route: [{{destination: {{host: calcbackendsvc}}}}]\n    headers: {{request: {{set: {{\":authority\": my-custom-authority}}}}}}\n"), "my-custom-authority"),
+        ("set host header in destination", format!("  - route: [{}]\n", dest("my-custom-authority")), "my-custom-authority"),
+        ("set authority header in destination", "  - route: [{destination: {host: calcbackendsvc}, headers: {request: {set: {\":authority\": my-custom-authority}}}}]\n".into(), "my-custom-authority"),
+        ("set host header in route and destination", format!("  - route: [{}]\n    headers: {{request: {{set: {{\":authority\": route-authority}}}}}}\n", dest("dest-authority")), "route-authority"),
+        ("route and multi destination", format!("  - route:\n    - {}\n    - {{destination: {{host: calcbackendsvc, subset: v2}}, weight: 50}}\n    headers: {{request: {{set: {{\":authority\": route-authority}}}}}}\n", dest("dest-authority").replace("}}}}}", "}}}}, weight: 50}")), "route-authority"),
+        ("add authority", "  - route: [{destination: {host: calcbackendsvc}}]\n    headers: {request: {add: {\":authority\": added}}}\n".into(), "added"),
+        ("rewrite.authority wins", "  - route: [{destination: {host: calcbackendsvc}}]\n    rewrite: {authority: new-authority}\n    headers: {request: {set: {\":authority\": ignored}}}\n".into(), "new-authority"),
+    ];
+    for (name, http, want) in cases {
+        let b = backend::http1("v1").run().await;
+        let proxy = proxy_with(&b, &http).await;
+        for _ in 0..6 {
+            assert_eq!(proxy.client().get("/").send().await.status, 200, "{name}");
+        }
+        for seen in b.seen() {
+            assert_eq!(seen.authority, want, "{name}");
+            assert_eq!(seen.headers.get_all("host").iter().count(), 1, "{name}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn redirects_build_their_location_as_envoy_does() {
+    let b = backend::http1("v1").run().await;
+    let http = concat!(
+        "  - match: [{uri: {exact: /foo}}]\n    redirect: {uri: /new/path}\n",
+        "  - match: [{uri: {exact: /scheme}}]\n",
+        "    redirect: {derivePort: FROM_REQUEST_PORT, scheme: https}\n",
+        "  - match: [{uri: {exact: /port}}]\n    redirect: {derivePort: FROM_REQUEST_PORT}\n",
+        "  - match: [{uri: {prefix: /old/}}]\n    redirect: {prefixRewrite: /new/, redirectCode: 308}\n",
+        "  - match: [{uri: {exact: /elsewhere}}]\n",
+        "    redirect: {authority: other.example, port: 8443, scheme: https, redirectCode: 302}\n",
+    );
+    let proxy = proxy_with(&b, http).await;
+    // (path, Host, status, Location): Istio's "redirect", "redirect port and scheme",
+    // "redirect request port" (to default, with host port) and "redirect prefix_rewrite".
+    for (path, host, status, want) in [
+        ("/foo?key=value", "calcbackendsvc", 301, "http://calcbackendsvc/new/path?key=value"),
+        ("/scheme", "calcbackendsvc", 301, "https://calcbackendsvc:80/scheme"),
+        ("/port", "calcbackendsvc", 301, "http://calcbackendsvc/port"),
+        ("/port", "calcbackendsvc:80", 301, "http://calcbackendsvc:80/port"),
+        ("/old/bar?x=1", "calcbackendsvc", 308, "http://calcbackendsvc/new/bar?x=1"),
+        ("/elsewhere", "calcbackendsvc:80", 302, "https://other.example:8443/elsewhere"),
+    ] {
+        let a = proxy.client().host(host).get(path).send().await;
+        assert_eq!((a.status.as_u16(), location(&a)), (status, want), "{path} {host}");
+    }
+    assert_eq!(b.count(), 0, "redirects are answered by the proxy");
+}
+
+#[tokio::test]
+async fn pseudo_header_and_without_header_matches() {
+    let b = backend::http1("v1").run().await;
+    let forbid = "    fault: {abort: {httpStatus: 403, percentage: {value: 100}}}\n";
+    let http = [
+        "  - match: [{headers: {\":method\": {exact: GET}, \":path\": {regex: \"/p\\\\?q=.*\"}}}]\n",
+        TO_V1,
+        "  - match: [{withoutHeaders: {end-user: {regex: \"*\"}}, uri: {prefix: /star}}]\n",
+        forbid,
+        TO_V1,
+        "  - match: [{withoutHeaders: {end-user: {regex: .*}}, uri: {prefix: /any}}]\n",
+        forbid,
+        TO_V1,
+        "  - match: [{uri: {prefix: /star}}, {uri: {prefix: /any}}]\n",
+        TO_V1,
+    ]
+    .concat();
+    let proxy = proxy_with(&b, &http).await;
+    let client = proxy.client();
+    // Istio's "pseudo header matches", then "without headers regex convert to present_match"
+    // and "without headers regex match any string".
+    for (method, path, end_user, status) in [
+        ("GET", "/p?q=1", None, 200),
+        ("POST", "/p?q=1", None, 404),
+        ("GET", "/p", None, 404),
+        ("GET", "/star", Some("jason"), 200),
+        ("GET", "/star", Some(""), 200),
+        ("GET", "/star", None, 403),
+        ("GET", "/any", Some("jason"), 200),
+        ("GET", "/any", Some(""), 200),
+        ("GET", "/any", None, 200),
+    ] {
+        let mut req = client.request(method, path);
+        if let Some(u) = end_user {
+            req = req.header("end-user", u);
+        }
+        assert_eq!(req.send().await.status, status, "{method} {path} {end_user:?}");
+    }
+}
+
+#[tokio::test]
+async fn uri_regex_rewrite_substitutes_groups_and_keeps_the_query() {
+    let b = backend::http1("v1").run().await;
+    let http = [
+        "  - match: [{uri: {prefix: /service/}}]\n",
+        "    rewrite: {uriRegexRewrite: {match: \"^/service/([^/]+)(/.*)$\", rewrite: \"\\\\2/instance/\\\\1\"}}\n",
+        TO_V1,
+        "  - rewrite: {uriRegexRewrite: {match: one, rewrite: two}}\n",
+        TO_V1,
+    ]
+    .concat();
+    let proxy = proxy_with(&b, &http).await;
+    let client = proxy.client();
+    assert_eq!(client.get("/service/foo/v1/api?x=1").send().await.status, 200);
+    assert_eq!(client.get("/xxx/one/yyy/one/zzz").send().await.status, 200);
+    let paths: Vec<String> = b.seen().into_iter().map(|s| s.path).collect();
+    assert_eq!(paths, ["/v1/api/instance/foo?x=1", "/xxx/two/yyy/two/zzz"]);
+}

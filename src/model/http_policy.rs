@@ -51,7 +51,8 @@ pub enum AbortAnswer {
 
 /// Is a share of `per_million` selected by `roll` (uniform in `[0, 1)`)?
 pub fn selected(per_million: u32, roll: f64) -> bool {
-    per_million >= MILLION || (per_million > 0 && roll * f64::from(MILLION) < f64::from(per_million))
+    per_million >= MILLION
+        || (per_million > 0 && roll * f64::from(MILLION) < f64::from(per_million))
 }
 
 /// gRPC status codes by name, as Istio accepts them in `grpcStatus`.
@@ -77,7 +78,10 @@ pub const GRPC_STATUS: [(&str, u8); 17] = [
 
 /// The code of a gRPC status name.
 pub fn grpc_status_code(name: &str) -> Option<u8> {
-    GRPC_STATUS.iter().find(|(n, _)| *n == name).map(|(_, c)| *c)
+    GRPC_STATUS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, c)| *c)
 }
 
 /// `corsPolicy`, with the header values already joined as Istio joins them (`,`).

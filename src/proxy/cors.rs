@@ -24,8 +24,8 @@ impl RequestCtx {
             return Ok(());
         };
         let allowed = origin.to_str().is_ok_and(|o| cors.allows(o));
-        let requested = (headers.get(header::ACCESS_CONTROL_REQUEST_METHOD))
-            .filter(|m| !m.is_empty());
+        let requested =
+            (headers.get(header::ACCESS_CONTROL_REQUEST_METHOD)).filter(|m| !m.is_empty());
         let preflight = self.parts.method == Method::OPTIONS && requested.is_some();
         if !preflight {
             if allowed {
@@ -111,15 +111,24 @@ mod tests {
     #[test]
     fn a_wildcard_echoes_what_the_preflight_asks_for() {
         let mut req = HeaderMap::new();
-        req.insert(header::ACCESS_CONTROL_REQUEST_METHOD, HeaderValue::from_static("DELETE"));
+        req.insert(
+            header::ACCESS_CONTROL_REQUEST_METHOD,
+            HeaderValue::from_static("DELETE"),
+        );
         let mut out = HeaderMap::new();
         let origin = HeaderValue::from_static("cors.com");
         preflight_headers(&policy(), &origin, &req, &mut out);
         assert_eq!(out["access-control-allow-methods"], "DELETE");
-        assert!(out.get("access-control-allow-headers").is_none(), "none asked for");
+        assert!(
+            out.get("access-control-allow-headers").is_none(),
+            "none asked for"
+        );
         assert_eq!(out["access-control-max-age"], "86400");
         assert_eq!(out["access-control-allow-credentials"], "true");
-        req.insert(header::ACCESS_CONTROL_REQUEST_HEADERS, HeaderValue::from_static("x-a"));
+        req.insert(
+            header::ACCESS_CONTROL_REQUEST_HEADERS,
+            HeaderValue::from_static("x-a"),
+        );
         preflight_headers(&policy(), &origin, &req, &mut out);
         assert_eq!(out["access-control-allow-headers"], "x-a");
     }

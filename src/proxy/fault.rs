@@ -51,7 +51,8 @@ impl RequestCtx {
             }
         };
         // Envoy's CORS filter sits before the fault filter: it marks the local answer too.
-        resp.headers_mut().extend(std::mem::take(&mut self.cors_marks));
+        resp.headers_mut()
+            .extend(std::mem::take(&mut self.cors_marks));
         Err(Box::new(resp))
     }
 }

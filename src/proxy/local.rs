@@ -190,17 +190,37 @@ mod tests {
         };
         // (redirect, request authority, request port, Location): Istio's routing.go cases first.
         let cases = [
-            (rd(Some("https"), None, FromRequest), "b", 80, "https://b:80/foo"),
+            (
+                rd(Some("https"), None, FromRequest),
+                "b",
+                80,
+                "https://b:80/foo",
+            ),
             (rd(None, None, FromRequest), "b", 80, "http://b/foo"),
             (rd(None, None, FromRequest), "b:80", 80, "http://b:80/foo"),
             (rd(None, None, FromRequest), "b:85", 85, "http://b:85/foo"),
             (rd(None, None, Fixed(9090)), "b:85", 85, "http://b:9090/foo"),
             (rd(Some("https"), None, Unset), "b:80", 80, "https://b/foo"),
-            (rd(Some("https"), None, Unset), "b:8080", 8080, "https://b:8080/foo"),
-            (rd(Some("https"), None, Fixed(443)), "b:80", 80, "https://b/foo"),
+            (
+                rd(Some("https"), None, Unset),
+                "b:8080",
+                8080,
+                "https://b:8080/foo",
+            ),
+            (
+                rd(Some("https"), None, Fixed(443)),
+                "b:80",
+                80,
+                "https://b/foo",
+            ),
             (rd(None, Some("c"), Unset), "b:8080", 8080, "http://c/foo"),
             (rd(None, Some("c"), Fixed(81)), "b", 80, "http://c:81/foo"),
-            (rd(None, None, Fixed(81)), "[::1]:80", 80, "http://[::1]:81/foo"),
+            (
+                rd(None, None, Fixed(81)),
+                "[::1]:80",
+                80,
+                "http://[::1]:81/foo",
+            ),
         ];
         for (r, authority, port, want) in cases {
             let resp = redirect(&r, authority, Some(port), "/foo");

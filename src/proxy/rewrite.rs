@@ -30,7 +30,11 @@ fn matched_prefix<'t>(decision: &Decision<'t>) -> Option<&'t str> {
 /// The path and query of a redirect's `Location`, as Envoy makes it: `prefixRewrite` replaces
 /// the matched prefix (`/` when the route has no `uri` match, the whole path for an exact or
 /// regex one); `uri` replaces the path (and the query only when it has one); else the request's.
-pub(super) fn redirect_path(decision: &Decision<'_>, redirect: &Redirect, uri: &http::Uri) -> String {
+pub(super) fn redirect_path(
+    decision: &Decision<'_>,
+    redirect: &Redirect,
+    uri: &http::Uri,
+) -> String {
     if let Some(new) = &redirect.prefix_rewrite {
         let uri_match = (decision.matched_block)
             .and_then(|i| decision.route.matches.get(i))
@@ -86,8 +90,8 @@ mod tests {
 
     #[test]
     fn a_redirect_prefix_rewrite_replaces_what_the_route_matched() {
-        use crate::model::{ProxyIdentity, compile_text};
         use crate::model::{Action, test_fixtures::SEED_SERVICES};
+        use crate::model::{ProxyIdentity, compile_text};
         let yaml = format!(
             "{SEED_SERVICES}---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{name: vs, namespace: challengeistio}}\nspec:\n  hosts: [calcbackendsvc]\n  http:\n  - match: [{{uri: {{prefix: /foo/}}}}]\n    redirect: {{prefixRewrite: /new/}}\n  - match: [{{uri: {{exact: /exact}}}}]\n    redirect: {{prefixRewrite: /e}}\n  - match: [{{headers: {{x: {{}}}}}}]\n    redirect: {{prefixRewrite: /h/}}\n  - redirect: {{uri: /u}}\n"
         );

@@ -160,10 +160,13 @@ pub fn find<'t>(
             mirrors |= 1 << i;
         }
     }
-    let faults = route.fault.as_ref().map_or(FaultRolls::default(), |f| FaultRolls {
-        delay: (f.delay.as_ref()).is_some_and(|d| selected(d.per_million, roll())),
-        abort: (f.abort.as_ref()).is_some_and(|a| selected(a.per_million, roll())),
-    });
+    let faults = route
+        .fault
+        .as_ref()
+        .map_or(FaultRolls::default(), |f| FaultRolls {
+            delay: (f.delay.as_ref()).is_some_and(|d| selected(d.per_million, roll())),
+            abort: (f.abort.as_ref()).is_some_and(|a| selected(a.per_million, roll())),
+        });
     Ok(Decision {
         vhost,
         route,

@@ -37,8 +37,13 @@ fn header<'a>(a: &'a Answer, name: &str) -> &'a str {
 
 #[tokio::test]
 async fn an_allowed_origins_preflight_is_answered_by_the_proxy() {
-    let (v1, v3) = (backend::http1("v1").run().await, backend::http1("v3").run().await);
-    let proxy = proxy::with_config(with_cors(&v1, &v3, ISTIO_CASE)).run().await;
+    let (v1, v3) = (
+        backend::http1("v1").run().await,
+        backend::http1("v3").run().await,
+    );
+    let proxy = proxy::with_config(with_cors(&v1, &v3, ISTIO_CASE))
+        .run()
+        .await;
     let a = preflight(&proxy, "cors.com").await;
     assert_eq!(a.status, 200);
     for (name, want) in [
@@ -52,12 +57,19 @@ async fn an_allowed_origins_preflight_is_answered_by_the_proxy() {
     }
     assert_eq!(a.body, "");
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!((v1.count(), v3.count()), (0, 0), "not forwarded, not mirrored");
+    assert_eq!(
+        (v1.count(), v3.count()),
+        (0, 0),
+        "not forwarded, not mirrored"
+    );
 }
 
 #[tokio::test]
 async fn simple_requests_are_marked_only_for_allowed_origins() {
-    let (v1, v3) = (backend::http1("v1").run().await, backend::http1("v3").run().await);
+    let (v1, v3) = (
+        backend::http1("v1").run().await,
+        backend::http1("v3").run().await,
+    );
     let cors = "corsPolicy: {allowOrigins: [{exact: cors.com}, {prefix: \"https://app.\"}, {regex: \"https://[a-z]+\\\\.example\"}], exposeHeaders: [x-version], allowCredentials: true}";
     let proxy = proxy::with_config(with_cors(&v1, &v3, cors)).run().await;
     let client = proxy.client();
@@ -77,24 +89,42 @@ async fn simple_requests_are_marked_only_for_allowed_origins() {
         assert_eq!(a.status, 200, "{origin:?}");
         assert_eq!(a.version(), "v1", "served by the backend");
         let want = |v: &'static str| if allowed { v } else { "" };
-        assert_eq!(header(&a, "access-control-allow-origin"), want(origin.unwrap_or("")));
+        assert_eq!(
+            header(&a, "access-control-allow-origin"),
+            want(origin.unwrap_or(""))
+        );
         assert_eq!(header(&a, "access-control-allow-credentials"), want("true"));
-        assert_eq!(header(&a, "access-control-expose-headers"), want("x-version"));
+        assert_eq!(
+            header(&a, "access-control-expose-headers"),
+            want("x-version")
+        );
     }
     assert_eq!(v1.count(), 6);
 }
 
 #[tokio::test]
 async fn other_origins_preflights_are_forwarded_or_ignored() {
-    let (v1, v3) = (backend::http1("v1").run().await, backend::http1("v3").run().await);
-    let proxy = proxy::with_config(with_cors(&v1, &v3, ISTIO_CASE)).run().await;
+    let (v1, v3) = (
+        backend::http1("v1").run().await,
+        backend::http1("v3").run().await,
+    );
+    let proxy = proxy::with_config(with_cors(&v1, &v3, ISTIO_CASE))
+        .run()
+        .await;
     let a = preflight(&proxy, "other.com").await;
-    assert_eq!((a.status.as_u16(), a.version().as_str()), (200, "v1"), "FORWARD: the backend answers");
+    assert_eq!(
+        (a.status.as_u16(), a.version().as_str()),
+        (200, "v1"),
+        "FORWARD: the backend answers"
+    );
     assert_eq!(header(&a, "access-control-allow-origin"), "");
     assert_eq!(v1.seen()[0].method, "OPTIONS");
 
     let ignore = ISTIO_CASE.replace("maxAge: 24h", "maxAge: 24h, unmatchedPreflights: IGNORE");
-    let (w1, w3) = (backend::http1("v1").run().await, backend::http1("v3").run().await);
+    let (w1, w3) = (
+        backend::http1("v1").run().await,
+        backend::http1("v3").run().await,
+    );
     let proxy = proxy::with_config(with_cors(&w1, &w3, &ignore)).run().await;
     let a = preflight(&proxy, "other.com").await;
     assert_eq!(a.status, 200);
@@ -107,16 +137,29 @@ async fn other_origins_preflights_are_forwarded_or_ignored() {
 #[tokio::test]
 async fn a_fault_abort_still_carries_the_cors_headers() {
     // Envoy's CORS filter runs before the fault filter: the browser can read the injected error.
-    let (v1, v3) = (backend::http1("v1").run().await, backend::http1("v3").run().await);
+    let (v1, v3) = (
+        backend::http1("v1").run().await,
+        backend::http1("v3").run().await,
+    );
     let routes = config::virtual_service("backend-vs", "calcbackendsvc")
         .route("v1")
         .field("corsPolicy: {allowOrigin: [cors.com]}")
         .field("fault: {abort: {httpStatus: 503, percentage: {value: 100}}}");
-    let files = config::seed(v1.port(), v1.port(), v3.port()).file("virtualservice.yaml", routes.yaml());
+    let files =
+        config::seed(v1.port(), v1.port(), v3.port()).file("virtualservice.yaml", routes.yaml());
     let proxy = proxy::with_config(files).run().await;
-    let a = proxy.client().get("/").header("origin", "cors.com").send().await;
+    let a = proxy
+        .client()
+        .get("/")
+        .header("origin", "cors.com")
+        .send()
+        .await;
     assert_eq!(a.status, 503);
-    assert_eq!(header(&a, "access-control-allow-origin"), "cors.com", "the legacy allowOrigin");
+    assert_eq!(
+        header(&a, "access-control-allow-origin"),
+        "cors.com",
+        "the legacy allowOrigin"
+    );
     let a = preflight(&proxy, "cors.com").await;
     assert_eq!(a.status, 200, "the preflight is answered before the fault");
 }

@@ -38,7 +38,10 @@ async fn counted(proxy: &Proxy, labels: &[(&str, &str)], n: f64) -> bool {
 
 #[tokio::test]
 async fn an_abort_answers_its_status_and_reaches_neither_primary_nor_mirror() {
-    let (v1, v3) = (backend::http1("v1").run().await, backend::http1("v3").run().await);
+    let (v1, v3) = (
+        backend::http1("v1").run().await,
+        backend::http1("v3").run().await,
+    );
     let fault = "{abort: {percentage: {value: 100}, httpStatus: 418}}";
     let proxy = proxy::with_config(faulty(&v1, &v3, fault)).run().await;
     let a = proxy.client().get("/orders").send().await;
@@ -47,19 +50,30 @@ async fn an_abort_answers_its_status_and_reaches_neither_primary_nor_mirror() {
     let flagged = [("response_flags", "FI"), ("response_code", "418")];
     assert!(counted(&proxy, &flagged, 1.0).await, "one 418 FI");
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!((v1.count(), v3.count()), (0, 0), "not forwarded, not mirrored");
+    assert_eq!(
+        (v1.count(), v3.count()),
+        (0, 0),
+        "not forwarded, not mirrored"
+    );
 }
 
 #[tokio::test]
 async fn a_delay_holds_the_request_then_primary_and_mirror_get_it() {
-    let (v1, v3) = (backend::http1("v1").run().await, backend::http1("v3").run().await);
+    let (v1, v3) = (
+        backend::http1("v1").run().await,
+        backend::http1("v3").run().await,
+    );
     let fault = "{delay: {percentage: {value: 100}, fixedDelay: 600ms}}";
     let proxy = proxy::with_config(faulty(&v1, &v3, fault)).run().await;
     let client = proxy.client();
     let started = Instant::now();
     let call = tokio::spawn(async move { client.get("/slow").send().await });
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!((v1.count(), v3.count()), (0, 0), "nothing sent during the delay");
+    assert_eq!(
+        (v1.count(), v3.count()),
+        (0, 0),
+        "nothing sent during the delay"
+    );
     let a = call.await.unwrap();
     assert_eq!(a.status, 200);
     assert!(started.elapsed() >= Duration::from_millis(600));
@@ -71,8 +85,12 @@ async fn a_delay_holds_the_request_then_primary_and_mirror_get_it() {
 
 #[tokio::test]
 async fn percentages_pick_a_share_and_the_legacy_percent_still_works() {
-    let (v1, v3) = (backend::http1("v1").run().await, backend::http1("v3").run().await);
-    let fault = "{abort: {percentage: {value: 50}, httpStatus: 503}, delay: {percent: 0, fixedDelay: 10s}}";
+    let (v1, v3) = (
+        backend::http1("v1").run().await,
+        backend::http1("v3").run().await,
+    );
+    let fault =
+        "{abort: {percentage: {value: 50}, httpStatus: 503}, delay: {percent: 0, fixedDelay: 10s}}";
     let proxy = proxy::with_config(faulty(&v1, &v3, fault)).run().await;
     let client = proxy.client();
     let mut aborted = 0;
@@ -85,8 +103,15 @@ async fn percentages_pick_a_share_and_the_legacy_percent_still_works() {
             assert_eq!(a.status, 200);
         }
     }
-    assert!((60..=140).contains(&aborted), "about half aborted: {aborted}");
-    assert_eq!(v1.count(), 200 - aborted, "the others reach v1, none delayed");
+    assert!(
+        (60..=140).contains(&aborted),
+        "about half aborted: {aborted}"
+    );
+    assert_eq!(
+        v1.count(),
+        200 - aborted,
+        "the others reach v1, none delayed"
+    );
     assert_eventually!(v3.count() == 200 - aborted, "and only they are mirrored");
 }
 
@@ -113,9 +138,18 @@ async fn a_grpc_abort_reaches_a_grpc_client_as_its_status() {
     };
     // Istio's "fault abort gRPC"; then an HTTP status, mapped as Envoy maps it.
     for (fault, code) in [
-        ("{abort: {percentage: {value: 100}, grpcStatus: UNAVAILABLE}}", Code::Unavailable),
-        ("{abort: {percentage: {value: 100}, grpcStatus: NOT_FOUND}}", Code::NotFound),
-        ("{abort: {percentage: {value: 100}, httpStatus: 403}}", Code::PermissionDenied),
+        (
+            "{abort: {percentage: {value: 100}, grpcStatus: UNAVAILABLE}}",
+            Code::Unavailable,
+        ),
+        (
+            "{abort: {percentage: {value: 100}, grpcStatus: NOT_FOUND}}",
+            Code::NotFound,
+        ),
+        (
+            "{abort: {percentage: {value: 100}, httpStatus: 403}}",
+            Code::PermissionDenied,
+        ),
     ] {
         let proxy = proxy::with_config(files(fault)).run().await;
         let mut client = GrpcClient::connect(proxy.addr(), "grpcsvc").await;
@@ -126,5 +160,9 @@ async fn a_grpc_abort_reaches_a_grpc_client_as_its_status() {
         assert!(counted(&proxy, &flagged, 1.0).await, "FI for {fault}");
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!((v1.count(), v2.count()), (0, 0), "no call forwarded or mirrored");
+    assert_eq!(
+        (v1.count(), v2.count()),
+        (0, 0),
+        "no call forwarded or mirrored"
+    );
 }

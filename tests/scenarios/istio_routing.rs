@@ -20,22 +20,81 @@ async fn proxy_with(b: &Backend, http: &str) -> Proxy {
 }
 
 fn location(a: &Answer) -> &str {
-    a.headers.get("location").map_or("", |v| v.to_str().unwrap())
+    a.headers
+        .get("location")
+        .map_or("", |v| v.to_str().unwrap())
 }
 
 const TO_V1: &str = "    route: [{destination: {host: calcbackendsvc, subset: v1}}]\n";
 
+/// `headers:` setting (or adding) the request's `:authority`/`Host`.
+fn authority(op: &str, name: &str, value: &str) -> String {
+    format!("headers: {{request: {{{op}: {{\"{name}\": {value}}}}}}}")
+}
+
 #[tokio::test]
 async fn authority_headers_rewrite_the_host_route_over_destination() {
-    let dest = |host: &str| format!("{{destination: {{host: calcbackendsvc, subset: v1}}, headers: {{request: {{set: {{Host: {host}}}}}}}}}");
+    let dest = |subset: &str, headers: &str| {
+        format!(
+            "{{destination: {{host: calcbackendsvc, subset: {subset}}}, weight: 50, {headers}}}"
+        )
+    };
+    let lone = |headers: &str| format!("  - route: [{}]\n", dest("v1", headers));
+    let route_level =
+        |routes: &str, headers: &str| format!("  - route: [{routes}]\n    {headers}\n");
+    let plain = "{destination: {host: calcbackendsvc}}";
     let cases = [
-        ("set authority header", format!("  - route: [{{destination: {{host: calcbackendsvc}}}}]\n    headers: {{request: {{set: {{\":authority\": my-custom-authority}}}}}}\n"), "my-custom-authority"),
-        ("set host header in destination", format!("  - route: [{}]\n", dest("my-custom-authority")), "my-custom-authority"),
-        ("set authority header in destination", "  - route: [{destination: {host: calcbackendsvc}, headers: {request: {set: {\":authority\": my-custom-authority}}}}]\n".into(), "my-custom-authority"),
-        ("set host header in route and destination", format!("  - route: [{}]\n    headers: {{request: {{set: {{\":authority\": route-authority}}}}}}\n", dest("dest-authority")), "route-authority"),
-        ("route and multi destination", format!("  - route:\n    - {}\n    - {{destination: {{host: calcbackendsvc, subset: v2}}, weight: 50}}\n    headers: {{request: {{set: {{\":authority\": route-authority}}}}}}\n", dest("dest-authority").replace("}}}}}", "}}}}, weight: 50}")), "route-authority"),
-        ("add authority", "  - route: [{destination: {host: calcbackendsvc}}]\n    headers: {request: {add: {\":authority\": added}}}\n".into(), "added"),
-        ("rewrite.authority wins", "  - route: [{destination: {host: calcbackendsvc}}]\n    rewrite: {authority: new-authority}\n    headers: {request: {set: {\":authority\": ignored}}}\n".into(), "new-authority"),
+        (
+            "set authority header",
+            route_level(plain, &authority("set", ":authority", "custom")),
+            "custom",
+        ),
+        (
+            "set host header in destination",
+            lone(&authority("set", "Host", "custom")),
+            "custom",
+        ),
+        (
+            "set authority header in destination",
+            lone(&authority("set", ":authority", "custom")),
+            "custom",
+        ),
+        (
+            "set host header in route and destination",
+            route_level(
+                &dest("v1", &authority("set", "Host", "dest")),
+                &authority("set", ":authority", "route"),
+            ),
+            "route",
+        ),
+        (
+            "set host header in route and multi destination",
+            route_level(
+                &format!(
+                    "{}, {}",
+                    dest("v1", &authority("set", "Host", "dest")),
+                    dest("v2", "")
+                ),
+                &authority("set", ":authority", "route"),
+            ),
+            "route",
+        ),
+        (
+            "add authority",
+            route_level(plain, &authority("add", ":authority", "added")),
+            "added",
+        ),
+        (
+            "rewrite.authority wins",
+            route_level(
+                plain,
+                &format!(
+                    "rewrite: {{authority: new}}\n    {}",
+                    authority("set", ":authority", "no")
+                ),
+            ),
+            "new",
+        ),
     ];
     for (name, http, want) in cases {
         let b = backend::http1("v1").run().await;
@@ -66,15 +125,44 @@ async fn redirects_build_their_location_as_envoy_does() {
     // (path, Host, status, Location): Istio's "redirect", "redirect port and scheme",
     // "redirect request port" (to default, with host port) and "redirect prefix_rewrite".
     for (path, host, status, want) in [
-        ("/foo?key=value", "calcbackendsvc", 301, "http://calcbackendsvc/new/path?key=value"),
-        ("/scheme", "calcbackendsvc", 301, "https://calcbackendsvc:80/scheme"),
+        (
+            "/foo?key=value",
+            "calcbackendsvc",
+            301,
+            "http://calcbackendsvc/new/path?key=value",
+        ),
+        (
+            "/scheme",
+            "calcbackendsvc",
+            301,
+            "https://calcbackendsvc:80/scheme",
+        ),
         ("/port", "calcbackendsvc", 301, "http://calcbackendsvc/port"),
-        ("/port", "calcbackendsvc:80", 301, "http://calcbackendsvc:80/port"),
-        ("/old/bar?x=1", "calcbackendsvc", 308, "http://calcbackendsvc/new/bar?x=1"),
-        ("/elsewhere", "calcbackendsvc:80", 302, "https://other.example:8443/elsewhere"),
+        (
+            "/port",
+            "calcbackendsvc:80",
+            301,
+            "http://calcbackendsvc:80/port",
+        ),
+        (
+            "/old/bar?x=1",
+            "calcbackendsvc",
+            308,
+            "http://calcbackendsvc/new/bar?x=1",
+        ),
+        (
+            "/elsewhere",
+            "calcbackendsvc:80",
+            302,
+            "https://other.example:8443/elsewhere",
+        ),
     ] {
         let a = proxy.client().host(host).get(path).send().await;
-        assert_eq!((a.status.as_u16(), location(&a)), (status, want), "{path} {host}");
+        assert_eq!(
+            (a.status.as_u16(), location(&a)),
+            (status, want),
+            "{path} {host}"
+        );
     }
     assert_eq!(b.count(), 0, "redirects are answered by the proxy");
 }
@@ -115,7 +203,11 @@ async fn pseudo_header_and_without_header_matches() {
         if let Some(u) = end_user {
             req = req.header("end-user", u);
         }
-        assert_eq!(req.send().await.status, status, "{method} {path} {end_user:?}");
+        assert_eq!(
+            req.send().await.status,
+            status,
+            "{method} {path} {end_user:?}"
+        );
     }
 }
 
@@ -132,7 +224,10 @@ async fn uri_regex_rewrite_substitutes_groups_and_keeps_the_query() {
     .concat();
     let proxy = proxy_with(&b, &http).await;
     let client = proxy.client();
-    assert_eq!(client.get("/service/foo/v1/api?x=1").send().await.status, 200);
+    assert_eq!(
+        client.get("/service/foo/v1/api?x=1").send().await.status,
+        200
+    );
     assert_eq!(client.get("/xxx/one/yyy/one/zzz").send().await.status, 200);
     let paths: Vec<String> = b.seen().into_iter().map(|s| s.path).collect();
     assert_eq!(paths, ["/v1/api/instance/foo?x=1", "/xxx/two/yyy/two/zzz"]);

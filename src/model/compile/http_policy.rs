@@ -27,7 +27,10 @@ pub(super) fn fault(route: &HttpRoute, r: &mut Reporter<'_>, f: &str) -> Result<
         (route.direct_response.is_some(), "direct_response"),
     ] {
         if set {
-            r.error(&field, format!("HTTP route cannot contain both fault and {what}"));
+            r.error(
+                &field,
+                format!("HTTP route cannot contain both fault and {what}"),
+            );
             ok = false;
         }
     }
@@ -105,7 +108,9 @@ fn translate_cors(wire: &CorsPolicy) -> Option<Cors> {
         if list.is_empty() {
             return Ok(None);
         }
-        HeaderValue::from_str(&list.join(",")).map(Some).map_err(|_| ())
+        HeaderValue::from_str(&list.join(","))
+            .map(Some)
+            .map_err(|_| ())
     };
     let max_age = match &wire.max_age {
         Some(age) => Some(HeaderValue::from(parse_duration(age).ok()?.as_secs())),

@@ -10,7 +10,9 @@ use std::time::Duration;
 use http::header::HeaderValue;
 
 use crate::config::diag::Reporter;
-use crate::config::wire::{HttpMatchRequest, HttpRewrite, HttpRoute, RegexRewrite as WireRegexRewrite};
+use crate::config::wire::{
+    HttpMatchRequest, HttpRewrite, HttpRoute, RegexRewrite as WireRegexRewrite,
+};
 use crate::model::duration::parse_duration;
 use crate::model::matchers::RequestMatch;
 use crate::model::matchers::request::InvalidRequestMatch;
@@ -215,11 +217,7 @@ fn rewrite(rw: &HttpRewrite, r: &mut Reporter<'_>, f: &str) -> Option<Rewrite> {
 
 /// `uriRegexRewrite`: the pattern compiled as RE2 (unanchored, as Envoy's `regex_rewrite`), the
 /// substitution's `\N` groups turned into the `regex` crate's `${N}`.
-fn regex_rewrite(
-    wire: &WireRegexRewrite,
-    r: &mut Reporter<'_>,
-    f: &str,
-) -> Option<RegexRewrite> {
+fn regex_rewrite(wire: &WireRegexRewrite, r: &mut Reporter<'_>, f: &str) -> Option<RegexRewrite> {
     if wire.pattern.len() > MAX_REGEX_LEN {
         r.error(
             format!("{f}.match"),

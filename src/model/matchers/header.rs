@@ -299,7 +299,11 @@ mod tests {
             (":path", exact("/a?b=1"), true),
             (":path", exact("/a"), false),
         ] {
-            assert_eq!(matcher(name, value, false).matches_request(&req), want, "{name}");
+            assert_eq!(
+                matcher(name, value, false).matches_request(&req),
+                want,
+                "{name}"
+            );
         }
         let err = HeaderMatcher::try_from(HeaderCondition {
             name: ":status",

@@ -88,10 +88,7 @@ fn check_delay(delay: &FaultDelay, r: &mut Reporter<'_>, f: &str) -> bool {
             );
             ok = false;
         }
-        r.warning(
-            format!("{f}.percent"),
-            "deprecated: use percentage.value",
-        );
+        r.warning(format!("{f}.percent"), "deprecated: use percentage.value");
     }
     if delay.fixed_delay.is_some() && delay.exponential_delay.is_some() {
         r.error(f, "set only one of fixedDelay and exponentialDelay");
@@ -157,7 +154,11 @@ pub(crate) fn check_cors(cors: &CorsPolicy, r: &mut Reporter<'_>, f: &str) -> bo
             .flatten()
             .next();
         match value {
-            None => bad.add(r, field, "'' is not a valid match type for CORS allow origins"),
+            None => bad.add(
+                r,
+                field,
+                "'' is not a valid match type for CORS allow origins",
+            ),
             Some(v) if v.is_empty() => bad.add(
                 r,
                 field,

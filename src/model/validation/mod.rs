@@ -6,8 +6,8 @@
 //!
 //! - [`fields`]: the shared field rules (hosts, FQDNs and wildcards, ports, durations,
 //!   percentages, header names and values);
-//! - [`virtual_service`]: `VirtualService`;
-//! - [`http_policy`]: a route's `fault` and `corsPolicy` (called by the compiler);
+//! - [`virtual_service`]: `VirtualService`, on its own;
+//! - [`http_policy`]: a route's `fault` and `corsPolicy`, called by the compiler;
 //! - [`destination_rule`]: `DestinationRule` and its traffic policies;
 //! - [`service_entry`]: `ServiceEntry` and `WorkloadEntry`.
 //!

@@ -31,6 +31,9 @@ impl RequestCtx {
         let Some(abort) = fault.abort.as_ref().filter(|_| rolls.abort) else {
             return Ok(());
         };
+        // Envoy knows the route's cluster when its fault filter aborts: Istio's metrics name the
+        // destination service (no workload).
+        self.record.exchange.peer = Some(routed.cluster.peer(None).clone());
         let flag = if delayed {
             Flag::DelayedThenAborted
         } else {

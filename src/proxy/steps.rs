@@ -30,7 +30,7 @@ pub(super) type Step<T> = Result<T, Box<Response<UpstreamBody>>>;
 pub(super) struct Routed<'t> {
     pub(super) decision: Decision<'t>,
     pub(super) destination: &'t RouteDestination,
-    cluster: &'t Arc<Cluster>,
+    pub(super) cluster: &'t Arc<Cluster>,
 }
 
 /// The primary's upstream request, ready to send.

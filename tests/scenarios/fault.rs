@@ -47,7 +47,14 @@ async fn an_abort_answers_its_status_and_reaches_neither_primary_nor_mirror() {
     let a = proxy.client().get("/orders").send().await;
     assert_eq!(a.status, 418);
     assert_eq!(a.body.trim(), "fault filter abort");
-    let flagged = [("response_flags", "FI"), ("response_code", "418")];
+    let flagged = [
+        ("response_flags", "FI"),
+        ("response_code", "418"),
+        (
+            "destination_service",
+            "calcbackendsvc.challengeistio.svc.cluster.local",
+        ),
+    ];
     assert!(counted(&proxy, &flagged, 1.0).await, "one 418 FI");
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(
@@ -81,6 +88,32 @@ async fn a_delay_holds_the_request_then_primary_and_mirror_get_it() {
     assert_eventually!(v3.count() == 1, "the mirror goes out after the delay");
     let flagged = [("response_flags", "DI"), ("response_code", "200")];
     assert!(counted(&proxy, &flagged, 1.0).await, "one 200 DI");
+}
+
+#[tokio::test]
+async fn a_delay_then_an_abort_is_flagged_with_both() {
+    let (v1, v3) = (
+        backend::http1("v1").run().await,
+        backend::http1("v3").run().await,
+    );
+    let fault = "{delay: {percentage: {value: 100}, fixedDelay: 300ms}, abort: {percentage: {value: 100}, httpStatus: 500}}";
+    let proxy = proxy::with_config(faulty(&v1, &v3, fault)).run().await;
+    let started = Instant::now();
+    let a = proxy.client().get("/").send().await;
+    assert_eq!(a.status, 500);
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "aborted after the delay"
+    );
+    // Envoy writes both flags; the scrape parser splits label values on commas, so look at
+    // the text.
+    let both = "response_flags=\"DI,FI\"";
+    let scraped = eventually_async(PATIENCE, || async {
+        let text = proxy.metrics().await.text;
+        text.lines().any(|l| l.starts_with("istio_requests_total{") && l.contains(both))
+    });
+    assert!(scraped.await, "{both}: {}", proxy.metrics().await.text);
+    assert_eq!((v1.count(), v3.count()), (0, 0));
 }
 
 #[tokio::test]

@@ -110,7 +110,8 @@ async fn a_delay_then_an_abort_is_flagged_with_both() {
     let both = "response_flags=\"DI,FI\"";
     let scraped = eventually_async(PATIENCE, || async {
         let text = proxy.metrics().await.text;
-        text.lines().any(|l| l.starts_with("istio_requests_total{") && l.contains(both))
+        text.lines()
+            .any(|l| l.starts_with("istio_requests_total{") && l.contains(both))
     });
     assert!(scraped.await, "{both}: {}", proxy.metrics().await.text);
     assert_eq!((v1.count(), v3.count()), (0, 0));

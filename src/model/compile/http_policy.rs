@@ -126,3 +126,97 @@ fn translate_cors(wire: &CorsPolicy) -> Option<Cors> {
         forward_unmatched_preflights: wire.unmatched_preflights.as_deref() != Some("IGNORE"),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Diagnostic;
+    use crate::model::test_fixtures::SEED_SERVICES;
+    use crate::model::{ProxyIdentity, compile_text};
+
+    /// Diagnostics (field, error?) of a VirtualService with one rule made of `rule` lines.
+    fn diagnostics(rule: &str) -> Vec<(String, bool, String)> {
+        let yaml = format!(
+            "{SEED_SERVICES}---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{name: vs, namespace: challengeistio}}\nspec:\n  hosts: [calcbackendsvc]\n  http:\n  - {rule}\n"
+        );
+        let (_, diags) = compile_text("vs.yaml", &yaml, &ProxyIdentity::default());
+        (diags.iter())
+            .map(|d: &Diagnostic| {
+                (
+                    d.field.clone().unwrap_or_default(),
+                    d.is_error(),
+                    d.message.clone(),
+                )
+            })
+            .collect()
+    }
+
+    const ROUTE: &str =
+        "route: [{destination: {host: calcbackendsvc.challengeistio.svc.cluster.local}}]";
+
+    #[test]
+    fn errors_name_the_field_of_the_route() {
+        let cases = [
+            (
+                format!("{ROUTE}\n    fault: {{abort: {{httpStatus: 9000}}}}"),
+                "spec.http[0].fault.abort.httpStatus",
+            ),
+            (
+                "redirect: {uri: /x}\n    fault: {delay: {fixedDelay: 1s}}".into(),
+                "spec.http[0].fault",
+            ),
+            (
+                format!("{ROUTE}\n    fault: {{delay: {{fixedDelay: 1us}}}}"),
+                "spec.http[0].fault.delay.fixedDelay",
+            ),
+            (
+                format!("{ROUTE}\n    corsPolicy: {{allowMethods: [GET, FETCH]}}"),
+                "spec.http[0].corsPolicy.allowMethods[1]",
+            ),
+            (
+                format!("{ROUTE}\n    corsPolicy: {{maxAge: 1500ms}}"),
+                "spec.http[0].corsPolicy.maxAge",
+            ),
+            (
+                format!("{ROUTE}\n    rewrite: {{uriRegexRewrite: {{match: \"(\", rewrite: x}}}}"),
+                "spec.http[0].rewrite.uriRegexRewrite.match",
+            ),
+            (
+                "redirect: {uri: /x, prefixRewrite: /y}".into(),
+                "spec.http[0].redirect",
+            ),
+            (
+                "redirect: {derivePort: FROM_NOWHERE}".into(),
+                "spec.http[0].redirect.derivePort",
+            ),
+            (
+                "redirect: {uri: /x, redirectCode: 304}".into(),
+                "spec.http[0].redirect.redirectCode",
+            ),
+            (
+                format!(
+                    "{ROUTE}\n    headers: {{request: {{set: {{\":authority\": \"a\\nb\"}}}}}}"
+                ),
+                "spec.http[0].headers.request.set.:authority",
+            ),
+        ];
+        for (rule, field) in cases {
+            let errors: Vec<_> = (diagnostics(&rule).into_iter())
+                .filter(|(_, error, _)| *error)
+                .collect();
+            assert_eq!(errors.len(), 1, "{rule}: {errors:#?}");
+            assert_eq!(errors[0].0, field, "{rule}: {errors:#?}");
+        }
+    }
+
+    #[test]
+    fn fault_and_cors_are_acted_on_not_warned_about() {
+        let rule = format!(
+            "{ROUTE}\n    fault: {{abort: {{httpStatus: 503, percentage: {{value: 1}}}}}}\n    corsPolicy: {{allowOrigins: [{{exact: a.com}}]}}"
+        );
+        assert_eq!(diagnostics(&rule), []);
+        let legacy = format!("{ROUTE}\n    corsPolicy: {{allowOrigin: [a.com]}}");
+        let warned = diagnostics(&legacy);
+        assert_eq!(warned.len(), 1, "{warned:#?}");
+        assert_eq!(warned[0].0, "spec.http[0].corsPolicy.allowOrigin");
+    }
+}

@@ -35,6 +35,9 @@ impl Compiler<'_> {
     ) -> Option<Route> {
         let f = format!("spec.http[{i}]");
         warn_unsupported(route, r, &f);
+        // Checked first: Istio refuses a bad fault or CORS policy whoever the route is for.
+        let fault = http_policy::fault(route, r, &f);
+        let cors = http_policy::cors(route, r, &f);
         let matches = self.matches(route, r, &f)?;
         let action = self.action(route, ns, r, &f);
         // Mirrors are checked even when the action has errors, so all are reported at once.
@@ -48,8 +51,6 @@ impl Compiler<'_> {
         }
         let timeout = timeout(route.timeout.as_deref(), r, &f);
         let rewrite = route.rewrite.as_ref().and_then(|rw| rewrite(rw, r, &f));
-        let fault = http_policy::fault(route, r, &f);
-        let cors = http_policy::cors(route, r, &f);
         let (Ok(fault), Ok(cors)) = (fault, cors) else {
             return None;
         };

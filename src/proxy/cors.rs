@@ -4,19 +4,22 @@
 //! mirrored; one from an origin not allowed goes upstream (`FORWARD`, the default) or is
 //! answered 200 with no CORS header (`IGNORE`). Any other request from an allowed origin has
 //! `access-control-allow-origin` (the origin itself), `-allow-credentials` and
-//! `-expose-headers` set on its answer ([`RequestCtx::cors_marks`]).
+//! `-expose-headers` set on its answer ([`RequestCtx::cors_marks`]), a redirect or a direct
+//! response included.
 
 use http::header::{self, HeaderMap, HeaderValue};
-use http::{Method, StatusCode};
+use http::{Method, Response, StatusCode};
 
-use super::steps::{Routed, Step};
+use super::steps::Step;
 use super::{RequestCtx, local};
+use crate::model::Route;
 use crate::model::http_policy::Cors;
+use crate::upstream::UpstreamBody;
 
 impl RequestCtx {
     /// 3. cors: see the module doc.
-    pub(super) fn cors(&mut self, routed: &Routed<'_>) -> Step<()> {
-        let Some(cors) = &routed.decision.route.cors else {
+    pub(super) fn cors(&mut self, route: &Route) -> Step<()> {
+        let Some(cors) = &route.cors else {
             return Ok(());
         };
         let headers = &self.parts.headers;
@@ -43,6 +46,15 @@ impl RequestCtx {
         let mut resp = local::empty(StatusCode::OK);
         preflight_headers(cors, origin, headers, resp.headers_mut());
         Err(Box::new(self.record.local_response(resp)))
+    }
+}
+
+impl RequestCtx {
+    /// Records a local answer, with the CORS headers an allowed origin gets.
+    pub(super) fn marked(&mut self, mut resp: Response<UpstreamBody>) -> Response<UpstreamBody> {
+        resp.headers_mut()
+            .extend(std::mem::take(&mut self.cors_marks));
+        self.record.local_response(resp)
     }
 }
 

@@ -51,7 +51,7 @@ impl Proxy {
     ) -> Step<Response<UpstreamBody>> {
         let authority = cx.authority(conn)?;
         let routed = cx.route(&snapshot.table, &authority)?;
-        cx.cors(&routed)?;
+        cx.cors(routed.decision.route)?;
         cx.fault(&routed).await?;
         cx.prepare(conn, &routed, &authority);
         let upstream = cx.choose_endpoint(&routed, &authority)?;
@@ -291,31 +291,33 @@ impl RequestCtx {
             }
         };
         self.record.exchange.route = Some(decision.route.name.clone());
-        let (uri, route) = (&self.parts.uri, decision.route);
-        match (&decision.target, &route.action) {
+        let route = decision.route;
+        let local = match (&decision.target, &route.action) {
             (
                 Target::Forward {
                     destination,
                     cluster,
                 },
                 _,
-            ) => Ok(Routed {
-                destination,
-                cluster,
-                decision,
-            }),
+            ) => {
+                return Ok(Routed {
+                    destination,
+                    cluster,
+                    decision,
+                });
+            }
             (Target::Local, Action::Redirect(r)) => {
-                let path = redirect_path(&decision, r, uri);
-                let resp = local::redirect(r, authority, decision.port, &path);
-                Err(Box::new(self.record.local_response(resp)))
+                let path = redirect_path(&decision, r, &self.parts.uri);
+                local::redirect(r, authority, decision.port, &path)
             }
-            (Target::Local, Action::Direct(d)) => {
-                Err(Box::new(self.record.local_response(local::direct(d))))
-            }
+            (Target::Local, Action::Direct(d)) => local::direct(d),
             (Target::Local, Action::Forward(_)) => {
                 unreachable!("forward routes always target a cluster")
             }
-        }
+        };
+        // Envoy's CORS filter runs before the router's redirect or direct response.
+        self.cors(route)?;
+        Err(Box::new(self.marked(local)))
     }
 
     /// 6. endpoint: the load balancer's pick (or the named host for passthrough), held in

@@ -163,3 +163,25 @@ async fn a_fault_abort_still_carries_the_cors_headers() {
     let a = preflight(&proxy, "cors.com").await;
     assert_eq!(a.status, 200, "the preflight is answered before the fault");
 }
+
+#[tokio::test]
+async fn a_redirect_route_answers_preflights_and_marks_its_redirects() {
+    let (v1, v3) = (
+        backend::http1("v1").run().await,
+        backend::http1("v3").run().await,
+    );
+    let routes = "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: moved, namespace: challengeistio}\nspec:\n  hosts: [calcbackendsvc]\n  http:\n  - redirect: {uri: /new}\n    corsPolicy: {allowOrigins: [{exact: cors.com}], allowMethods: [GET]}\n";
+    let files = config::seed(v1.port(), v1.port(), v3.port()).file("virtualservice.yaml", routes);
+    let proxy = proxy::with_config(files).run().await;
+    let a = preflight(&proxy, "cors.com").await;
+    assert_eq!(a.status, 200);
+    assert_eq!(header(&a, "access-control-allow-methods"), "GET");
+    let a = proxy
+        .client()
+        .get("/old")
+        .header("origin", "cors.com")
+        .send()
+        .await;
+    assert_eq!(a.status, 301);
+    assert_eq!(header(&a, "access-control-allow-origin"), "cors.com");
+}

@@ -268,6 +268,30 @@ mod tests {
     use super::substitution;
 
     #[test]
+    fn regex_rewrites_replace_matching_portions_as_istio_documents() {
+        use crate::model::table::RegexRewrite;
+        // Istio's two examples (its first, "/customprefix/\2/\1", would give a double slash
+        // in RE2 as here: `\2` starts with `/`), then Envoy's "every match" one; the query is
+        // kept.
+        for (pattern, rewrite, path, want) in [
+            (
+                r"^/service/([^/]+)(/.*)$",
+                r"/customprefix\2/\1",
+                "/service/update/v1/api",
+                "/customprefix/v1/api/update",
+            ),
+            ("(?i)/xxx/", "/yyy/", "/aaa/XxX/bbb", "/aaa/yyy/bbb"),
+            ("one", "two", "/xxx/one/yyy/one/zzz", "/xxx/two/yyy/two/zzz"),
+        ] {
+            let re = RegexRewrite {
+                pattern: regex::Regex::new(pattern).unwrap(),
+                substitution: substitution(rewrite),
+            };
+            assert_eq!(re.apply(path, Some("q=1")), format!("{want}?q=1"));
+        }
+    }
+
+    #[test]
     fn re2_groups_become_regex_crate_groups() {
         assert_eq!(substitution(r"\2/instance/\1"), "${2}/instance/${1}");
         assert_eq!(substitution(r"/cost/$5\\x"), r"/cost/$$5\x");

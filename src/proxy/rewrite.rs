@@ -1,6 +1,7 @@
 //! `rewrite.uri` and `rewrite.uriRegexRewrite`: the path and query sent upstream. A prefix match
-//! has its prefix replaced, any other match the whole path (Envoy's `prefix_rewrite` and path
-//! replacement); a regex rewrite replaces every match in the path. Also a redirect's path.
+//! has its prefix replaced, a route without a `uri` match its leading `/` (Istio gives it
+//! Envoy's prefix `/`), an exact or regex match the whole path (Envoy's `prefix_rewrite`); a
+//! regex rewrite replaces every match in the path. Also a redirect's path.
 
 use crate::model::table::Redirect;
 use crate::route::Decision;
@@ -18,13 +19,17 @@ pub(super) fn rewritten_path(decision: &Decision<'_>, uri: &http::Uri) -> String
     replace_path(uri.path(), uri.query(), matched_prefix(decision), new)
 }
 
-/// The prefix the matched block's `uri` matched by, if it is a prefix match.
+/// The prefix Envoy's `prefix_rewrite` replaces: the matched block's `uri` prefix, `/` when it
+/// has no `uri` (Istio gives such routes Envoy's prefix `/`), none for an exact or regex match
+/// (the whole path is replaced).
 fn matched_prefix<'t>(decision: &Decision<'t>) -> Option<&'t str> {
-    decision
-        .matched_block
+    let uri_match = (decision.matched_block)
         .and_then(|i| decision.route.matches.get(i))
-        .and_then(|m| m.uri.as_ref())
-        .and_then(|u| u.prefix())
+        .and_then(|m| m.uri.as_ref());
+    match uri_match {
+        None => Some("/"),
+        Some(m) => m.prefix(),
+    }
 }
 
 /// The path and query of a redirect's `Location`, as Envoy makes it: `prefixRewrite` replaces
@@ -36,14 +41,7 @@ pub(super) fn redirect_path(
     uri: &http::Uri,
 ) -> String {
     if let Some(new) = &redirect.prefix_rewrite {
-        let uri_match = (decision.matched_block)
-            .and_then(|i| decision.route.matches.get(i))
-            .and_then(|m| m.uri.as_ref());
-        let prefix = match uri_match {
-            None => Some("/"),
-            Some(m) => m.prefix(),
-        };
-        return replace_path(uri.path(), uri.query(), prefix, new);
+        return replace_path(uri.path(), uri.query(), matched_prefix(decision), new);
     }
     match (&redirect.uri, uri.query()) {
         (Some(new), Some(q)) if !new.contains('?') => format!("{new}?{q}"),

@@ -212,11 +212,15 @@ async fn pseudo_header_and_without_header_matches() {
 }
 
 #[tokio::test]
-async fn uri_regex_rewrite_substitutes_groups_and_keeps_the_query() {
+async fn uri_rewrites_replace_what_envoy_replaces() {
     let b = backend::http1("v1").run().await;
     let http = [
         "  - match: [{uri: {prefix: /service/}}]\n",
         "    rewrite: {uriRegexRewrite: {match: \"^/service/([^/]+)(/.*)$\", rewrite: \"\\\\2/instance/\\\\1\"}}\n",
+        TO_V1,
+        "  - match: [{uri: {exact: /foo}}]\n    rewrite: {uri: /new/path}\n",
+        TO_V1,
+        "  - match: [{headers: {x-v2: {}}}]\n    rewrite: {uri: /v2/}\n",
         TO_V1,
         "  - rewrite: {uriRegexRewrite: {match: one, rewrite: two}}\n",
         TO_V1,
@@ -224,11 +228,26 @@ async fn uri_regex_rewrite_substitutes_groups_and_keeps_the_query() {
     .concat();
     let proxy = proxy_with(&b, &http).await;
     let client = proxy.client();
-    assert_eq!(
-        client.get("/service/foo/v1/api?x=1").send().await.status,
-        200
-    );
-    assert_eq!(client.get("/xxx/one/yyy/one/zzz").send().await.status, 200);
+    // Envoy's regex_rewrite example; Istio's "rewrite uri"; a route with no `uri` match has
+    // Envoy's prefix `/` replaced; every match of a regex is replaced.
+    for (path, header) in [
+        ("/service/foo/v1/api?x=1", None),
+        ("/foo?key=value", None),
+        ("/orders?id=1", Some("x-v2")),
+        ("/xxx/one/yyy/one/zzz", None),
+    ] {
+        let mut req = client.get(path);
+        if let Some(h) = header {
+            req = req.header(h, "1");
+        }
+        assert_eq!(req.send().await.status, 200, "{path}");
+    }
     let paths: Vec<String> = b.seen().into_iter().map(|s| s.path).collect();
-    assert_eq!(paths, ["/v1/api/instance/foo?x=1", "/xxx/two/yyy/two/zzz"]);
+    let want = [
+        "/v1/api/instance/foo?x=1",
+        "/new/path?key=value",
+        "/v2/orders?id=1",
+        "/xxx/two/yyy/two/zzz",
+    ];
+    assert_eq!(paths, want);
 }

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::Snapshot;
 use super::cluster::Cluster;
-use super::table::{Action, ClusterChoice, Route};
+use super::table::{Action, ClusterChoice, RedirectPort, Route};
 
 /// Renders `snap` as JSON.
 pub fn config_dump(snap: &Snapshot) -> Value {
@@ -75,7 +75,12 @@ fn route(r: &Route) -> Value {
         })).collect::<Vec<_>>()}),
         Action::Redirect(rd) => json!({"redirect": {
             "uri": rd.uri, "prefix_rewrite": rd.prefix_rewrite, "authority": rd.authority,
-            "port": format!("{:?}", rd.port), "scheme": rd.scheme,
+            "port": match rd.port {
+                RedirectPort::Unset => json!(null),
+                RedirectPort::FromRequest => json!("FROM_REQUEST_PORT"),
+                RedirectPort::Fixed(p) => json!(p),
+            },
+            "scheme": rd.scheme,
             "status": rd.status.as_u16(),
         }}),
         Action::Direct(d) => {

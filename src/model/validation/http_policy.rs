@@ -1,7 +1,8 @@
 //! Istio's rules for a route's `fault` (`validateHTTPFaultInjection` and its abort and delay
 //! parts) and `corsPolicy` (`validateCORSPolicy`), with the CRD's one-of rules. Each check
 //! reports at its field and says whether the part it checked is usable.
-//! Imports only [`crate::config`] and the model's duration parser.
+//! Imports [`crate::config`] and, of the model, only leaf helpers: the duration parser, the gRPC
+//! status names and the regex length limit.
 
 use std::time::Duration;
 

@@ -47,9 +47,7 @@ impl RequestCtx {
         preflight_headers(cors, origin, headers, resp.headers_mut());
         Err(Box::new(self.record.local_response(resp)))
     }
-}
 
-impl RequestCtx {
     /// Records a local answer, with the CORS headers an allowed origin gets.
     pub(super) fn marked(&mut self, mut resp: Response<UpstreamBody>) -> Response<UpstreamBody> {
         resp.headers_mut()

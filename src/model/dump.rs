@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::Snapshot;
 use super::cluster::Cluster;
-use super::table::{Action, ClusterChoice, Route};
+use super::table::{Action, ClusterChoice, RedirectPort, Route};
 
 /// Renders `snap` as JSON.
 pub fn config_dump(snap: &Snapshot) -> Value {
@@ -74,7 +74,13 @@ fn route(r: &Route) -> Value {
             "clusters": choice(&d.target), "weight": d.weight,
         })).collect::<Vec<_>>()}),
         Action::Redirect(rd) => json!({"redirect": {
-            "uri": rd.uri, "authority": rd.authority, "port": rd.port, "scheme": rd.scheme,
+            "uri": rd.uri, "prefix_rewrite": rd.prefix_rewrite, "authority": rd.authority,
+            "port": match rd.port {
+                RedirectPort::Unset => json!(null),
+                RedirectPort::FromRequest => json!("FROM_REQUEST_PORT"),
+                RedirectPort::Fixed(p) => json!(p),
+            },
+            "scheme": rd.scheme,
             "status": rd.status.as_u16(),
         }}),
         Action::Direct(d) => {
@@ -89,6 +95,15 @@ fn route(r: &Route) -> Value {
             "clusters": choice(&m.target), "percent": m.percent,
         })).collect::<Vec<_>>(),
         "timeout_ms": r.timeout.map(|t| t.as_millis() as u64),
+        "fault": r.fault.as_ref().map(|f| json!({
+            "delay_ms": f.delay.as_ref().map(|d| d.fixed.as_millis() as u64),
+            "delay_per_million": f.delay.as_ref().map(|d| d.per_million),
+            "abort": f.abort.as_ref().map(|a| format!("{:?}", a.answer)),
+            "abort_per_million": f.abort.as_ref().map(|a| a.per_million),
+        })),
+        "cors": r.cors.as_ref().map(|c| json!({
+            "allow_origins": c.origins.iter().map(|o| o.describe()).collect::<Vec<_>>(),
+        })),
     })
 }
 

@@ -10,6 +10,7 @@
 //! - [`matchers`]: request matchers (string, header, query, match block), each from its wire type;
 //! - [`distribute`]: weighted choice among a route's destinations;
 //! - [`host`]: qualified host names and the request-host index;
+//! - [`http_policy`]: a route's fault injection and CORS policy;
 //! - [`validation`]: per-resource rules as Istio's validation has them, run before compiling;
 //! - [`dump`]: the JSON shown by `/config_dump`.
 //!
@@ -22,6 +23,7 @@ pub mod distribute;
 pub mod dump;
 pub mod duration;
 pub mod host;
+pub mod http_policy;
 pub mod matchers;
 pub mod methods;
 pub mod services;

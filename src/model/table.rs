@@ -11,6 +11,7 @@ use http::header::{HeaderName, HeaderValue};
 use super::cluster::Cluster;
 use super::distribute::Distribution;
 use super::host::HostIndex;
+use super::http_policy::{Cors, Fault};
 use super::matchers::RequestMatch;
 use crate::config::ResourceId;
 use crate::model::methods::MethodSet;
@@ -84,6 +85,10 @@ pub struct Route {
     pub rewrite: Option<Rewrite>,
     /// Route-level header operations.
     pub headers: HeaderRules,
+    /// `fault`: delays and aborts injected before forwarding.
+    pub fault: Option<Fault>,
+    /// `corsPolicy`: preflights answered, responses marked.
+    pub cors: Option<Cors>,
 }
 
 /// What a route does.
@@ -172,6 +177,9 @@ pub struct HeaderRules {
     pub request: HeaderOps,
     /// On the response to the client.
     pub response: HeaderOps,
+    /// `:authority` (or `Host`) given to `set` or `add` of the request: a host rewrite, as
+    /// Istio makes it (`set` wins over `add`).
+    pub authority: Option<HeaderValue>,
 }
 
 /// `set`, `add`, `remove`.
@@ -212,6 +220,33 @@ pub struct Rewrite {
     pub uri: Option<String>,
     /// New authority.
     pub authority: Option<HeaderValue>,
+    /// `uriRegexRewrite` (wins over `uri`).
+    pub regex: Option<RegexRewrite>,
+}
+
+/// `uriRegexRewrite`, as Envoy's `regex_rewrite`: every match of `pattern` in the path (the
+/// query aside) is replaced by `substitution`.
+#[derive(Debug, Clone)]
+pub struct RegexRewrite {
+    /// The RE2 pattern.
+    pub pattern: regex::Regex,
+    /// The replacement in the `regex` crate's syntax (`\1` written as `${1}`).
+    pub substitution: String,
+}
+
+impl RegexRewrite {
+    /// The path and query after the rewrite (the query is kept as is).
+    pub fn apply(&self, path: &str, query: Option<&str>) -> String {
+        let mut out = self
+            .pattern
+            .replace_all(path, self.substitution.as_str())
+            .into_owned();
+        if let Some(q) = query {
+            out.push('?');
+            out.push_str(q);
+        }
+        out
+    }
 }
 
 /// `redirect`.
@@ -219,14 +254,29 @@ pub struct Rewrite {
 pub struct Redirect {
     /// New path.
     pub uri: Option<String>,
+    /// Replaces the matched prefix of the path (`prefixRewrite`).
+    pub prefix_rewrite: Option<String>,
     /// New authority.
     pub authority: Option<String>,
     /// New port.
-    pub port: Option<u16>,
+    pub port: RedirectPort,
     /// New scheme.
     pub scheme: Option<String>,
     /// Status (301 by default).
     pub status: http::StatusCode,
+}
+
+/// The port of a redirect's `Location`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RedirectPort {
+    /// None set, or `derivePort: FROM_PROTOCOL_DEFAULT`: the request's host as it came (its
+    /// port dropped when the scheme changes away from its default).
+    #[default]
+    Unset,
+    /// `derivePort: FROM_REQUEST_PORT`: the port the request was addressed to.
+    FromRequest,
+    /// `port`.
+    Fixed(u16),
 }
 
 /// `directResponse`.

@@ -7,24 +7,35 @@
 //!    `CONNECT` 405;
 //! 2. **route**: the snapshot is loaded once (lock-free) and [`crate::route::find`] decides;
 //!    404 `NR` when nothing matches; redirects and direct responses are answered here;
-//! 3. **prepare**: hop-by-hop headers removed, `x-forwarded-for` appended, `x-request-id`
-//!    added, route and destination header operations and rewrites applied;
-//! 4. **endpoint**: the cluster's load balancer picks one (503 `UH` when none; 503 `UO` over
+//! 3. **cors** ([`cors`], Envoy's CORS filter): a preflight from an allowed origin is answered
+//!    200 with the policy's headers (never mirrored); one from another origin goes on
+//!    (`FORWARD`) or is answered 200 bare (`IGNORE`); other requests from an allowed origin get
+//!    `access-control-allow-origin` (and expose/credentials) on their answer;
+//! 4. **fault** ([`fault`], Envoy's fault filter, before the router): the rolled delay (`DI`),
+//!    then the rolled abort (`FI`: the status, or a gRPC status to a gRPC client); an aborted
+//!    request is never forwarded nor mirrored, a delayed one's mirrors go out after the delay;
+//! 5. **prepare**: hop-by-hop headers removed, `x-forwarded-for` appended, `x-request-id`
+//!    added, route and destination header operations and rewrites applied (the host: `rewrite.authority`,
+//!    else the route's `:authority` header, else the destination's);
+//! 6. **endpoint**: the cluster's load balancer picks one (503 `UH` when none; 503 `UO` over
 //!    the connection pool limit);
-//! 5. **mirrors**: each selected mirror takes a permit and a tap on the request body, and is
+//! 7. **mirrors**: each selected mirror takes a permit and a tap on the request body, and is
 //!    sent from its own task with the same headers (Host `-shadow`); never awaited
 //!    ([`mirror`]);
-//! 6. **forward**: the primary is sent through the pooled client under the route timeout
+//! 8. **forward**: the primary is sent through the pooled client under the route timeout
 //!    (connect failure 503 `UF`, reset 502 `UC`, timeout 504 `UT`);
-//! 7. **respond**: hop-by-hop headers removed, response header operations applied, the body
+//! 9. **respond**: hop-by-hop headers removed, response header operations applied, the body
 //!    streamed back through an [`body::ObservedBody`] that records the exchange when it ends.
 //!
 //! Whatever happens, the exchange is recorded exactly once ([`record`]).
 
 pub mod body;
+mod cors;
+mod fault;
 pub mod headers;
 pub mod local;
 pub mod mirror;
+mod prepare;
 mod record;
 mod rewrite;
 pub mod server;
@@ -101,6 +112,8 @@ pub(crate) struct RequestCtx {
     parts: http::request::Parts,
     /// The exchange, recorded once.
     record: ExchangeRecord,
+    /// CORS headers the answer gets (the origin is allowed; see [`cors`]).
+    cors_marks: http::HeaderMap,
 }
 
 impl Proxy {
@@ -123,6 +136,7 @@ impl Proxy {
         let cx = RequestCtx {
             parts,
             record: ExchangeRecord::new(self.telemetry.clone(), started, exchange),
+            cors_marks: http::HeaderMap::new(),
         };
         Ok(match self.proxy(&snapshot, cx, body, &conn).await {
             Ok(resp) => resp,

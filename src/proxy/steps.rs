@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use http::header::{self, HeaderValue};
+use http::header;
 use http::{Request, Response, StatusCode, Version};
 use http_body_util::BodyExt;
 use hyper::body::{Body as _, Incoming};
@@ -13,7 +13,7 @@ use hyper::body::{Body as _, Incoming};
 use super::body::{ClientBodyFailure, ObservedBody, Stall, Tap, TeeBody, Upload};
 use super::mirror::{MirrorOutcome, MirrorRequest};
 use super::record::InFlight;
-use super::rewrite::rewritten_path;
+use super::rewrite::{redirect_path, rewritten_path};
 use super::{ConnInfo, Proxy, RequestCtx, headers, local};
 use crate::model::host::split_authority;
 use crate::model::methods::MethodSet;
@@ -24,13 +24,13 @@ use crate::upstream::{Failure, UpstreamBody};
 
 /// A step's result: go on with `T`, or end with this (recorded) answer. Boxed: local answers
 /// are the rare path, and a small `Result` keeps the common one cheap to move.
-type Step<T> = Result<T, Box<Response<UpstreamBody>>>;
+pub(super) type Step<T> = Result<T, Box<Response<UpstreamBody>>>;
 
 /// Where routing sent the request.
-struct Routed<'t> {
-    decision: Decision<'t>,
-    destination: &'t RouteDestination,
-    cluster: &'t Arc<Cluster>,
+pub(super) struct Routed<'t> {
+    pub(super) decision: Decision<'t>,
+    pub(super) destination: &'t RouteDestination,
+    pub(super) cluster: &'t Arc<Cluster>,
 }
 
 /// The primary's upstream request, ready to send.
@@ -51,6 +51,8 @@ impl Proxy {
     ) -> Step<Response<UpstreamBody>> {
         let authority = cx.authority(conn)?;
         let routed = cx.route(&snapshot.table, &authority)?;
+        cx.cors(routed.decision.route)?;
+        cx.fault(&routed).await?;
         cx.prepare(conn, &routed, &authority);
         let upstream = cx.choose_endpoint(&routed, &authority)?;
         let taps = self.start_mirrors(&mut cx, &routed, &body, &upstream.path_and_query);
@@ -58,7 +60,7 @@ impl Proxy {
         Ok(self.respond(cx, &routed, response))
     }
 
-    /// 5. mirrors: each selected mirror takes a permit and a tap on the body and is sent from
+    /// 7. mirrors: each selected mirror takes a permit and a tap on the body and is sent from
     ///    its own task; the others are counted as skipped.
     fn start_mirrors(
         &self,
@@ -120,7 +122,7 @@ impl Proxy {
         taps
     }
 
-    /// 6. forward: the primary, through the pooled client. The route timeout starts once the
+    /// 8. forward: the primary, through the pooled client. The route timeout starts once the
     ///    client's body has ended (as Envoy's does); the upload has its own idle timeout. A failed
     ///    client body is the client's fault and never counts against the upstream.
     async fn forward(
@@ -198,7 +200,7 @@ impl Proxy {
         Err(Box::new(cx.record.upstream_failed(outcome)))
     }
 
-    /// 7. respond: response headers cleaned and rewritten, the body streamed back observed; the
+    /// 9. respond: response headers cleaned and rewritten, the body streamed back observed; the
     ///    exchange is recorded when the body ends.
     fn respond(
         &self,
@@ -210,6 +212,7 @@ impl Proxy {
         headers::strip_hop_by_hop(&mut parts.headers);
         (routed.destination.headers.response).apply(&mut parts.headers);
         (routed.decision.route.headers.response).apply(&mut parts.headers);
+        parts.headers.extend(cx.cors_marks);
         let mut record = cx.record;
         record.exchange.status = parts.status.as_u16();
         let capture = if record.exchange.compare {
@@ -288,50 +291,36 @@ impl RequestCtx {
             }
         };
         self.record.exchange.route = Some(decision.route.name.clone());
-        let (uri, route) = (&self.parts.uri, decision.route);
-        match (&decision.target, &route.action) {
+        let route = decision.route;
+        let local = match (&decision.target, &route.action) {
             (
                 Target::Forward {
                     destination,
                     cluster,
                 },
                 _,
-            ) => Ok(Routed {
-                destination,
-                cluster,
-                decision,
-            }),
+            ) => {
+                return Ok(Routed {
+                    destination,
+                    cluster,
+                    decision,
+                });
+            }
             (Target::Local, Action::Redirect(r)) => {
-                let resp = local::redirect(r, host, port, uri.path(), uri.query());
-                Err(Box::new(self.record.local_response(resp)))
+                let path = redirect_path(&decision, r, &self.parts.uri);
+                local::redirect(r, authority, decision.port, &path)
             }
-            (Target::Local, Action::Direct(d)) => {
-                Err(Box::new(self.record.local_response(local::direct(d))))
-            }
+            (Target::Local, Action::Direct(d)) => local::direct(d),
             (Target::Local, Action::Forward(_)) => {
                 unreachable!("forward routes always target a cluster")
             }
-        }
-    }
-
-    /// 3. prepare: the upstream request's headers.
-    fn prepare(&mut self, conn: &ConnInfo, routed: &Routed<'_>, authority: &str) {
-        let headers = &mut self.parts.headers;
-        headers::strip_hop_by_hop(headers);
-        headers::add_forwarded(headers, conn.remote.ip());
-        self.record.exchange.request_id = headers::ensure_request_id(headers);
-        let route = routed.decision.route;
-        let upstream_host = match route.rewrite.as_ref().and_then(|r| r.authority.clone()) {
-            Some(a) => a,
-            None => HeaderValue::from_str(authority)
-                .unwrap_or_else(|_| HeaderValue::from_static("unknown")),
         };
-        headers.insert(header::HOST, upstream_host);
-        route.headers.request.apply(headers);
-        routed.destination.headers.request.apply(headers);
+        // Envoy's CORS filter runs before the router's redirect or direct response.
+        self.cors(route)?;
+        Err(Box::new(self.marked(local)))
     }
 
-    /// 4. endpoint: the load balancer's pick (or the named host for passthrough), held in
+    /// 6. endpoint: the load balancer's pick (or the named host for passthrough), held in
     ///    flight against the cluster's limit.
     fn choose_endpoint(&mut self, routed: &Routed<'_>, authority: &str) -> Step<Upstream> {
         let cluster = routed.cluster;

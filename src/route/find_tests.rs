@@ -237,3 +237,51 @@ fn a_service_without_virtual_service_gets_the_default_route() {
     other_port.authority = "calcbackendsvc:8080";
     assert!(subset(&t, &other_port).contains("has no port 8080"));
 }
+
+#[test]
+fn faults_roll_against_their_shares() {
+    let t = table(&vs(
+        "  - route: [{destination: {host: calcbackendsvc, subset: v1}}]\n    fault:\n      delay: {fixedDelay: 1s, percentage: {value: 50}}\n      abort: {httpStatus: 503, percentage: {value: 0.5}}\n",
+    ));
+    let headers = HeaderMap::new();
+    let head = RequestHead {
+        method: "GET",
+        scheme: "http",
+        authority: "calcbackendsvc",
+        host: "calcbackendsvc",
+        port: None,
+        path: "/",
+        query: None,
+        headers: &headers,
+    };
+    for (roll, delay, abort) in [
+        (0.001, true, true),
+        (0.004_999, true, true),
+        (0.005, true, false),
+        (0.499, true, false),
+        (0.5, false, false),
+    ] {
+        let d = find(&t, &head, &mut || roll).unwrap();
+        let want = super::FaultRolls { delay, abort };
+        assert_eq!(d.faults, want, "roll {roll}");
+    }
+    let legacy = table(&vs(
+        "  - route: [{destination: {host: calcbackendsvc}}]\n    fault: {delay: {fixedDelay: 1s, percent: 30}}\n",
+    ));
+    assert!(find(&legacy, &head, &mut || 0.29).unwrap().faults.delay);
+    assert!(!find(&legacy, &head, &mut || 0.3).unwrap().faults.delay);
+}
+
+#[test]
+fn pseudo_header_matches_route_by_method_and_authority() {
+    let t = table(&vs(
+        "  - match: [{headers: {\":method\": {exact: POST}}}]\n    route: [{destination: {host: calcbackendsvc, subset: v2}}]\n  - match: [{headers: {\":authority\": {regex: \".*:80\"}}}]\n    route: [{destination: {host: calcbackendsvc, subset: v3}}]\n  - route: [{destination: {host: calcbackendsvc, subset: v1}}]\n",
+    ));
+    let mut post = req("/");
+    post.method = "POST";
+    assert_eq!(subset(&t, &post), "v2");
+    let mut with_port = req("/");
+    with_port.authority = "calcbackendsvc:80";
+    assert_eq!(subset(&t, &with_port), "v3");
+    assert_eq!(subset(&t, &req("/")), "v1");
+}

@@ -8,7 +8,8 @@
 //! 2. the virtual host's routes are tried in order, the first whose match blocks hold wins
 //!    (blocks OR'ed, conditions in a block AND'ed, no block = all requests; 404 when none);
 //! 3. a weighted destination is picked ([`Distribution`](crate::model::distribute::Distribution));
-//! 4. each mirror is rolled against its percentage.
+//! 4. each mirror is rolled against its percentage, then the route's fault delay and abort
+//!    (Envoy's fault filter: parts per million).
 //!
 //! The matchers and the host index it walks are built by [`crate::model`]; this module imports
 //! only `model`, never `config`, and nothing above it (proxy, upstream, telemetry).
@@ -23,6 +24,7 @@ mod props_tests;
 use std::sync::Arc;
 
 use crate::model::host::HostLookupError;
+use crate::model::http_policy::selected;
 use crate::model::{Action, Cluster, Route, RouteDestination, RouteTable, VirtualHost};
 
 pub use crate::model::matchers::RequestHead;
@@ -63,6 +65,17 @@ pub struct Decision<'t> {
     pub target: Target<'t>,
     /// Bit `i` set: mirror to `route.mirrors[i]`.
     pub mirrors: u64,
+    /// The route's fault injection, rolled for this request.
+    pub faults: FaultRolls,
+}
+
+/// Which of the route's faults apply to this request (each rolled against its share).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FaultRolls {
+    /// Delay it.
+    pub delay: bool,
+    /// Abort it.
+    pub abort: bool,
 }
 
 /// The chosen action.
@@ -147,6 +160,13 @@ pub fn find<'t>(
             mirrors |= 1 << i;
         }
     }
+    let faults = route
+        .fault
+        .as_ref()
+        .map_or(FaultRolls::default(), |f| FaultRolls {
+            delay: (f.delay.as_ref()).is_some_and(|d| selected(d.per_million, roll())),
+            abort: (f.abort.as_ref()).is_some_and(|a| selected(a.per_million, roll())),
+        });
     Ok(Decision {
         vhost,
         route,
@@ -155,5 +175,6 @@ pub fn find<'t>(
         port: Some(port),
         target,
         mirrors,
+        faults,
     })
 }

@@ -156,6 +156,18 @@ mod tests {
     }
 
     #[test]
+    fn injected_faults_carry_envoys_flags() {
+        for (flag, text) in [
+            (Flag::DelayInjected, " DI\n"),
+            (Flag::FaultInjected, " FI\n"),
+            (Flag::DelayedThenAborted, " DI,FI\n"),
+        ] {
+            let line = text_line(&exchange(false, flag));
+            assert!(line.ends_with(text), "{line:?}");
+        }
+    }
+
+    #[test]
     fn json_lines_parse() {
         let v: serde_json::Value =
             serde_json::from_str(&json_line(&exchange(true, Flag::None))).unwrap();

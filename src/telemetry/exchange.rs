@@ -34,6 +34,12 @@ pub enum Flag {
     StreamIdleTimeout,
     /// `UPE`: upstream protocol error (e.g. reset mid-body).
     ProtocolError,
+    /// `DI`: the request was delayed by fault injection.
+    DelayInjected,
+    /// `FI`: the request was aborted by fault injection.
+    FaultInjected,
+    /// `DI,FI`: delayed, then aborted, by fault injection (Envoy writes both flags).
+    DelayedThenAborted,
     /// `MO`: mirror not sent because too many are in flight (shadowmesh's own).
     MirrorOverflow,
     /// `MB`: mirror not sent or cut off: the body is larger than the mirror limit (shadowmesh's own).
@@ -55,6 +61,9 @@ impl Flag {
             Self::DownstreamProtocolError => "DPE",
             Self::StreamIdleTimeout => "SI",
             Self::ProtocolError => "UPE",
+            Self::DelayInjected => "DI",
+            Self::FaultInjected => "FI",
+            Self::DelayedThenAborted => "DI,FI",
             Self::MirrorOverflow => "MO",
             Self::MirrorBodyTooLarge => "MB",
         }

@@ -9,10 +9,12 @@
 //! [`WorkloadEntrySpec`]); all are re-exported here. Imports nothing of the crate.
 
 mod destination_rule;
+mod http_policy;
 mod service_entry;
 mod virtual_service;
 
 pub use destination_rule::*;
+pub use http_policy::*;
 pub use service_entry::*;
 pub use virtual_service::*;
 

@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_yaml_ng::Value;
 
+use super::{CorsPolicy, HttpFaultInjection, RegexRewrite};
+
 /// `VirtualService.spec`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
@@ -47,8 +49,8 @@ pub struct HttpRoute {
     pub timeout: Option<String>,
     /// Retries (not supported: warned).
     pub retries: Option<Value>,
-    /// Fault injection (not supported: warned).
-    pub fault: Option<Value>,
+    /// Fault injection: delays and aborts.
+    pub fault: Option<HttpFaultInjection>,
     /// One mirror destination.
     pub mirror: Option<Destination>,
     /// Several mirror destinations, each with its own percentage (Istio 1.19+).
@@ -57,8 +59,8 @@ pub struct HttpRoute {
     pub mirror_percent: Option<i64>,
     /// Percentage of requests mirrored to `mirror`.
     pub mirror_percentage: Option<Percent>,
-    /// CORS (not supported: warned).
-    pub cors_policy: Option<Value>,
+    /// CORS: preflights answered, responses marked.
+    pub cors_policy: Option<CorsPolicy>,
     /// Header manipulation for requests and responses.
     pub headers: Option<Headers>,
 }
@@ -175,6 +177,8 @@ pub struct HttpRedirect {
     pub scheme: Option<String>,
     /// Status code, default 301.
     pub redirect_code: Option<u16>,
+    /// Replaces the matched prefix of the path.
+    pub prefix_rewrite: Option<String>,
 }
 
 /// `HTTPDirectResponse`.
@@ -205,8 +209,8 @@ pub struct HttpRewrite {
     pub uri: Option<String>,
     /// Replaces the Host/`:authority`.
     pub authority: Option<String>,
-    /// Regex rewrite of the path (not supported: warned).
-    pub uri_regex_rewrite: Option<Value>,
+    /// Regex rewrite of the path.
+    pub uri_regex_rewrite: Option<RegexRewrite>,
 }
 
 /// `Headers`: manipulation of request and response headers.

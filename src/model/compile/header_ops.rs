@@ -1,5 +1,6 @@
 //! Header operations (`headers.request` / `headers.response`: `set`, `add`, `remove`) of a route
-//! or a destination, with names and values checked.
+//! or a destination, with names and values checked; `:authority`/`Host` in `set` or `add` is
+//! taken out as a host rewrite, as Istio does.
 //!
 //! Imports only [`crate::config`] and [`crate::model`].
 
@@ -14,10 +15,35 @@ pub(super) fn header_rules(h: Option<&Headers>, r: &mut Reporter<'_>, f: &str) -
     let Some(h) = h else {
         return HeaderRules::default();
     };
+    let request = h.request.as_ref();
     HeaderRules {
-        request: header_ops(h.request.as_ref(), r, &format!("{f}.request")),
+        request: header_ops(request, r, &format!("{f}.request")),
         response: header_ops(h.response.as_ref(), r, &format!("{f}.response")),
+        authority: request.and_then(|ops| authority(ops, r, &format!("{f}.request"))),
     }
+}
+
+/// Istio's `isAuthorityHeader`: `:authority` or `Host`, in any case.
+fn is_authority(name: &str) -> bool {
+    name.eq_ignore_ascii_case(":authority") || name.eq_ignore_ascii_case("host")
+}
+
+/// The host rewrite an `:authority`/`Host` in `set` or `add` makes (`set` wins), as Istio's
+/// `TranslateHeadersOperations` turns it into Envoy's `host_rewrite_literal`.
+fn authority(ops: &HeaderOperations, r: &mut Reporter<'_>, f: &str) -> Option<HeaderValue> {
+    let mut found = None;
+    for (map, kind) in [(&ops.add, "add"), (&ops.set, "set")] {
+        for (k, v) in map.iter().filter(|(k, _)| is_authority(k)) {
+            match HeaderValue::from_str(v) {
+                Ok(value) => found = Some(value),
+                Err(_) => r.error(
+                    format!("{f}.{kind}.{k}"),
+                    format!("{v:?} is not a valid authority"),
+                ),
+            }
+        }
+    }
+    found
 }
 
 /// One direction's operations.
@@ -39,11 +65,13 @@ fn header_ops(ops: Option<&HeaderOperations>, r: &mut Reporter<'_>, f: &str) -> 
     out.set = ops
         .set
         .iter()
+        .filter(|(k, _)| !is_authority(k))
         .filter_map(|(k, v)| pair(k, v, format!("{f}.set.{k}"), r))
         .collect();
     out.add = ops
         .add
         .iter()
+        .filter(|(k, _)| !is_authority(k))
         .filter_map(|(k, v)| pair(k, v, format!("{f}.add.{k}"), r))
         .collect();
     for (i, k) in ops.remove.iter().enumerate() {

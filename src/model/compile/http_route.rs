@@ -10,13 +10,17 @@ use std::time::Duration;
 use http::header::HeaderValue;
 
 use crate::config::diag::Reporter;
-use crate::config::wire::{HttpMatchRequest, HttpRewrite, HttpRoute};
+use crate::config::wire::{
+    HttpMatchRequest, HttpRewrite, HttpRoute, RegexRewrite as WireRegexRewrite,
+};
 use crate::model::duration::parse_duration;
 use crate::model::matchers::RequestMatch;
 use crate::model::matchers::request::InvalidRequestMatch;
-use crate::model::table::{Action, Rewrite, Route};
+use crate::model::matchers::string::MAX_REGEX_LEN;
+use crate::model::table::{Action, RegexRewrite, Rewrite, Route};
 
 use super::header_ops::header_rules;
+use super::http_policy;
 use super::local_response::{direct, redirect};
 use super::{Compiler, ProxyIdentity};
 
@@ -31,6 +35,9 @@ impl Compiler<'_> {
     ) -> Option<Route> {
         let f = format!("spec.http[{i}]");
         warn_unsupported(route, r, &f);
+        // Checked first: Istio refuses a bad fault or CORS policy whoever the route is for.
+        let fault = http_policy::fault(route, r, &f);
+        let cors = http_policy::cors(route, r, &f);
         let matches = self.matches(route, r, &f)?;
         let action = self.action(route, ns, r, &f);
         // Mirrors are checked even when the action has errors, so all are reported at once.
@@ -44,6 +51,9 @@ impl Compiler<'_> {
         }
         let timeout = timeout(route.timeout.as_deref(), r, &f);
         let rewrite = route.rewrite.as_ref().and_then(|rw| rewrite(rw, r, &f));
+        let (Ok(fault), Ok(cors)) = (fault, cors) else {
+            return None;
+        };
         Some(Route {
             name: route.name.clone().unwrap_or_else(|| format!("http[{i}]")),
             matches,
@@ -52,6 +62,8 @@ impl Compiler<'_> {
             timeout,
             rewrite,
             headers: header_rules(route.headers.as_ref(), r, &format!("{f}.headers")),
+            fault,
+            cors,
         })
     }
 
@@ -121,16 +133,6 @@ fn warn_unsupported(route: &HttpRoute, r: &mut Reporter<'_>, f: &str) {
             "retries are not performed (each request is tried once)",
         ),
         (
-            "fault",
-            route.fault.is_some(),
-            "fault injection is not supported; ignored",
-        ),
-        (
-            "corsPolicy",
-            route.cors_policy.is_some(),
-            "CORS is not handled; ignored",
-        ),
-        (
             "delegate",
             route.delegate.is_some(),
             "delegation is not supported; ignored",
@@ -187,14 +189,13 @@ fn timeout(text: Option<&str>, r: &mut Reporter<'_>, f: &str) -> Option<Duration
     }
 }
 
-/// `rewrite`: a new path (or prefix) and authority; `None` when it changes nothing.
+/// `rewrite`: a new path (or prefix, or regex rewrite) and authority; `None` when it changes
+/// nothing.
 fn rewrite(rw: &HttpRewrite, r: &mut Reporter<'_>, f: &str) -> Option<Rewrite> {
-    if rw.uri_regex_rewrite.is_some() {
-        r.warning(
-            format!("{f}.rewrite.uriRegexRewrite"),
-            "not supported; ignored",
-        );
-    }
+    let regex = rw
+        .uri_regex_rewrite
+        .as_ref()
+        .and_then(|re| regex_rewrite(re, r, &format!("{f}.rewrite.uriRegexRewrite")));
     let authority = match &rw.authority {
         Some(a) => match HeaderValue::from_str(a) {
             Ok(v) => Some(v),
@@ -208,8 +209,91 @@ fn rewrite(rw: &HttpRewrite, r: &mut Reporter<'_>, f: &str) -> Option<Rewrite> {
         },
         None => None,
     };
-    (rw.uri.is_some() || authority.is_some()).then(|| Rewrite {
+    (rw.uri.is_some() || authority.is_some() || regex.is_some()).then(|| Rewrite {
         uri: rw.uri.clone(),
         authority,
+        regex,
     })
+}
+
+/// `uriRegexRewrite`: the pattern compiled as RE2 (unanchored, as Envoy's `regex_rewrite`), the
+/// substitution's `\N` groups turned into the `regex` crate's `${N}`.
+fn regex_rewrite(wire: &WireRegexRewrite, r: &mut Reporter<'_>, f: &str) -> Option<RegexRewrite> {
+    if wire.pattern.len() > MAX_REGEX_LEN {
+        r.error(
+            format!("{f}.match"),
+            format!("regex is over {MAX_REGEX_LEN} characters"),
+        );
+        return None;
+    }
+    match regex::Regex::new(&wire.pattern) {
+        Ok(pattern) => Some(RegexRewrite {
+            pattern,
+            substitution: substitution(&wire.rewrite),
+        }),
+        Err(e) => {
+            r.error(format!("{f}.match"), format!("invalid regex: {e}"));
+            None
+        }
+    }
+}
+
+/// RE2's substitution (`\1`, `\\` for a backslash) in the `regex` crate's syntax (`${1}`, `$$`
+/// for a dollar).
+fn substitution(re2: &str) -> String {
+    let mut out = String::with_capacity(re2.len());
+    let mut chars = re2.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '$' => out.push_str("$$"),
+            '\\' => match chars.peek().copied() {
+                Some(d) if d.is_ascii_digit() => {
+                    chars.next();
+                    out.push_str(&format!("${{{d}}}"));
+                }
+                Some('\\') => {
+                    chars.next();
+                    out.push('\\');
+                }
+                _ => out.push('\\'),
+            },
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::substitution;
+
+    #[test]
+    fn regex_rewrites_replace_matching_portions_as_istio_documents() {
+        use crate::model::table::RegexRewrite;
+        // Istio's two examples (its first, "/customprefix/\2/\1", would give a double slash
+        // in RE2 as here: `\2` starts with `/`), then Envoy's "every match" one; the query is
+        // kept.
+        for (pattern, rewrite, path, want) in [
+            (
+                r"^/service/([^/]+)(/.*)$",
+                r"/customprefix\2/\1",
+                "/service/update/v1/api",
+                "/customprefix/v1/api/update",
+            ),
+            ("(?i)/xxx/", "/yyy/", "/aaa/XxX/bbb", "/aaa/yyy/bbb"),
+            ("one", "two", "/xxx/one/yyy/one/zzz", "/xxx/two/yyy/two/zzz"),
+        ] {
+            let re = RegexRewrite {
+                pattern: regex::Regex::new(pattern).unwrap(),
+                substitution: substitution(rewrite),
+            };
+            assert_eq!(re.apply(path, Some("q=1")), format!("{want}?q=1"));
+        }
+    }
+
+    #[test]
+    fn re2_groups_become_regex_crate_groups() {
+        assert_eq!(substitution(r"\2/instance/\1"), "${2}/instance/${1}");
+        assert_eq!(substitution(r"/cost/$5\\x"), r"/cost/$$5\x");
+    }
 }

@@ -1,4 +1,5 @@
-//! Routes answered by the proxy itself: `redirect` (a 3xx status, optional port) and
+//! Routes answered by the proxy itself: `redirect` (a 3xx status, port, scheme, authority, a
+//! new path or prefix) and
 //! `directResponse` (a status and a body given as a string or base64 bytes).
 //!
 //! Imports only [`crate::config`] and [`crate::model`].
@@ -8,23 +9,33 @@ use bytes::Bytes;
 
 use crate::config::diag::Reporter;
 use crate::config::wire::{HttpDirectResponse, HttpRedirect};
-use crate::model::table::{DirectResponse, Redirect};
+use crate::model::table::{DirectResponse, Redirect, RedirectPort};
 
-/// `redirect` of route field `f`.
+/// `redirect` of route field `f`: Istio's `ApplyRedirect` (codes 301, 302, 303, 307, 308;
+/// `port` or `derivePort`).
 pub(super) fn redirect(rd: &HttpRedirect, r: &mut Reporter<'_>, f: &str) -> Option<Redirect> {
-    if rd.derive_port.is_some() {
-        r.warning(format!("{f}.redirect.derivePort"), "not supported; ignored");
-    }
-    let status = http::StatusCode::from_u16(rd.redirect_code.unwrap_or(301))
-        .ok()
-        .filter(|s| s.is_redirection());
+    let code = rd.redirect_code.unwrap_or(301);
+    let status = [301, 302, 303, 307, 308]
+        .contains(&code)
+        .then(|| http::StatusCode::from_u16(code).ok())
+        .flatten();
     let Some(status) = status else {
-        r.error(format!("{f}.redirect.redirectCode"), "must be a 3xx status");
+        r.error(
+            format!("{f}.redirect.redirectCode"),
+            format!("{code} is not a redirect code Envoy supports: use 301, 302, 303, 307 or 308"),
+        );
         return None;
     };
-    let port = match rd.port {
-        Some(p) => match u16::try_from(p).ok().filter(|p| *p > 0) {
-            Some(p) => Some(p),
+    let port = match (rd.port, rd.derive_port.as_deref()) {
+        (Some(_), Some(_)) => {
+            r.error(
+                format!("{f}.redirect"),
+                "set only one of port and derivePort",
+            );
+            return None;
+        }
+        (Some(p), None) => match u16::try_from(p).ok().filter(|p| *p > 0) {
+            Some(p) => RedirectPort::Fixed(p),
             None => {
                 r.error(
                     format!("{f}.redirect.port"),
@@ -33,13 +44,29 @@ pub(super) fn redirect(rd: &HttpRedirect, r: &mut Reporter<'_>, f: &str) -> Opti
                 return None;
             }
         },
-        None => None,
+        (None, Some("FROM_REQUEST_PORT")) => RedirectPort::FromRequest,
+        (None, Some("FROM_PROTOCOL_DEFAULT") | None) => RedirectPort::Unset,
+        (None, Some(other)) => {
+            r.error(
+                format!("{f}.redirect.derivePort"),
+                format!("{other:?} is not one of FROM_PROTOCOL_DEFAULT, FROM_REQUEST_PORT"),
+            );
+            return None;
+        }
     };
+    if rd.uri.is_some() && rd.prefix_rewrite.is_some() {
+        r.error(
+            format!("{f}.redirect"),
+            "redirect may only specify one of uri or prefixRewrite",
+        );
+        return None;
+    }
     Some(Redirect {
-        uri: rd.uri.clone(),
-        authority: rd.authority.clone(),
+        uri: rd.uri.clone().filter(|u| !u.is_empty()),
+        prefix_rewrite: rd.prefix_rewrite.clone().filter(|p| !p.is_empty()),
+        authority: rd.authority.clone().filter(|a| !a.is_empty()),
         port,
-        scheme: rd.scheme.clone(),
+        scheme: rd.scheme.clone().filter(|s| !s.is_empty()),
         status,
     })
 }

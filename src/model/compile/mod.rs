@@ -8,6 +8,7 @@
 //! - [`destination`]: a `Destination` to its cluster(s);
 //! - [`virtual_service`]: a VirtualService to a virtual host;
 //! - [`http_route`]: one `http` route (matches, action, timeout, rewrite);
+//! - [`http_policy`]: its `fault` and `corsPolicy`;
 //! - [`forward`]: weighted destinations and mirrors;
 //! - [`local_response`]: `redirect` and `directResponse`;
 //! - [`header_ops`]: header `set`/`add`/`remove`.
@@ -18,6 +19,7 @@ mod destination;
 mod destination_rule;
 mod forward;
 mod header_ops;
+mod http_policy;
 mod http_route;
 mod local_response;
 mod traffic_policy;
@@ -179,6 +181,8 @@ impl Compiler<'_> {
                     timeout: None,
                     rewrite: None,
                     headers: HeaderRules::default(),
+                    fault: None,
+                    cors: None,
                 }],
                 compare_ignore: Arc::new(Vec::new()),
                 compare_unordered: Arc::new(Vec::new()),

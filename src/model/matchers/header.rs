@@ -1,6 +1,7 @@
-//! Header matches (`headers` and `withoutHeaders`): a lower-case header name and a
-//! [`StringMatcher`] over its value. Several values of one header are matched joined by `,`,
-//! as Envoy does.
+//! Header matches (`headers` and `withoutHeaders`): a lower-case header name, or one of the
+//! pseudo-headers `:method`, `:authority`, `:scheme`, `:path`, and a [`StringMatcher`] over its
+//! value. Several values of one header are matched joined by `,`, as Envoy does; `regex: "*"` is
+//! Istio's "present".
 //!
 //! Owns the checks on a header condition (lower-case, valid name, value match). Imports only
 //! [`crate::config::wire`].
@@ -10,18 +11,62 @@ use std::borrow::Cow;
 use http::HeaderMap;
 use http::header::HeaderName;
 
+use super::request::RequestHead;
 use super::string::{StringMatchError, StringMatcher};
 use crate::config::wire::StringMatch;
 
 /// One compiled header match.
 #[derive(Debug, Clone)]
 pub struct HeaderMatcher {
-    /// Header name (lower-case).
-    pub name: HeaderName,
+    /// Header name (lower-case), or a pseudo-header.
+    pub name: HeaderKey,
     /// What the value must satisfy.
     pub value: StringMatcher,
     /// `withoutHeaders`: the match holds when the header does NOT match.
     pub invert: bool,
+}
+
+/// What a header match looks at: a header, or one of the pseudo-headers Envoy's header
+/// matchers see (Istio passes `headers` keys to Envoy as they are).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeaderKey {
+    /// A request header.
+    Header(HeaderName),
+    /// `:method`.
+    Method,
+    /// `:authority` (the raw Host, port included).
+    Authority,
+    /// `:scheme` (`http`).
+    Scheme,
+    /// `:path`: the path **and** the query, as Envoy's `:path` is.
+    Path,
+}
+
+impl HeaderKey {
+    /// The name as written in config.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Header(h) => h.as_str(),
+            Self::Method => ":method",
+            Self::Authority => ":authority",
+            Self::Scheme => ":scheme",
+            Self::Path => ":path",
+        }
+    }
+
+    /// The value in `req`; `None` when the header is absent or not UTF-8.
+    fn value<'a>(&self, req: &RequestHead<'a>) -> Option<Cow<'a, str>> {
+        Some(Cow::Borrowed(match self {
+            Self::Header(h) => return header_value(req.headers, h),
+            Self::Method => req.method,
+            Self::Authority => req.authority,
+            Self::Scheme => req.scheme,
+            Self::Path => match req.query {
+                Some(q) => return Some(Cow::Owned(format!("{}?{q}", req.path))),
+                None => req.path,
+            },
+        }))
+    }
 }
 
 /// One entry of `headers` or `withoutHeaders`, as written.
@@ -44,6 +89,9 @@ pub enum InvalidHeaderMatch {
     /// Not a valid HTTP header name.
     #[error("{0:?} is not a valid header name")]
     InvalidName(String),
+    /// A pseudo-header Envoy has no value for in a request.
+    #[error("{0:?} is not a request pseudo-header: use :method, :authority, :scheme or :path")]
+    UnknownPseudo(String),
     /// The value's `StringMatch` is wrong.
     #[error(transparent)]
     Value(#[from] StringMatchError),
@@ -58,24 +106,63 @@ impl TryFrom<HeaderCondition<'_>> for HeaderMatcher {
                 c.name.to_ascii_lowercase(),
             ));
         }
-        let name = HeaderName::from_bytes(c.name.as_bytes())
-            .map_err(|_| InvalidHeaderMatch::InvalidName(c.name.to_string()))?;
+        let name = match c.name {
+            ":method" => HeaderKey::Method,
+            ":authority" => HeaderKey::Authority,
+            ":scheme" => HeaderKey::Scheme,
+            ":path" => HeaderKey::Path,
+            pseudo if pseudo.starts_with(':') => {
+                return Err(InvalidHeaderMatch::UnknownPseudo(pseudo.to_string()));
+            }
+            name => HeaderKey::Header(
+                HeaderName::from_bytes(name.as_bytes())
+                    .map_err(|_| InvalidHeaderMatch::InvalidName(name.to_string()))?,
+            ),
+        };
+        // Istio: `regex: "*"` is not RE2 but "present" (Envoy's `present_match`).
+        let value = if c.value.regex.as_deref() == Some("*") {
+            StringMatcher::Present
+        } else {
+            StringMatcher::try_from(c.value)?
+        };
         Ok(Self {
             name,
-            value: StringMatcher::try_from(c.value)?,
+            value,
             invert: c.invert,
         })
     }
 }
 
 impl HeaderMatcher {
-    /// Does the request's header map satisfy this match?
-    pub fn matches(&self, headers: &HeaderMap) -> bool {
-        let found = match header_value(headers, &self.name) {
+    /// Does the request satisfy this match? As Istio configures Envoy, an inverted value match
+    /// (`withoutHeaders`, not "present") treats a missing header as empty
+    /// (`treat_missing_header_as_empty`): `withoutHeaders: {x: {regex: ".*"}}` needs no `x`
+    /// to fail.
+    pub fn matches_request(&self, req: &RequestHead<'_>) -> bool {
+        let value = self.name.value(req);
+        let found = match value {
             Some(value) => self.value.matches(&value),
+            None if self.invert && !matches!(self.value, StringMatcher::Present) => {
+                self.value.matches("")
+            }
             None => false,
         };
         found != self.invert
+    }
+
+    /// Like [`matches_request`](Self::matches_request) for a request with only these headers
+    /// (a `GET /` to `localhost`).
+    pub fn matches(&self, headers: &HeaderMap) -> bool {
+        self.matches_request(&RequestHead {
+            method: "GET",
+            scheme: "http",
+            authority: "localhost",
+            host: "localhost",
+            port: None,
+            path: "/",
+            query: None,
+            headers,
+        })
     }
 }
 
@@ -160,6 +247,71 @@ mod tests {
         assert!(!m.matches(&headers(&[("end-user", "jason")])));
         assert!(m.matches(&headers(&[("end-user", "bob")])));
         assert!(m.matches(&headers(&[])));
+    }
+
+    fn re(r: &str) -> StringMatch {
+        regex(r)
+    }
+
+    #[test]
+    fn without_headers_treats_a_missing_header_as_empty_and_star_as_present() {
+        // Istio's "without headers regex match any string" and "... convert to present_match".
+        for (value, sent, want) in [
+            (re(".*"), Some("jason"), false),
+            (re(".*"), Some(""), false),
+            (re(".*"), None, false),
+            (re("*"), Some("jason"), false),
+            (re("*"), Some(""), false),
+            (re("*"), None, true),
+        ] {
+            let m = matcher("end-user", value.clone(), true);
+            let h = match sent {
+                Some(v) => headers(&[("end-user", v)]),
+                None => headers(&[]),
+            };
+            assert_eq!(m.matches(&h), want, "{value:?} {sent:?}");
+        }
+        assert!(matcher("x", re("*"), false).matches(&headers(&[("x", "")])));
+    }
+
+    #[test]
+    fn pseudo_headers_match_the_request_line() {
+        let h = headers(&[]);
+        let req = RequestHead {
+            method: "POST",
+            scheme: "http",
+            authority: "svc:8080",
+            host: "svc",
+            port: Some(8080),
+            path: "/a",
+            query: Some("b=1"),
+            headers: &h,
+        };
+        let exact = |v: &str| StringMatch {
+            exact: Some(v.into()),
+            ..Default::default()
+        };
+        for (name, value, want) in [
+            (":method", exact("POST"), true),
+            (":method", exact("GET"), false),
+            (":authority", exact("svc:8080"), true),
+            (":scheme", exact("http"), true),
+            (":path", exact("/a?b=1"), true),
+            (":path", exact("/a"), false),
+        ] {
+            assert_eq!(
+                matcher(name, value, false).matches_request(&req),
+                want,
+                "{name}"
+            );
+        }
+        let err = HeaderMatcher::try_from(HeaderCondition {
+            name: ":status",
+            value: &StringMatch::default(),
+            invert: false,
+        })
+        .unwrap_err();
+        assert_eq!(err, InvalidHeaderMatch::UnknownPseudo(":status".into()));
     }
 
     #[test]

@@ -204,7 +204,7 @@ impl RequestMatch {
         field(&self.scheme, req.scheme)
             && field(&self.method, req.method)
             && field(&self.authority, req.authority)
-            && self.headers.iter().all(|h| h.matches(req.headers))
+            && self.headers.iter().all(|h| h.matches_request(req))
             && self.query.iter().all(|q| q.matches(req.query))
     }
 }

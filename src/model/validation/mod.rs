@@ -6,7 +6,8 @@
 //!
 //! - [`fields`]: the shared field rules (hosts, FQDNs and wildcards, ports, durations,
 //!   percentages, header names and values);
-//! - [`virtual_service`]: the rules of a `VirtualService`;
+//! - [`virtual_service`]: `VirtualService`, on its own;
+//! - [`http_policy`]: a route's `fault` and `corsPolicy`, called by the compiler;
 //! - [`destination_rule`]: `DestinationRule` and its traffic policies;
 //! - [`service_entry`]: `ServiceEntry` and `WorkloadEntry`.
 //!
@@ -14,6 +15,7 @@
 
 mod destination_rule;
 pub(crate) mod fields;
+pub(crate) mod http_policy;
 mod service_entry;
 mod virtual_service;
 

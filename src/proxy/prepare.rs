@@ -1,0 +1,33 @@
+//! The prepare step: the upstream request's head, from the client's. Hop-by-hop headers go,
+//! `x-forwarded-for` and `x-request-id` are added, the host is rewritten (`rewrite.authority`,
+//! else the route's `:authority`/`Host` header operation, else the destination's, as Istio
+//! orders them) and the route's then the destination's header operations are applied.
+
+use http::header::{self, HeaderValue};
+
+use super::steps::Routed;
+use super::{ConnInfo, RequestCtx, headers};
+
+impl RequestCtx {
+    /// 5. prepare: the upstream request's headers.
+    pub(super) fn prepare(&mut self, conn: &ConnInfo, routed: &Routed<'_>, authority: &str) {
+        let headers = &mut self.parts.headers;
+        headers::strip_hop_by_hop(headers);
+        headers::add_forwarded(headers, conn.remote.ip());
+        self.record.exchange.request_id = headers::ensure_request_id(headers);
+        let route = routed.decision.route;
+        // Istio's precedence: `rewrite.authority`, then the route's `:authority`/`Host`
+        // header, then the destination's.
+        let rewritten = (route.rewrite.as_ref().and_then(|r| r.authority.as_ref()))
+            .or(route.headers.authority.as_ref())
+            .or(routed.destination.headers.authority.as_ref());
+        let upstream_host = match rewritten {
+            Some(a) => a.clone(),
+            None => HeaderValue::from_str(authority)
+                .unwrap_or_else(|_| HeaderValue::from_static("unknown")),
+        };
+        headers.insert(header::HOST, upstream_host);
+        route.headers.request.apply(headers);
+        routed.destination.headers.request.apply(headers);
+    }
+}

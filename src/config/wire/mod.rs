@@ -9,10 +9,14 @@
 //! [`WorkloadEntrySpec`]); all are re-exported here. Imports nothing of the crate.
 
 mod destination_rule;
+mod http_action;
+mod l4_route;
 mod service_entry;
 mod virtual_service;
 
 pub use destination_rule::*;
+pub use http_action::*;
+pub use l4_route::*;
 pub use service_entry::*;
 pub use virtual_service::*;
 

@@ -22,6 +22,8 @@ pub(crate) mod fields;
 mod fields_tests;
 mod header_value;
 mod http_action;
+#[cfg(test)]
+mod http_action_tests;
 mod http_route;
 #[cfg(test)]
 mod http_route_tests;

@@ -12,6 +12,7 @@ fn with(extra: &str) -> String {
     format!("{{{extra}, {TO_BAZ}}}")
 }
 
+#[allow(clippy::too_many_lines, reason = "a table of cases, one entry each")]
 fn virtual_service_cases() -> Vec<Case> {
     let tls = |sni: &str| {
         format!(

@@ -31,6 +31,7 @@ mod http_route_tests;
 mod parity_tests;
 mod scope;
 mod service_entry;
+mod unreachable;
 mod virtual_service;
 #[cfg(test)]
 mod virtual_service_tests;

@@ -237,6 +237,36 @@ pub(super) fn parity_cases() -> Vec<Case> {
         ),
         vs(
             OURS,
+            "rule after a catch-all is never used",
+            "{hosts: [foo.bar], http: [{route: [{destination: {host: a}}]}, {match: [{uri: {prefix: /x}}], route: [{destination: {host: b}}]}]}",
+            Warn,
+        ),
+        vs(
+            OURS,
+            "duplicate match is never used",
+            "{hosts: [foo.bar], http: [{match: [{uri: {exact: /x}}], route: [{destination: {host: a}}]}, {match: [{uri: {exact: /x}}], route: [{destination: {host: b}}]}]}",
+            Warn,
+        ),
+        vs(
+            OURS,
+            "longer prefix after a shorter one is never used",
+            "{hosts: [foo.bar], http: [{match: [{uri: {prefix: /api}}], route: [{destination: {host: a}}]}, {match: [{uri: {prefix: /api/v2}}], route: [{destination: {host: b}}]}]}",
+            Warn,
+        ),
+        vs(
+            OURS,
+            "shorter prefix after a longer one is fine",
+            "{hosts: [foo.bar], http: [{match: [{uri: {prefix: /api/v2}}], route: [{destination: {host: a}}]}, {match: [{uri: {prefix: /api}}], route: [{destination: {host: b}}]}]}",
+            Clean,
+        ),
+        vs(
+            OURS,
+            "tcp rule after a catch-all is never used",
+            "{hosts: [foo.bar], tcp: [{route: [{destination: {host: a}}]}, {match: [{port: 1}], route: [{destination: {host: b}}]}]}",
+            Warn,
+        ),
+        vs(
+            OURS,
             "unknown field named with its path",
             &r("retries: {attempts: 1, tryAgain: true}"),
             Error("spec.http[0].retries.tryAgain"),

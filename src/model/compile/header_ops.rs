@@ -44,6 +44,17 @@ fn header_ops(ops: Option<&HeaderOperations>, r: &mut Reporter<'_>, f: &str) -> 
             );
         }
     }
+    for (op, map) in [("set", &ops.set), ("add", &ops.add)] {
+        for (name, _) in map
+            .iter()
+            .filter(|(k, v)| v.contains('%') && !k.starts_with(':'))
+        {
+            r.warning(
+                format!("{f}.{op}.{name}"),
+                "Envoy's %VARIABLE% substitution (and %% for %) is not implemented: the value is sent as written",
+            );
+        }
+    }
     let regular = |(k, _): &(&String, &String)| !k.starts_with(':');
     out.set = ops
         .set

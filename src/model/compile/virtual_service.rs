@@ -49,7 +49,8 @@ impl Compiler<'_> {
                 routes.push(route);
             }
         }
-        if spec.http.is_empty() {
+        // With no tcp or tls routes either, validation has already refused it.
+        if spec.http.is_empty() && !(spec.tcp.is_empty() && spec.tls.is_empty()) {
             r.warning(
                 "spec.http",
                 "no http routes: requests for these hosts get 404",

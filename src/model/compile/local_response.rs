@@ -84,10 +84,11 @@ pub(super) fn direct(
                     return None;
                 }
             },
+            (None, None) => Bytes::new(),
             _ => {
                 r.error(
                     format!("{f}.directResponse.body"),
-                    "set exactly one of string and bytes",
+                    "set only one of string and bytes",
                 );
                 return None;
             }

@@ -85,9 +85,14 @@ pub(super) fn redirect(
 /// warning over 100 KB).
 pub(super) fn direct_response(d: &HttpDirectResponse, r: &mut Reporter<'_>, f: &str) {
     if let Some(body) = &d.body {
+        if body.string.is_some() && body.bytes.is_some() {
+            r.error(format!("{f}.body"), "set only one of string and bytes");
+        }
         let size = match (&body.string, &body.bytes) {
             (Some(s), _) => s.len(),
-            (None, Some(b)) => b.len() / 4 * 3,
+            (None, Some(b)) => {
+                (b.len() / 4 * 3).saturating_sub(b.bytes().rev().take_while(|c| *c == b'=').count())
+            }
             (None, None) => 0,
         };
         if size > 1024 * 1024 {

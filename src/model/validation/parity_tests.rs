@@ -267,6 +267,48 @@ pub(super) fn parity_cases() -> Vec<Case> {
         ),
         vs(
             OURS,
+            "direct response with an empty body",
+            "{hosts: [foo.bar], http: [{directResponse: {status: 204, body: {}}}]}",
+            Clean,
+        ),
+        vs(
+            OURS,
+            "direct response body with string and bytes",
+            "{hosts: [foo.bar], http: [{directResponse: {status: 200, body: {string: a, bytes: YQ==}}}]}",
+            Error("spec.http[0].directResponse.body"),
+        ),
+        vs(
+            OURS,
+            "redirect with port and derivePort",
+            "{hosts: [foo.bar], http: [{redirect: {port: 8080, derivePort: FROM_REQUEST_PORT}}]}",
+            Error("spec.http[0].redirect"),
+        ),
+        vs(
+            OURS,
+            "redirect with an unknown derivePort",
+            "{hosts: [foo.bar], http: [{redirect: {derivePort: FROM_NOWHERE}}]}",
+            Error("spec.http[0].redirect.derivePort"),
+        ),
+        vs(
+            OURS,
+            "redirect with a bad scheme",
+            "{hosts: [foo.bar], http: [{redirect: {scheme: ftp}}]}",
+            Error("spec.http[0].redirect.scheme"),
+        ),
+        vs(
+            OURS,
+            "retryOn with gRPC conditions and status codes",
+            "{hosts: [foo.bar], http: [{route: [{destination: {host: a}}], retries: {attempts: 2, retryOn: 'cancelled,deadline-exceeded,unavailable,retriable-status-codes,429'}}]}",
+            Clean,
+        ),
+        vs(
+            OURS,
+            "direct response bytes of padding only",
+            "{hosts: [foo.bar], http: [{directResponse: {status: 200, body: {bytes: '=='}}}]}",
+            Valid,
+        ),
+        vs(
+            OURS,
             "unknown field named with its path",
             &r("retries: {attempts: 1, tryAgain: true}"),
             Error("spec.http[0].retries.tryAgain"),

@@ -77,6 +77,10 @@ fn a_problem_seen_by_validation_and_the_compiler_is_one_error() {
             "{hosts: [calcbackendsvc], http: [{redirect: {uri: /x, redirectCode: 200}}]}".into(),
             "spec.http[0].redirect.redirectCode",
         ),
+        (
+            format!("{{hosts: [calcbackendsvc, calcbackendsvc], http: [{{{V1}}}]}}"),
+            "spec.hosts[1]",
+        ),
     ] {
         let (ok, diags) = compiled(&spec);
         let errors: Vec<&Diagnostic> = diags.iter().filter(|d| d.is_error()).collect();

@@ -156,7 +156,9 @@ impl Compiler<'_> {
                 let index = table.virtual_hosts.len();
                 let mut r = Reporter::new(diags, vs.file.clone(), vs.id.to_string());
                 for (i, host) in vhost.hosts.iter().enumerate() {
-                    if !table.hosts.insert(host, index) {
+                    // A host twice in one VirtualService is validation's error.
+                    let again = vhost.hosts[..i].contains(host);
+                    if !table.hosts.insert(host, index) && !again {
                         r.error(
                             format!("spec.hosts[{i}]"),
                             format!(

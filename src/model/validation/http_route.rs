@@ -89,7 +89,20 @@ pub(super) fn validate(route: &HttpRoute, ctx: RouteContext, r: &mut Reporter<'_
     }
     route_destinations(&route.route, r, f);
     if let Some(t) = &route.timeout {
-        report(r, format!("{f}.timeout"), fields::duration(t).map(|_| ()));
+        let hint = |e: String| {
+            if crate::model::duration::parse_duration(t).is_ok_and(|d| d.is_zero()) {
+                format!(
+                    "{e} (Istio refuses 0s; to outlast the proxy-wide limit give a long timeout, e.g. 1h)"
+                )
+            } else {
+                e
+            }
+        };
+        report(
+            r,
+            format!("{f}.timeout"),
+            fields::duration(t).map(|_| ()).map_err(hint),
+        );
     }
 }
 

@@ -170,6 +170,12 @@ fn request_match(
 /// handle yet (pseudo-headers, JWT claims) are dropped with a warning naming them.
 fn routable(m: &HttpMatchRequest, r: &mut Reporter<'_>, f: &str) -> HttpMatchRequest {
     let mut m = m.clone();
+    if m.stat_prefix.is_some() {
+        r.warning(
+            format!("{f}.statPrefix"),
+            "per-match stats are not kept; ignored",
+        );
+    }
     m.port = m.port.filter(|p| *p != 0);
     for value in m.without_headers.values_mut() {
         if value.regex.as_deref() == Some("*") {

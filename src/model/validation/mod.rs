@@ -10,11 +10,13 @@
 //!   names, source labels and namespaces (re-exported by [`fields`]);
 //! - [`virtual_service`]: `VirtualService` (hosts, delegates, gateways, `exportTo`, `tls`, `tcp`),
 //!   [`http_route`] its `http` routes and [`http_action`] their redirect, rewrite, direct
-//!   response and retries;
+//!   response and retries; `unreachable`: Istio's warnings about rules never used;
 //! - [`destination_rule`]: `DestinationRule` and its traffic policies;
 //! - [`service_entry`]: `ServiceEntry` and `WorkloadEntry`.
 //!
-//! Imports only [`crate::config`].
+//! Tests: Istio's VirtualService tables ported case by case (`vs_cases` is their harness;
+//! `*_tests.rs`). Where validation and the compiler flag the same field, `model::compile`
+//! keeps one error. Imports only [`crate::config`] and [`crate::model::duration`].
 
 mod destination_rule;
 pub(crate) mod fields;

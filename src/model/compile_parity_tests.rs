@@ -92,6 +92,22 @@ fn a_problem_seen_by_validation_and_the_compiler_is_one_error() {
 }
 
 #[test]
+fn a_compiler_error_inside_a_route_keeps_validations_error_on_the_route() {
+    let (_, diags) = compiled("{hosts: [calcbackendsvc], http: [{match: [{uri: {regex: '('}}]}]}");
+    let mut fields: Vec<&str> = diags
+        .iter()
+        .filter(|d| d.is_error())
+        .filter_map(|d| d.field.as_deref())
+        .collect();
+    fields.sort_unstable();
+    assert_eq!(
+        fields,
+        ["spec.http[0]", "spec.http[0].match[0].uri"],
+        "{diags:#?}"
+    );
+}
+
+#[test]
 fn mirror_percentage_out_of_range_without_mirror_is_an_error() {
     let (ok, diags) = compiled(&format!(
         "{{hosts: [calcbackendsvc], http: [{{{V1}, mirrorPercentage: {{value: 150}}}}]}}"

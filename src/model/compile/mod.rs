@@ -116,8 +116,9 @@ pub fn compile(
 }
 
 /// Validation (`diags[validated..compiled]`) and the compiler (`diags[compiled..]`) check some
-/// of the same things: where both found an error at the same field (or one inside the other),
-/// the compiler's is kept, so the user reads each problem once and in the compiler's order.
+/// of the same things: where both found an error at the same field (or validation's is inside
+/// the compiler's, e.g. `spec.http[0].route` in `spec.http[0]`), the compiler's is kept, so the
+/// user reads each problem once and in the compiler's order.
 fn one_error_per_field(diags: &mut Vec<Diagnostic>, validated: usize, compiled: usize) {
     let nested = |a: &str, b: &str| {
         a.strip_prefix(b)
@@ -138,7 +139,7 @@ fn one_error_per_field(diags: &mut Vec<Diagnostic>, validated: usize, compiled: 
         let field = d.field.as_deref().unwrap_or_default();
         !compiler
             .iter()
-            .any(|(resource, f)| *resource == d.resource && (nested(field, f) || nested(f, field)))
+            .any(|(resource, f)| *resource == d.resource && nested(field, f))
     });
 }
 

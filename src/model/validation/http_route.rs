@@ -336,25 +336,20 @@ fn route_destinations(route: &[HttpRouteDestination], r: &mut Reporter<'_>, f: &
     }
 }
 
-/// A weight: 0 to `i32::MAX` (Istio's weights are int32). Returns it, 0 when invalid.
+/// A weight: 0 to `i32::MAX` (Istio's weights are int32). Returns it for the total.
 pub(super) fn weight(w: Option<i64>, r: &mut Reporter<'_>, f: &str) -> i64 {
-    match w.unwrap_or(0) {
-        w if w < 0 => {
-            r.error(f, format!("weight {w} is negative"));
-            0
-        }
-        w if w > i64::from(i32::MAX) => {
-            r.error(
-                f,
-                format!(
-                    "weight {w} is over {} (Istio's weights are int32)",
-                    i32::MAX
-                ),
-            );
-            0
-        }
-        w => w,
+    let w = w.unwrap_or(0);
+    if w < 0 {
+        r.error(f, format!("weight {w} is negative"));
+    } else if w > i64::from(i32::MAX) {
+        let max = i32::MAX;
+        r.error(
+            f,
+            format!("weight {w} is over {max} (Istio's weights are int32)"),
+        );
     }
+    // As Istio sums them: a negative weight makes the total non-zero.
+    w.clamp(i64::from(i32::MIN), i64::from(i32::MAX))
 }
 
 /// Istio's `validateDestination`: host (not `*`), subset name, port.

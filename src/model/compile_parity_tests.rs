@@ -31,7 +31,7 @@ const V1: &str = "route: [{destination: {host: calcbackendsvc, subset: v1}}]";
 
 #[test]
 fn istio_valid_features_compile_with_one_warning_per_field() {
-    let cases: [(&str, String, &[&str]); 10] = [
+    let cases: [(&str, String, &[&str]); 11] = [
         ("delegate VirtualService", format!("{{http: [{{{V1}}}]}}"), &["spec.hosts"]),
         ("root route with a delegate", "{hosts: [calcbackendsvc], http: [{delegate: {name: d, namespace: challengeistio}}]}".into(), &["spec.http[0].delegate"]),
         (":authority in header operations", format!("{{hosts: [calcbackendsvc], http: [{{{V1}, headers: {{request: {{set: {{':authority': a.example}}}}}}}}]}}"), &["spec.http[0].headers.request.set.:authority"]),
@@ -41,6 +41,7 @@ fn istio_valid_features_compile_with_one_warning_per_field() {
         ("tcp, tls, exportTo, other gateways", format!("{{hosts: [calcbackendsvc], gateways: [mesh, ns/gw], exportTo: ['.'], http: [{{{V1}}}], tcp: [{{route: [{{destination: {{host: calcbackendsvc}}}}]}}], tls: [{{match: [{{sniHosts: [calcbackendsvc]}}], route: [{{destination: {{host: calcbackendsvc}}}}]}}]}}"), &["spec.tls", "spec.tcp", "spec.exportTo", "spec.gateways"]),
         ("Envoy variable in a header value", format!("{{hosts: [calcbackendsvc], http: [{{{V1}, headers: {{response: {{add: {{x-host: '%HOSTNAME%'}}}}}}}}]}}"), &["spec.http[0].headers.response.add.x-host"]),
         ("statPrefix", format!("{{hosts: [calcbackendsvc], http: [{{{V1}, match: [{{statPrefix: api}}]}}]}}"), &["spec.http[0].match[0].statPrefix"]),
+        ("queryParams prefix", format!("{{hosts: [calcbackendsvc], http: [{{{V1}, match: [{{queryParams: {{q: {{prefix: a}}}}}}]}}]}}"), &[]),
         ("retries", format!("{{hosts: [calcbackendsvc], http: [{{{V1}, retries: {{attempts: 3, perTryTimeout: 2s, retryOn: '5xx,503'}}}}]}}"), &["spec.http[0].retries"]),
     ];
     for (name, spec, warned) in cases {

@@ -91,7 +91,7 @@ pub struct HttpMatchRequest {
     pub source_labels: BTreeMap<String, String>,
     /// Gateways; only `mesh` applies to shadowmesh.
     pub gateways: Vec<String>,
-    /// Query parameter matches (`exact` and `regex` only).
+    /// Query parameter matches.
     pub query_params: BTreeMap<String, StringMatch>,
     /// Makes `uri` exact and prefix matches case-insensitive.
     pub ignore_uri_case: bool,

@@ -198,7 +198,10 @@ mod tests {
     #[test]
     fn the_verdict_is_in_capitals_and_coloured_only_when_asked() {
         let plain = render(&report(), false);
-        assert!(plain.contains("verdict   HOLD: only 1 of the 100"), "{plain}");
+        assert!(
+            plain.contains("verdict   HOLD: only 1 of the 100"),
+            "{plain}"
+        );
         assert!(!plain.contains('\x1b'), "no escape codes: {plain}");
         let coloured = render(&report(), true);
         assert!(

@@ -1,6 +1,5 @@
-//! Wire types of a route's HTTP policies: `fault` (`HTTPFaultInjection`), `corsPolicy`
-//! (`CorsPolicy`) and `rewrite.uriRegexRewrite` (`RegexRewrite`), every field of Istio's proto
-//! under its JSON name. Imports nothing of the crate.
+//! Wire types of a route's HTTP policies: `fault` (`HTTPFaultInjection`) and `corsPolicy`
+//! (`CorsPolicy`), every field of Istio's proto under its JSON name. Imports nothing of the crate.
 
 use serde::Deserialize;
 
@@ -65,15 +64,4 @@ pub struct CorsPolicy {
     /// `FORWARD` (default), `IGNORE` or `UNSPECIFIED`: what to do with preflights whose origin
     /// does not match.
     pub unmatched_preflights: Option<String>,
-}
-
-/// `RegexRewrite`: `rewrite.uriRegexRewrite`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct RegexRewrite {
-    /// RE2 regex matched against the path.
-    #[serde(rename = "match")]
-    pub pattern: String,
-    /// Replacement; `\1` names a capture group.
-    pub rewrite: String,
 }

@@ -9,12 +9,16 @@
 //! [`WorkloadEntrySpec`]); all are re-exported here. Imports nothing of the crate.
 
 mod destination_rule;
+mod http_action;
 mod http_policy;
+mod l4_route;
 mod service_entry;
 mod virtual_service;
 
 pub use destination_rule::*;
+pub use http_action::*;
 pub use http_policy::*;
+pub use l4_route::*;
 pub use service_entry::*;
 pub use virtual_service::*;
 

@@ -62,16 +62,40 @@ fn header_ops(ops: Option<&HeaderOperations>, r: &mut Reporter<'_>, f: &str) -> 
             None
         }
     };
+    for (op, map) in [("set", &ops.set), ("add", &ops.add)] {
+        for name in map
+            .keys()
+            .filter(|k| k.starts_with(':') && !is_authority(k))
+        {
+            r.warning(
+                format!("{f}.{op}.{name}"),
+                "setting pseudo-headers other than :authority is not implemented; ignored",
+            );
+        }
+    }
+    for (op, map) in [("set", &ops.set), ("add", &ops.add)] {
+        for (name, _) in map
+            .iter()
+            .filter(|(k, v)| v.contains('%') && !k.starts_with(':'))
+        {
+            r.warning(
+                format!("{f}.{op}.{name}"),
+                "Envoy's %VARIABLE% substitution (and %% for %) is not implemented: the value is sent as written",
+            );
+        }
+    }
+    // `:authority`/`Host` are the host rewrite above; other pseudo-headers are not sent.
+    let regular = |(k, _): &(&String, &String)| !k.starts_with(':') && !is_authority(k);
     out.set = ops
         .set
         .iter()
-        .filter(|(k, _)| !is_authority(k))
+        .filter(regular)
         .filter_map(|(k, v)| pair(k, v, format!("{f}.set.{k}"), r))
         .collect();
     out.add = ops
         .add
         .iter()
-        .filter(|(k, _)| !is_authority(k))
+        .filter(regular)
         .filter_map(|(k, v)| pair(k, v, format!("{f}.add.{k}"), r))
         .collect();
     for (i, k) in ops.remove.iter().enumerate() {

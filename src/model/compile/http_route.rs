@@ -38,6 +38,9 @@ impl Compiler<'_> {
         // Checked first: Istio refuses a bad fault or CORS policy whoever the route is for.
         let fault = http_policy::fault(route, r, &f);
         let cors = http_policy::cors(route, r, &f);
+        if route.delegate.is_some() {
+            return None;
+        }
         let matches = self.matches(route, r, &f)?;
         let action = self.action(route, ns, r, &f);
         // Mirrors are checked even when the action has errors, so all are reported at once.
@@ -135,7 +138,7 @@ fn warn_unsupported(route: &HttpRoute, r: &mut Reporter<'_>, f: &str) {
         (
             "delegate",
             route.delegate.is_some(),
-            "delegation is not supported; ignored",
+            "delegation is not acted on yet; this route is skipped",
         ),
     ] {
         if present {
@@ -151,6 +154,7 @@ fn request_match(
     r: &mut Reporter<'_>,
     f: &str,
 ) -> Option<Option<RequestMatch>> {
+    let m = &routable(m, r, f);
     let compiled = match RequestMatch::try_from(m) {
         Ok(compiled) => compiled,
         Err(InvalidRequestMatch(errors)) => {
@@ -161,6 +165,36 @@ fn request_match(
         }
     };
     Some(applies_to(m, identity).then_some(compiled))
+}
+
+/// The block as the matchers take it: `port: 0` is unset (proto3), and JWT-claim keys
+/// (`@request.auth.claims.*`, which need Istio's authentication) are dropped with a warning
+/// naming them. Pseudo-headers and `regex: "*"` are the header matcher's.
+fn routable(m: &HttpMatchRequest, r: &mut Reporter<'_>, f: &str) -> HttpMatchRequest {
+    let mut m = m.clone();
+    if m.stat_prefix.is_some() {
+        r.warning(
+            format!("{f}.statPrefix"),
+            "per-match stats are not kept; ignored",
+        );
+    }
+    m.port = m.port.filter(|p| *p != 0);
+    for (field, map) in [
+        ("headers", &mut m.headers),
+        ("withoutHeaders", &mut m.without_headers),
+    ] {
+        map.retain(|name, _| {
+            let claim = name.starts_with('@');
+            if claim {
+                r.warning(
+                    format!("{f}.{field}.{name}"),
+                    "JWT claims need Istio's request authentication, which shadowmesh does not do; this condition is ignored",
+                );
+            }
+            !claim
+        });
+    }
+    m
 }
 
 /// Do the block's source conditions (`gateways`, `sourceNamespace`, `sourceLabels`) hold for
@@ -178,7 +212,7 @@ fn applies_to(m: &HttpMatchRequest, identity: &ProxyIdentity) -> bool {
     !(for_other_gateway || other_namespace || other_labels)
 }
 
-/// `timeout`: `0s` is Istio's "no timeout", kept as zero so it overrides the proxy-wide default.
+/// `timeout` (validation has checked it is at least 1 ms, as Istio requires).
 fn timeout(text: Option<&str>, r: &mut Reporter<'_>, f: &str) -> Option<Duration> {
     match parse_duration(text?) {
         Ok(d) => Some(d),

@@ -14,11 +14,12 @@ use crate::model::table::{DirectResponse, Redirect, RedirectPort};
 /// `redirect` of route field `f`: Istio's `ApplyRedirect` (codes 301, 302, 303, 307, 308;
 /// `port` or `derivePort`).
 pub(super) fn redirect(rd: &HttpRedirect, r: &mut Reporter<'_>, f: &str) -> Option<Redirect> {
-    let code = rd.redirect_code.unwrap_or(301);
-    let status = [301, 302, 303, 307, 308]
-        .contains(&code)
-        .then(|| http::StatusCode::from_u16(code).ok())
-        .flatten();
+    // `redirectCode: 0` is unset (proto3), as Istio reads it; Envoy knows five codes.
+    let code = rd.redirect_code.filter(|c| *c != 0).unwrap_or(301);
+    let status = u16::try_from(code)
+        .ok()
+        .filter(|c| [301, 302, 303, 307, 308].contains(c))
+        .and_then(|c| http::StatusCode::from_u16(c).ok());
     let Some(status) = status else {
         r.error(
             format!("{f}.redirect.redirectCode"),
@@ -26,7 +27,8 @@ pub(super) fn redirect(rd: &HttpRedirect, r: &mut Reporter<'_>, f: &str) -> Opti
         );
         return None;
     };
-    let port = match (rd.port, rd.derive_port.as_deref()) {
+    // `port: 0` is unset (proto3), as Istio reads it.
+    let port = match (rd.port.filter(|p| *p != 0), rd.derive_port.as_deref()) {
         (Some(_), Some(_)) => {
             r.error(
                 format!("{f}.redirect"),
@@ -77,8 +79,9 @@ pub(super) fn direct(
     r: &mut Reporter<'_>,
     f: &str,
 ) -> Option<DirectResponse> {
-    let Some(status) = http::StatusCode::from_u16(dr.status)
+    let Some(status) = u16::try_from(dr.status)
         .ok()
+        .and_then(|c| http::StatusCode::from_u16(c).ok())
         .filter(|s| s.as_u16() >= 200)
     else {
         r.error(
@@ -101,10 +104,11 @@ pub(super) fn direct(
                     return None;
                 }
             },
+            (None, None) => Bytes::new(),
             _ => {
                 r.error(
                     format!("{f}.directResponse.body"),
-                    "set exactly one of string and bytes",
+                    "set only one of string and bytes",
                 );
                 return None;
             }

@@ -1,7 +1,8 @@
-//! Query parameter matches (`queryParams`): Istio allows `exact` and `regex` (and `{}` for
-//! "present"); the raw value after `=` is compared, without percent-decoding, as Envoy does.
+//! Query parameter matches (`queryParams`): `exact`, `prefix` and `regex` (and `{}` for
+//! "present"), as Istio translates them to Envoy; the raw value after `=` is compared, without
+//! percent-decoding, as Envoy does.
 //!
-//! Owns the checks on a query condition (no prefix, value match). Imports only
+//! Owns the checks on a query condition (its value match). Imports only
 //! [`crate::config::wire`].
 
 use super::string::{StringMatchError, StringMatcher};
@@ -19,9 +20,6 @@ pub struct QueryMatcher {
 /// Why a `queryParams` entry could not be compiled.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InvalidQueryMatch {
-    /// Istio has no prefix match for query parameters.
-    #[error("prefix is not supported for queryParams: use exact or regex")]
-    Prefix,
     /// The value's `StringMatch` is wrong.
     #[error(transparent)]
     Value(#[from] StringMatchError),
@@ -32,9 +30,6 @@ impl TryFrom<(&str, &StringMatch)> for QueryMatcher {
     type Error = InvalidQueryMatch;
 
     fn try_from((name, value): (&str, &StringMatch)) -> Result<Self, Self::Error> {
-        if value.prefix.is_some() {
-            return Err(InvalidQueryMatch::Prefix);
-        }
         Ok(Self {
             name: name.to_string(),
             value: StringMatcher::try_from(value)?,
@@ -100,15 +95,13 @@ mod tests {
     }
 
     #[test]
-    fn prefix_and_bad_values_are_refused() {
+    fn prefixes_match_and_bad_values_are_refused() {
         let prefix = StringMatch {
             prefix: Some("1".into()),
             ..Default::default()
         };
-        assert_eq!(
-            QueryMatcher::try_from(("debug", &prefix)).unwrap_err(),
-            InvalidQueryMatch::Prefix
-        );
+        let m = QueryMatcher::try_from(("debug", &prefix)).unwrap();
+        assert!(m.matches(Some("debug=12")) && !m.matches(Some("debug=21")));
         let two_kinds = StringMatch {
             exact: Some("1".into()),
             regex: Some("1".into()),

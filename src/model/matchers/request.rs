@@ -316,7 +316,7 @@ mod tests {
     fn every_problem_is_reported_with_its_field_in_order() {
         let err = RequestMatch::try_from(&yaml(
             "{uri: {exact: a, prefix: b}, scheme: {prefix: \"\"}, headers: {User-Agent: {}}, \
-             withoutHeaders: {x-a: {regex: \"(\"}}, queryParams: {q: {prefix: x}}, port: 70000}",
+             withoutHeaders: {x-a: {regex: \"(\"}}, queryParams: {q: {prefix: \"\"}}, port: 70000}",
         ))
         .unwrap_err();
         let fields: Vec<&str> = err.0.iter().map(|e| e.field.as_str()).collect();

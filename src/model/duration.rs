@@ -8,7 +8,7 @@ use std::time::Duration;
 pub const MAX_SECONDS: f64 = 315_576_000_000.0;
 
 /// Parses a Go/protobuf-style duration. Returns a message on error; never panics, whatever the
-/// size of the number.
+/// size of the number. The arithmetic is exact (integer nanoseconds), so `1.001s` is 1001 ms.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let text = s.trim();
     if text.is_empty() {
@@ -17,7 +17,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     if text == "0" {
         return Ok(Duration::ZERO);
     }
-    let mut total = 0f64;
+    let max_nanos = MAX_SECONDS as u128 * 1_000_000_000;
+    let too_long = || format!("{s:?} is too long: at most {MAX_SECONDS}s (protobuf's limit)");
+    let mut total: u128 = 0;
     let mut rest = text;
     while !rest.is_empty() {
         let num_len = rest
@@ -26,35 +28,56 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         if num_len == 0 {
             return Err(format!("{s:?} is not a duration: write e.g. 10s or 500ms"));
         }
-        let value: f64 = rest[..num_len]
-            .parse()
-            .map_err(|_| format!("{s:?} is not a duration"))?;
+        let number = &rest[..num_len];
         rest = &rest[num_len..];
         let unit_len = rest
             .find(|c: char| c.is_ascii_digit() || c == '.')
             .unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
+        let scale: u128 = match &rest[..unit_len] {
+            "ns" => 1,
+            "us" | "µs" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
             unit => {
                 return Err(format!(
                     "{s:?} has unknown unit {unit:?}: use ms, s, m or h"
                 ));
             }
         };
-        total += value * scale;
-        if !total.is_finite() || total > MAX_SECONDS {
-            return Err(format!(
-                "{s:?} is too long: at most {MAX_SECONDS}s (protobuf's limit)"
-            ));
+        let (int, frac) = number.split_once('.').unwrap_or((number, ""));
+        if (int.is_empty() && frac.is_empty()) || frac.contains('.') {
+            return Err(format!("{s:?} is not a duration"));
+        }
+        let int = int.trim_start_matches('0');
+        if int.len() > 20 {
+            return Err(too_long());
+        }
+        let int: u128 = if int.is_empty() {
+            0
+        } else {
+            int.parse().map_err(|_| too_long())?
+        };
+        // Digits past the 18th are below a nanosecond even in hours: dropped, as Go does.
+        let frac = &frac[..frac.len().min(18)];
+        let frac_value: u128 = if frac.is_empty() {
+            0
+        } else {
+            frac.parse()
+                .map_err(|_| format!("{s:?} is not a duration"))?
+        };
+        let frac_nanos = frac_value * scale / 10u128.pow(frac.len() as u32);
+        total = total
+            .saturating_add(int.saturating_mul(scale))
+            .saturating_add(frac_nanos);
+        if total > max_nanos {
+            return Err(too_long());
         }
         rest = &rest[unit_len..];
     }
-    Duration::try_from_secs_f64(total).map_err(|e| format!("{s:?} is not a duration: {e}"))
+    let secs = u64::try_from(total / 1_000_000_000).map_err(|_| too_long())?;
+    Ok(Duration::new(secs, (total % 1_000_000_000) as u32))
 }
 
 #[cfg(test)]
@@ -70,6 +93,9 @@ mod tests {
         assert_eq!(parse_duration("3m"), Ok(Duration::from_secs(180)));
         assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
         assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_duration("1.001s"), Ok(Duration::from_millis(1001)));
+        assert_eq!(parse_duration("0.000001s"), Ok(Duration::from_micros(1)));
+        assert_eq!(parse_duration("1.5ms"), Ok(Duration::from_micros(1500)));
     }
 
     #[test]

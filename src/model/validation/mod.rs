@@ -5,7 +5,8 @@
 //! service, a missing subset) belong to the compiler.
 //!
 //! - [`fields`]: the shared field rules (hosts, FQDNs and wildcards, ports, durations,
-//!   percentages, header names and values);
+//!   percentages, header names and values, labels, subsets, regexes, `exportTo`, gateways);
+//! - `header_value`: Envoy's `%VAR%` syntax in header values;
 //! - [`virtual_service`]: `VirtualService`;
 //! - [`destination_rule`]: `DestinationRule` and its traffic policies;
 //! - [`service_entry`]: `ServiceEntry` and `WorkloadEntry`.
@@ -14,6 +15,9 @@
 
 mod destination_rule;
 pub(crate) mod fields;
+#[cfg(test)]
+mod fields_tests;
+mod header_value;
 mod service_entry;
 mod virtual_service;
 

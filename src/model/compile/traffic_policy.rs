@@ -67,7 +67,12 @@ fn warn_ignored(r: &mut Reporter<'_>, field: &str, fields: &[(&str, bool)]) {
 
 /// `loadBalancer` (at `f`): the `simple` policies; consistent hashing falls back to round
 /// robin.
-fn load_balancer(out: &mut ClusterPolicy, lb: &LoadBalancerSettings, r: &mut Reporter<'_>, f: &str) {
+fn load_balancer(
+    out: &mut ClusterPolicy,
+    lb: &LoadBalancerSettings,
+    r: &mut Reporter<'_>,
+    f: &str,
+) {
     if lb.consistent_hash.is_some() {
         r.warning(
             format!("{f}.consistentHash"),
@@ -115,7 +120,10 @@ fn connection_pool(
             &format!("{f}.tcp"),
             &[
                 ("tcpKeepalive", tcp.tcp_keepalive.is_some()),
-                ("maxConnectionDuration", tcp.max_connection_duration.is_some()),
+                (
+                    "maxConnectionDuration",
+                    tcp.max_connection_duration.is_some(),
+                ),
                 ("idleTimeout", tcp.idle_timeout.is_some()),
             ],
         );
@@ -129,11 +137,17 @@ fn connection_pool(
             r,
             &format!("{f}.http"),
             &[
-                ("maxRequestsPerConnection", http.max_requests_per_connection.is_some()),
+                (
+                    "maxRequestsPerConnection",
+                    http.max_requests_per_connection.is_some(),
+                ),
                 ("maxRetries", http.max_retries.is_some()),
                 ("h2UpgradePolicy", http.h2_upgrade_policy.is_some()),
                 ("useClientProtocol", http.use_client_protocol.is_some()),
-                ("maxConcurrentStreams", http.max_concurrent_streams.is_some()),
+                (
+                    "maxConcurrentStreams",
+                    http.max_concurrent_streams.is_some(),
+                ),
                 ("http2KeepAlive", http.http2_keep_alive.is_some()),
             ],
         );

@@ -8,8 +8,11 @@
 //!   percentages, header names and values, labels, subsets, regexes, `exportTo`, gateways);
 //! - `header_value`: Envoy's `%VAR%` syntax in header values;
 //! - [`virtual_service`]: `VirtualService`;
-//! - [`destination_rule`]: `DestinationRule` and its traffic policies;
-//! - [`service_entry`]: `ServiceEntry` and `WorkloadEntry`.
+//! - [`destination_rule`]: `DestinationRule`; its traffic policies in [`traffic_policy`]
+//!   (connection pool, outlier detection, per-port settings, tunnel), [`load_balancer`] and
+//!   [`tls`];
+//! - [`service_entry`]: `ServiceEntry` and `WorkloadEntry`; what depends on `resolution` in
+//!   [`service_entry_rules`].
 //!
 //! Imports only [`crate::config`].
 
@@ -18,7 +21,11 @@ pub(crate) mod fields;
 #[cfg(test)]
 mod fields_tests;
 mod header_value;
+mod load_balancer;
 mod service_entry;
+mod service_entry_rules;
+mod tls;
+mod traffic_policy;
 mod virtual_service;
 
 use crate::config::{ConfigSet, Diagnostic};

@@ -21,6 +21,8 @@ pub(crate) mod fields;
 #[cfg(test)]
 mod fields_tests;
 mod header_value;
+#[cfg(test)]
+mod istio_cases;
 mod load_balancer;
 mod service_entry;
 mod service_entry_rules;

@@ -47,6 +47,15 @@ pub(super) fn validate_service_entry(
         );
     }
     resolution_rules(spec, resolution, &port_names, &mut r);
+    if resolution == "DYNAMIC_DNS"
+        && spec.location.as_deref() == Some("MESH_INTERNAL")
+        && uses_waypoint(resource)
+    {
+        r.error(
+            "spec.location",
+            "location MESH_INTERNAL with resolution type DYNAMIC_DNS is not supported when using waypoints",
+        );
+    }
     let ns = resource.id.namespace.as_str();
     for (i, e) in fields::export_to(ns, &spec.export_to, ExportToOf::ServiceEntry) {
         let field = i.map_or("spec.exportTo".to_string(), |i| {
@@ -54,6 +63,15 @@ pub(super) fn validate_service_entry(
         });
         r.error(field, e);
     }
+}
+
+/// Istio's `usesWaypoint`: the `istio.io/use-waypoint` label names a waypoint (not `none`).
+fn uses_waypoint(resource: &Resource<ServiceEntrySpec>) -> bool {
+    resource
+        .meta
+        .labels
+        .get("istio.io/use-waypoint")
+        .is_some_and(|w| !w.is_empty() && !w.eq_ignore_ascii_case("none"))
 }
 
 /// `workloadSelector`: no empty keys or wildcards; no labels is a warning; not with

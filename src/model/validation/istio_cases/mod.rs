@@ -48,10 +48,15 @@ pub(super) struct Table<'a> {
     pub(super) disagree: &'a [(&'a str, &'a str)],
 }
 
-/// Parses one resource (in namespace `default`) and validates it.
+/// Parses one resource (in namespace `default`) and validates it. A `spec` of the form
+/// `META{k: v}|{...}` also sets the resource's labels.
 pub(super) fn diagnostics(kind: &str, spec: &str) -> Vec<Diagnostic> {
+    let (labels, spec) = match spec.strip_prefix("META").and_then(|s| s.split_once('|')) {
+        Some((labels, spec)) => (labels, spec),
+        None => ("{}", spec),
+    };
     let doc = format!(
-        "apiVersion: networking.istio.io/v1\nkind: {kind}\nmetadata: {{name: x, namespace: default}}\nspec: {spec}\n"
+        "apiVersion: networking.istio.io/v1\nkind: {kind}\nmetadata: {{name: x, namespace: default, labels: {labels}}}\nspec: {spec}\n"
     );
     let mut set = ConfigSet::default();
     let mut diags = Vec::new();

@@ -12,12 +12,16 @@
 
 mod connection_pool;
 mod destination_rule;
+mod http_action;
+mod l4_route;
 mod load_balancer;
 mod service_entry;
 mod virtual_service;
 
 pub use connection_pool::*;
 pub use destination_rule::*;
+pub use http_action::*;
+pub use l4_route::*;
 pub use load_balancer::*;
 pub use service_entry::*;
 pub use virtual_service::*;

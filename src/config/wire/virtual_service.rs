@@ -1,10 +1,15 @@
 //! `VirtualService`: hosts and ordered `http` routes (matches, destinations, mirrors, redirects,
-//! direct responses, rewrites, header operations). Imports nothing of the crate.
+//! direct responses, rewrites, header operations); the actions and their options are in
+//! `http_action.rs`, the `tls` and `tcp` routes in `l4_route.rs`. Imports nothing of the crate.
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use serde_yaml_ng::Value;
+
+use super::{
+    Headers, HttpDirectResponse, HttpRedirect, HttpRetry, HttpRewrite, TcpRoute, TlsRoute,
+};
 
 /// `VirtualService.spec`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -16,12 +21,12 @@ pub struct VirtualServiceSpec {
     pub gateways: Vec<String>,
     /// HTTP routes, tried in order.
     pub http: Vec<HttpRoute>,
-    /// TLS routes (not supported: warned).
-    pub tls: Option<Value>,
-    /// TCP routes (not supported: warned).
-    pub tcp: Option<Value>,
-    /// Visibility (ignored: one proxy sees everything it loads).
-    pub export_to: Option<Value>,
+    /// TLS routes (validated; not proxied: warned).
+    pub tls: Vec<TlsRoute>,
+    /// TCP routes (validated; not proxied: warned).
+    pub tcp: Vec<TcpRoute>,
+    /// Visibility: `.`, `*` or namespaces (validated; one proxy sees everything it loads).
+    pub export_to: Vec<String>,
 }
 
 /// One entry of `VirtualService.spec.http`.
@@ -39,14 +44,14 @@ pub struct HttpRoute {
     pub redirect: Option<HttpRedirect>,
     /// Answer directly instead of forwarding.
     pub direct_response: Option<HttpDirectResponse>,
-    /// Delegation to another VirtualService (not supported).
-    pub delegate: Option<Value>,
+    /// Delegation to another VirtualService (validated; not acted on: warned).
+    pub delegate: Option<Delegate>,
     /// Rewrite of the path and authority before forwarding.
     pub rewrite: Option<HttpRewrite>,
     /// Request timeout, e.g. `10s`, `500ms`.
     pub timeout: Option<String>,
-    /// Retries (not supported: warned).
-    pub retries: Option<Value>,
+    /// Retries (validated; not performed: warned).
+    pub retries: Option<HttpRetry>,
     /// Fault injection (not supported: warned).
     pub fault: Option<Value>,
     /// One mirror destination.
@@ -77,7 +82,8 @@ pub struct HttpMatchRequest {
     pub method: Option<StringMatch>,
     /// `Host`/`:authority` match.
     pub authority: Option<StringMatch>,
-    /// Header matches; keys must be lower-case.
+    /// Header matches; keys must be lower-case; a `null` value is refused (use `{}`).
+    #[serde(deserialize_with = "no_null_values")]
     pub headers: BTreeMap<String, StringMatch>,
     /// Port the request was addressed to.
     pub port: Option<u32>,
@@ -97,6 +103,21 @@ pub struct HttpMatchRequest {
     pub stat_prefix: Option<String>,
 }
 
+/// A map of `StringMatch`es with no `null` value (Istio: "header match cannot be null").
+fn no_null_values<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, StringMatch>, D::Error> {
+    let map = BTreeMap::<String, Option<StringMatch>>::deserialize(d)?;
+    map.into_iter()
+        .map(|(k, v)| match v {
+            Some(v) => Ok((k, v)),
+            None => Err(serde::de::Error::custom(format!(
+                "header match {k} cannot be null: write {{}} to match any value"
+            ))),
+        })
+        .collect()
+}
+
 /// Istio's `StringMatch`: exactly one of `exact`, `prefix`, `regex`; `{}` means "present".
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -107,6 +128,16 @@ pub struct StringMatch {
     pub prefix: Option<String>,
     /// RE2 regex that must match the whole value.
     pub regex: Option<String>,
+}
+
+/// `Delegate`: the VirtualService (with no hosts) an `http` route hands its matching requests to.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Delegate {
+    /// Name of the delegate VirtualService.
+    pub name: Option<String>,
+    /// Its namespace; absent means the root's namespace.
+    pub namespace: Option<String>,
 }
 
 /// One weighted destination of a route.
@@ -157,76 +188,4 @@ pub struct HttpMirrorPolicy {
     pub destination: Option<Destination>,
     /// Share of requests mirrored; absent means 100.
     pub percentage: Option<Percent>,
-}
-
-/// `HTTPRedirect`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
-pub struct HttpRedirect {
-    /// Replacement path.
-    pub uri: Option<String>,
-    /// Replacement authority.
-    pub authority: Option<String>,
-    /// Replacement port.
-    pub port: Option<u32>,
-    /// Derive the port (`FROM_PROTOCOL_DEFAULT`, `FROM_REQUEST_PORT`).
-    pub derive_port: Option<String>,
-    /// Replacement scheme.
-    pub scheme: Option<String>,
-    /// Status code, default 301.
-    pub redirect_code: Option<u16>,
-}
-
-/// `HTTPDirectResponse`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct HttpDirectResponse {
-    /// Status code.
-    pub status: u16,
-    /// Body.
-    pub body: Option<HttpBody>,
-}
-
-/// `HTTPBody`: `string` or `bytes` (base64).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct HttpBody {
-    /// Text body.
-    pub string: Option<String>,
-    /// Base64 body.
-    pub bytes: Option<String>,
-}
-
-/// `HTTPRewrite`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
-pub struct HttpRewrite {
-    /// Replaces the matched prefix (or the whole path for other matches).
-    pub uri: Option<String>,
-    /// Replaces the Host/`:authority`.
-    pub authority: Option<String>,
-    /// Regex rewrite of the path (not supported: warned).
-    pub uri_regex_rewrite: Option<Value>,
-}
-
-/// `Headers`: manipulation of request and response headers.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Headers {
-    /// Operations on the request.
-    pub request: Option<HeaderOperations>,
-    /// Operations on the response.
-    pub response: Option<HeaderOperations>,
-}
-
-/// `HeaderOperations`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct HeaderOperations {
-    /// Overwrite these headers.
-    pub set: BTreeMap<String, String>,
-    /// Append these headers.
-    pub add: BTreeMap<String, String>,
-    /// Remove these headers.
-    pub remove: Vec<String>,
 }

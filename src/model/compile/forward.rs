@@ -133,22 +133,9 @@ impl Compiler<'_> {
         f: &str,
     ) -> Option<MirrorPolicy> {
         let percent = match (&route.mirror_percentage, route.mirror_percent) {
-            (Some(p), legacy) => {
-                if legacy.is_some() {
-                    r.warning(
-                        format!("{f}.mirrorPercent"),
-                        "deprecated and overridden by mirrorPercentage",
-                    );
-                }
-                percentage(p.value, r, &format!("{f}.mirrorPercentage.value"))
-            }
-            (None, Some(legacy)) => {
-                r.warning(
-                    format!("{f}.mirrorPercent"),
-                    "deprecated: use mirrorPercentage.value",
-                );
-                percentage(legacy as f64, r, &format!("{f}.mirrorPercent"))
-            }
+            // Validation warns that mirrorPercent is deprecated.
+            (Some(p), _) => percentage(p.value, r, &format!("{f}.mirrorPercentage.value")),
+            (None, Some(legacy)) => percentage(legacy as f64, r, &format!("{f}.mirrorPercent")),
             (None, None) => Some(100.0),
         };
         let target = self.destination(m, ns, r, &format!("{f}.mirror"));

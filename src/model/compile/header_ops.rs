@@ -36,14 +36,25 @@ fn header_ops(ops: Option<&HeaderOperations>, r: &mut Reporter<'_>, f: &str) -> 
             None
         }
     };
+    for (op, map) in [("set", &ops.set), ("add", &ops.add)] {
+        for name in map.keys().filter(|k| k.starts_with(':')) {
+            r.warning(
+                format!("{f}.{op}.{name}"),
+                "setting pseudo-headers is not implemented yet; ignored",
+            );
+        }
+    }
+    let regular = |(k, _): &(&String, &String)| !k.starts_with(':');
     out.set = ops
         .set
         .iter()
+        .filter(regular)
         .filter_map(|(k, v)| pair(k, v, format!("{f}.set.{k}"), r))
         .collect();
     out.add = ops
         .add
         .iter()
+        .filter(regular)
         .filter_map(|(k, v)| pair(k, v, format!("{f}.add.{k}"), r))
         .collect();
     for (i, k) in ops.remove.iter().enumerate() {

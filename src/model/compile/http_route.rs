@@ -10,7 +10,7 @@ use std::time::Duration;
 use http::header::HeaderValue;
 
 use crate::config::diag::Reporter;
-use crate::config::wire::{HttpMatchRequest, HttpRewrite, HttpRoute};
+use crate::config::wire::{HttpMatchRequest, HttpRewrite, HttpRoute, StringMatch};
 use crate::model::duration::parse_duration;
 use crate::model::matchers::RequestMatch;
 use crate::model::matchers::request::InvalidRequestMatch;
@@ -31,6 +31,9 @@ impl Compiler<'_> {
     ) -> Option<Route> {
         let f = format!("spec.http[{i}]");
         warn_unsupported(route, r, &f);
+        if route.delegate.is_some() {
+            return None;
+        }
         let matches = self.matches(route, r, &f)?;
         let action = self.action(route, ns, r, &f);
         // Mirrors are checked even when the action has errors, so all are reported at once.
@@ -133,7 +136,7 @@ fn warn_unsupported(route: &HttpRoute, r: &mut Reporter<'_>, f: &str) {
         (
             "delegate",
             route.delegate.is_some(),
-            "delegation is not supported; ignored",
+            "delegation is not acted on yet; this route is skipped",
         ),
     ] {
         if present {
@@ -149,6 +152,7 @@ fn request_match(
     r: &mut Reporter<'_>,
     f: &str,
 ) -> Option<Option<RequestMatch>> {
+    let m = &routable(m, r, f);
     let compiled = match RequestMatch::try_from(m) {
         Ok(compiled) => compiled,
         Err(InvalidRequestMatch(errors)) => {
@@ -159,6 +163,35 @@ fn request_match(
         }
     };
     Some(applies_to(m, identity).then_some(compiled))
+}
+
+/// The block as the matchers take it: `port: 0` is unset (proto3), `regex: "*"` in
+/// `withoutHeaders` means "present" (Istio's reading), and header keys the matchers do not
+/// handle yet (pseudo-headers, JWT claims) are dropped with a warning naming them.
+fn routable(m: &HttpMatchRequest, r: &mut Reporter<'_>, f: &str) -> HttpMatchRequest {
+    let mut m = m.clone();
+    m.port = m.port.filter(|p| *p != 0);
+    for value in m.without_headers.values_mut() {
+        if value.regex.as_deref() == Some("*") {
+            *value = StringMatch::default();
+        }
+    }
+    for (field, map) in [
+        ("headers", &mut m.headers),
+        ("withoutHeaders", &mut m.without_headers),
+    ] {
+        map.retain(|name, _| {
+            let unhandled = name.starts_with(':') || name.starts_with('@');
+            if unhandled {
+                r.warning(
+                    format!("{f}.{field}.{name}"),
+                    "matching on pseudo-headers and JWT claims is not implemented yet; this condition is ignored",
+                );
+            }
+            !unhandled
+        });
+    }
+    m
 }
 
 /// Do the block's source conditions (`gateways`, `sourceNamespace`, `sourceLabels`) hold for
@@ -176,7 +209,7 @@ fn applies_to(m: &HttpMatchRequest, identity: &ProxyIdentity) -> bool {
     !(for_other_gateway || other_namespace || other_labels)
 }
 
-/// `timeout`: `0s` is Istio's "no timeout", kept as zero so it overrides the proxy-wide default.
+/// `timeout` (validation has checked it is at least 1 ms, as Istio requires).
 fn timeout(text: Option<&str>, r: &mut Reporter<'_>, f: &str) -> Option<Duration> {
     match parse_duration(text?) {
         Ok(d) => Some(d),

@@ -15,8 +15,16 @@ pub(super) fn redirect(rd: &HttpRedirect, r: &mut Reporter<'_>, f: &str) -> Opti
     if rd.derive_port.is_some() {
         r.warning(format!("{f}.redirect.derivePort"), "not supported; ignored");
     }
-    let status = http::StatusCode::from_u16(rd.redirect_code.unwrap_or(301))
+    if rd.prefix_rewrite.as_deref().is_some_and(|p| !p.is_empty()) {
+        r.warning(
+            format!("{f}.redirect.prefixRewrite"),
+            "not implemented yet; ignored (the path is kept)",
+        );
+    }
+    let code = rd.redirect_code.filter(|c| *c != 0).unwrap_or(301);
+    let status = u16::try_from(code)
         .ok()
+        .and_then(|c| http::StatusCode::from_u16(c).ok())
         .filter(|s| s.is_redirection());
     let Some(status) = status else {
         r.error(format!("{f}.redirect.redirectCode"), "must be a 3xx status");
@@ -50,8 +58,9 @@ pub(super) fn direct(
     r: &mut Reporter<'_>,
     f: &str,
 ) -> Option<DirectResponse> {
-    let Some(status) = http::StatusCode::from_u16(dr.status)
+    let Some(status) = u16::try_from(dr.status)
         .ok()
+        .and_then(|c| http::StatusCode::from_u16(c).ok())
         .filter(|s| s.as_u16() >= 200)
     else {
         r.error(

@@ -86,7 +86,9 @@ pub fn compile(
 ) -> Option<RouteTable> {
     let errors_before = diags.iter().filter(|d| d.is_error()).count();
     crate::config::check_duplicates(set, diags);
+    let validated_from = diags.len();
     super::validation::validate(set, diags);
+    let compiled_from = diags.len();
     let namespaces = namespaces(set, &identity.namespace);
     let services = build_services(set, &namespaces, diags);
     let mut c = Compiler {
@@ -108,8 +110,36 @@ pub fn compile(
     let mut clusters: Vec<Arc<Cluster>> = c.clusters.into_values().collect();
     clusters.sort_by(|a, b| (&a.service, a.port, &a.subset).cmp(&(&b.service, b.port, &b.subset)));
     table.clusters = clusters;
+    one_error_per_field(diags, validated_from, compiled_from);
     let errors_after = diags.iter().filter(|d| d.is_error()).count();
     (errors_after == errors_before).then_some(table)
+}
+
+/// Validation (`diags[validated..compiled]`) and the compiler (`diags[compiled..]`) check some
+/// of the same things: where both found an error at the same field (or one inside the other),
+/// the compiler's is kept, so the user reads each problem once and in the compiler's order.
+fn one_error_per_field(diags: &mut Vec<Diagnostic>, validated: usize, compiled: usize) {
+    let nested = |a: &str, b: &str| {
+        a.strip_prefix(b)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+    };
+    let compiler: Vec<(Option<String>, String)> = diags[compiled..]
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| (d.resource.clone(), d.field.clone().unwrap_or_default()))
+        .collect();
+    let mut index = 0;
+    diags.retain(|d| {
+        let i = index;
+        index += 1;
+        if !(validated..compiled).contains(&i) || !d.is_error() {
+            return true;
+        }
+        let field = d.field.as_deref().unwrap_or_default();
+        !compiler
+            .iter()
+            .any(|(resource, f)| *resource == d.resource && (nested(field, f) || nested(f, field)))
+    });
 }
 
 impl Compiler<'_> {

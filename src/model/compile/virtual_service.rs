@@ -1,6 +1,6 @@
 //! A VirtualService to a [`VirtualHost`]: hosts qualified, ports taken from the service when it
 //! names one host, each `http` route compiled in order ([`super::http_route`]). A VirtualService
-//! bound only to gateways (no `mesh`) is skipped.
+//! bound only to gateways (no `mesh`) is skipped, and so is a delegate (one with no hosts).
 //!
 //! Imports only [`crate::config`] and [`crate::model`].
 
@@ -27,12 +27,25 @@ impl Compiler<'_> {
         let mut r = Reporter::new(diags, vs.file.clone(), vs.id.to_string());
         let spec = &vs.spec;
         let ns = vs.id.namespace.as_str();
-        for (name, present) in [("tls", spec.tls.is_some()), ("tcp", spec.tcp.is_some())] {
+        for (name, present, what) in [
+            (
+                "tls",
+                !spec.tls.is_empty(),
+                "only http routes are proxied; ignored",
+            ),
+            (
+                "tcp",
+                !spec.tcp.is_empty(),
+                "only http routes are proxied; ignored",
+            ),
+            (
+                "exportTo",
+                !spec.export_to.is_empty(),
+                "visibility is not acted on (this proxy sees every resource it loads); ignored",
+            ),
+        ] {
             if present {
-                r.warning(
-                    format!("spec.{name}"),
-                    "only http routes are proxied; ignored",
-                );
+                r.warning(format!("spec.{name}"), what);
             }
         }
         if !spec.gateways.is_empty() && !spec.gateways.iter().any(|g| g == "mesh") {
@@ -42,8 +55,18 @@ impl Compiler<'_> {
             );
             return None;
         }
+        if spec.gateways.iter().any(|g| g != "mesh") {
+            r.warning(
+                "spec.gateways",
+                "only \"mesh\" applies to shadowmesh; the other gateways are ignored",
+            );
+        }
         if spec.hosts.is_empty() {
-            r.error("spec.hosts", "a VirtualService needs at least one host");
+            r.warning(
+                "spec.hosts",
+                "no hosts: a delegate VirtualService; delegation is not acted on yet, so it is validated but not routed",
+            );
+            return None;
         }
         let hosts: Vec<String> = spec
             .hosts

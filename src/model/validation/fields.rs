@@ -4,7 +4,6 @@
 //! `labels/instance.go`, `visibility`). Each check returns `Err(message)`; the caller names the
 //! field. Imports only [`crate::model::duration`].
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -12,6 +11,8 @@ use std::time::Duration;
 use regex::Regex;
 
 use crate::model::duration::parse_duration;
+
+pub(crate) use super::scope::{ExportToOf, export_to, gateway_name, labels, source_namespace};
 
 /// The outcome of one field check: `Err` holds what is wrong.
 pub(crate) type Check = Result<(), String>;
@@ -27,13 +28,6 @@ fn anchored(re: &str) -> Regex {
 static LABEL: LazyLock<Regex> = LazyLock::new(|| anchored(DNS1123_LABEL));
 static WILDCARD_LABEL: LazyLock<Regex> =
     LazyLock::new(|| anchored(&format!(r"\*|(?:\*|\*-)?{DNS1123_LABEL}")));
-static TAG_KEY: LazyLock<Regex> = LazyLock::new(|| {
-    anchored(&format!(
-        r"({DNS1123_LABEL}(?:\.{DNS1123_LABEL})*/)?((?:[A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])"
-    ))
-});
-static LABEL_VALUE: LazyLock<Regex> =
-    LazyLock::new(|| anchored("(?:(?:[A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?"));
 static HEADER_NAME: LazyLock<Regex> = LazyLock::new(|| anchored("[!#$%&'*+\\-.^_`|~A-Za-z0-9]+"));
 static STRICT_HEADER_NAME: LazyLock<Regex> = LazyLock::new(|| anchored("[-_A-Za-z0-9]+"));
 
@@ -155,6 +149,10 @@ pub(crate) fn duration(text: &str) -> Result<Duration, String> {
 }
 
 /// Istio's `ValidatePercent`: an integer from 0 to 100.
+#[allow(
+    dead_code,
+    reason = "shared: used by the DestinationRule and ServiceEntry rules"
+)]
 pub(crate) fn percent(value: i64) -> Check {
     if (0..=100).contains(&value) {
         Ok(())
@@ -173,6 +171,10 @@ pub(crate) fn percentage_range(value: f64) -> Check {
 }
 
 /// Istio's `validatePercentage` (fault injection): 0, or 0.0001 to 100.
+#[allow(
+    dead_code,
+    reason = "shared: used by the DestinationRule and ServiceEntry rules"
+)]
 pub(crate) fn percentage_fraction(value: f64) -> Check {
     if !(0.0..=100.0).contains(&value) || (value > 0.0 && value < 0.0001) {
         return Err(format!(
@@ -211,6 +213,10 @@ pub(crate) fn header_name(name: &str) -> Check {
 }
 
 /// Istio's `ValidateStrictHTTPHeaderName`: letters, digits, `-` and `_`.
+#[allow(
+    dead_code,
+    reason = "shared: used by the DestinationRule and ServiceEntry rules"
+)]
 pub(crate) fn strict_header_name(name: &str) -> Check {
     if name.is_empty() {
         return Err("header name cannot be empty".into());
@@ -270,40 +276,6 @@ pub(crate) fn header_value(value: &str) -> Check {
     super::header_value::envoy_format(value).map_err(|e| format!("header value configuration: {e}"))
 }
 
-/// Istio's `labels.Instance.Validate`: Kubernetes label keys and values.
-pub(crate) fn labels(labels: &BTreeMap<String, String>) -> Check {
-    let mut errors = Vec::new();
-    for (k, v) in labels {
-        if let Err(e) = label_key(k) {
-            errors.push(e);
-        }
-        if !LABEL_VALUE.is_match(v) {
-            errors.push(format!("invalid tag value: {v:?}"));
-        }
-    }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(errors.join("; "))
-    }
-}
-
-fn label_key(k: &str) -> Check {
-    let Some(caps) = TAG_KEY.captures(k) else {
-        return Err(format!("invalid tag key: {k:?}"));
-    };
-    if caps.get(1).is_some_and(|p| p.as_str().len() - 1 > 253) {
-        return Err(format!("invalid tag key: {k:?} (DNS prefix is too long)"));
-    }
-    if caps
-        .get(2)
-        .is_some_and(|n| n.as_str().len() > DNS1123_LABEL_MAX)
-    {
-        return Err(format!("invalid tag key: {k:?} (name is too long)"));
-    }
-    Ok(())
-}
-
 /// Istio's `validateSubsetName`: a non-empty DNS-1123 label.
 pub(crate) fn subset_name(name: &str) -> Check {
     if name.is_empty() {
@@ -318,10 +290,13 @@ pub(crate) fn subset_name(name: &str) -> Check {
 /// Istio's `validateStringRegexp`: at most 1024 characters, RE2 syntax.
 pub(crate) fn regex(re: &str) -> Check {
     if re.len() > 1024 {
-        return Err("regex is too large, max length allowed is 1024".into());
+        return Err(format!(
+            "regex is {} characters long; Istio allows at most 1024",
+            re.len()
+        ));
     }
     regex::Regex::new(re).map(|_| ()).map_err(|e| {
-        format!("{e}; Istio uses RE2 style regex-based match (https://github.com/google/re2/wiki/Syntax)")
+        format!("invalid regex: {e}; Istio uses RE2 style regex-based match (https://github.com/google/re2/wiki/Syntax)")
     })
 }
 
@@ -348,110 +323,5 @@ pub(crate) fn host_subset_of(a: &str, b: &str) -> bool {
         (Some(_), None) => false,
         (None, Some(sb)) => a.ends_with(sb),
         (None, None) => a == b,
-    }
-}
-
-/// Which resource an `exportTo` belongs to: the rules differ slightly.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ExportToOf {
-    /// VirtualService, or a DestinationRule without a workload selector.
-    Config,
-    /// ServiceEntry: `~` (no one) is allowed.
-    ServiceEntry,
-    /// DestinationRule with a workload selector: only its own namespace.
-    DestinationRuleWithSelector,
-}
-
-/// Istio's `validateExportTo`. Each error carries the index of the entry it is about (`None`
-/// for the list as a whole).
-pub(crate) fn export_to(
-    namespace: &str,
-    entries: &[String],
-    of: ExportToOf,
-) -> Vec<(Option<usize>, String)> {
-    let mut errors = Vec::new();
-    let mut seen = BTreeSet::new();
-    for (i, e) in entries.iter().enumerate() {
-        let key = if e == "." { namespace } else { e.as_str() };
-        if seen.contains(key) {
-            let msg = if key != e {
-                format!("duplicate entries in exportTo: . and current namespace {namespace}")
-            } else {
-                format!("duplicate entries in exportTo for entry {e}")
-            };
-            errors.push((Some(i), msg));
-        } else if of == ExportToOf::ServiceEntry && e == "~" {
-            seen.insert(key);
-        } else if let Err(msg) = visibility(key) {
-            errors.push((Some(i), msg));
-        } else {
-            seen.insert(key);
-        }
-    }
-    if of == ExportToOf::DestinationRuleWithSelector && !seen.is_empty() {
-        if !seen.contains(namespace) {
-            errors.push((None, "destination rule with workload selector cannot have exportTo beyond current namespace".into()));
-        } else if seen.len() > 1 {
-            errors.push((
-                None,
-                "destination rule with workload selector cannot have multiple entries in exportTo"
-                    .into(),
-            ));
-        }
-    }
-    if seen.contains("*") && entries.len() > 1 {
-        errors.push((
-            None,
-            "cannot have both public (*) and non-public exportTo values for a resource".into(),
-        ));
-    }
-    if seen.contains("~") && entries.len() > 1 {
-        errors.push((
-            None,
-            "cannot export service entry to no one (~) and someone".into(),
-        ));
-    }
-    errors
-}
-
-fn visibility(v: &str) -> Check {
-    match v {
-        "." | "*" => Ok(()),
-        "~" => Err("exportTo ~ (none) is not allowed for Istio configuration objects".into()),
-        _ if is_dns1123_label(v) => Ok(()),
-        _ => Err("only .,*, or a valid DNS 1123 label is allowed as exportTo entry".into()),
-    }
-}
-
-/// Istio's `validateGatewayNames` for one name: `namespace/name` (DNS labels) or a legacy
-/// FQDN. `Ok(Some(warning))` for the legacy `name.namespace` form.
-pub(crate) fn gateway_name(name: &str) -> Result<Option<String>, String> {
-    let Some((ns, gw)) = name.split_once('/') else {
-        let warning = name.split_once('.').map(|(gw, rest)| {
-            let ns = rest.split('.').next().unwrap_or_default();
-            format!(
-                "using legacy gatewayName format {name:?}; prefer the <namespace>/<name> format: \"{ns}/{gw}\""
-            )
-        });
-        return fqdn(name).map(|()| warning);
-    };
-    if ns.is_empty() || gw.is_empty() {
-        return Err("config namespace and gateway name cannot be empty".into());
-    }
-    if !is_dns1123_label(ns) {
-        return Err(format!("invalid value for namespace: {ns:?}"));
-    }
-    if !is_dns1123_label(gw) {
-        return Err(format!("invalid value for gateway name: {gw:?}"));
-    }
-    Ok(None)
-}
-
-/// Istio's `IsDNS1123Label` check on a `sourceNamespace`.
-pub(crate) fn source_namespace(ns: &str) -> Check {
-    if is_dns1123_label(ns) {
-        Ok(())
-    } else {
-        Err(format!("sourceNamespace match {ns} is invalid"))
     }
 }

@@ -6,8 +6,11 @@
 //!
 //! - [`fields`]: the shared field rules (hosts, FQDNs and wildcards, ports, durations,
 //!   percentages, header names and values, labels, subsets, regexes, `exportTo`, gateways);
-//! - `header_value`: Envoy's `%VAR%` syntax in header values;
-//! - [`virtual_service`]: `VirtualService`;
+//! - `header_value`: Envoy's `%VAR%` syntax in header values; `scope`: `exportTo`, gateway
+//!   names, source labels and namespaces (re-exported by [`fields`]);
+//! - [`virtual_service`]: `VirtualService` (hosts, delegates, gateways, `exportTo`, `tls`, `tcp`),
+//!   [`http_route`] its `http` routes and [`http_action`] their redirect, rewrite, direct
+//!   response and retries;
 //! - [`destination_rule`]: `DestinationRule`; its traffic policies in [`traffic_policy`]
 //!   (connection pool, outlier detection, per-port settings, tunnel), [`load_balancer`] and
 //!   [`tls`];
@@ -21,15 +24,27 @@ pub(crate) mod fields;
 #[cfg(test)]
 mod fields_tests;
 mod header_value;
+mod http_action;
+mod http_route;
+#[cfg(test)]
+mod http_route_tests;
 #[cfg(test)]
 mod istio_cases;
 mod load_balancer;
+#[cfg(test)]
+mod parity_tests;
+mod scope;
 mod service_entry;
 mod service_entry_rules;
 mod tls;
 mod traffic_policy;
 mod virtual_service;
+#[cfg(test)]
+mod virtual_service_tests;
+#[cfg(test)]
+mod vs_cases;
 
+use crate::config::diag::Reporter;
 use crate::config::{ConfigSet, Diagnostic};
 
 /// Checks every resource of `set` on its own; pushes errors and warnings to `diags`.
@@ -45,5 +60,12 @@ pub fn validate(set: &ConfigSet, diags: &mut Vec<Diagnostic>) {
     }
     for we in &set.workload_entries {
         service_entry::validate_workload_entry(we, diags);
+    }
+}
+
+/// Reports `check`'s error, if any, at `field`.
+fn report(r: &mut Reporter<'_>, field: impl Into<String>, check: fields::Check) {
+    if let Err(e) = check {
+        r.error(field, e);
     }
 }

@@ -30,6 +30,8 @@ pub mod table;
 pub mod validation;
 
 #[cfg(test)]
+mod accept_tests;
+#[cfg(test)]
 pub(crate) mod test_fixtures;
 #[cfg(test)]
 mod validate_tests;

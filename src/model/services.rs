@@ -235,17 +235,11 @@ fn endpoints(
     endpoints
 }
 
-/// False, with a warning at `field`, for endpoints Istio accepts and shadowmesh cannot reach:
-/// unix sockets, and workloads known only by their `network` (reached through its gateway).
-/// An empty address without a network is validation's error.
+/// False, with a warning at `field`, for unix socket endpoints (Istio accepts them, shadowmesh
+/// cannot reach them); false without a word for an empty address (validation warns about a
+/// workload known only by its `network`, or refuses one with neither).
 fn reachable(e: &WorkloadEntrySpec, field: &str, r: &mut Reporter<'_>) -> bool {
     if e.address.is_empty() {
-        if let Some(network) = e.network.as_deref().filter(|n| !n.is_empty()) {
-            r.warning(
-                field,
-                format!("no address: the workload is reached through network {network}'s gateway, which shadowmesh does not do; ignored"),
-            );
-        }
         return false;
     }
     if e.address.starts_with("unix://") {

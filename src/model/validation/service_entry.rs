@@ -204,7 +204,7 @@ pub(super) fn workload_entry(
         }
         r.warning(
             format!("{f}.address"),
-            format!("address is unset with network {network:?}"),
+            format!("address is unset with network {network:?}: the workload is reached through that network's gateway, which shadowmesh does not do; it gets no traffic"),
         );
     }
     let unix = addr.strip_prefix("unix://");

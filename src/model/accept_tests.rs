@@ -106,6 +106,10 @@ fn settings_not_acted_on_are_accepted_with_one_warning_each() {
 fn service_entries_istio_accepts_compile() {
     let cases = [
         (
+            "{hosts: [x.example.com], addresses: [10.1.1.2], exportTo: ['.'], ports: [{number: 80, name: http, protocol: HTTP}], resolution: DNS, endpoints: [{address: 127.0.0.1, weight: 2}]}",
+            Some("spec.endpoints[0].weight"),
+        ),
+        (
             "{hosts: ['*.google.com'], ports: [{number: 80, name: http, protocol: HTTP}], resolution: DYNAMIC_DNS}",
             None,
         ),

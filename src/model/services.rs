@@ -113,6 +113,7 @@ pub fn build_services(
         let Some(resolution) = resolution(spec.resolution.as_deref()) else {
             continue;
         };
+        warn_ignored(spec, &mut r);
         let ports = service_ports(spec, &mut r);
         let endpoints = endpoints(set, spec, ns, resolution, &mut r);
         let entry = Entry {
@@ -125,6 +126,39 @@ pub fn build_services(
         add_hosts(&mut services, &entry, namespaces, &mut r);
     }
     services
+}
+
+/// One warning per field of the entry (or of its inline endpoints) Istio acts on and
+/// shadowmesh does not.
+fn warn_ignored(spec: &ServiceEntrySpec, r: &mut Reporter<'_>) {
+    const IGNORED: &str = "not acted on by shadowmesh; ignored";
+    for (field, set) in [
+        ("addresses", !spec.addresses.is_empty()),
+        (
+            "location",
+            matches!(
+                spec.location.as_deref(),
+                Some("MESH_INTERNAL" | "MESH_EXTERNAL")
+            ),
+        ),
+        ("exportTo", !spec.export_to.is_empty()),
+        ("subjectAltNames", !spec.subject_alt_names.is_empty()),
+    ] {
+        if set {
+            r.warning(format!("spec.{field}"), IGNORED);
+        }
+    }
+    for (i, e) in spec.endpoints.iter().enumerate() {
+        for (field, set) in [
+            ("weight", e.weight.is_some()),
+            ("locality", e.locality.is_some()),
+            ("serviceAccount", e.service_account.is_some()),
+        ] {
+            if set {
+                r.warning(format!("spec.endpoints[{i}].{field}"), IGNORED);
+            }
+        }
+    }
 }
 
 /// `resolution`; `None` when unknown (validation's error). `DYNAMIC_DNS` forwards to the host

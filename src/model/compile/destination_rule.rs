@@ -48,6 +48,24 @@ impl Compiler<'_> {
             );
             return;
         };
+        for (field, set) in [
+            ("exportTo", !dr.spec.export_to.is_empty()),
+            (
+                "workloadSelector",
+                // Without labels, validation has warned already.
+                dr.spec
+                    .workload_selector
+                    .as_ref()
+                    .is_some_and(|s| !s.match_labels.is_empty()),
+            ),
+        ] {
+            if set {
+                r.warning(
+                    format!("spec.{field}"),
+                    "not acted on by shadowmesh (the rule applies to this proxy); ignored",
+                );
+            }
+        }
         let policy = merge_policy(
             &ClusterPolicy::default(),
             dr.spec.traffic_policy.as_ref(),

@@ -263,3 +263,118 @@ fn traffic_policy() {
         TRAFFIC_POLICY,
     );
 }
+
+/// `Test_validateExportTo` through a DestinationRule (namespace `default` for Istio's `ns5`);
+/// `SEL` adds a workload selector.
+const EXPORT_TO_DR: &[Case] = &[
+    ("empty exportTo is okay", "[]", Ok),
+    ("* is allowed", "['*']", Ok),
+    (". and ns1 are allowed", "['.', ns1]", Ok),
+    (
+        "bunch of namespaces in exportTo is okay",
+        "[ns1, ns2, default]",
+        Ok,
+    ),
+    (
+        "~ not allowed for non service entry configs",
+        "['~', ns1]",
+        Err("exportTo[0]"),
+    ),
+    (
+        ". and * together are not allowed",
+        "['.', '*']",
+        Err("exportTo"),
+    ),
+    (
+        "* and ns1 together are not allowed",
+        "['*', ns1]",
+        Err("exportTo"),
+    ),
+    (
+        ". and same namespace in exportTo is not okay",
+        "['.', default]",
+        Err("exportTo[1]"),
+    ),
+    (
+        "duplicate namespaces in exportTo is not okay",
+        "[ns1, ns2, ns1]",
+        Err("exportTo[2]"),
+    ),
+    (
+        "invalid namespace names are not okay",
+        "[ns1_]",
+        Err("exportTo[0]"),
+    ),
+    (
+        "destination rule with workloadselector cannot have exportTo (*)",
+        "SEL['*']",
+        Err("exportTo"),
+    ),
+    (
+        "destination rule with workloadselector can have only exportTo (.)",
+        "SEL['.']",
+        Ok,
+    ),
+    (
+        "destination rule with workloadselector cannot have another ns in exportTo (.)",
+        "SEL[somens]",
+        Err("exportTo"),
+    ),
+    (
+        "destination rule with workloadselector cannot have another ns in addition to own ns in exportTo (.)",
+        "SEL['.', somens]",
+        Err("exportTo"),
+    ),
+];
+
+#[test]
+fn export_to_of_destination_rules() {
+    run(
+        &Table {
+            test: "Test_validateExportTo (DestinationRule)",
+            kind: "DestinationRule",
+            spec: &|e| match e.strip_prefix("SEL") {
+                Some(e) => format!(
+                    "{{host: reviews, workloadSelector: {{matchLabels: {{app: a}}}}, exportTo: {e}}}"
+                ),
+                None => format!("{{host: reviews, exportTo: {e}}}"),
+            },
+            prefix: "spec",
+            disagree: &[],
+        },
+        EXPORT_TO_DR,
+    );
+}
+
+/// `Test_validateExportTo` through a ServiceEntry.
+const EXPORT_TO_SE: &[Case] = &[
+    ("~ is allowed for service entry configs", "['~']", Ok),
+    (
+        "duplicate none in service entry exportTo is not okay",
+        "['~', '~', ns1]",
+        Err("exportTo[1]"),
+    ),
+    (
+        "none and other namespaces cannot be combined in service entry exportTo",
+        "['~', ns1]",
+        Err("exportTo"),
+    ),
+];
+
+#[test]
+fn export_to_of_service_entries() {
+    run(
+        &Table {
+            test: "Test_validateExportTo (ServiceEntry)",
+            kind: "ServiceEntry",
+            spec: &|e| {
+                format!(
+                    "{{hosts: [a.example.com], addresses: [10.0.0.1], ports: [{{number: 80, name: http}}], exportTo: {e}}}"
+                )
+            },
+            prefix: "spec",
+            disagree: &[],
+        },
+        EXPORT_TO_SE,
+    );
+}

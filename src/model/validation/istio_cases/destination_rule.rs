@@ -179,6 +179,7 @@ fn destination_rule() {
             },
             prefix: "",
             disagree: &[],
+            warnings: true,
         },
         DESTINATION_RULE,
     );
@@ -259,6 +260,7 @@ fn traffic_policy() {
             spec: &|tp| with_policy(&expand(tp)),
             prefix: "spec.trafficPolicy",
             disagree: &[],
+            warnings: false,
         },
         TRAFFIC_POLICY,
     );
@@ -341,6 +343,7 @@ fn export_to_of_destination_rules() {
             },
             prefix: "spec",
             disagree: &[],
+            warnings: true,
         },
         EXPORT_TO_DR,
     );
@@ -374,6 +377,7 @@ fn export_to_of_service_entries() {
             },
             prefix: "spec",
             disagree: &[],
+            warnings: true,
         },
         EXPORT_TO_SE,
     );

@@ -26,6 +26,7 @@ pub(super) fn table<'a>(disagree: &'a [(&'a str, &'a str)]) -> Table<'a> {
         spec: &expand,
         prefix: "spec",
         disagree,
+        warnings: true,
     }
 }
 

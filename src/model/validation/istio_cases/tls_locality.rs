@@ -89,6 +89,7 @@ fn tls() {
             spec: &|tls| with_policy(&format!("{{tls: {tls}}}")),
             prefix: "spec.trafficPolicy.tls",
             disagree: &[],
+            warnings: false,
         },
         TLS,
     );
@@ -218,6 +219,7 @@ fn locality_lb_setting() {
             spec: &lb_with("localityLbSetting"),
             prefix: "spec.trafficPolicy.loadBalancer.localityLbSetting",
             disagree: &[],
+            warnings: true,
         },
         LOCALITY,
     );
@@ -301,6 +303,7 @@ fn zone_aware_lb_setting() {
             spec: &lb_with("zoneAwareLbSetting"),
             prefix: "spec.trafficPolicy.loadBalancer.zoneAwareLbSetting",
             disagree: &[],
+            warnings: true,
         },
         ZONE_AWARE,
     );

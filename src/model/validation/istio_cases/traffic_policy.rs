@@ -113,6 +113,7 @@ fn connection_pool() {
             spec: &pool,
             prefix: "spec.trafficPolicy.connectionPool",
             disagree: &[],
+            warnings: false,
         },
         CONNECTION_POOL,
     );
@@ -198,6 +199,7 @@ fn load_balancer() {
             },
             prefix: "spec.trafficPolicy.loadBalancer",
             disagree: &[],
+            warnings: false,
         },
         LOAD_BALANCER,
     );
@@ -255,6 +257,7 @@ fn outlier_detection() {
             spec: &|od| with_policy(&format!("{{outlierDetection: {od}}}")),
             prefix: "spec.trafficPolicy.outlierDetection",
             disagree: &[],
+            warnings: true,
         },
         OUTLIER_DETECTION,
     );

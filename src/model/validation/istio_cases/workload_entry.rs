@@ -82,6 +82,7 @@ fn workload_entry() {
             spec: &str::to_string,
             prefix: "spec",
             disagree: &[],
+            warnings: true,
         },
         WORKLOAD_ENTRY,
     );

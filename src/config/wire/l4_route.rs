@@ -31,7 +31,7 @@ pub struct TcpRoute {
 }
 
 /// `TLSMatchAttributes`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct TlsMatchAttributes {
     /// SNI values; each must be covered by one of the VirtualService's hosts.
@@ -49,7 +49,7 @@ pub struct TlsMatchAttributes {
 }
 
 /// `L4MatchAttributes`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct L4MatchAttributes {
     /// Destination IPs or CIDR blocks.

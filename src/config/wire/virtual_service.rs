@@ -69,7 +69,7 @@ pub struct HttpRoute {
 }
 
 /// `HTTPMatchRequest`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct HttpMatchRequest {
     /// Name of the match block (logs only).
@@ -119,7 +119,7 @@ fn no_null_values<'de, D: serde::Deserializer<'de>>(
 }
 
 /// Istio's `StringMatch`: exactly one of `exact`, `prefix`, `regex`; `{}` means "present".
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StringMatch {
     /// Whole value equals this.

@@ -30,7 +30,8 @@ pub(super) fn redirect(rd: &HttpRedirect, r: &mut Reporter<'_>, f: &str) -> Opti
         r.error(format!("{f}.redirect.redirectCode"), "must be a 3xx status");
         return None;
     };
-    let port = match rd.port {
+    // `port: 0` is unset (proto3), as Istio reads it.
+    let port = match rd.port.filter(|p| *p != 0) {
         Some(p) => match u16::try_from(p).ok().filter(|p| *p > 0) {
             Some(p) => Some(p),
             None => {

@@ -27,45 +27,7 @@ impl Compiler<'_> {
         let mut r = Reporter::new(diags, vs.file.clone(), vs.id.to_string());
         let spec = &vs.spec;
         let ns = vs.id.namespace.as_str();
-        for (name, present, what) in [
-            (
-                "tls",
-                !spec.tls.is_empty(),
-                "only http routes are proxied; ignored",
-            ),
-            (
-                "tcp",
-                !spec.tcp.is_empty(),
-                "only http routes are proxied; ignored",
-            ),
-            (
-                "exportTo",
-                !spec.export_to.is_empty(),
-                "visibility is not acted on (this proxy sees every resource it loads); ignored",
-            ),
-        ] {
-            if present {
-                r.warning(format!("spec.{name}"), what);
-            }
-        }
-        if !spec.gateways.is_empty() && !spec.gateways.iter().any(|g| g == "mesh") {
-            r.warning(
-                "spec.gateways",
-                "applies to gateways only (no \"mesh\"), so not to shadowmesh; skipped",
-            );
-            return None;
-        }
-        if spec.gateways.iter().any(|g| g != "mesh") {
-            r.warning(
-                "spec.gateways",
-                "only \"mesh\" applies to shadowmesh; the other gateways are ignored",
-            );
-        }
-        if spec.hosts.is_empty() {
-            r.warning(
-                "spec.hosts",
-                "no hosts: a delegate VirtualService; delegation is not acted on yet, so it is validated but not routed",
-            );
+        if !warn_unused(spec, &mut r) {
             return None;
         }
         let hosts: Vec<String> = spec
@@ -126,4 +88,51 @@ impl Compiler<'_> {
             compare_methods,
         })
     }
+}
+
+/// One warning per field shadowmesh reads but does not act on. `false` when the
+/// VirtualService does not apply to this proxy (gateways only, or a delegate).
+fn warn_unused(spec: &VirtualServiceSpec, r: &mut Reporter<'_>) -> bool {
+    for (name, present, what) in [
+        (
+            "tls",
+            !spec.tls.is_empty(),
+            "only http routes are proxied; ignored",
+        ),
+        (
+            "tcp",
+            !spec.tcp.is_empty(),
+            "only http routes are proxied; ignored",
+        ),
+        (
+            "exportTo",
+            !spec.export_to.is_empty(),
+            "visibility is not acted on (this proxy sees every resource it loads); ignored",
+        ),
+    ] {
+        if present {
+            r.warning(format!("spec.{name}"), what);
+        }
+    }
+    if !spec.gateways.is_empty() && !spec.gateways.iter().any(|g| g == "mesh") {
+        r.warning(
+            "spec.gateways",
+            "applies to gateways only (no \"mesh\"), so not to shadowmesh; skipped",
+        );
+        return false;
+    }
+    if spec.gateways.iter().any(|g| g != "mesh") {
+        r.warning(
+            "spec.gateways",
+            "only \"mesh\" applies to shadowmesh; the other gateways are ignored",
+        );
+    }
+    if spec.hosts.is_empty() {
+        r.warning(
+            "spec.hosts",
+            "no hosts: a delegate VirtualService; delegation is not acted on yet, so it is validated but not routed",
+        );
+        return false;
+    }
+    true
 }

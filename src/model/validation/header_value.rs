@@ -16,6 +16,13 @@ enum State {
     ExpectVariableEnd,
 }
 
+const UNESCAPED: &str = "invalid header configuration. Un-escaped %";
+const EXPECT_DELIMITER: &str = "invalid header configuration. Expecting ',', ']', or whitespace";
+const EXPECT_QUOTE: &str = "invalid header configuration. Expecting '\"'";
+const OPEN_BACKSLASH: &str = "invalid header configuration. Un-terminated backslash in JSON string";
+const EXPECT_PAREN: &str = "invalid header configuration. Expecting ')' or whitespace";
+const EXPECT_PERCENT: &str = "invalid header configuration. Expecting '%' or whitespace after";
+
 /// Checks `value`; `Err` says what is malformed.
 pub(crate) fn envoy_format(value: &str) -> Result<(), String> {
     let bytes = value.as_bytes();
@@ -25,15 +32,15 @@ pub(crate) fn envoy_format(value: &str) -> Result<(), String> {
         let ch = bytes[pos];
         let has_next = pos + 1 < bytes.len();
         state = match state {
-            State::Literal if ch != b'%' => State::Literal,
-            State::Literal if !has_next => {
-                return Err("invalid header configuration. Un-escaped %".into());
-            }
-            State::Literal if bytes[pos + 1] == b'%' => {
-                pos += 1;
-                State::Literal
-            }
-            State::Literal => State::VariableName,
+            State::Literal => match (ch, bytes.get(pos + 1)) {
+                (b'%', None) => return Err(UNESCAPED.into()),
+                (b'%', Some(b'%')) => {
+                    pos += 1;
+                    State::Literal
+                }
+                (b'%', _) => State::VariableName,
+                _ => State::Literal,
+            },
             State::VariableName => match ch {
                 b'%' => State::Literal,
                 b'(' => State::ExpectArray,
@@ -49,22 +56,17 @@ pub(crate) fn envoy_format(value: &str) -> Result<(), String> {
                 b']' => State::ExpectArgsEnd,
                 b' ' => State::ExpectArrayDelimiterOrEnd,
                 _ => {
-                    return Err(
-                        "invalid header configuration. Expecting ',', ']', or whitespace".into(),
-                    );
+                    return Err(EXPECT_DELIMITER.into());
                 }
             },
             State::ExpectString => match ch {
                 b'"' => State::String,
                 b' ' => State::ExpectString,
-                _ => return Err("invalid header configuration. Expecting '\"'".into()),
+                _ => return Err(EXPECT_QUOTE.into()),
             },
             State::String => match ch {
                 b'\\' if !has_next => {
-                    return Err(
-                        "invalid header configuration. Un-terminated backslash in JSON string"
-                            .into(),
-                    );
+                    return Err(OPEN_BACKSLASH.into());
                 }
                 b'\\' => {
                     pos += 1;
@@ -78,16 +80,14 @@ pub(crate) fn envoy_format(value: &str) -> Result<(), String> {
                 b')' => State::ExpectVariableEnd,
                 b' ' => State::ExpectArgsEnd,
                 _ => {
-                    return Err("invalid header configuration. Expecting ')' or whitespace".into());
+                    return Err(EXPECT_PAREN.into());
                 }
             },
             State::ExpectVariableEnd => match ch {
                 b'%' => State::Literal,
                 b' ' => State::ExpectVariableEnd,
                 _ => {
-                    return Err(
-                        "invalid header configuration. Expecting '%' or whitespace after".into(),
-                    );
+                    return Err(EXPECT_PERCENT.into());
                 }
             },
         };

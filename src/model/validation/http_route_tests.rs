@@ -30,6 +30,7 @@ fn value_op(op: &str, value: &str) -> String {
 
 /// The cases `TestValidateHTTPRoute` and `TestValidateDelegateHTTPRoute` share; `mk` puts a
 /// route in a VirtualService (with hosts, or a delegate).
+#[allow(clippy::too_many_lines, reason = "a table of cases, one entry each")]
 fn common(
     from: &'static str,
     mk: fn(&'static str, &'static str, &str, super::vs_cases::Want) -> Case,
@@ -155,6 +156,7 @@ fn http_route_cases() -> Vec<Case> {
     c
 }
 
+#[allow(clippy::too_many_lines, reason = "a table of cases, one entry each")]
 fn root_cases() -> Vec<Case> {
     let d = |extra: &str| format!("{{{DELEGATE}, {extra}}}");
     let rd = |m: &str| format!("{{redirect: {{uri: /, authority: foo.biz}}, match: [{m}]}}");

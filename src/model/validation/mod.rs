@@ -25,6 +25,8 @@ pub(crate) mod fields;
 mod fields_tests;
 mod header_value;
 mod http_action;
+#[cfg(test)]
+mod http_action_tests;
 mod http_route;
 #[cfg(test)]
 mod http_route_tests;
@@ -38,6 +40,7 @@ mod service_entry;
 mod service_entry_rules;
 mod tls;
 mod traffic_policy;
+mod unreachable;
 mod virtual_service;
 #[cfg(test)]
 mod virtual_service_tests;

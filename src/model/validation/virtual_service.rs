@@ -1,18 +1,21 @@
 //! `VirtualService` rules of Istio's `pkg/config/validation` (`ValidateVirtualService` and what
 //! it calls) that need only the resource itself: hosts (FQDNs, wildcards, duplicates, `*` only
 //! for gateways), delegate VirtualServices (no hosts), gateways, `exportTo`, JWT-claim routing
-//! (gateways only) and the `tls` and `tcp` routes. Each `http` route is checked by
+//! (gateways only) and the `tls` and `tcp` routes; rules that are never used are warned
+//! ([`super::unreachable`]). Each `http` route is checked by
 //! [`super::http_route`].
 //!
 //! Imports only [`crate::config`] and [`crate::model`].
 
 use crate::config::diag::Reporter;
-use crate::config::wire::{RouteDestination, TlsRoute, VirtualServiceSpec};
+use crate::config::wire::{
+    L4MatchAttributes, RouteDestination, TlsMatchAttributes, TlsRoute, VirtualServiceSpec,
+};
 use crate::config::{Diagnostic, Resource};
 
 use super::fields::{self, ExportToOf};
 use super::http_route::{self, RouteContext};
-use super::report;
+use super::{report, unreachable};
 
 /// Checks one VirtualService; pushes what it finds to `diags`.
 pub(super) fn validate(resource: &Resource<VirtualServiceSpec>, diags: &mut Vec<Diagnostic>) {
@@ -73,6 +76,11 @@ pub(super) fn validate_spec(spec: &VirtualServiceSpec, namespace: &str, r: &mut 
         }
         route_destinations(&tcp.route, r, &f);
     }
+    unreachable::http(&spec.http, r);
+    let tcp: Vec<&[L4MatchAttributes]> = spec.tcp.iter().map(|t| t.matches.as_slice()).collect();
+    unreachable::rules(&tcp, "tcp", r);
+    let tls: Vec<&[TlsMatchAttributes]> = spec.tls.iter().map(|t| t.matches.as_slice()).collect();
+    unreachable::rules(&tls, "tls", r);
     for (index, message) in fields::export_to(namespace, &spec.export_to, ExportToOf::Config) {
         let field = match index {
             Some(i) => format!("spec.exportTo[{i}]"),

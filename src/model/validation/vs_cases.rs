@@ -12,6 +12,8 @@ use crate::config::{ConfigSet, Diagnostic, parse_into};
 pub(super) enum Want {
     /// No error.
     Valid,
+    /// No error and no warning (where Istio's table checks warnings too).
+    Clean,
     /// No error, at least one warning.
     Warn,
     /// An error at this field path.
@@ -74,8 +76,9 @@ fn verdict(spec: &str, want: Want) -> (Want, Vec<Diagnostic>) {
     let diags = diagnostics(spec);
     let errors: Vec<&Diagnostic> = diags.iter().filter(|d| d.is_error()).collect();
     let got = match (errors.as_slice(), want) {
-        ([], _) if diags.is_empty() => Want::Valid,
+        ([], Want::Clean) if diags.is_empty() => Want::Clean,
         ([], Want::Valid) => Want::Valid,
+        ([], _) if diags.is_empty() => Want::Valid,
         ([], _) => Want::Warn,
         (_, Want::Error(field)) if errors.iter().any(|e| e.field.as_deref() == Some(field)) => want,
         ([first, ..], _) => Want::Error(leak(first.field.clone().unwrap_or_default())),

@@ -1,0 +1,100 @@
+//! What Istio accepts compiles: delegate VirtualServices, `:authority` in header operations,
+//! `redirect.prefixRewrite`, `regex: "*"` in `withoutHeaders`, pseudo-header matches, `tls`,
+//! `tcp`, `exportTo`, `retries`. What shadowmesh does not act on gets one warning naming the
+//! field, never an error; and a problem both validation and the compiler see is one error.
+
+use std::path::Path;
+
+use crate::config::{ConfigSet, Diagnostic, parse_into};
+use crate::model::test_fixtures::SEED_SERVICES;
+use crate::model::{ProxyIdentity, compile};
+
+fn compiled(spec: &str) -> (bool, Vec<Diagnostic>) {
+    let mut set = ConfigSet::default();
+    let mut diags = Vec::new();
+    parse_into(
+        &mut set,
+        Path::new("svc.yaml"),
+        SEED_SERVICES,
+        "default",
+        &mut diags,
+    );
+    let vs = format!(
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{name: vs, namespace: challengeistio}}\nspec: {spec}\n"
+    );
+    parse_into(&mut set, Path::new("vs.yaml"), &vs, "default", &mut diags);
+    let table = compile(&set, &ProxyIdentity::default(), &mut diags);
+    (table.is_some(), diags)
+}
+
+const V1: &str = "route: [{destination: {host: calcbackendsvc, subset: v1}}]";
+
+#[test]
+fn istio_valid_features_compile_with_one_warning_per_field() {
+    let cases: [(&str, String, &[&str]); 8] = [
+        ("delegate VirtualService", format!("{{http: [{{{V1}}}]}}"), &["spec.hosts"]),
+        ("root route with a delegate", "{hosts: [calcbackendsvc], http: [{delegate: {name: d, namespace: challengeistio}}]}".into(), &["spec.http[0].delegate"]),
+        (":authority in header operations", format!("{{hosts: [calcbackendsvc], http: [{{{V1}, headers: {{request: {{set: {{':authority': a.example}}}}}}}}]}}"), &["spec.http[0].headers.request.set.:authority"]),
+        ("redirect.prefixRewrite", "{hosts: [calcbackendsvc], http: [{match: [{uri: {prefix: /old}}], redirect: {prefixRewrite: /new}}]}".into(), &["spec.http[0].redirect.prefixRewrite"]),
+        ("regex * in withoutHeaders", format!("{{hosts: [calcbackendsvc], http: [{{{V1}, match: [{{withoutHeaders: {{x-a: {{regex: '*'}}}}}}]}}]}}"), &[]),
+        ("pseudo-header match", format!("{{hosts: [calcbackendsvc], http: [{{{V1}, match: [{{headers: {{':method': {{exact: GET}}}}}}]}}]}}"), &["spec.http[0].match[0].headers.:method"]),
+        ("tcp, tls, exportTo, other gateways", format!("{{hosts: [calcbackendsvc], gateways: [mesh, ns/gw], exportTo: ['.'], http: [{{{V1}}}], tcp: [{{route: [{{destination: {{host: calcbackendsvc}}}}]}}], tls: [{{match: [{{sniHosts: [calcbackendsvc]}}], route: [{{destination: {{host: calcbackendsvc}}}}]}}]}}"), &["spec.tls", "spec.tcp", "spec.exportTo", "spec.gateways"]),
+        ("retries", format!("{{hosts: [calcbackendsvc], http: [{{{V1}, retries: {{attempts: 3, perTryTimeout: 2s, retryOn: '5xx,503'}}}}]}}"), &["spec.http[0].retries"]),
+    ];
+    for (name, spec, warned) in cases {
+        let (ok, diags) = compiled(&spec);
+        assert!(ok, "{name}: {diags:#?}");
+        let mine: Vec<&str> = diags
+            .iter()
+            .filter(|d| d.file.as_deref() == Some(Path::new("vs.yaml")))
+            .filter_map(|d| d.field.as_deref())
+            .collect();
+        assert_eq!(mine, warned, "{name}: {diags:#?}");
+    }
+}
+
+#[test]
+fn a_problem_seen_by_validation_and_the_compiler_is_one_error() {
+    for (spec, field) in [
+        (
+            format!("{{hosts: [calcbackendsvc], http: [{{{V1}, redirect: {{uri: /x}}}}]}}"),
+            "spec.http[0]",
+        ),
+        (
+            format!(
+                "{{hosts: [calcbackendsvc], http: [{{{V1}, match: [{{headers: {{X-A: {{exact: a}}}}}}]}}]}}"
+            ),
+            "spec.http[0].match[0].headers.X-A",
+        ),
+        (
+            format!(
+                "{{hosts: [calcbackendsvc], http: [{{{V1}, mirror: {{host: calcbackendsvc}}, mirrorPercentage: {{value: 101}}}}]}}"
+            ),
+            "spec.http[0].mirrorPercentage.value",
+        ),
+        (
+            "{hosts: [calcbackendsvc], http: [{redirect: {uri: /x, redirectCode: 200}}]}".into(),
+            "spec.http[0].redirect.redirectCode",
+        ),
+    ] {
+        let (ok, diags) = compiled(&spec);
+        let errors: Vec<&Diagnostic> = diags.iter().filter(|d| d.is_error()).collect();
+        assert!(!ok);
+        assert_eq!(errors.len(), 1, "{spec}: {errors:#?}");
+        assert_eq!(errors[0].field.as_deref(), Some(field), "{spec}");
+    }
+}
+
+#[test]
+fn mirror_percentage_out_of_range_without_mirror_is_an_error() {
+    let (ok, diags) = compiled(&format!(
+        "{{hosts: [calcbackendsvc], http: [{{{V1}, mirrorPercentage: {{value: 150}}}}]}}"
+    ));
+    assert!(!ok);
+    assert!(
+        diags
+            .iter()
+            .any(|d| d.is_error()
+                && d.field.as_deref() == Some("spec.http[0].mirrorPercentage.value"))
+    );
+}

@@ -80,7 +80,7 @@ fn agrees(want: Want, prefix: &str, strict: bool, diags: &[Diagnostic]) -> Resul
     let at = |d: &Diagnostic, f: &str| d.field.as_deref() == Some(f);
     let errors: Vec<&Diagnostic> = diags.iter().filter(|d| d.is_error()).collect();
     match want {
-        Want::Ok if errors.is_empty() && !(strict && !diags.is_empty()) => Ok(()),
+        Want::Ok if errors.is_empty() && (!strict || diags.is_empty()) => Ok(()),
         Want::Warn(f) if errors.is_empty() && diags.iter().any(|d| at(d, &full(prefix, f))) => {
             Ok(())
         }

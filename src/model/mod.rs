@@ -32,6 +32,8 @@ pub mod table;
 pub mod validation;
 
 #[cfg(test)]
+mod accept_tests;
+#[cfg(test)]
 mod compile_parity_tests;
 #[cfg(test)]
 pub(crate) mod test_fixtures;

@@ -97,7 +97,9 @@ pub fn namespaces(set: &ConfigSet, default_ns: &str) -> BTreeSet<String> {
     out
 }
 
-/// Builds services from ServiceEntries (and the WorkloadEntries they select).
+/// Builds services from ServiceEntries (and the WorkloadEntries they select). Each resource
+/// was checked on its own by [`super::validation`]; what it reported is skipped here without a
+/// second error.
 pub fn build_services(
     set: &ConfigSet,
     namespaces: &BTreeSet<String>,
@@ -108,15 +110,12 @@ pub fn build_services(
         let mut r = Reporter::new(diags, se.file.clone(), se.id.to_string());
         let spec = &se.spec;
         let ns = &se.id.namespace;
-        if spec.hosts.is_empty() {
-            r.error("spec.hosts", "a ServiceEntry needs at least one host");
-        }
-        let Some(resolution) = resolution(spec, &mut r) else {
+        let Some(resolution) = resolution(spec.resolution.as_deref()) else {
             continue;
         };
+        warn_ignored(spec, &mut r);
         let ports = service_ports(spec, &mut r);
-        let endpoints = endpoints(set, spec, ns, &mut r);
-        check_endpoints(&endpoints, spec, resolution, &mut r);
+        let endpoints = endpoints(set, spec, ns, resolution, &mut r);
         let entry = Entry {
             id: &se.id,
             spec,
@@ -126,112 +125,137 @@ pub fn build_services(
         };
         add_hosts(&mut services, &entry, namespaces, &mut r);
     }
-    check_workload_entries(set, diags);
     services
 }
 
-/// `resolution`; `None` (reported) when unknown.
-fn resolution(spec: &ServiceEntrySpec, r: &mut Reporter<'_>) -> Option<Resolution> {
-    match spec.resolution.as_deref().unwrap_or("NONE") {
-        "STATIC" => Some(Resolution::Static),
-        "DNS" | "DNS_ROUND_ROBIN" => Some(Resolution::Dns),
-        "NONE" => Some(Resolution::None),
-        other => {
-            r.error(
-                "spec.resolution",
-                format!("unknown resolution {other:?}: use STATIC, DNS or NONE"),
-            );
-            None
+/// One warning per field of the entry (or of its inline endpoints) Istio acts on and
+/// shadowmesh does not. `location` is not among them: in Istio it decides mTLS and how
+/// telemetry names the peer, neither of which a plain-text proxy has, so it changes nothing.
+fn warn_ignored(spec: &ServiceEntrySpec, r: &mut Reporter<'_>) {
+    const IGNORED: &str = "not acted on by shadowmesh; ignored";
+    for (field, set) in [
+        ("addresses", !spec.addresses.is_empty()),
+        ("exportTo", !spec.export_to.is_empty()),
+        ("subjectAltNames", !spec.subject_alt_names.is_empty()),
+    ] {
+        if set {
+            r.warning(format!("spec.{field}"), IGNORED);
+        }
+    }
+    for (i, e) in spec.endpoints.iter().enumerate() {
+        for (field, set) in [
+            ("weight", e.weight.is_some()),
+            ("locality", e.locality.is_some()),
+            ("serviceAccount", e.service_account.is_some()),
+        ] {
+            if set {
+                r.warning(format!("spec.endpoints[{i}].{field}"), IGNORED);
+            }
         }
     }
 }
 
-/// `ports`, each with its protocol and target port; at least one is needed.
+/// `resolution`; `None` when unknown (validation's error). `DYNAMIC_DNS` forwards to the host
+/// each request names, as `NONE` does here.
+fn resolution(name: Option<&str>) -> Option<Resolution> {
+    match name.unwrap_or("NONE") {
+        "STATIC" => Some(Resolution::Static),
+        "DNS" | "DNS_ROUND_ROBIN" => Some(Resolution::Dns),
+        "NONE" | "DYNAMIC_DNS" => Some(Resolution::None),
+        _ => None,
+    }
+}
+
+/// `ports`, each with its protocol and target port; bad numbers are validation's errors.
 fn service_ports(spec: &ServiceEntrySpec, r: &mut Reporter<'_>) -> Vec<PortDef> {
     let mut ports = Vec::new();
     for (i, p) in spec.ports.iter().enumerate() {
-        let field = format!("spec.ports[{i}]");
         let Some(number) = u16::try_from(p.number).ok().filter(|n| *n > 0) else {
-            r.error(
-                format!("{field}.number"),
-                format!("{} is not a port number", p.number),
-            );
             continue;
-        };
-        let protocol = protocol(p.protocol.as_deref(), r, &field);
-        let target_port = match p.target_port {
-            Some(t) => match u16::try_from(t).ok().filter(|t| *t > 0) {
-                Some(t) => Some(t),
-                None => {
-                    r.error(
-                        format!("{field}.targetPort"),
-                        format!("{t} is not a port number"),
-                    );
-                    None
-                }
-            },
-            None => None,
         };
         ports.push(PortDef {
             number,
             name: p.name.clone(),
-            protocol,
-            target_port,
+            protocol: protocol(p.protocol.as_deref(), r, &format!("spec.ports[{i}]")),
+            target_port: p
+                .target_port
+                .and_then(|t| u16::try_from(t).ok())
+                .filter(|t| *t > 0),
         });
     }
     if spec.ports.is_empty() {
-        r.error("spec.ports", "a ServiceEntry needs at least one port");
+        r.warning(
+            "spec.ports",
+            "no ports: no route reaches this service (Istio allows it; shadowmesh routes by port)",
+        );
     }
     ports
 }
 
-/// A port's `protocol` (HTTP when absent; others are warned about and treated as HTTP).
+/// A port's `protocol` (HTTP when absent; other known ones are warned about and treated as
+/// HTTP; unknown ones are validation's errors).
 fn protocol(name: Option<&str>, r: &mut Reporter<'_>, field: &str) -> Protocol {
-    match name.unwrap_or("HTTP").to_ascii_uppercase().as_str() {
+    let upper = name.unwrap_or("HTTP").to_ascii_uppercase();
+    match upper.as_str() {
         "HTTP" | "HTTP_PROXY" => Protocol::Http1,
         "HTTP2" | "GRPC" | "GRPC-WEB" => Protocol::Http2,
-        other => {
+        // TCP is warned about by validation (with Istio's own warning for it).
+        "TCP" => Protocol::Http1,
+        known @ ("UDP" | "HTTPS" | "TLS" | "MONGO" | "REDIS" | "MYSQL") => {
             r.warning(
                 format!("{field}.protocol"),
-                format!("protocol {other} is not proxied by shadowmesh (HTTP, HTTP2 and GRPC are); treating it as HTTP"),
+                format!("protocol {known} is not proxied by shadowmesh (HTTP, HTTP2 and GRPC are); treating it as HTTP"),
             );
             Protocol::Http1
         }
+        _ => Protocol::Http1,
     }
 }
 
-/// The entry's `endpoints`, or the WorkloadEntries its `workloadSelector` selects.
+/// The entry's `endpoints`, or the WorkloadEntries its `workloadSelector` selects (the
+/// selector wins when both are set: validation's error). Endpoints shadowmesh cannot reach are
+/// left out with a warning.
 fn endpoints(
     set: &ConfigSet,
     spec: &ServiceEntrySpec,
     ns: &str,
+    resolution: Resolution,
     r: &mut Reporter<'_>,
 ) -> Vec<EndpointDef> {
     let Some(selector) = &spec.workload_selector else {
         return spec
             .endpoints
             .iter()
-            .map(|e| endpoint_def(e, None, ns))
+            .enumerate()
+            .filter(|(i, e)| reachable(e, &format!("spec.endpoints[{i}].address"), r))
+            .map(|(_, e)| endpoint_def(e, None, ns))
             .collect();
     };
-    if !spec.endpoints.is_empty() {
-        r.error(
-            "spec.workloadSelector",
-            "use either endpoints or workloadSelector, not both",
-        );
+    let mut endpoints = Vec::new();
+    let selected = set.workload_entries.iter().filter(|we| {
+        we.id.namespace == ns
+            && selector
+                .labels
+                .iter()
+                .all(|(k, v)| we.spec.labels.get(k) == Some(v))
+    });
+    for we in selected {
+        let field = format!("WorkloadEntry {}", we.id);
+        if !reachable(&we.spec, &field, r) {
+            continue;
+        }
+        if resolution == Resolution::Static && we.spec.address.parse::<IpAddr>().is_err() {
+            r.error(
+                field,
+                format!(
+                    "{:?} is not an IP address; resolution STATIC needs IPs (use DNS for names)",
+                    we.spec.address
+                ),
+            );
+            continue;
+        }
+        endpoints.push(endpoint_def(&we.spec, Some(&we.id.name), ns));
     }
-    let endpoints: Vec<EndpointDef> = set
-        .workload_entries
-        .iter()
-        .filter(|we| {
-            we.id.namespace == ns
-                && selector
-                    .labels
-                    .iter()
-                    .all(|(k, v)| we.spec.labels.get(k) == Some(v))
-        })
-        .map(|we| endpoint_def(&we.spec, Some(&we.id.name), ns))
-        .collect();
     if endpoints.is_empty() {
         r.warning(
             "spec.workloadSelector",
@@ -241,33 +265,21 @@ fn endpoints(
     endpoints
 }
 
-/// Endpoint addresses: present, not unix sockets, IPs when resolution is STATIC.
-fn check_endpoints(
-    endpoints: &[EndpointDef],
-    spec: &ServiceEntrySpec,
-    resolution: Resolution,
-    r: &mut Reporter<'_>,
-) {
-    for (i, e) in endpoints.iter().enumerate() {
-        let field = if spec.workload_selector.is_some() {
-            format!("WorkloadEntry {}/{}", e.namespace, e.workload)
-        } else {
-            format!("spec.endpoints[{i}].address")
-        };
-        if e.address.is_empty() {
-            r.error(field, "endpoint address is empty");
-        } else if e.address.starts_with("unix://") {
-            r.error(field, "unix socket endpoints are not supported");
-        } else if resolution == Resolution::Static && e.address.parse::<IpAddr>().is_err() {
-            r.error(
-                field,
-                format!(
-                    "{:?} is not an IP address; resolution STATIC needs IPs (use DNS for names)",
-                    e.address
-                ),
-            );
-        }
+/// False, with a warning at `field`, for unix socket endpoints (Istio accepts them, shadowmesh
+/// cannot reach them); false without a word for an empty address (validation warns about a
+/// workload known only by its `network`, or refuses one with neither).
+fn reachable(e: &WorkloadEntrySpec, field: &str, r: &mut Reporter<'_>) -> bool {
+    if e.address.is_empty() {
+        return false;
     }
+    if e.address.starts_with("unix://") {
+        r.warning(
+            field,
+            "unix socket endpoints are not supported by shadowmesh; ignored",
+        );
+        return false;
+    }
+    true
 }
 
 /// One ServiceEntry, checked, before its hosts become services.
@@ -318,24 +330,6 @@ fn add_hosts(
                 format!("spec.hosts[{i}]"),
                 format!("host {fqdn} is already defined by {}", prev.source),
             );
-        }
-    }
-}
-
-/// WorkloadEntries on their own: an address and valid port numbers.
-fn check_workload_entries(set: &ConfigSet, diags: &mut Vec<Diagnostic>) {
-    for we in &set.workload_entries {
-        let mut r = Reporter::new(diags, we.file.clone(), we.id.to_string());
-        if we.spec.address.is_empty() {
-            r.error("spec.address", "a WorkloadEntry needs an address");
-        }
-        for (name, port) in &we.spec.ports {
-            if u16::try_from(*port).ok().filter(|p| *p > 0).is_none() {
-                r.error(
-                    format!("spec.ports.{name}"),
-                    format!("{port} is not a port number"),
-                );
-            }
         }
     }
 }

@@ -6,19 +6,25 @@
 //! accepted as opaque values so that real Istio YAML loads; the compiler warns about them.
 //!
 //! One file per kind ([`VirtualServiceSpec`], [`DestinationRuleSpec`], [`ServiceEntrySpec`] and
-//! [`WorkloadEntrySpec`]); all are re-exported here. Imports nothing of the crate.
+//! [`WorkloadEntrySpec`]), the DestinationRule's traffic policy split into `load_balancer` and
+//! `connection_pool` (with outlier detection); all are re-exported here. Imports nothing of
+//! the crate.
 
+mod connection_pool;
 mod destination_rule;
 mod http_action;
 mod http_policy;
 mod l4_route;
+mod load_balancer;
 mod service_entry;
 mod virtual_service;
 
+pub use connection_pool::*;
 pub use destination_rule::*;
 pub use http_action::*;
 pub use http_policy::*;
 pub use l4_route::*;
+pub use load_balancer::*;
 pub use service_entry::*;
 pub use virtual_service::*;
 

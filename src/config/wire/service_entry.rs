@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
-use serde_yaml_ng::Value;
 
 /// `ServiceEntry.spec`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -12,22 +11,22 @@ use serde_yaml_ng::Value;
 pub struct ServiceEntrySpec {
     /// Service hosts.
     pub hosts: Vec<String>,
-    /// Virtual IPs (ignored).
+    /// Virtual IPs or CIDR blocks (checked, not acted on).
     pub addresses: Vec<String>,
     /// Service ports.
     pub ports: Vec<ServicePort>,
-    /// `MESH_EXTERNAL` or `MESH_INTERNAL` (ignored).
+    /// `MESH_EXTERNAL` (default) or `MESH_INTERNAL` (checked, not acted on).
     pub location: Option<String>,
-    /// `NONE`, `STATIC`, `DNS`, `DNS_ROUND_ROBIN`.
+    /// `NONE` (default), `STATIC`, `DNS`, `DNS_ROUND_ROBIN`, `DYNAMIC_DNS`.
     pub resolution: Option<String>,
     /// Inline endpoints.
     pub endpoints: Vec<WorkloadEntrySpec>,
     /// Selects `WorkloadEntry`s in the same namespace by labels.
     pub workload_selector: Option<WorkloadSelector>,
-    /// Visibility (ignored).
-    pub export_to: Option<Value>,
-    /// SANs (ignored).
-    pub subject_alt_names: Option<Value>,
+    /// Namespaces the entry is visible in (`.`, `*`, `~` or names); checked, not acted on.
+    pub export_to: Vec<String>,
+    /// Accepted subject alternative names of the endpoints (not acted on).
+    pub subject_alt_names: Vec<String>,
 }
 
 /// `ServicePort`.
@@ -38,7 +37,7 @@ pub struct ServicePort {
     pub number: u32,
     /// `HTTP`, `HTTP2`, `GRPC`, `HTTPS`, `TCP`, ...
     pub protocol: Option<String>,
-    /// Port name (endpoints' `ports` map refers to it).
+    /// Port name, a DNS label (required; endpoints' `ports` map refers to it).
     pub name: Option<String>,
     /// Port on the endpoints, when it differs.
     pub target_port: Option<u32>,
@@ -56,18 +55,18 @@ pub struct WorkloadSelector {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct WorkloadEntrySpec {
-    /// IP address or host name.
+    /// IP address, host name or `unix://` socket; may be empty when `network` is set.
     pub address: String,
     /// Port name to port number on this workload.
     pub ports: BTreeMap<String, u32>,
     /// Labels (subset membership, `app`, `version`).
     pub labels: BTreeMap<String, String>,
-    /// Network (ignored).
+    /// Network the workload is in (endpoints of another network are not reached directly).
     pub network: Option<String>,
-    /// Locality (ignored).
+    /// Locality `region/zone/subzone` (not acted on).
     pub locality: Option<String>,
-    /// Load balancing weight (ignored).
+    /// Load balancing weight (not acted on).
     pub weight: Option<u32>,
-    /// Service account (ignored).
+    /// Service account (not acted on).
     pub service_account: Option<String>,
 }

@@ -37,11 +37,10 @@ impl Compiler<'_> {
         diags: &mut Vec<Diagnostic>,
     ) {
         let mut r = Reporter::new(diags, dr.file.clone(), dr.id.to_string());
-        let host = qualify(&dr.spec.host, &dr.id.namespace, &self.namespaces);
         if dr.spec.host.is_empty() {
-            r.error("spec.host", "a DestinationRule needs a host");
-            return;
+            return; // validation's error
         }
+        let host = qualify(&dr.spec.host, &dr.id.namespace, &self.namespaces);
         let Some(service) = self.services.get(&host) else {
             r.warning(
                 "spec.host",
@@ -49,6 +48,24 @@ impl Compiler<'_> {
             );
             return;
         };
+        for (field, set) in [
+            ("exportTo", !dr.spec.export_to.is_empty()),
+            (
+                "workloadSelector",
+                // Without labels, validation has warned already.
+                dr.spec
+                    .workload_selector
+                    .as_ref()
+                    .is_some_and(|s| !s.match_labels.is_empty()),
+            ),
+        ] {
+            if set {
+                r.warning(
+                    format!("spec.{field}"),
+                    "not acted on by shadowmesh (the rule applies to this proxy); ignored",
+                );
+            }
+        }
         let policy = merge_policy(
             &ClusterPolicy::default(),
             dr.spec.traffic_policy.as_ref(),
@@ -73,7 +90,8 @@ impl Compiler<'_> {
     }
 }
 
-/// The subsets of a rule for `service`, each with `policy` overridden by its own.
+/// The subsets of a rule for `service`, each with `policy` overridden by its own. Names
+/// (empty, duplicate) are validation's to report; the first of two subsets with one name wins.
 fn subsets(
     wire: &[Subset],
     service: &ServiceDef,
@@ -83,8 +101,7 @@ fn subsets(
     let mut subsets = BTreeMap::new();
     for (i, s) in wire.iter().enumerate() {
         let field = format!("spec.subsets[{i}]");
-        if s.name.is_empty() {
-            r.error(format!("{field}.name"), "a subset needs a name");
+        if s.name.is_empty() || subsets.contains_key(&s.name) {
             continue;
         }
         let subset_policy = merge_policy(
@@ -111,12 +128,7 @@ fn subsets(
             labels: s.labels.clone(),
             policy: subset_policy,
         };
-        if subsets.insert(s.name.clone(), def).is_some() {
-            r.error(
-                format!("{field}.name"),
-                format!("subset {} is defined twice", s.name),
-            );
-        }
+        subsets.insert(s.name.clone(), def);
     }
     subsets
 }

@@ -1,6 +1,10 @@
 //! DestinationRule `trafficPolicy` to [`ClusterPolicy`]: load balancing, connection pool limits,
 //! outlier detection. A subset's policy overrides the rule's, field by field (as Istio merges).
 //!
+//! Values are checked beforehand by [`crate::model::validation`], which reports every bad one;
+//! here a value that does not parse is skipped silently, so the user gets one error, not two.
+//! Each field Istio has and shadowmesh does not act on gets one warning naming it.
+//!
 //! Imports only [`crate::config`] and [`crate::model`].
 
 use std::time::Duration;
@@ -11,6 +15,8 @@ use crate::config::wire::{
 };
 use crate::model::cluster::{ClusterPolicy, LbPolicy, OutlierPolicy};
 use crate::model::duration::parse_duration;
+
+const IGNORED: &str = "not supported by shadowmesh; ignored";
 
 /// Applies `tp` (at `field`) on top of `base`.
 pub(super) fn merge_policy(
@@ -23,12 +29,22 @@ pub(super) fn merge_policy(
     let Some(tp) = tp else {
         return out;
     };
-    warn_unsupported(tp, r, field);
+    warn_ignored(
+        r,
+        field,
+        &[
+            ("tls", tp.tls.is_some()),
+            ("portLevelSettings", tp.port_level_settings.is_some()),
+            ("tunnel", tp.tunnel.is_some()),
+            ("proxyProtocol", tp.proxy_protocol.is_some()),
+            ("retryBudget", tp.retry_budget.is_some()),
+        ],
+    );
     if let Some(lb) = &tp.load_balancer {
-        load_balancer(&mut out, lb, r, field);
+        load_balancer(&mut out, lb, r, &format!("{field}.loadBalancer"));
     }
     if let Some(pool) = &tp.connection_pool {
-        connection_pool(&mut out, pool, r, field);
+        connection_pool(&mut out, pool, r, &format!("{field}.connectionPool"));
     }
     if let Some(od) = &tp.outlier_detection {
         out.outlier = Some(outlier_detection(
@@ -40,133 +56,142 @@ pub(super) fn merge_policy(
     out
 }
 
-fn warn_unsupported(tp: &TrafficPolicy, r: &mut Reporter<'_>, field: &str) {
-    for (name, present) in [
-        ("tls", tp.tls.is_some()),
-        ("portLevelSettings", tp.port_level_settings.is_some()),
-        ("tunnel", tp.tunnel.is_some()),
-        ("proxyProtocol", tp.proxy_protocol.is_some()),
-        ("retryBudget", tp.retry_budget.is_some()),
-    ] {
-        if present {
-            r.warning(
-                format!("{field}.{name}"),
-                "not supported by shadowmesh; ignored",
-            );
+/// One warning per field of `fields` that is set, at `{field}.{name}`.
+fn warn_ignored(r: &mut Reporter<'_>, field: &str, fields: &[(&str, bool)]) {
+    for (name, present) in fields {
+        if *present {
+            r.warning(format!("{field}.{name}"), IGNORED);
         }
     }
 }
 
-/// `loadBalancer`: the `simple` policies; consistent hashing falls back to round robin.
+/// `loadBalancer` (at `f`): the `simple` policies; consistent hashing falls back to round
+/// robin.
 fn load_balancer(
     out: &mut ClusterPolicy,
     lb: &LoadBalancerSettings,
     r: &mut Reporter<'_>,
-    field: &str,
+    f: &str,
 ) {
     if lb.consistent_hash.is_some() {
         r.warning(
-            format!("{field}.loadBalancer.consistentHash"),
+            format!("{f}.consistentHash"),
             "consistent hashing is not supported; using ROUND_ROBIN",
         );
     }
-    if let Some(simple) = &lb.simple {
-        out.lb = match simple.as_str() {
-            "ROUND_ROBIN" | "UNSPECIFIED" => LbPolicy::RoundRobin,
-            "LEAST_REQUEST" | "LEAST_CONN" => LbPolicy::LeastRequest,
-            "RANDOM" => LbPolicy::Random,
-            "PASSTHROUGH" => {
-                r.warning(
-                    format!("{field}.loadBalancer.simple"),
-                    "PASSTHROUGH is not supported; using ROUND_ROBIN",
-                );
-                LbPolicy::RoundRobin
-            }
-            other => {
-                r.error(
-                    format!("{field}.loadBalancer.simple"),
-                    format!(
-                        "unknown load balancer {other:?}: use ROUND_ROBIN, LEAST_REQUEST or RANDOM"
-                    ),
-                );
-                out.lb
-            }
-        };
-    }
+    warn_ignored(
+        r,
+        f,
+        &[
+            ("localityLbSetting", lb.locality_lb_setting.is_some()),
+            ("zoneAwareLbSetting", lb.zone_aware_lb_setting.is_some()),
+            ("warmupDurationSecs", lb.warmup_duration_secs.is_some()),
+            ("warmup", lb.warmup.is_some()),
+        ],
+    );
+    out.lb = match lb.simple.as_deref() {
+        Some("ROUND_ROBIN" | "UNSPECIFIED") => LbPolicy::RoundRobin,
+        Some("LEAST_REQUEST" | "LEAST_CONN") => LbPolicy::LeastRequest,
+        Some("RANDOM") => LbPolicy::Random,
+        Some("PASSTHROUGH") => {
+            r.warning(
+                format!("{f}.simple"),
+                "PASSTHROUGH is not supported; using ROUND_ROBIN",
+            );
+            LbPolicy::RoundRobin
+        }
+        // Absent keeps the inherited policy; an unknown name is validation's error.
+        _ => out.lb,
+    };
 }
 
-/// `connectionPool`: connect timeout, request limits (HTTP/1 limit = connections + pending),
-/// idle timeout.
+/// `connectionPool` (at `f`): connect timeout, request limits (HTTP/1 limit = connections +
+/// pending), idle timeout.
 fn connection_pool(
     out: &mut ClusterPolicy,
     pool: &ConnectionPoolSettings,
     r: &mut Reporter<'_>,
-    field: &str,
+    f: &str,
 ) {
     let mut max_connections = None;
     if let Some(tcp) = &pool.tcp {
-        if let Some(t) = &tcp.connect_timeout
-            && let Some(d) = duration(r, &format!("{field}.connectionPool.tcp.connectTimeout"), t)
-        {
+        warn_ignored(
+            r,
+            &format!("{f}.tcp"),
+            &[
+                ("tcpKeepalive", tcp.tcp_keepalive.is_some()),
+                (
+                    "maxConnectionDuration",
+                    tcp.max_connection_duration.is_some(),
+                ),
+                ("idleTimeout", tcp.idle_timeout.is_some()),
+            ],
+        );
+        if let Some(d) = duration(tcp.connect_timeout.as_deref()) {
             out.connect_timeout = d;
         }
-        max_connections = positive(
-            r,
-            &format!("{field}.connectionPool.tcp.maxConnections"),
-            tcp.max_connections,
-        );
+        max_connections = positive(tcp.max_connections);
     }
     if let Some(http) = &pool.http {
-        let base = format!("{field}.connectionPool.http");
-        let max_requests = positive(
+        warn_ignored(
             r,
-            &format!("{base}.http2MaxRequests"),
-            http.http2_max_requests,
+            &format!("{f}.http"),
+            &[
+                (
+                    "maxRequestsPerConnection",
+                    http.max_requests_per_connection.is_some(),
+                ),
+                ("maxRetries", http.max_retries.is_some()),
+                ("h2UpgradePolicy", http.h2_upgrade_policy.is_some()),
+                ("useClientProtocol", http.use_client_protocol.is_some()),
+                (
+                    "maxConcurrentStreams",
+                    http.max_concurrent_streams.is_some(),
+                ),
+                ("http2KeepAlive", http.http2_keep_alive.is_some()),
+            ],
         );
-        let pending = positive(
-            r,
-            &format!("{base}.http1MaxPendingRequests"),
-            http.http1_max_pending_requests,
-        );
+        let max_requests = positive(http.http2_max_requests);
+        let pending = positive(http.http1_max_pending_requests);
         let h1_limit = max_connections.zip(pending).map(|(c, p)| c + p);
         out.max_requests = match (max_requests, h1_limit) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b).or(out.max_requests),
         };
-        if let Some(t) = &http.idle_timeout {
-            out.idle_timeout = duration(r, &format!("{base}.idleTimeout"), t);
+        if http.idle_timeout.is_some() {
+            out.idle_timeout = duration(http.idle_timeout.as_deref());
         }
     }
 }
 
 /// `outlierDetection` (at `f`): thresholds, ejection time and cap.
 fn outlier_detection(od: &OutlierDetection, r: &mut Reporter<'_>, f: &str) -> OutlierPolicy {
-    let c5 = positive(
+    warn_ignored(
         r,
-        &format!("{f}.consecutive5xxErrors"),
-        od.consecutive_5xx_errors.or(od.consecutive_errors),
+        f,
+        &[
+            (
+                "splitExternalLocalOriginErrors",
+                od.split_external_local_origin_errors.is_some(),
+            ),
+            (
+                "consecutiveLocalOriginFailures",
+                od.consecutive_local_origin_failures.is_some(),
+            ),
+            ("interval", od.interval.is_some()),
+            ("minHealthPercent", od.min_health_percent.is_some()),
+            (
+                "outlierDetectionHttpErrorCodes",
+                !od.outlier_detection_http_error_codes.is_empty(),
+            ),
+        ],
     );
-    let cg = positive(
-        r,
-        &format!("{f}.consecutiveGatewayErrors"),
-        od.consecutive_gateway_errors,
-    );
-    let base_ejection = od
-        .base_ejection_time
-        .as_deref()
-        .and_then(|t| duration(r, &format!("{f}.baseEjectionTime"), t))
-        .unwrap_or(Duration::from_secs(30));
-    // Not acted on (ejection is checked on each answer), but checked as Istio checks it.
-    if let Some(interval) = od.interval.as_deref() {
-        duration(r, &format!("{f}.interval"), interval);
-    }
-    let max_pct = od.max_ejection_percent.unwrap_or(10);
-    if !(0..=100).contains(&max_pct) {
-        r.error(
-            format!("{f}.maxEjectionPercent"),
-            format!("{max_pct} is not a percentage (0 to 100)"),
-        );
-    }
+    let legacy = od.consecutive_errors.and_then(|n| u32::try_from(n).ok());
+    let c5 = od.consecutive_5xx_errors.or(legacy).filter(|n| *n > 0);
+    let cg = od.consecutive_gateway_errors.filter(|n| *n > 0);
+    let base_ejection =
+        duration(od.base_ejection_time.as_deref()).unwrap_or(Duration::from_secs(30));
+    let max_pct = od.max_ejection_percent.unwrap_or(10).clamp(0, 100);
     // Istio's default when outlierDetection is present but names no threshold: 5 x 5xx.
     let consecutive_5xx = if c5.is_none() && cg.is_none() {
         Some(5)
@@ -174,31 +199,19 @@ fn outlier_detection(od: &OutlierDetection, r: &mut Reporter<'_>, f: &str) -> Ou
         c5
     };
     OutlierPolicy {
-        consecutive_5xx: consecutive_5xx.map(|n| n as u32),
-        consecutive_gateway: cg.map(|n| n as u32),
+        consecutive_5xx,
+        consecutive_gateway: cg,
         base_ejection,
-        max_ejection_percent: max_pct.clamp(0, 100) as u32,
+        max_ejection_percent: max_pct as u32,
     }
 }
 
-fn duration(r: &mut Reporter<'_>, field: &str, text: &str) -> Option<Duration> {
-    match parse_duration(text) {
-        Ok(d) => Some(d),
-        Err(e) => {
-            r.error(field, e);
-            None
-        }
-    }
+/// A duration that parses; `None` when absent or bad (validation reports bad ones).
+fn duration(text: Option<&str>) -> Option<Duration> {
+    text.and_then(|t| parse_duration(t).ok())
 }
 
-fn positive(r: &mut Reporter<'_>, field: &str, v: Option<i64>) -> Option<usize> {
-    match v {
-        Some(n) if n < 0 => {
-            r.error(field, format!("{n} is negative"));
-            None
-        }
-        Some(0) => None,
-        Some(n) => Some(n as usize),
-        None => None,
-    }
+/// A positive count; zero, negative (validation's error) and absent are `None`.
+fn positive(v: Option<i64>) -> Option<usize> {
+    v.filter(|n| *n > 0).and_then(|n| usize::try_from(n).ok())
 }

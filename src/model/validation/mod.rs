@@ -12,10 +12,13 @@
 //!   [`http_route`] its `http` routes and [`http_action`] their redirect, rewrite, direct
 //!   response and retries; `unreachable`: Istio's warnings about rules never used;
 //! - [`http_policy`]: a route's `fault` and `corsPolicy`, called by the compiler;
-//! - [`destination_rule`]: `DestinationRule` and its traffic policies;
-//! - [`service_entry`]: `ServiceEntry` and `WorkloadEntry`.
+//! - [`destination_rule`]: `DestinationRule`; its traffic policies in [`traffic_policy`]
+//!   (connection pool, outlier detection, per-port settings, tunnel), [`load_balancer`] and
+//!   [`tls`];
+//! - [`service_entry`]: `ServiceEntry` and `WorkloadEntry`; what depends on `resolution` in
+//!   [`service_entry_rules`].
 //!
-//! Tests: Istio's VirtualService tables ported case by case (`vs_cases` is their harness;
+//! Tests: Istio's own tables ported case by case (`vs_cases` and `istio_cases/` hold them;
 //! `*_tests.rs`). Where validation and the compiler flag the same field, `model::compile`
 //! keeps one error. Imports only [`crate::config`] and [`crate::model::duration`].
 
@@ -32,9 +35,15 @@ mod http_route;
 #[cfg(test)]
 mod http_route_tests;
 #[cfg(test)]
+mod istio_cases;
+mod load_balancer;
+#[cfg(test)]
 mod parity_tests;
 mod scope;
 mod service_entry;
+mod service_entry_rules;
+mod tls;
+mod traffic_policy;
 mod unreachable;
 mod virtual_service;
 #[cfg(test)]

@@ -84,17 +84,6 @@ async fn authority_headers_rewrite_the_host_route_over_destination() {
             route_level(plain, &authority("add", ":authority", "added")),
             "added",
         ),
-        (
-            "rewrite.authority wins",
-            route_level(
-                plain,
-                &format!(
-                    "rewrite: {{authority: new}}\n    {}",
-                    authority("set", ":authority", "no")
-                ),
-            ),
-            "new",
-        ),
     ];
     for (name, http, want) in cases {
         let b = backend::http1("v1").run().await;

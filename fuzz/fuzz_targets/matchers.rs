@@ -8,7 +8,7 @@
 use http::{HeaderMap, HeaderValue};
 use libfuzzer_sys::fuzz_target;
 use shadowmesh::config::wire::StringMatch;
-use shadowmesh::model::matchers::header::HeaderCondition;
+use shadowmesh::model::matchers::header::{HeaderCondition, HeaderKey};
 use shadowmesh::model::matchers::{HeaderMatcher, QueryMatcher, StringMatcher};
 
 fuzz_target!(|data: &[u8]| {
@@ -46,9 +46,14 @@ fuzz_target!(|data: &[u8]| {
         if let Ok(m) = HeaderMatcher::try_from(condition) {
             let mut headers = HeaderMap::new();
             let _ = m.matches(&headers);
+            // Pseudo-headers (`:method`, ...) are matched against the request line, not here.
+            let header = match &m.name {
+                HeaderKey::Header(name) => Some(name.clone()),
+                _ => None,
+            };
             for v in &values {
-                if let Ok(value) = HeaderValue::from_str(v) {
-                    headers.append(m.name.clone(), value);
+                if let (Some(name), Ok(value)) = (&header, HeaderValue::from_str(v)) {
+                    headers.append(name.clone(), value);
                 }
                 let _ = m.matches(&headers);
             }

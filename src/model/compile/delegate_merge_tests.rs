@@ -314,6 +314,12 @@ fn routes_merge_as_istio_merges_them() {
             format!("{{name: root, match: [{{uri: {{prefix: /a}}}}], {delegate}}}"),
             vec![format!("{{name: leaf, match: [{{uri: {{prefix: /a/b}}}}], {}}}", v(1)), format!("{{match: [{{uri: {{prefix: /b}}}}], {}}}", v(2)), format!("{{{}}}", v(3))],
             vec![format!("{{name: root-leaf, match: [{{uri: {{prefix: /a/b}}}}], {}}}", v(1)), format!("{{name: root, match: [{{uri: {{prefix: /a}}}}], {}}}", v(3))]),
+        // A root's directResponse: Envoy takes a redirect first, then a direct response, then
+        // the route, so it replaces a child's route (and its mirrors) and loses to a redirect.
+        ("root directResponse",
+            format!("{{directResponse: {{status: 418}}, timeout: 2s, {delegate}}}"),
+            vec![format!("{{{}, {}}}", v(1), m(1)), "{redirect: {uri: /x}}".into(), "{directResponse: {status: 204}}".into()],
+            vec!["{directResponse: {status: 418}, timeout: 2s}".into(), "{redirect: {uri: /x}, timeout: 2s}".into(), "{directResponse: {status: 204}, timeout: 2s}".into()]),
     ];
     for (name, root, children, want) in cases {
         let root = http(&root);

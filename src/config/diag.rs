@@ -119,6 +119,14 @@ impl<'a> Reporter<'a> {
         self.push(Diagnostic::warning(message), field.into());
     }
 
+    /// Records `d` as found (it may name another resource), unless the same finding is
+    /// already recorded.
+    pub fn forward(&mut self, d: Diagnostic) {
+        if !self.out.contains(&d) {
+            self.out.push(d);
+        }
+    }
+
     fn push(&mut self, d: Diagnostic, field: String) {
         self.out.push(
             d.in_file(self.file.clone())

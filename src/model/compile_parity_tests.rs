@@ -1,4 +1,5 @@
-//! What Istio accepts compiles: delegate VirtualServices, `:authority` in header operations,
+//! What Istio accepts compiles: delegate VirtualServices (one no root names, a root whose child
+//! is missing: warned), `:authority` in header operations,
 //! `redirect.prefixRewrite`, `regex: "*"` in `withoutHeaders`, pseudo-header matches, `tls`,
 //! `tcp`, `exportTo`, `retries`. What shadowmesh acts on (`:authority`, `prefixRewrite`,
 //! pseudo-headers) gets no warning; what it does not act on gets one warning naming the

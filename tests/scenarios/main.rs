@@ -10,6 +10,7 @@ mod cli;
 mod compare;
 mod compare_semantics;
 mod cors;
+mod delegate;
 mod demo;
 mod errors;
 mod exhaustion;

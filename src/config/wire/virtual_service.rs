@@ -44,7 +44,7 @@ pub struct HttpRoute {
     pub redirect: Option<HttpRedirect>,
     /// Answer directly instead of forwarding.
     pub direct_response: Option<HttpDirectResponse>,
-    /// Delegation to another VirtualService (validated; not acted on: warned).
+    /// Delegation to another VirtualService (one with no hosts), whose routes replace this one.
     pub delegate: Option<Delegate>,
     /// Rewrite of the path and authority before forwarding.
     pub rewrite: Option<HttpRewrite>,

@@ -25,7 +25,8 @@ use super::local_response::{direct, redirect};
 use super::{Compiler, ProxyIdentity};
 
 impl Compiler<'_> {
-    /// Compiles route `i`; `None` when it has errors or never applies to this proxy.
+    /// Compiles route `i`; `None` when it has errors or never applies to this proxy, or when it
+    /// delegates (its child's routes replace it: [`super::delegate`]).
     pub(super) fn route(
         &mut self,
         route: &HttpRoute,
@@ -129,21 +130,11 @@ impl Compiler<'_> {
 
 /// Warns about the route features shadowmesh does not act on.
 fn warn_unsupported(route: &HttpRoute, r: &mut Reporter<'_>, f: &str) {
-    for (name, present, what) in [
-        (
-            "retries",
-            route.retries.is_some(),
+    if route.retries.is_some() {
+        r.warning(
+            format!("{f}.retries"),
             "retries are not performed (each request is tried once)",
-        ),
-        (
-            "delegate",
-            route.delegate.is_some(),
-            "delegation is not acted on yet; this route is skipped",
-        ),
-    ] {
-        if present {
-            r.warning(format!("{f}.{name}"), what);
-        }
+        );
     }
 }
 

@@ -7,6 +7,8 @@
 //! - [`traffic_policy`]: `trafficPolicy` to a cluster policy;
 //! - [`destination`]: a `Destination` to its cluster(s);
 //! - [`virtual_service`]: a VirtualService to a virtual host;
+//! - [`delegate`]: a root route with `delegate` as its child's routes, merged by
+//!   [`delegate_merge`] as Istio merges them;
 //! - [`http_route`]: one `http` route (matches, action, timeout, rewrite);
 //! - [`http_policy`]: its `fault` and `corsPolicy`;
 //! - [`forward`]: weighted destinations and mirrors;
@@ -15,6 +17,12 @@
 //!
 //! Imports only [`crate::config`] and the rest of [`crate::model`]; never `route`.
 
+mod delegate;
+mod delegate_merge;
+#[cfg(test)]
+mod delegate_merge_tests;
+#[cfg(test)]
+mod delegate_tests;
 mod destination;
 mod destination_rule;
 mod forward;
@@ -155,7 +163,7 @@ impl Compiler<'_> {
         diags: &mut Vec<Diagnostic>,
     ) {
         for vs in &set.virtual_services {
-            if let Some(vhost) = self.virtual_service(vs, diags) {
+            if let Some(vhost) = self.virtual_service(vs, &set.virtual_services, diags) {
                 let index = table.virtual_hosts.len();
                 let mut r = Reporter::new(diags, vs.file.clone(), vs.id.to_string());
                 for (i, host) in vhost.hosts.iter().enumerate() {

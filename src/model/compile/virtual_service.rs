@@ -1,6 +1,8 @@
 //! A VirtualService to a [`VirtualHost`]: hosts qualified, ports taken from the service when it
-//! names one host, each `http` route compiled in order ([`super::http_route`]). A VirtualService
-//! bound only to gateways (no `mesh`) is skipped, and so is a delegate (one with no hosts).
+//! names one host, each `http` route compiled in order ([`super::http_route`]), a route with
+//! `delegate` replaced by its child's routes ([`super::delegate`]). A VirtualService bound only
+//! to gateways (no `mesh`) is skipped, and so is a delegate (one with no hosts): it is routed
+//! only through the roots that delegate to it.
 //!
 //! Imports only [`crate::config`] and [`crate::model`].
 
@@ -10,8 +12,9 @@ use crate::config::diag::Reporter;
 use crate::config::wire::VirtualServiceSpec;
 use crate::config::{Diagnostic, Resource};
 use crate::model::host::qualify;
-use crate::model::table::VirtualHost;
+use crate::model::table::{Route, VirtualHost};
 
+use super::delegate::is_delegated_to;
 use super::{
     COMPARE_IGNORE_ANNOTATION, COMPARE_METHODS_ANNOTATION, COMPARE_UNORDERED_ANNOTATION, Compiler,
     MIRROR_METHODS_ANNOTATION,
@@ -22,14 +25,18 @@ impl Compiler<'_> {
     pub(super) fn virtual_service(
         &mut self,
         vs: &Resource<VirtualServiceSpec>,
+        all: &[Resource<VirtualServiceSpec>],
         diags: &mut Vec<Diagnostic>,
     ) -> Option<VirtualHost> {
-        let mut r = Reporter::new(diags, vs.file.clone(), vs.id.to_string());
         let spec = &vs.spec;
         let ns = vs.id.namespace.as_str();
-        if !warn_unused(spec, &mut r) {
+        let delegated_to = spec.hosts.is_empty() && is_delegated_to(vs, all);
+        let mut r = Reporter::new(diags, vs.file.clone(), vs.id.to_string());
+        if !warn_unused(spec, delegated_to, &mut r) {
             return None;
         }
+        let routes = self.routes(vs, all, diags);
+        let mut r = Reporter::new(diags, vs.file.clone(), vs.id.to_string());
         let hosts: Vec<String> = spec
             .hosts
             .iter()
@@ -43,12 +50,6 @@ impl Compiler<'_> {
                 .unwrap_or_default(),
             _ => Vec::new(),
         };
-        let mut routes = Vec::new();
-        for (i, route) in spec.http.iter().enumerate() {
-            if let Some(route) = self.route(route, ns, &mut r, i) {
-                routes.push(route);
-            }
-        }
         // With no tcp or tls routes either, validation has already refused it.
         if spec.http.is_empty() && !(spec.tcp.is_empty() && spec.tls.is_empty()) {
             r.warning(
@@ -91,9 +92,32 @@ impl Compiler<'_> {
     }
 }
 
+impl Compiler<'_> {
+    /// The routes of `vs` in order, each delegating route replaced by its child's.
+    fn routes(
+        &mut self,
+        vs: &Resource<VirtualServiceSpec>,
+        all: &[Resource<VirtualServiceSpec>],
+        diags: &mut Vec<Diagnostic>,
+    ) -> Vec<Route> {
+        let mut routes = Vec::new();
+        for (i, route) in vs.spec.http.iter().enumerate() {
+            let mut r = Reporter::new(diags, vs.file.clone(), vs.id.to_string());
+            if let Some(route) = self.route(route, &vs.id.namespace, &mut r, i) {
+                routes.push(route);
+            }
+            if route.delegate.is_some() {
+                routes.extend(self.delegated(vs, i, all, diags));
+            }
+        }
+        routes
+    }
+}
+
 /// One warning per field shadowmesh reads but does not act on. `false` when the
-/// VirtualService does not apply to this proxy (gateways only, or a delegate).
-fn warn_unused(spec: &VirtualServiceSpec, r: &mut Reporter<'_>) -> bool {
+/// VirtualService does not apply to this proxy (gateways only, or a delegate: `delegated_to`
+/// says whether a root routes through it).
+fn warn_unused(spec: &VirtualServiceSpec, delegated_to: bool, r: &mut Reporter<'_>) -> bool {
     for (name, present, what) in [
         (
             "tls",
@@ -107,7 +131,8 @@ fn warn_unused(spec: &VirtualServiceSpec, r: &mut Reporter<'_>) -> bool {
         ),
         (
             "exportTo",
-            !spec.export_to.is_empty(),
+            // A delegate's is acted on: it decides which roots may delegate to it.
+            !spec.export_to.is_empty() && !spec.hosts.is_empty(),
             "visibility is not acted on (this proxy sees every resource it loads); ignored",
         ),
     ] {
@@ -129,10 +154,12 @@ fn warn_unused(spec: &VirtualServiceSpec, r: &mut Reporter<'_>) -> bool {
         );
     }
     if spec.hosts.is_empty() {
-        r.warning(
-            "spec.hosts",
-            "no hosts: a delegate VirtualService; delegation is not acted on yet, so it is validated but not routed",
-        );
+        if !delegated_to {
+            r.warning(
+                "spec.hosts",
+                "no hosts: a delegate VirtualService, but no root VirtualService delegates to it; not routed",
+            );
+        }
         return false;
     }
     true

@@ -1,6 +1,6 @@
 //! Config folders and the YAML tests need: the seed's files (`config::seed(v1, v2, v3)`), and
-//! small builders for a ServiceEntry with inline endpoints, a DestinationRule and a
-//! single-rule VirtualService.
+//! small builders for a ServiceEntry with inline endpoints, a DestinationRule, a single-rule
+//! VirtualService, and a delegating root with its delegate VirtualService.
 
 use std::path::Path;
 
@@ -287,5 +287,62 @@ impl VirtualService {
             yaml.push_str(&format!("    {line}\n"));
         }
         yaml
+    }
+}
+
+/// A root VirtualService for `calcbackendsvc` in `challengeistio`: requests under `prefix` are
+/// delegated to `ns/name`, the rest go to subset `rest`.
+pub fn delegating_root(prefix: &str, ns: &str, name: &str, rest: &str) -> String {
+    format!(
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{name: root, namespace: challengeistio}}\nspec:\n  hosts: [calcbackendsvc]\n  http:\n  - name: api\n    match: [{{uri: {{prefix: {prefix}}}}}]\n    delegate: {{name: {name}, namespace: {ns}}}\n  - name: rest\n    route: [{{destination: {{host: calcbackendsvc, subset: {rest}}}}}]\n"
+    )
+}
+
+/// A delegate VirtualService (no hosts) whose rules route to subsets of `calcbackendsvc`
+/// (named by its full name, so it works from any namespace).
+#[must_use]
+pub struct DelegateVs {
+    ns: String,
+    name: String,
+    rules: Vec<String>,
+}
+
+/// A delegate VirtualService `ns/name` with no rules yet.
+pub fn delegate_vs(ns: &str, name: &str) -> DelegateVs {
+    DelegateVs {
+        ns: ns.to_string(),
+        name: name.to_string(),
+        rules: Vec::new(),
+    }
+}
+
+const CALC_FQDN: &str = "calcbackendsvc.challengeistio.svc.cluster.local";
+
+impl DelegateVs {
+    /// A rule `name` for requests whose path matches `uri` (`{prefix: /a}`), to `subset`.
+    pub fn rule(mut self, name: &str, uri: &str, subset: &str) -> Self {
+        self.rules.push(format!(
+            "  - name: {name}\n    match: [{{uri: {uri}}}]\n    route: [{{destination: {{host: {CALC_FQDN}, subset: {subset}}}}}]\n"
+        ));
+        self
+    }
+
+    /// Mirrors the last rule to `subset`.
+    pub fn mirror(mut self, subset: &str) -> Self {
+        let last = self.rules.last_mut().expect("a rule to mirror");
+        last.push_str(&format!(
+            "    mirror: {{host: {CALC_FQDN}, subset: {subset}}}\n"
+        ));
+        self
+    }
+
+    /// The YAML.
+    pub fn yaml(&self) -> String {
+        format!(
+            "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{name: {}, namespace: {}}}\nspec:\n  http:\n{}",
+            self.name,
+            self.ns,
+            self.rules.concat()
+        )
     }
 }

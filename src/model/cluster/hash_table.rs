@@ -90,7 +90,10 @@ impl HashTable {
                 let at = if table[slot(*next)] == FREE {
                     slot(*next)
                 } else {
-                    table.iter().position(|e| *e == FREE).expect("a slot is free")
+                    table
+                        .iter()
+                        .position(|e| *e == FREE)
+                        .expect("a slot is free")
                 };
                 table[at] = *endpoint;
                 *next += 1;

@@ -202,7 +202,11 @@ fn without_a_key_the_roll_decides() {
             assert_eq!(c.pick_hashed(None, roll), Some(pick), "{lb:?}");
             seen.insert(pick);
         }
-        assert_eq!(seen.len(), 5, "{lb:?}: every endpoint gets keyless requests");
+        assert_eq!(
+            seen.len(),
+            5,
+            "{lb:?}: every endpoint gets keyless requests"
+        );
         // With a key, the roll does not matter.
         let h = Some(42);
         assert_eq!(c.pick_hashed(h, 0.1), c.pick_hashed(h, 0.9), "{lb:?}");

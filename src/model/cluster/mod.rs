@@ -14,10 +14,10 @@
 
 pub mod balance;
 pub mod hash_table;
-pub mod outlier;
-pub mod policy;
 #[cfg(test)]
 mod hash_tests;
+pub mod outlier;
+pub mod policy;
 #[cfg(test)]
 mod tests;
 
@@ -29,8 +29,8 @@ use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize};
 use http::uri::Authority;
 
 use crate::telemetry::Peer;
-pub use outlier::{Outcome, clock_ms};
 use hash_table::{HashTable, MAX_RING_SIZE};
+pub use outlier::{Outcome, clock_ms};
 pub use policy::{ClusterPolicy, HashCookie, HashKey, LbPolicy, OutlierPolicy};
 
 /// Wire protocol towards the endpoints.
@@ -158,10 +158,9 @@ impl Cluster {
     ) -> Self {
         let keys: Vec<&str> = endpoints.iter().map(|e| e.authority.as_str()).collect();
         let hash_table = match policy.lb {
-            LbPolicy::RingHash { minimum_ring_size } => Some(HashTable::ring(
-                &keys,
-                minimum_ring_size.min(MAX_RING_SIZE),
-            )),
+            LbPolicy::RingHash { minimum_ring_size } => {
+                Some(HashTable::ring(&keys, minimum_ring_size.min(MAX_RING_SIZE)))
+            }
             LbPolicy::Maglev { table_size } => Some(HashTable::maglev(&keys, table_size)),
             _ => None,
         };

@@ -11,8 +11,7 @@ use std::time::Duration;
 
 use crate::config::diag::Reporter;
 use crate::config::wire::{
-    ConnectionPoolSettings, ConsistentHashLb, LoadBalancerSettings, OutlierDetection,
-    TrafficPolicy,
+    ConnectionPoolSettings, ConsistentHashLb, LoadBalancerSettings, OutlierDetection, TrafficPolicy,
 };
 use crate::model::cluster::hash_table::{
     DEFAULT_MAGLEV_TABLE_SIZE, DEFAULT_MIN_RING_SIZE, MAX_RING_SIZE,

@@ -13,7 +13,11 @@ use crate::model::cluster::{ClusterPolicy, HashCookie, HashKey, LbPolicy};
 fn merged(base: &ClusterPolicy, policy: &str) -> (ClusterPolicy, Vec<Diagnostic>) {
     let tp: TrafficPolicy = serde_yaml_ng::from_str(policy).expect(policy);
     let mut diags = Vec::new();
-    let mut r = Reporter::new(&mut diags, PathBuf::from("dr.yaml"), "DestinationRule".into());
+    let mut r = Reporter::new(
+        &mut diags,
+        PathBuf::from("dr.yaml"),
+        "DestinationRule".into(),
+    );
     let out = merge_policy(base, Some(&tp), &mut r, "spec.trafficPolicy");
     (out, diags)
 }
@@ -29,7 +33,10 @@ fn consistent_hash_becomes_a_ring_or_maglev_with_its_key() {
             name: "user".into(),
             path: "/".into(),
             ttl_secs,
-            attributes: vec![("SameSite".into(), "Strict".into()), ("Secure".into(), "".into())],
+            attributes: vec![
+                ("SameSite".into(), "Strict".into()),
+                ("Secure".into(), "".into()),
+            ],
         }))
     };
     let cases = [

@@ -32,12 +32,15 @@ fn h(s: &str) -> Option<u64> {
     Some(xxh64(s.as_bytes(), 0))
 }
 
+/// (key, URI, headers, hash expected)
+type Case<'a> = (&'a HashKey, &'a str, &'a [(&'a str, &'a str)], Option<u64>);
+
 #[test]
 fn each_key_hashes_its_part_of_the_request() {
     let header = HashKey::Header("x-user".into());
     let query = HashKey::QueryParameter("user".into());
     let cookie = cookie_key(None);
-    let cases: [(&HashKey, &str, &[(&str, &str)], Option<u64>); 14] = [
+    let cases: [Case<'_>; 14] = [
         (&header, "/", &[("x-user", "alice")], h("alice")),
         (&header, "/", &[("x-other", "alice")], None),
         (&header, "/", &[("x-user", "")], h("")),

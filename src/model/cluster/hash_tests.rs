@@ -88,10 +88,12 @@ fn the_same_key_finds_the_same_endpoint_in_every_build() {
     }
 }
 
+/// (name, Maglev?, size for n endpoints, bound on keys moved between the others)
+type RemovalCase = (&'static str, bool, fn(usize) -> u64, f64);
+
 #[test]
 fn removing_an_endpoint_moves_little_more_than_its_share() {
-    // (table, min ring size per endpoint count, bound on keys moved between the others)
-    let cases: [(&str, bool, fn(usize) -> u64, f64); 3] = [
+    let cases: [RemovalCase; 3] = [
         // The same number of points per endpoint before and after: nothing else moves.
         ("ring, 100 points each", false, |n| 100 * n as u64, 0.0),
         // Envoy's default: 1024/n points each, so the others gain points and some keys.

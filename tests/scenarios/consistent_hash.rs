@@ -245,3 +245,61 @@ async fn an_ejected_endpoints_keys_move_and_the_others_stay() {
         assert_eq!(&now, version, "{user} ({status}) moved");
     }
 }
+
+#[tokio::test]
+async fn mirrors_hash_the_same_key_on_their_own_cluster() {
+    let primaries = backends().await;
+    let mirrors = [
+        backend::http1("d").run().await,
+        backend::http1("e").run().await,
+        backend::http1("f").run().await,
+    ];
+    let mut service = config::service_entry("web");
+    for b in &primaries {
+        service = service.endpoint("v1", b.port());
+    }
+    for b in &mirrors {
+        service = service.endpoint("v2", b.port());
+    }
+    let rule = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: web, namespace: challengeistio}\nspec:\n  host: web\n  trafficPolicy: {loadBalancer: {consistentHash: {httpHeaderName: x-user}}}\n  subsets:\n  - {name: v1, labels: {version: v1}}\n  - {name: v2, labels: {version: v2}}\n";
+    let routes = config::virtual_service("web", "web")
+        .route("v1")
+        .mirror("v2");
+    let files = config::files()
+        .file("web.yaml", service.yaml())
+        .file("rule.yaml", rule)
+        .file("routes.yaml", routes.yaml());
+    let proxy = proxy::with_config(files).run().await;
+    let client = proxy.client().host("web");
+    let mirrored = |mirrors: &[Backend]| mirrors.iter().map(Backend::count).collect::<Vec<_>>();
+    let same = answered(20, |_| get(&client, "/", &[("x-user", "alice")])).await;
+    assert_eq!(same.len(), 1, "{same:?}");
+    crate::assert_eventually!(
+        mirrored(&mirrors).iter().sum::<usize>() == 20,
+        "every copy arrives: {:?}",
+        mirrored(&mirrors)
+    );
+    let reached = mirrored(&mirrors).iter().filter(|n| **n > 0).count();
+    assert_eq!(
+        reached,
+        1,
+        "one user's copies, one mirror: {:?}",
+        mirrored(&mirrors)
+    );
+    answered(30, |i| {
+        let client = client.clone();
+        async move { get(&client, "/", &[("x-user", &format!("user-{i}"))]).await }
+    })
+    .await;
+    crate::assert_eventually!(
+        mirrored(&mirrors).iter().sum::<usize>() == 50,
+        "every copy arrives: {:?}",
+        mirrored(&mirrors)
+    );
+    let reached = mirrored(&mirrors).iter().filter(|n| **n > 0).count();
+    assert!(
+        reached > 1,
+        "users' copies spread: {:?}",
+        mirrored(&mirrors)
+    );
+}

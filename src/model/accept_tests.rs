@@ -74,10 +74,6 @@ fn settings_not_acted_on_are_accepted_with_one_warning_each() {
             "{loadBalancer: {zoneAwareLbSetting: {enabled: true}}, outlierDetection: {}}",
             "loadBalancer.zoneAwareLbSetting",
         ),
-        (
-            "{loadBalancer: {consistentHash: {httpHeaderName: x-user}}}",
-            "loadBalancer.consistentHash",
-        ),
         ("{tls: {mode: SIMPLE, sni: example.com}}", "tls"),
         (
             "{loadBalancer: {warmup: {duration: 30s, minimumPercent: 10, aggression: 2}}}",

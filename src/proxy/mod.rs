@@ -17,8 +17,9 @@
 //! 5. **prepare**: hop-by-hop headers removed, `x-forwarded-for` appended, `x-request-id`
 //!    added, route and destination header operations and rewrites applied (the host: `rewrite.authority`,
 //!    else the route's `:authority` header, else the destination's);
-//! 6. **endpoint**: the cluster's load balancer picks one (503 `UH` when none; 503 `UO` over
-//!    the connection pool limit);
+//! 6. **endpoint**: the cluster's load balancer picks one, a consistent-hash cluster by the
+//!    request's key ([`hash_key`], taken from the client's head before step 5) (503 `UH` when
+//!    none; 503 `UO` over the connection pool limit);
 //! 7. **mirrors**: each selected mirror takes a permit and a tap on the request body, and is
 //!    sent from its own task with the same headers (Host `-shadow`); never awaited
 //!    ([`mirror`]);
@@ -32,6 +33,7 @@
 pub mod body;
 mod cors;
 mod fault;
+mod hash_key;
 pub mod headers;
 pub mod local;
 pub mod mirror;
@@ -114,6 +116,8 @@ pub(crate) struct RequestCtx {
     record: ExchangeRecord,
     /// CORS headers the answer gets (the origin is allowed; see [`cors`]).
     cors_marks: http::HeaderMap,
+    /// The `Set-Cookie` of a consistent-hash cookie the proxy made ([`hash_key`]).
+    hash_cookie: Option<http::HeaderValue>,
 }
 
 impl Proxy {
@@ -137,6 +141,7 @@ impl Proxy {
             parts,
             record: ExchangeRecord::new(self.telemetry.clone(), started, exchange),
             cors_marks: http::HeaderMap::new(),
+            hash_cookie: None,
         };
         Ok(match self.proxy(&snapshot, cx, body, &conn).await {
             Ok(resp) => resp,

@@ -11,6 +11,7 @@ use http_body_util::BodyExt;
 use hyper::body::{Body as _, Incoming};
 
 use super::body::{ClientBodyFailure, ObservedBody, Stall, Tap, TeeBody, Upload};
+use super::hash_key::RequestHashes;
 use super::mirror::{MirrorOutcome, MirrorRequest};
 use super::record::InFlight;
 use super::rewrite::{redirect_path, rewritten_path};
@@ -53,9 +54,10 @@ impl Proxy {
         let routed = cx.route(&snapshot.table, &authority)?;
         cx.cors(routed.decision.route)?;
         cx.fault(&routed).await?;
+        let hashes = cx.hash_keys(&routed, conn);
         cx.prepare(conn, &routed, &authority);
-        let upstream = cx.choose_endpoint(&routed, &authority)?;
-        let taps = self.start_mirrors(&mut cx, &routed, &body, &upstream.path_and_query);
+        let upstream = cx.choose_endpoint(&routed, &authority, hashes.primary)?;
+        let taps = self.start_mirrors(&mut cx, &routed, &body, &upstream.path_and_query, &hashes);
         let response = self.forward(&mut cx, &routed, upstream, body, taps).await?;
         Ok(self.respond(cx, &routed, response))
     }
@@ -68,6 +70,7 @@ impl Proxy {
         routed: &Routed<'_>,
         body: &Incoming,
         path_and_query: &str,
+        hashes: &RequestHashes,
     ) -> Vec<Tap> {
         let mut taps = Vec::new();
         if routed.decision.route.mirrors.is_empty() {
@@ -85,7 +88,7 @@ impl Proxy {
         let mirror_method = policy(&vhost.mirror_methods, &self.options.mirror_methods);
         let compare_method = policy(&vhost.compare_methods, &self.options.compare_methods);
         let mut pending = Vec::new();
-        for (cluster, selected) in routed.decision.mirror_choices() {
+        for (i, (cluster, selected)) in routed.decision.mirror_choices().enumerate() {
             let skipped = if !selected {
                 Some(MirrorOutcome::SkippedPercentage)
             } else if !mirror_method {
@@ -95,9 +98,10 @@ impl Proxy {
             };
             if let Some(outcome) = skipped {
                 self.mirrorer.count(cluster, outcome);
-            } else if let Some(p) =
+            } else if let Some(mut p) =
                 (self.mirrorer).prepare(cluster, has_body, declared_len, &mut taps)
             {
+                p.hash = hashes.mirrors.get(i).copied().flatten();
                 pending.push(p);
             }
         }
@@ -210,6 +214,9 @@ impl Proxy {
     ) -> Response<UpstreamBody> {
         let (mut parts, body) = response.into_parts();
         headers::strip_hop_by_hop(&mut parts.headers);
+        if let Some(cookie) = cx.hash_cookie {
+            parts.headers.append(header::SET_COOKIE, cookie);
+        }
         (routed.destination.headers.response).apply(&mut parts.headers);
         (routed.decision.route.headers.response).apply(&mut parts.headers);
         parts.headers.extend(cx.cors_marks);
@@ -322,7 +329,12 @@ impl RequestCtx {
 
     /// 6. endpoint: the load balancer's pick (or the named host for passthrough), held in
     ///    flight against the cluster's limit.
-    fn choose_endpoint(&mut self, routed: &Routed<'_>, authority: &str) -> Step<Upstream> {
+    fn choose_endpoint(
+        &mut self,
+        routed: &Routed<'_>,
+        authority: &str,
+        hash: Option<u64>,
+    ) -> Step<Upstream> {
         let cluster = routed.cluster;
         let ex = &mut self.record.exchange;
         ex.protocol = cluster.protocol.name();
@@ -337,7 +349,7 @@ impl RequestCtx {
             };
             (target, None)
         } else {
-            let Some(i) = cluster.pick_index(fastrand::f64()) else {
+            let Some(i) = cluster.pick_hashed(hash, fastrand::f64()) else {
                 ex.peer = Some(cluster.peer(None).clone());
                 let reason = "no healthy upstream".to_string();
                 return Err(self.answer(

@@ -9,6 +9,7 @@ mod bodies;
 mod cli;
 mod compare;
 mod compare_semantics;
+mod consistent_hash;
 mod cors;
 mod delegate;
 mod demo;

@@ -12,7 +12,7 @@ use serde::Deserialize;
 pub struct LoadBalancerSettings {
     /// `UNSPECIFIED`, `ROUND_ROBIN`, `LEAST_REQUEST`, `LEAST_CONN`, `RANDOM`, `PASSTHROUGH`.
     pub simple: Option<String>,
-    /// Consistent hashing (not acted on: warned).
+    /// Consistent hashing.
     pub consistent_hash: Option<ConsistentHashLb>,
     /// Locality-weighted balancing and failover (not acted on: warned).
     pub locality_lb_setting: Option<LocalityLbSetting>,

@@ -1,6 +1,7 @@
 //! Load balancing: which endpoint of a cluster serves a request (`ROUND_ROBIN`, `LEAST_REQUEST`
-//! as Envoy's power of two choices, `RANDOM`), skipping endpoints outlier detection ejected
-//! unless all are (Envoy's panic mode). Atomics only: no locks.
+//! as Envoy's power of two choices, `RANDOM`, and consistent hashing over the cluster's ring or
+//! Maglev table), skipping endpoints outlier detection ejected unless all are (Envoy's panic
+//! mode). Atomics only: no locks.
 
 use std::sync::atomic::Ordering;
 
@@ -16,6 +17,13 @@ impl Cluster {
 
     /// Like [`pick`](Self::pick), the endpoint's index.
     pub fn pick_index(&self, roll: f64) -> Option<usize> {
+        self.pick_hashed(None, roll)
+    }
+
+    /// Like [`pick_index`](Self::pick_index), for a request whose consistent-hash key hashed to
+    /// `hash`. A hashing cluster without a key hashes the roll (Envoy hashes a random number);
+    /// the other policies ignore `hash`.
+    pub fn pick_hashed(&self, hash: Option<u64>, roll: f64) -> Option<usize> {
         let n = self.endpoints.len();
         if n <= 1 {
             return (n == 1).then_some(0);
@@ -40,6 +48,21 @@ impl Cluster {
                     .filter(healthy)
                     .min_by_key(|i| self.endpoints[*i].active.load(Ordering::Relaxed));
                 best.or_else(|| scan(a))
+            }
+            LbPolicy::RingHash { .. } | LbPolicy::Maglev { .. } => {
+                let table = self.hash_table.as_ref()?;
+                let hash = hash.unwrap_or((roll * 18_446_744_073_709_551_616.0) as u64);
+                let start = table.position(hash)?;
+                let first = table.endpoint_at(start);
+                if healthy(&first) || !(0..n).any(|i| healthy(&i)) {
+                    return Some(first);
+                }
+                // Walk on to the next healthy endpoint: an ejected endpoint's keys spread over
+                // the others, and come back to it when it returns.
+                (1..table.len())
+                    .map(|k| table.endpoint_at(start + k))
+                    .find(healthy)
+                    .or(Some(first))
             }
         }
     }

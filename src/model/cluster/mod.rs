@@ -6,12 +6,16 @@
 //! names them, so a subset's load balancer and limits see all of its traffic.
 //! - [`policy`]: the settings (balancing, limits, outlier detection);
 //! - [`balance`]: choosing an endpoint;
+//! - [`hash_table`]: consistent hashing's ring or Maglev table, built here with the cluster;
 //! - [`outlier`]: ejecting failing endpoints.
 //!
 //! Each endpoint's telemetry identity ([`Peer`]) is built here once, so recording an exchange
 //! copies a reference count, not strings.
 
 pub mod balance;
+pub mod hash_table;
+#[cfg(test)]
+mod hash_tests;
 pub mod outlier;
 pub mod policy;
 #[cfg(test)]
@@ -25,8 +29,9 @@ use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize};
 use http::uri::Authority;
 
 use crate::telemetry::Peer;
+use hash_table::{HashTable, MAX_RING_SIZE};
 pub use outlier::{Outcome, clock_ms};
-pub use policy::{ClusterPolicy, LbPolicy, OutlierPolicy};
+pub use policy::{ClusterPolicy, HashCookie, HashKey, LbPolicy, OutlierPolicy};
 
 /// Wire protocol towards the endpoints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -126,6 +131,8 @@ pub struct Cluster {
     /// Policy.
     pub policy: ClusterPolicy,
     rr: AtomicUsize,
+    /// The ring or Maglev table when `policy.lb` hashes.
+    hash_table: Option<HashTable>,
     /// Requests in flight (for `max_requests`).
     pub in_flight: AtomicUsize,
     /// Telemetry identity of each endpoint, by index.
@@ -149,6 +156,14 @@ impl Cluster {
         passthrough: bool,
         policy: ClusterPolicy,
     ) -> Self {
+        let keys: Vec<&str> = endpoints.iter().map(|e| e.authority.as_str()).collect();
+        let hash_table = match policy.lb {
+            LbPolicy::RingHash { minimum_ring_size } => {
+                Some(HashTable::ring(&keys, minimum_ring_size.min(MAX_RING_SIZE)))
+            }
+            LbPolicy::Maglev { table_size } => Some(HashTable::maglev(&keys, table_size)),
+            _ => None,
+        };
         let mut cluster = Self {
             service,
             service_name,
@@ -161,6 +176,7 @@ impl Cluster {
             passthrough,
             policy,
             rr: AtomicUsize::new(0),
+            hash_table,
             in_flight: AtomicUsize::new(0),
             peers: Vec::new(),
             cluster_peer: Arc::new(Peer::unknown()),

@@ -31,6 +31,8 @@ mod http_policy;
 mod http_route;
 mod local_response;
 mod traffic_policy;
+#[cfg(test)]
+mod traffic_policy_tests;
 mod virtual_service;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};

@@ -11,9 +11,12 @@ use std::time::Duration;
 
 use crate::config::diag::Reporter;
 use crate::config::wire::{
-    ConnectionPoolSettings, LoadBalancerSettings, OutlierDetection, TrafficPolicy,
+    ConnectionPoolSettings, ConsistentHashLb, LoadBalancerSettings, OutlierDetection, TrafficPolicy,
 };
-use crate::model::cluster::{ClusterPolicy, LbPolicy, OutlierPolicy};
+use crate::model::cluster::hash_table::{
+    DEFAULT_MAGLEV_TABLE_SIZE, DEFAULT_MIN_RING_SIZE, MAX_RING_SIZE,
+};
+use crate::model::cluster::{ClusterPolicy, HashCookie, HashKey, LbPolicy, OutlierPolicy};
 use crate::model::duration::parse_duration;
 
 const IGNORED: &str = "not supported by shadowmesh; ignored";
@@ -65,20 +68,15 @@ fn warn_ignored(r: &mut Reporter<'_>, field: &str, fields: &[(&str, bool)]) {
     }
 }
 
-/// `loadBalancer` (at `f`): the `simple` policies; consistent hashing falls back to round
-/// robin.
+/// `loadBalancer` (at `f`): the `simple` policies or consistent hashing. A subset's
+/// `loadBalancer` replaces the rule's whole (Istio's `MergeTrafficPolicy`), so what it leaves
+/// out is the default, not the rule's.
 fn load_balancer(
     out: &mut ClusterPolicy,
     lb: &LoadBalancerSettings,
     r: &mut Reporter<'_>,
     f: &str,
 ) {
-    if lb.consistent_hash.is_some() {
-        r.warning(
-            format!("{f}.consistentHash"),
-            "consistent hashing is not supported; using ROUND_ROBIN",
-        );
-    }
     warn_ignored(
         r,
         f,
@@ -89,8 +87,9 @@ fn load_balancer(
             ("warmup", lb.warmup.is_some()),
         ],
     );
+    let default = ClusterPolicy::default();
+    out.hash_key = None;
     out.lb = match lb.simple.as_deref() {
-        Some("ROUND_ROBIN" | "UNSPECIFIED") => LbPolicy::RoundRobin,
         Some("LEAST_REQUEST" | "LEAST_CONN") => LbPolicy::LeastRequest,
         Some("RANDOM") => LbPolicy::Random,
         Some("PASSTHROUGH") => {
@@ -100,8 +99,58 @@ fn load_balancer(
             );
             LbPolicy::RoundRobin
         }
-        // Absent keeps the inherited policy; an unknown name is validation's error.
-        _ => out.lb,
+        // ROUND_ROBIN, UNSPECIFIED, absent; an unknown name is validation's error.
+        _ => default.lb,
+    };
+    // Istio applies consistentHash after simple (validation refuses both at once).
+    if let Some(ch) = &lb.consistent_hash {
+        consistent_hash(out, ch, r, &format!("{f}.consistentHash"));
+    }
+}
+
+/// `consistentHash` (at `f`), as Istio's `ApplyRingHashLoadBalancer` and
+/// `consistentHashToHashPolicy` configure Envoy: Maglev, else a ring (of `ringHash`'s size,
+/// else the deprecated `minimumRingSize`, else 1024), hashing on the one key given.
+fn consistent_hash(out: &mut ClusterPolicy, ch: &ConsistentHashLb, r: &mut Reporter<'_>, f: &str) {
+    out.lb = if let Some(maglev) = &ch.maglev {
+        // A size validation refuses (not a prime below 5000011) is never built.
+        let size = maglev.table_size.filter(|s| *s > 0 && *s < 5_000_011);
+        LbPolicy::Maglev {
+            table_size: size.unwrap_or(DEFAULT_MAGLEV_TABLE_SIZE),
+        }
+    } else {
+        let (size, field) = match &ch.ring_hash {
+            Some(ring) => (ring.minimum_ring_size, "ringHash.minimumRingSize"),
+            None => (ch.minimum_ring_size, "minimumRingSize"),
+        };
+        let size = size.filter(|s| *s > 0).unwrap_or(DEFAULT_MIN_RING_SIZE);
+        if size > MAX_RING_SIZE {
+            r.error(
+                format!("{f}.{field}"),
+                format!("{size} is over Envoy's maximum ring size {MAX_RING_SIZE}: Envoy refuses the cluster"),
+            );
+        }
+        LbPolicy::RingHash {
+            minimum_ring_size: size.min(MAX_RING_SIZE),
+        }
+    };
+    out.hash_key = if let Some(name) = &ch.http_header_name {
+        Some(HashKey::Header(name.to_ascii_lowercase()))
+    } else if let Some(cookie) = &ch.http_cookie {
+        Some(HashKey::Cookie(HashCookie {
+            name: cookie.name.clone(),
+            path: cookie.path.clone().unwrap_or_default(),
+            ttl_secs: duration(cookie.ttl.as_deref()).map(|d| d.as_secs()),
+            attributes: (cookie.attributes.iter())
+                .map(|a| (a.name.clone(), a.value.clone().unwrap_or_default()))
+                .collect(),
+        }))
+    } else if ch.use_source_ip == Some(true) {
+        Some(HashKey::SourceIp)
+    } else {
+        ch.http_query_parameter_name
+            .clone()
+            .map(HashKey::QueryParameter)
     };
 }
 

@@ -77,6 +77,8 @@ pub struct Mirrorer {
 pub struct PendingMirror {
     /// Destination.
     pub cluster: Arc<Cluster>,
+    /// The request's consistent-hash key for this cluster, if it hashes.
+    pub hash: Option<u64>,
     permit: OwnedSemaphorePermit,
     body: Option<ChannelBody>,
 }
@@ -157,6 +159,7 @@ impl Mirrorer {
         });
         Some(PendingMirror {
             cluster: cluster.clone(),
+            hash: None,
             permit,
             body,
         })

@@ -43,7 +43,7 @@ impl Mirrorer {
         ex.grpc = is_grpc(&req.head.headers);
         ex.compare = req.pair.is_some();
         ex.pair = req.pair.unwrap_or(0);
-        let Some(endpoint) = cluster.pick_index(fastrand::f64()) else {
+        let Some(endpoint) = cluster.pick_hashed(pending.hash, fastrand::f64()) else {
             self.count(&cluster, MirrorOutcome::ConnectError);
             ex.peer = Some(cluster.peer(None).clone());
             ex.fail(0, Flag::NoHealthyUpstream, "no healthy upstream");

@@ -50,14 +50,22 @@ impl Proxy {
         conn: &ConnInfo,
     ) -> Step<Response<UpstreamBody>> {
         let authority = cx.authority(conn)?;
+        let upgrade = cx.upgrade()?;
         let routed = cx.route(&snapshot.table, &authority)?;
         cx.cors(routed.decision.route)?;
         cx.fault(&routed).await?;
         cx.prepare(conn, &routed, &authority);
+        cx.keep_upgrade(upgrade.as_ref());
         let upstream = cx.choose_endpoint(&routed, &authority)?;
-        let taps = self.start_mirrors(&mut cx, &routed, &body, &upstream.path_and_query);
+        let taps = match upgrade {
+            None => self.start_mirrors(&mut cx, &routed, &body, &upstream.path_and_query),
+            Some(_) => self.skip_mirrors(&routed),
+        };
         let response = self.forward(&mut cx, &routed, upstream, body, taps).await?;
-        Ok(self.respond(cx, &routed, response))
+        Ok(match upgrade {
+            None => self.respond(cx, &routed, response),
+            Some(client) => self.respond_upgrade(cx, &routed, response, client),
+        })
     }
 
     /// 7. mirrors: each selected mirror takes a permit and a tap on the body and is sent from
@@ -202,7 +210,7 @@ impl Proxy {
 
     /// 9. respond: response headers cleaned and rewritten, the body streamed back observed; the
     ///    exchange is recorded when the body ends.
-    fn respond(
+    pub(super) fn respond(
         &self,
         cx: RequestCtx,
         routed: &Routed<'_>,

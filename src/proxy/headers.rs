@@ -159,14 +159,34 @@ mod tests {
 
     #[test]
     fn upgrade_requests_are_told_apart() {
-        use http::Version;
         use UpgradeRequest::{None as Plain, Other, WebSocket};
+        use http::Version;
         let ws = |v: &str| WebSocket(HeaderValue::from_str(v).unwrap());
         let cases: [(Version, &str, Option<&str>, UpgradeRequest); 9] = [
-            (Version::HTTP_11, "Upgrade", Some("websocket"), ws("websocket")),
-            (Version::HTTP_11, "keep-alive, UPGRADE", Some("WebSocket"), ws("WebSocket")),
-            (Version::HTTP_11, "upgrade", Some("foo/2"), Other("foo/2".into())),
-            (Version::HTTP_11, "Upgrade, HTTP2-Settings", Some("h2c"), Plain),
+            (
+                Version::HTTP_11,
+                "Upgrade",
+                Some("websocket"),
+                ws("websocket"),
+            ),
+            (
+                Version::HTTP_11,
+                "keep-alive, UPGRADE",
+                Some("WebSocket"),
+                ws("WebSocket"),
+            ),
+            (
+                Version::HTTP_11,
+                "upgrade",
+                Some("foo/2"),
+                Other("foo/2".into()),
+            ),
+            (
+                Version::HTTP_11,
+                "Upgrade, HTTP2-Settings",
+                Some("h2c"),
+                Plain,
+            ),
             (Version::HTTP_11, "keep-alive", Some("websocket"), Plain),
             (Version::HTTP_11, "upgrade", None, Plain),
             (Version::HTTP_11, "upgraded", Some("websocket"), Plain),
@@ -180,7 +200,10 @@ mod tests {
                 h.insert("upgrade", u.parse().unwrap());
             }
             let got = upgrade_request(version, &h);
-            assert_eq!(got, want, "{version:?} connection={connection} upgrade={upgrade:?}");
+            assert_eq!(
+                got, want,
+                "{version:?} connection={connection} upgrade={upgrade:?}"
+            );
         }
     }
 

@@ -56,11 +56,12 @@ impl RequestCtx {
             }
             UpgradeRequest::WebSocket(protocol) => {
                 // hyper offers the connection only where upgrades are served (HTTP/1.1).
-                Ok((self.parts.extensions.remove::<OnUpgrade>())
-                    .map(|on_upgrade| ClientUpgrade {
+                Ok(
+                    (self.parts.extensions.remove::<OnUpgrade>()).map(|on_upgrade| ClientUpgrade {
                         protocol,
                         on_upgrade,
-                    }))
+                    }),
+                )
             }
         }
     }

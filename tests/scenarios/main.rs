@@ -28,3 +28,4 @@ mod seeds;
 mod soak;
 mod statistics;
 mod web;
+mod websocket;

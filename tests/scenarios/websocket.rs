@@ -200,3 +200,25 @@ async fn an_active_tunnel_outlives_the_timeouts_and_an_idle_one_is_closed() {
     );
     assert_eventually!(v1.tunnels_closed() == 1, "the upstream side is closed too");
 }
+
+#[tokio::test]
+async fn a_tunnel_holds_its_connection_slot_until_it_closes() {
+    let (v1, v2, v3) = seed().await;
+    let proxy = seeded(v1.port(), v2.port(), v3.port())
+        .max_connections(1)
+        .run()
+        .await;
+    let mut ws = WsClient::upgrade(proxy.addr(), &[]).await;
+    ws.send("hi").await;
+    assert_eq!(ws.recv().await.as_deref(), Some("v1:hi"));
+    let client = proxy.client();
+    let waiting = tokio::spawn(async move { client.get("/next").send().await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!waiting.is_finished(), "the only slot is the tunnel's");
+    ws.close().await;
+    let plain = tokio::time::timeout(PATIENCE, waiting)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(plain.status.as_u16(), 200, "served once the tunnel closed");
+}

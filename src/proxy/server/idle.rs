@@ -18,6 +18,7 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use hyper::rt::{Read, ReadBufCursor, Write};
 use pin_project_lite::pin_project;
+use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::{Instant, Sleep};
 
 /// Requests in flight on one client connection, and when the last one ended.
@@ -99,6 +100,9 @@ pub struct IdleGuard<T> {
     activity: Arc<ConnActivity>,
     idle: Duration,
     timer: Option<Pin<Box<Sleep>>>,
+    /// The connection's place under `--max-connections`, held as long as the socket lives
+    /// (through a tunnel after an upgrade, which outlives hyper's connection).
+    _slot: Option<OwnedSemaphorePermit>,
 }
 
 impl<T> IdleGuard<T> {
@@ -109,7 +113,14 @@ impl<T> IdleGuard<T> {
             activity,
             idle,
             timer: None,
+            _slot: None,
         }
+    }
+
+    /// Holds `slot` until the socket is dropped.
+    pub fn holding(mut self, slot: OwnedSemaphorePermit) -> Self {
+        self._slot = Some(slot);
+        self
     }
 
     /// Called when a read would wait: has the connection been idle too long? The timer is set

@@ -90,11 +90,11 @@ pub async fn serve<F, S, B>(
                     backoff.reset();
                     let _ = stream.set_nodelay(true);
                     let activity = Arc::new(ConnActivity::default());
-                    let io = IdleGuard::new(TokioIo::new(stream), activity.clone(), limits.idle_timeout);
+                    let io = IdleGuard::new(TokioIo::new(stream), activity.clone(), limits.idle_timeout)
+                        .holding(slot);
                     let conn = builder.serve_connection_with_upgrades(io, make_service(remote, activity));
                     let conn = graceful.watch(conn.into_owned());
                     tokio::spawn(async move {
-                        let _slot = slot;
                         if let Err(e) = conn.await {
                             tracing::debug!(error = %e, "client connection ended with an error");
                         }

@@ -55,7 +55,7 @@ impl Proxy {
         cx.cors(routed.decision.route)?;
         cx.fault(&routed).await?;
         cx.prepare(conn, &routed, &authority);
-        cx.keep_upgrade(upgrade.as_ref());
+        cx.keep_upgrade(upgrade.as_ref(), &routed);
         let upstream = cx.choose_endpoint(&routed, &authority)?;
         let taps = match upgrade {
             None => self.start_mirrors(&mut cx, &routed, &body, &upstream.path_and_query),

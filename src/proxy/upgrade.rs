@@ -11,7 +11,7 @@
 //! timeout; see `server::ConnActivity::tunnel`). Any other answer goes back as a normal one.
 //! Other upgrade protocols are refused with 403, as Envoy refuses an unconfigured upgrade
 //! (`upgrade_failed`); an `h2c` upgrade is served as a plain request. HTTP/2 extended CONNECT
-//! (RFC 8441) is not supported.
+//! (RFC 8441) from clients, and upgrades to HTTP/2 upstreams, are not supported.
 //!
 //! The exchange is recorded once, when the tunnel ends, with status 101 and the bytes each way
 //! (client to upstream as request bytes). A tunnel closed by either side is nobody's failure.
@@ -29,6 +29,7 @@ use super::mirror::MirrorOutcome;
 use super::record::ExchangeRecord;
 use super::steps::{Routed, Step};
 use super::{Proxy, RequestCtx};
+use crate::model::cluster::Protocol;
 use crate::telemetry::Flag;
 use crate::upstream::UpstreamBody;
 
@@ -66,9 +67,12 @@ impl RequestCtx {
         }
     }
 
-    /// 5b. keep the upgrade: the prepare step removed `Upgrade`/`Connection` as hop-by-hop.
-    pub(super) fn keep_upgrade(&mut self, upgrade: Option<&ClientUpgrade>) {
-        if let Some(u) = upgrade {
+    /// 5b. keep the upgrade: the prepare step removed `Upgrade`/`Connection` as hop-by-hop. They
+    ///     cannot cross HTTP/2: to an HTTP2/GRPC port the request goes on plain.
+    pub(super) fn keep_upgrade(&mut self, upgrade: Option<&ClientUpgrade>, routed: &Routed<'_>) {
+        if let Some(u) = upgrade
+            && routed.cluster.protocol == Protocol::Http1
+        {
             headers::keep_upgrade(&mut self.parts.headers, u.protocol.clone());
         }
     }

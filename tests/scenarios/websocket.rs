@@ -222,3 +222,23 @@ async fn a_tunnel_holds_its_connection_slot_until_it_closes() {
         .unwrap();
     assert_eq!(plain.status.as_u16(), 200, "served once the tunnel closed");
 }
+
+#[tokio::test]
+async fn an_upgrade_to_an_http2_port_goes_on_plain() {
+    let h2 = crate::support::backend::h2c("v1").run().await;
+    let service = config::service_entry("chat")
+        .protocol("HTTP2")
+        .endpoint("v1", h2.port());
+    let files = config::files().file("chat.yaml", service.yaml());
+    let proxy = proxy::with_config(files).run().await;
+    let ws = WsClient::upgrade(proxy.addr(), &[("host", "chat")]).await;
+    assert_eq!(ws.status, 200, "the h2 upstream's answer: {}", ws.head);
+    let seen = h2.seen();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].version, http::Version::HTTP_2);
+    assert_eq!(
+        seen[0].header("upgrade"),
+        "",
+        "no upgrade header crosses HTTP/2"
+    );
+}

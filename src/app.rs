@@ -191,9 +191,12 @@ pub async fn start(opts: RunOptions) -> Result<Running, StartError> {
             };
             service_fn(move |req| {
                 let in_flight = activity.enter();
-                let (proxy, conn) = (proxy.clone(), conn.clone());
+                let (proxy, conn, activity) = (proxy.clone(), conn.clone(), activity.clone());
                 async move {
                     let resp = proxy.handle(req, conn).await?;
+                    if resp.status() == http::StatusCode::SWITCHING_PROTOCOLS {
+                        activity.tunnel();
+                    }
                     Ok::<_, Infallible>(resp.map(|body| InFlightBody::new(body, in_flight)))
                 }
             })

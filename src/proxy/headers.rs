@@ -1,5 +1,7 @@
 //! Header work of a forwarding proxy: hop-by-hop headers removed (RFC 9110 section 7.6.1),
-//! `x-forwarded-for` appended, `x-forwarded-proto` set, `x-request-id` added when missing.
+//! `x-forwarded-for` appended, `x-forwarded-proto` set, `x-request-id` added when missing; which
+//! connection upgrade a request asks for ([`upgrade_request`]) and putting a kept one back
+//! ([`keep_upgrade`]).
 
 use std::net::IpAddr;
 
@@ -53,6 +55,48 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     if te_trailers {
         headers.insert(header::TE, HeaderValue::from_static("trailers"));
     }
+}
+
+/// The connection upgrade an HTTP/1.1 request asks for (`Connection: upgrade` and an `Upgrade`
+/// header, both case-insensitive, as Envoy's `Utility::isUpgrade`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpgradeRequest {
+    /// None: a plain request (or an `h2c` upgrade, which Envoy strips and serves as plain).
+    None,
+    /// `Upgrade: websocket`, with the client's spelling of it.
+    WebSocket(HeaderValue),
+    /// Another protocol, which Envoy refuses (403) where only WebSocket is configured (Istio).
+    Other(String),
+}
+
+/// What `version` and `headers` ask to upgrade to.
+pub fn upgrade_request(version: http::Version, headers: &HeaderMap) -> UpgradeRequest {
+    let asks = version == http::Version::HTTP_11
+        && (headers.get_all(header::CONNECTION).iter())
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|token| token.trim().eq_ignore_ascii_case("upgrade"));
+    let protocol = headers.get(header::UPGRADE);
+    match protocol {
+        Some(p) if asks => {
+            let name = String::from_utf8_lossy(p.as_bytes()).trim().to_string();
+            if name.eq_ignore_ascii_case("websocket") {
+                UpgradeRequest::WebSocket(p.clone())
+            } else if name.eq_ignore_ascii_case("h2c") {
+                UpgradeRequest::None
+            } else {
+                UpgradeRequest::Other(name)
+            }
+        }
+        _ => UpgradeRequest::None,
+    }
+}
+
+/// Puts back the upgrade headers [`strip_hop_by_hop`] removed: `Connection: upgrade` and
+/// `Upgrade: protocol`.
+pub fn keep_upgrade(headers: &mut HeaderMap, protocol: HeaderValue) {
+    headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    headers.insert(header::UPGRADE, protocol);
 }
 
 /// Appends the client's address to `x-forwarded-for` and sets `x-forwarded-proto` to the
@@ -111,6 +155,69 @@ mod tests {
         h.insert("te", "gzip".parse().unwrap());
         strip_hop_by_hop(&mut h);
         assert!(!h.contains_key("te"));
+    }
+
+    #[test]
+    fn upgrade_requests_are_told_apart() {
+        use UpgradeRequest::{None as Plain, Other, WebSocket};
+        use http::Version;
+        let ws = |v: &str| WebSocket(HeaderValue::from_str(v).unwrap());
+        let cases: [(Version, &str, Option<&str>, UpgradeRequest); 9] = [
+            (
+                Version::HTTP_11,
+                "Upgrade",
+                Some("websocket"),
+                ws("websocket"),
+            ),
+            (
+                Version::HTTP_11,
+                "keep-alive, UPGRADE",
+                Some("WebSocket"),
+                ws("WebSocket"),
+            ),
+            (
+                Version::HTTP_11,
+                "upgrade",
+                Some("foo/2"),
+                Other("foo/2".into()),
+            ),
+            (
+                Version::HTTP_11,
+                "Upgrade, HTTP2-Settings",
+                Some("h2c"),
+                Plain,
+            ),
+            (Version::HTTP_11, "keep-alive", Some("websocket"), Plain),
+            (Version::HTTP_11, "upgrade", None, Plain),
+            (Version::HTTP_11, "upgraded", Some("websocket"), Plain),
+            (Version::HTTP_10, "upgrade", Some("websocket"), Plain),
+            (Version::HTTP_2, "upgrade", Some("websocket"), Plain),
+        ];
+        for (version, connection, upgrade, want) in cases {
+            let mut h = HeaderMap::new();
+            h.insert("connection", connection.parse().unwrap());
+            if let Some(u) = upgrade {
+                h.insert("upgrade", u.parse().unwrap());
+            }
+            let got = upgrade_request(version, &h);
+            assert_eq!(
+                got, want,
+                "{version:?} connection={connection} upgrade={upgrade:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_kept_upgrade_survives_stripping() {
+        let mut h = HeaderMap::new();
+        h.insert("connection", "Upgrade, x-secret".parse().unwrap());
+        h.insert("upgrade", "websocket".parse().unwrap());
+        h.insert("x-secret", "1".parse().unwrap());
+        strip_hop_by_hop(&mut h);
+        keep_upgrade(&mut h, HeaderValue::from_static("websocket"));
+        assert_eq!(h["connection"], "upgrade");
+        assert_eq!(h["upgrade"], "websocket");
+        assert!(!h.contains_key("x-secret"));
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! context ([`RequestCtx`]); each may end the request with a local answer. In order:
 //! 1. **authority**: absolute-form URI (`http_proxy` use), else the listener's bound host
 //!    (`--listen ADDR=HOST`), else `Host`/`:authority`; none or a malformed one gives 400,
-//!    `CONNECT` 405;
+//!    `CONNECT` 405; an HTTP/1.1 WebSocket upgrade is taken ([`upgrade`]), another upgrade
+//!    protocol refused (403, as Envoy);
 //! 2. **route**: the snapshot is loaded once (lock-free) and [`crate::route::find`] decides;
 //!    404 `NR` when nothing matches; redirects and direct responses are answered here;
 //! 3. **cors** ([`cors`], Envoy's CORS filter): a preflight from an allowed origin is answered
@@ -22,11 +23,13 @@
 //!    none; 503 `UO` over the connection pool limit);
 //! 7. **mirrors**: each selected mirror takes a permit and a tap on the request body, and is
 //!    sent from its own task with the same headers (Host `-shadow`); never awaited
-//!    ([`mirror`]);
+//!    ([`mirror_step`], [`mirror`]);
 //! 8. **forward**: the primary is sent through the pooled client under the route timeout
 //!    (connect failure 503 `UF`, reset 502 `UC`, timeout 504 `UT`);
 //! 9. **respond**: hop-by-hop headers removed, response header operations applied, the body
 //!    streamed back through an [`body::ObservedBody`] that records the exchange when it ends.
+//!    A WebSocket upgrade keeps its `Upgrade`/`Connection` headers, is never mirrored, and a 101
+//!    from the upstream becomes a tunnel recorded when it closes ([`upgrade`]).
 //!
 //! Whatever happens, the exchange is recorded exactly once ([`record`]).
 
@@ -37,11 +40,13 @@ mod hash_key;
 pub mod headers;
 pub mod local;
 pub mod mirror;
+mod mirror_step;
 mod prepare;
 mod record;
 mod rewrite;
 pub mod server;
 mod steps;
+mod upgrade;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;

@@ -3,21 +3,17 @@
 //! request, already recorded.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use http::header;
 use http::{Request, Response, StatusCode, Version};
 use http_body_util::BodyExt;
-use hyper::body::{Body as _, Incoming};
+use hyper::body::Incoming;
 
 use super::body::{ClientBodyFailure, ObservedBody, Stall, Tap, TeeBody, Upload};
-use super::hash_key::RequestHashes;
-use super::mirror::{MirrorOutcome, MirrorRequest};
 use super::record::InFlight;
 use super::rewrite::{redirect_path, rewritten_path};
 use super::{ConnInfo, Proxy, RequestCtx, headers, local};
 use crate::model::host::split_authority;
-use crate::model::methods::MethodSet;
 use crate::model::{Action, Cluster, RouteDestination, RouteTable};
 use crate::route::{self, Decision, RequestHead, Target};
 use crate::telemetry::Flag;
@@ -51,79 +47,23 @@ impl Proxy {
         conn: &ConnInfo,
     ) -> Step<Response<UpstreamBody>> {
         let authority = cx.authority(conn)?;
+        let upgrade = cx.upgrade()?;
         let routed = cx.route(&snapshot.table, &authority)?;
         cx.cors(routed.decision.route)?;
         cx.fault(&routed).await?;
         let hashes = cx.hash_keys(&routed, conn);
         cx.prepare(conn, &routed, &authority);
+        cx.keep_upgrade(upgrade.as_ref(), &routed);
         let upstream = cx.choose_endpoint(&routed, &authority, hashes.primary)?;
-        let taps = self.start_mirrors(&mut cx, &routed, &body, &upstream.path_and_query, &hashes);
+        let taps = match upgrade {
+            None => self.start_mirrors(&mut cx, &routed, &body, &upstream.path_and_query, &hashes),
+            Some(_) => self.skip_mirrors(&routed),
+        };
         let response = self.forward(&mut cx, &routed, upstream, body, taps).await?;
-        Ok(self.respond(cx, &routed, response))
-    }
-
-    /// 7. mirrors: each selected mirror takes a permit and a tap on the body and is sent from
-    ///    its own task; the others are counted as skipped.
-    fn start_mirrors(
-        &self,
-        cx: &mut RequestCtx,
-        routed: &Routed<'_>,
-        body: &Incoming,
-        path_and_query: &str,
-        hashes: &RequestHashes,
-    ) -> Vec<Tap> {
-        let mut taps = Vec::new();
-        if routed.decision.route.mirrors.is_empty() {
-            return taps;
-        }
-        let has_body = !body.is_end_stream();
-        let declared_len = (cx.parts.headers.get(header::CONTENT_LENGTH))
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        let vhost = routed.decision.vhost;
-        let method = &cx.parts.method;
-        let policy = |route: &Option<MethodSet>, proxy_wide: &MethodSet| {
-            route.as_ref().unwrap_or(proxy_wide).contains(method)
-        };
-        let mirror_method = policy(&vhost.mirror_methods, &self.options.mirror_methods);
-        let compare_method = policy(&vhost.compare_methods, &self.options.compare_methods);
-        let mut pending = Vec::new();
-        for (i, (cluster, selected)) in routed.decision.mirror_choices().enumerate() {
-            let skipped = if !selected {
-                Some(MirrorOutcome::SkippedPercentage)
-            } else if !mirror_method {
-                Some(MirrorOutcome::SkippedMethod)
-            } else {
-                None
-            };
-            if let Some(outcome) = skipped {
-                self.mirrorer.count(cluster, outcome);
-            } else if let Some(mut p) =
-                (self.mirrorer).prepare(cluster, has_body, declared_len, &mut taps)
-            {
-                p.hash = hashes.mirrors.get(i).copied().flatten();
-                pending.push(p);
-            }
-        }
-        let ex = &mut cx.record.exchange;
-        ex.mirrors_sent = pending.len() as u8;
-        ex.compare = !pending.is_empty() && compare_method && self.telemetry.sample_pair();
-        if ex.compare {
-            ex.pair = next_pair_id();
-            ex.compare_ignore = Some(routed.decision.vhost.compare_ignore.clone());
-            ex.compare_unordered = Some(routed.decision.vhost.compare_unordered.clone());
-        }
-        let req = MirrorRequest {
-            head: &cx.parts,
-            path_and_query,
-            request_id: &ex.request_id,
-            route: &routed.decision.route.name,
-            pair: ex.compare.then_some(ex.pair),
-        };
-        for p in pending {
-            self.mirrorer.spawn(p, req);
-        }
-        taps
+        Ok(match upgrade {
+            None => self.respond(cx, &routed, response),
+            Some(client) => self.respond_upgrade(cx, &routed, response, client),
+        })
     }
 
     /// 8. forward: the primary, through the pooled client. The route timeout starts once the
@@ -206,7 +146,7 @@ impl Proxy {
 
     /// 9. respond: response headers cleaned and rewritten, the body streamed back observed; the
     ///    exchange is recorded when the body ends.
-    fn respond(
+    pub(super) fn respond(
         &self,
         cx: RequestCtx,
         routed: &Routed<'_>,
@@ -387,10 +327,4 @@ impl RequestCtx {
     ) -> Box<Response<UpstreamBody>> {
         Box::new(self.record.answer(status, flag, reason))
     }
-}
-
-/// A process-unique id pairing a primary with its mirrors.
-fn next_pair_id() -> u64 {
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    NEXT.fetch_add(1, Ordering::Relaxed)
 }

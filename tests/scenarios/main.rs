@@ -30,3 +30,4 @@ mod seeds;
 mod soak;
 mod statistics;
 mod web;
+mod websocket;

@@ -26,6 +26,8 @@ pub enum MirrorOutcome {
     SkippedPercentage,
     /// Not sent: the method is not mirrored on this route (`--mirror-methods`).
     SkippedMethod,
+    /// Not sent: the request upgrades its connection (WebSocket), which is never mirrored.
+    SkippedUpgrade,
     /// Not sent: body over the limit.
     SkippedBodyTooLarge,
     /// Not sent: too many mirrors in flight.
@@ -45,10 +47,11 @@ pub enum MirrorOutcome {
 
 impl MirrorOutcome {
     /// All outcomes, in the order of their counters.
-    pub const ALL: [MirrorOutcome; 10] = [
+    pub const ALL: [MirrorOutcome; 11] = [
         Self::Sent,
         Self::SkippedPercentage,
         Self::SkippedMethod,
+        Self::SkippedUpgrade,
         Self::SkippedBodyTooLarge,
         Self::DroppedOverflow,
         Self::Timeout,
@@ -64,6 +67,7 @@ impl MirrorOutcome {
             Self::Sent => "sent",
             Self::SkippedPercentage => "skipped_percentage",
             Self::SkippedMethod => "skipped_method",
+            Self::SkippedUpgrade => "skipped_upgrade",
             Self::SkippedBodyTooLarge => "skipped_body_too_large",
             Self::DroppedOverflow => "dropped_overflow",
             Self::Timeout => "timeout",
@@ -83,7 +87,7 @@ impl MirrorOutcome {
 /// Counts of outcomes (all destinations), for tests and `/config_dump`.
 #[derive(Debug, Default)]
 pub struct MirrorStats {
-    counts: [AtomicU64; 10],
+    counts: [AtomicU64; MirrorOutcome::ALL.len()],
 }
 
 impl MirrorStats {

@@ -2,12 +2,15 @@
 //! once the connection has had no request in flight ([`ConnActivity`]) for the idle timeout,
 //! counted from its last request's end (or from its start: a silent connection). Bytes alone
 //! (HTTP/2 pings) do not keep a connection alive. hyper then closes the connection.
+//! A connection upgraded to a tunnel (WebSocket, [`ConnActivity::tunnel`]) is idle when no byte
+//! has crossed it either way for the idle timeout (Envoy's stream idle timeout applies to
+//! upgraded streams): an active tunnel lives as long as both sides keep it.
 //! [`InFlightBody`] holds a request in flight until its response body is done.
 
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -15,6 +18,7 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use hyper::rt::{Read, ReadBufCursor, Write};
 use pin_project_lite::pin_project;
+use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::{Instant, Sleep};
 
 /// Requests in flight on one client connection, and when the last one ended.
@@ -23,6 +27,8 @@ pub struct ConnActivity {
     in_flight: AtomicUsize,
     /// When the connection last had a request in flight, as [`since_epoch`] counts.
     last_active: AtomicU64,
+    /// The connection was upgraded: bytes, not requests, keep it alive.
+    tunneled: AtomicBool,
 }
 
 impl Default for ConnActivity {
@@ -30,6 +36,7 @@ impl Default for ConnActivity {
         Self {
             in_flight: AtomicUsize::new(0),
             last_active: AtomicU64::new(since_epoch()),
+            tunneled: AtomicBool::new(false),
         }
     }
 }
@@ -41,9 +48,25 @@ impl ConnActivity {
         InFlightGuard(self.clone())
     }
 
-    /// How long the connection has had no request in flight (`None`: one is in flight).
+    /// Marks the connection upgraded (answered 101): from now on it is idle when no byte
+    /// crosses it, whatever requests it had.
+    pub fn tunnel(&self) {
+        self.last_active.store(since_epoch(), Ordering::Relaxed);
+        self.tunneled.store(true, Ordering::Relaxed);
+    }
+
+    /// Notes bytes crossing an upgraded connection (nothing on a plain one).
+    fn moved_bytes(&self) {
+        if self.tunneled.load(Ordering::Relaxed) {
+            self.last_active.store(since_epoch(), Ordering::Relaxed);
+        }
+    }
+
+    /// How long the connection has had no request in flight (`None`: one is in flight), or,
+    /// once upgraded, no byte either way.
     fn idle_for(&self) -> Option<Duration> {
-        if self.in_flight.load(Ordering::Relaxed) > 0 {
+        let tunneled = self.tunneled.load(Ordering::Relaxed);
+        if !tunneled && self.in_flight.load(Ordering::Relaxed) > 0 {
             return None;
         }
         let since = self.last_active.load(Ordering::Relaxed);
@@ -77,6 +100,9 @@ pub struct IdleGuard<T> {
     activity: Arc<ConnActivity>,
     idle: Duration,
     timer: Option<Pin<Box<Sleep>>>,
+    /// The connection's place under `--max-connections`, held as long as the socket lives
+    /// (through a tunnel after an upgrade, which outlives hyper's connection).
+    _slot: Option<OwnedSemaphorePermit>,
 }
 
 impl<T> IdleGuard<T> {
@@ -87,7 +113,14 @@ impl<T> IdleGuard<T> {
             activity,
             idle,
             timer: None,
+            _slot: None,
         }
+    }
+
+    /// Holds `slot` until the socket is dropped.
+    pub fn holding(mut self, slot: OwnedSemaphorePermit) -> Self {
+        self._slot = Some(slot);
+        self
     }
 
     /// Called when a read would wait: has the connection been idle too long? The timer is set
@@ -122,7 +155,10 @@ impl<T: Read + Unpin> Read for IdleGuard<T> {
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         match Pin::new(&mut this.inner).poll_read(cx, buf) {
-            Poll::Ready(r) => Poll::Ready(r),
+            Poll::Ready(r) => {
+                this.activity.moved_bytes();
+                Poll::Ready(r)
+            }
             Poll::Pending if this.idle_expired(cx) => Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::TimedOut,
                 format!("client connection idle for {:?}", this.idle),
@@ -138,7 +174,12 @@ impl<T: Write + Unpin> Write for IdleGuard<T> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+        let this = self.get_mut();
+        let written = Pin::new(&mut this.inner).poll_write(cx, buf);
+        if matches!(written, Poll::Ready(Ok(n)) if n > 0) {
+            this.activity.moved_bytes();
+        }
+        written
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -158,7 +199,12 @@ impl<T: Write + Unpin> Write for IdleGuard<T> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+        let this = self.get_mut();
+        let written = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        if matches!(written, Poll::Ready(Ok(n)) if n > 0) {
+            this.activity.moved_bytes();
+        }
+        written
     }
 }
 

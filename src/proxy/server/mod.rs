@@ -1,4 +1,5 @@
-//! Accept loops: HTTP/1.1 and h2c (prior knowledge) on one port via hyper-util's auto builder,
+//! Accept loops: HTTP/1.1 (with upgrades: a 101 answer hands the connection to the service's
+//! tunnel) and h2c (prior knowledge) on one port via hyper-util's auto builder,
 //! the limits a client connection lives under ([`ClientLimits`]), and graceful shutdown (stop
 //! accepting, let connections finish, bounded by a drain time).
 //!
@@ -89,11 +90,11 @@ pub async fn serve<F, S, B>(
                     backoff.reset();
                     let _ = stream.set_nodelay(true);
                     let activity = Arc::new(ConnActivity::default());
-                    let io = IdleGuard::new(TokioIo::new(stream), activity.clone(), limits.idle_timeout);
-                    let conn = builder.serve_connection(io, make_service(remote, activity));
+                    let io = IdleGuard::new(TokioIo::new(stream), activity.clone(), limits.idle_timeout)
+                        .holding(slot);
+                    let conn = builder.serve_connection_with_upgrades(io, make_service(remote, activity));
                     let conn = graceful.watch(conn.into_owned());
                     tokio::spawn(async move {
-                        let _slot = slot;
                         if let Err(e) = conn.await {
                             tracing::debug!(error = %e, "client connection ended with an error");
                         }

@@ -7,25 +7,14 @@
 
 use std::path::Path;
 
-use crate::config::{ConfigSet, Diagnostic, parse_into};
-use crate::model::test_fixtures::SEED_SERVICES;
-use crate::model::{ProxyIdentity, compile};
+use crate::config::Diagnostic;
+use crate::model::test_fixtures::compile_with_seed;
 
 fn compiled(spec: &str) -> (bool, Vec<Diagnostic>) {
-    let mut set = ConfigSet::default();
-    let mut diags = Vec::new();
-    parse_into(
-        &mut set,
-        Path::new("svc.yaml"),
-        SEED_SERVICES,
-        "default",
-        &mut diags,
-    );
     let vs = format!(
         "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{name: vs, namespace: challengeistio}}\nspec: {spec}\n"
     );
-    parse_into(&mut set, Path::new("vs.yaml"), &vs, "default", &mut diags);
-    let table = compile(&set, &ProxyIdentity::default(), &mut diags);
+    let (table, diags) = compile_with_seed(&[("vs.yaml", &vs)]);
     (table.is_some(), diags)
 }
 

@@ -26,3 +26,23 @@ spec:
   - {name: v2, labels: {version: v2}}
   - {name: v3, labels: {version: v3}}
 "#;
+
+/// Compiles [`SEED_SERVICES`] (as `svc.yaml`) with `files` (name, YAML), as `validate` would,
+/// for the proxy in namespace `default`: the table (none on errors) and every diagnostic.
+pub(crate) fn compile_with_seed(
+    files: &[(&str, &str)],
+) -> (
+    Option<crate::model::RouteTable>,
+    Vec<crate::config::Diagnostic>,
+) {
+    let mut set = crate::config::ConfigSet::default();
+    let mut diags = Vec::new();
+    let seed = std::iter::once(("svc.yaml", SEED_SERVICES));
+    for (file, text) in seed.chain(files.iter().copied()) {
+        let path = std::path::Path::new(file);
+        crate::config::parse_into(&mut set, path, text, "default", &mut diags);
+    }
+    let identity = crate::model::ProxyIdentity::default();
+    let table = crate::model::compile(&set, &identity, &mut diags);
+    (table, diags)
+}

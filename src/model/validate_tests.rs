@@ -5,28 +5,10 @@ use std::path::{Path, PathBuf};
 
 use crate::config::Diagnostic;
 use crate::config::{ConfigSet, parse_into};
-use crate::model::test_fixtures::SEED_SERVICES;
-use crate::model::{ProxyIdentity, compile};
+use crate::model::test_fixtures::compile_with_seed;
 
 fn diagnostics(broken: &str) -> Vec<Diagnostic> {
-    let mut set = ConfigSet::default();
-    let mut diags = Vec::new();
-    parse_into(
-        &mut set,
-        Path::new("svc.yaml"),
-        SEED_SERVICES,
-        "default",
-        &mut diags,
-    );
-    parse_into(
-        &mut set,
-        Path::new("broken.yaml"),
-        broken,
-        "default",
-        &mut diags,
-    );
-    compile(&set, &ProxyIdentity::default(), &mut diags);
-    diags
+    compile_with_seed(&[("broken.yaml", broken)]).1
 }
 
 fn errors(broken: &str) -> Vec<Diagnostic> {

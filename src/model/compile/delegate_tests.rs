@@ -7,11 +7,10 @@ use std::path::Path;
 
 use http::HeaderMap;
 
-use crate::config::{ConfigSet, Diagnostic, parse_into};
+use crate::config::Diagnostic;
 use crate::model::matchers::request::RequestHead;
 use crate::model::table::{Action, RouteTable};
-use crate::model::test_fixtures::SEED_SERVICES;
-use crate::model::{ProxyIdentity, compile};
+use crate::model::test_fixtures::compile_with_seed;
 
 const ROOT: &str = "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: root, namespace: challengeistio}\nspec: {hosts: [calcbackendsvc], http: [{name: api, match: [{uri: {prefix: /api}}], delegate: {name: child, namespace: NS}}, {name: rest, route: [{destination: {host: calcbackendsvc, subset: v3}}]}]}\n";
 
@@ -22,20 +21,8 @@ fn child(ns: &str, extra: &str) -> String {
 }
 
 fn compiled(files: &[(&str, String)]) -> (Option<RouteTable>, Vec<Diagnostic>) {
-    let mut set = ConfigSet::default();
-    let mut diags = Vec::new();
-    parse_into(
-        &mut set,
-        Path::new("svc.yaml"),
-        SEED_SERVICES,
-        "default",
-        &mut diags,
-    );
-    for (file, text) in files {
-        parse_into(&mut set, Path::new(file), text, "default", &mut diags);
-    }
-    let table = compile(&set, &ProxyIdentity::default(), &mut diags);
-    (table, diags)
+    let files: Vec<(&str, &str)> = files.iter().map(|(f, t)| (*f, t.as_str())).collect();
+    compile_with_seed(&files)
 }
 
 /// `(route name, subset)` per path, in the root's virtual host.

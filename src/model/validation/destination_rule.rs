@@ -67,19 +67,10 @@ pub(super) fn validate(resource: &Resource<DestinationRuleSpec>, diags: &mut Vec
 /// of at most 63 characters; no labels at all is a warning.
 fn workload_selector(sel: &MatchLabelsSelector, r: &mut Reporter<'_>) {
     let f = "spec.workloadSelector.matchLabels";
+    for (field, error) in fields::selector_labels(&sel.match_labels, f) {
+        r.error(field, error);
+    }
     for (k, v) in &sel.match_labels {
-        if k.is_empty() {
-            r.error(
-                f,
-                format!("empty key is not supported in selector: \"{k}={v}\""),
-            );
-        }
-        if k.contains('*') || v.contains('*') {
-            r.error(
-                format!("{f}.{k}"),
-                format!("wildcard is not supported in selector: \"{k}={v}\""),
-            );
-        }
         if v.len() > 63 {
             r.error(
                 format!("{f}.{k}"),

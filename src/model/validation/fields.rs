@@ -12,7 +12,9 @@ use regex::Regex;
 
 use crate::model::duration::parse_duration;
 
-pub(crate) use super::scope::{ExportToOf, export_to, gateway_name, labels, source_namespace};
+pub(crate) use super::scope::{
+    ExportToOf, export_to, gateway_name, labels, selector_labels, source_namespace,
+};
 
 /// The outcome of one field check: `Err` holds what is wrong.
 pub(crate) type Check = Result<(), String>;

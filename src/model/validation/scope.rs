@@ -1,6 +1,6 @@
 //! Where a resource or a match applies, as Istio checks it: `exportTo` (`validateExportTo`),
-//! gateway names (`validateGatewayNames`), source labels (`labels.Instance.Validate`) and
-//! source namespaces. Re-exported by [`super::fields`], where callers find them.
+//! gateway names (`validateGatewayNames`), source labels (`labels.Instance.Validate`),
+//! source namespaces and a workload selector's labels (`validateWorkloadSelector`). Re-exported by [`super::fields`], where callers find them.
 //! Imports only [`crate::model`].
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -156,4 +156,25 @@ pub(crate) fn source_namespace(ns: &str) -> Check {
     } else {
         Err(format!("sourceNamespace match {ns} is invalid"))
     }
+}
+
+/// A workload selector's labels at field `f` (Istio's `validateWorkloadSelector`): no empty key,
+/// no `*` in a key or value. Each error is `(field, message)`.
+pub fn selector_labels(labels: &BTreeMap<String, String>, f: &str) -> Vec<(String, String)> {
+    let mut errors = Vec::new();
+    for (k, v) in labels {
+        if k.is_empty() {
+            errors.push((
+                f.to_string(),
+                format!("empty key is not supported in selector: \"{k}={v}\""),
+            ));
+        }
+        if k.contains('*') || v.contains('*') {
+            errors.push((
+                format!("{f}.{k}"),
+                format!("wildcard is not supported in selector: \"{k}={v}\""),
+            ));
+        }
+    }
+    errors
 }

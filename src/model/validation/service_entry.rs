@@ -81,19 +81,8 @@ fn selector(spec: &ServiceEntrySpec, r: &mut Reporter<'_>) {
         return;
     };
     let f = "spec.workloadSelector.labels";
-    for (k, v) in &sel.labels {
-        if k.is_empty() {
-            r.error(
-                f,
-                format!("empty key is not supported in selector: \"{k}={v}\""),
-            );
-        }
-        if k.contains('*') || v.contains('*') {
-            r.error(
-                format!("{f}.{k}"),
-                format!("wildcard is not supported in selector: \"{k}={v}\""),
-            );
-        }
+    for (field, error) in fields::selector_labels(&sel.labels, f) {
+        r.error(field, error);
     }
     if sel.labels.is_empty() {
         r.warning(

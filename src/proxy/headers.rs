@@ -71,24 +71,25 @@ pub enum UpgradeRequest {
 
 /// What `version` and `headers` ask to upgrade to.
 pub fn upgrade_request(version: http::Version, headers: &HeaderMap) -> UpgradeRequest {
+    // `Upgrade` first: it is rare, so the common request never scans `Connection`.
+    let Some(p) = headers.get(header::UPGRADE) else {
+        return UpgradeRequest::None;
+    };
     let asks = version == http::Version::HTTP_11
         && (headers.get_all(header::CONNECTION).iter())
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
             .any(|token| token.trim().eq_ignore_ascii_case("upgrade"));
-    let protocol = headers.get(header::UPGRADE);
-    match protocol {
-        Some(p) if asks => {
-            let name = String::from_utf8_lossy(p.as_bytes()).trim().to_string();
-            if name.eq_ignore_ascii_case("websocket") {
-                UpgradeRequest::WebSocket(p.clone())
-            } else if name.eq_ignore_ascii_case("h2c") {
-                UpgradeRequest::None
-            } else {
-                UpgradeRequest::Other(name)
-            }
-        }
-        _ => UpgradeRequest::None,
+    if !asks {
+        return UpgradeRequest::None;
+    }
+    let name = String::from_utf8_lossy(p.as_bytes()).trim().to_string();
+    if name.eq_ignore_ascii_case("websocket") {
+        UpgradeRequest::WebSocket(p.clone())
+    } else if name.eq_ignore_ascii_case("h2c") {
+        UpgradeRequest::None
+    } else {
+        UpgradeRequest::Other(name)
     }
 }
 

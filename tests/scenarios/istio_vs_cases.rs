@@ -99,6 +99,15 @@ fn header_cases() -> Vec<Case> {
             })],
         ),
         (
+            "set host header multi destination",
+            "  - route:\n    - {destination: {host: calcbackendsvc}, headers: {request: {set: {Host: dest-authority}}}, weight: 50}\n    - {destination: {host: calcbackendsvc}, headers: {request: {set: {Host: dest-authority}}}, weight: 50}\n".to_string(),
+            vec![get("/", |a, s| {
+                status(a, 200)?;
+                let host = s.map_or("", |s| s.authority.as_str());
+                (host == "dest-authority").then_some(()).ok_or(format!("backend saw host {host}"))
+            })],
+        ),
+        (
             "weird header matches",
             format!("  - match: [{{headers: {{\"a!#$%&'*+-.^_`|~z\": {{exact: why}}}}}}]\n{ROUTE}"),
             vec![

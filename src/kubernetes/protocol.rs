@@ -57,10 +57,19 @@ fn parse(s: &str) -> Option<&'static str> {
 mod tests {
     use super::convert_protocol;
 
+    /// (port, name, protocol, appProtocol, expected).
+    type Case = (
+        i32,
+        &'static str,
+        Option<&'static str>,
+        Option<&'static str>,
+        Option<&'static str>,
+    );
+
     #[test]
     fn protocols_are_inferred_as_istio_does() {
         // (port, name, protocol, appProtocol, expected): cases of Istio's conversion_test.go.
-        let cases: &[(i32, &str, Option<&str>, Option<&str>, Option<&str>)] = &[
+        let cases: &[Case] = &[
             (80, "http", None, None, Some("HTTP")),
             (80, "http-web", None, None, Some("HTTP")),
             (80, "HTTP-web", None, None, Some("HTTP")),

@@ -32,16 +32,22 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Where the kube-apiserver build lives.
+/// Where the kube-apiserver build lives: `KP_HOME`, else the project script's default
+/// (`~/.cache/shadowmesh/kube-apiserver`), else the shared recipe's build.
 fn kp_home() -> PathBuf {
     if let Some(home) = std::env::var_os("KP_HOME") {
         return PathBuf::from(home);
     }
-    let local = repo().join("target/kube-apiserver");
-    if local.join("bin/kube-apiserver").exists() {
-        return local;
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(|| PathBuf::from("/root/.cache"));
+    let own = cache.join("shadowmesh/kube-apiserver");
+    let shared = PathBuf::from("/work/kube-build");
+    if !own.join("bin/kube-apiserver").exists() && shared.join("bin/kube-apiserver").exists() {
+        return shared;
     }
-    PathBuf::from("/work/kube-build")
+    own
 }
 
 fn script() -> PathBuf {
@@ -145,6 +151,10 @@ impl ApiServer {
     }
 
     /// Stops the server when this test process is gone, whatever way it ends.
+    #[allow(
+        clippy::zombie_processes,
+        reason = "the watchdog outlives this process by design"
+    )]
     fn watchdog(&self) {
         let me = std::process::id();
         let line = format!(

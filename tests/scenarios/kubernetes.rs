@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crate::support::backend::{self, Backend};
 use crate::support::client::{Client, fetch};
 use crate::support::kube::{self, ApiServer};
-use crate::support::{binary, eventually_async, example_file};
+use crate::support::{binary, config, eventually_async, example_file};
 
 const NS: &str = "challengeistio";
 const DESKTOP: &str = "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0";
@@ -25,7 +25,12 @@ struct World {
     proxy: binary::Spawned,
     client: Client,
     admin: String,
+    /// `-f` folder (kept until the test ends): its resources add to the cluster's.
+    _files: tempfile::TempDir,
 }
+
+/// A VirtualService from a file (`-f`), next to the cluster's.
+const FILE_VS: &str = "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: file-vs\n  namespace: challengeistio\nspec:\n  hosts: [filehost]\n  http:\n  - route:\n    - destination: {host: calcbackendsvc, subset: v3}\n";
 
 async fn free_port() -> u16 {
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -97,9 +102,12 @@ impl World {
         }
         let (port, admin_port) = (free_port().await, free_port().await);
         let log = std::fs::File::create(server.run_dir().join("shadowmesh.log")).unwrap();
+        let files = config::files().file("file-vs.yaml", FILE_VS).write();
         let mut cmd = binary::command();
         cmd.args(["run", "--kubernetes", "--kubeconfig"])
             .arg(&server.kubeconfig)
+            .arg("-f")
+            .arg(files.path())
             .args([
                 "--watch-namespace",
                 NS,
@@ -126,6 +134,7 @@ impl World {
             proxy,
             client,
             admin,
+            _files: files,
         }
     }
 
@@ -199,6 +208,31 @@ async fn seed_in_a_cluster_routes_mirrors_and_follows_every_change() {
             .starts_with("kubernetes: challengeistio/backend-vs@")
     );
     assert_eq!(vs["state"], "accepted");
+    // The file's VirtualService adds to the cluster's.
+    let from_file = w
+        .client
+        .clone()
+        .host("filehost")
+        .calculation(1)
+        .send()
+        .await;
+    assert_eq!(from_file.version(), "v3");
+    let file_vs = dump["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["resource"] == "VirtualService challengeistio/file-vs")
+        .expect("the file's VirtualService is listed")
+        .clone();
+    assert!(
+        file_vs["source"]
+            .as_str()
+            .unwrap()
+            .ends_with("file-vs.yaml"),
+        "{file_vs}"
+    );
+
+    burst_is_applied_once(&w).await;
 
     // A live switch to the baseline: the mirror stops within a second or so.
     w.server
@@ -234,6 +268,37 @@ async fn seed_in_a_cluster_routes_mirrors_and_follows_every_change() {
     w.until_answered(DESKTOP, "v1").await;
 
     bad_resource_is_skipped_alone(&w).await;
+}
+
+/// Twenty VirtualServices in one `kubectl apply`: a handful of recompiles, not twenty.
+async fn burst_is_applied_once(w: &World) {
+    let applied = || async {
+        w.metric("shadowmesh_config_reloads_total{result=\"applied\"}")
+            .await
+            .unwrap()
+    };
+    let before = applied().await;
+    let burst: Vec<String> = (0..20)
+        .map(|i| {
+            format!(
+                "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: burst-{i}\n  namespace: {NS}\nspec:\n  hosts: [burst-{i}]\n  http:\n  - route:\n    - destination: {{host: calcbackendsvc, subset: v2}}\n"
+            )
+        })
+        .collect();
+    w.server.apply(&burst.join("---\n"));
+    let last = w.client.clone().host("burst-19");
+    let served = eventually_async(Duration::from_secs(5), || async {
+        last.calculation(1).send().await.version() == "v2"
+    })
+    .await;
+    assert!(served, "the burst applies");
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let rebuilds = applied().await - before;
+    assert!(
+        (1.0..=4.0).contains(&rebuilds),
+        "{rebuilds} recompiles for one burst of 20 changes"
+    );
+    eprintln!("a burst of 20 changes: {rebuilds} recompiles");
 }
 
 /// A bad VirtualService next to a good one: the good one applies, the bad one is named in

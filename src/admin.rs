@@ -1,8 +1,9 @@
 //! The admin listener (loopback by default). Endpoints:
-//! - `GET /ready`: 200 once the config is loaded and the listeners are up, 503 before and while
-//!   shutting down;
+//! - `GET /ready`: 200 once the config is loaded (in Kubernetes mode: every kind listed once)
+//!   and the listeners are up, 503 before and while shutting down;
 //! - `GET /config_dump`: the active config as JSON (generation, source files, compiled routes
-//!   and clusters, and the errors of the last refused change, if any);
+//!   and clusters, and the errors of the last refused change, if any; in Kubernetes mode each
+//!   resource with its source, `kubernetes: ns/name@resourceVersion` or the file, and state);
 //! - `GET /metrics`: Prometheus text format (Istio's standard metrics and `shadowmesh_*`);
 //! - `GET /compare`: the comparison report as JSON (`?samples=1`: with each group's raw counts,
 //!   for `shadowmesh report` to merge replicas);
@@ -22,7 +23,7 @@ use prometheus_client::registry::Registry;
 use crate::compare::Comparator;
 use crate::model::dump::config_dump;
 use crate::proxy::mirror::{MirrorOutcome, Mirrorer};
-use crate::reload::Reloader;
+use crate::reload::{Reloader, SourceStatus};
 use crate::telemetry::metrics;
 
 /// Admin state.
@@ -66,7 +67,7 @@ impl Admin {
         }
         Ok(match req.uri().path() {
             "/ready" => {
-                if self.ready.load(Ordering::Relaxed) {
+                if self.ready.load(Ordering::Relaxed) && self.reloader.synced() {
                     reply(StatusCode::OK, "text/plain", "ready\n".into())
                 } else {
                     reply(
@@ -89,6 +90,7 @@ impl Admin {
                         .collect::<std::collections::BTreeMap<_, _>>()
                 );
                 dump["mirrors_in_flight"] = self.mirrorer.in_flight().into();
+                source_status(&mut dump, &self.reloader.status.load());
                 let body = serde_json::to_string_pretty(&dump).unwrap_or_default();
                 reply(StatusCode::OK, "application/json", body.into())
             }
@@ -135,6 +137,35 @@ impl Admin {
         let body = serde_json::to_string_pretty(&c.report_with(samples)).unwrap_or_default();
         reply(StatusCode::OK, "application/json", body.into())
     }
+}
+
+/// Cluster mode: each resource with its source and state, and the source's freshness.
+fn source_status(dump: &mut serde_json::Value, status: &SourceStatus) {
+    if !status.kubernetes {
+        return;
+    }
+    let since = |t: std::time::SystemTime| {
+        t.duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    };
+    dump["kubernetes"] = serde_json::json!({
+        "synced": status.synced,
+        "stale_since_unix": status.stale_since.map(since),
+        "stale_reason": status.stale_reason,
+    });
+    dump["resources"] = serde_json::json!(
+        status
+            .resources
+            .iter()
+            .map(|r| serde_json::json!({
+                "resource": r.resource,
+                "source": r.source,
+                "state": r.state.as_str(),
+                "errors": r.errors,
+            }))
+            .collect::<Vec<_>>()
+    );
 }
 
 fn reply(status: StatusCode, content_type: &'static str, body: Bytes) -> Response<Full<Bytes>> {

@@ -1,5 +1,6 @@
-//! Assembling a running proxy: config loaded, listeners and admin bound, file watching started.
-//! Used by `shadowmesh run` and by the integration tests (so they run the real thing).
+//! Assembling a running proxy: config loaded (from files, or from a cluster and files in
+//! Kubernetes mode), listeners and admin bound, file watching started. Used by
+//! `shadowmesh run` and by the integration tests (so they run the real thing).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -19,6 +20,7 @@ use crate::admin::Admin;
 use crate::compare::CompareMetrics;
 use crate::compare::{Comparator, CompareConfig};
 use crate::config::Diagnostic;
+use crate::kubernetes::{self, KubeError, KubeOptions};
 use crate::model::ProxyIdentity;
 use crate::proxy::mirror::{MirrorConfig, Mirrorer};
 use crate::proxy::server::{self, ClientLimits, ConnActivity, InFlightBody};
@@ -82,6 +84,8 @@ pub struct RunOptions {
     pub metrics: bool,
     /// Compare primary and mirrored answers (none: off).
     pub compare: Option<CompareConfig>,
+    /// Kubernetes mode: read the cluster (the files' resources add to it).
+    pub kubernetes: Option<KubeOptions>,
 }
 
 impl RunOptions {
@@ -101,6 +105,7 @@ impl RunOptions {
             reload_poll: Duration::from_secs(1),
             metrics: true,
             compare: Some(CompareConfig::default()),
+            kubernetes: None,
         }
     }
 }
@@ -111,6 +116,9 @@ pub enum StartError {
     /// The config has errors.
     #[error("the configuration has errors")]
     Config(Vec<Diagnostic>),
+    /// The cluster cannot be read.
+    #[error("{0}")]
+    Kubernetes(#[from] KubeError),
     /// A port could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -170,14 +178,24 @@ fn source_identity(opts: &RunOptions) -> SourceIdentity {
 /// Starts the proxy: loads the config (refusing a bad one), binds every listener, starts the
 /// admin server and the config watcher.
 pub async fn start(opts: RunOptions) -> Result<Running, StartError> {
-    let reloader =
-        Reloader::load(opts.paths.clone(), opts.identity.clone()).map_err(StartError::Config)?;
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+    let reloader = match &opts.kubernetes {
+        None => {
+            Reloader::load(opts.paths.clone(), opts.identity.clone()).map_err(StartError::Config)?
+        }
+        Some(kube) => {
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            let reloader = Reloader::for_cluster(opts.paths.clone(), opts.identity.clone(), tx);
+            let source = kubernetes::start(kube, reloader.clone(), rx, shutdown_rx.clone()).await?;
+            tasks.spawn(source);
+            reloader
+        }
+    };
     let listeners = bind_listeners(&opts).await?;
     let admin_listener = bind(opts.admin).await?;
     let admin_addr = local_addr(&admin_listener, opts.admin)?;
     let parts = assemble(&opts, &reloader);
-    let (shutdown, shutdown_rx) = watch::channel(false);
-    let mut tasks = JoinSet::new();
     let mut listen_addrs = Vec::new();
     for (listener, host) in listeners {
         listen_addrs.push(local_addr(&listener, opts.admin)?);

@@ -15,6 +15,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("upstream", &["model", "telemetry"]),
     ("compare", &["telemetry"]),
     ("reload", &["config", "model"]),
+    ("kubernetes", &["config", "model", "reload"]),
     (
         "proxy",
         &["config", "model", "route", "telemetry", "upstream"],
@@ -29,6 +30,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "admin",
             "compare",
             "config",
+            "kubernetes",
             "model",
             "proxy",
             "reload",
@@ -55,6 +57,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "app",
             "compare",
             "config",
+            "kubernetes",
             "model",
             "proxy",
             "telemetry",

@@ -16,6 +16,7 @@ pub mod app;
 pub mod cli;
 pub mod compare;
 pub mod config;
+pub mod kubernetes;
 pub mod model;
 pub mod proxy;
 pub mod reload;

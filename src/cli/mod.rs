@@ -39,7 +39,7 @@ pub struct Cli {
 pub enum Command {
     /// Run the proxy.
     #[command(after_help = crate::admin::ENDPOINTS)]
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Check a configuration exactly as `run` would load it.
     Validate(ValidateArgs),
     /// Run a sample service (the seeds' backends, or a benchmark upstream).
@@ -59,7 +59,7 @@ pub fn main() -> ExitCode {
         Command::Validate(args) => validate::validate(&args),
         Command::Run(args) => {
             init_tracing(args.log_format);
-            block_on(run::run(args))
+            block_on(run::run(*args))
         }
         Command::Sample(args) => {
             init_tracing(LogFormat::Text);

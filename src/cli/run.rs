@@ -200,6 +200,7 @@ pub(super) async fn run(args: RunArgs) -> ExitCode {
         compare: args
             .compare
             .config(args.mirror_timeout, args.request_timeout),
+        kubernetes: args.config.kube_options(),
     };
     let running = match app::start(opts).await {
         Ok(r) => r,

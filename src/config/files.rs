@@ -134,6 +134,18 @@ pub fn parse_into(
     }
 }
 
+/// Parses one object already decoded (as a Kubernetes API server returns it) into `set`;
+/// `source` names where it came from in diagnostics (`kubernetes: ns/name@resourceVersion`).
+pub fn parse_object(
+    set: &mut ConfigSet,
+    source: &Path,
+    value: Value,
+    default_namespace: &str,
+    diags: &mut Vec<Diagnostic>,
+) {
+    parse_document(set, source, 0, value, default_namespace, diags);
+}
+
 fn parse_document(
     set: &mut ConfigSet,
     file: &Path,
@@ -191,7 +203,9 @@ fn parse_document(
     match ctx.id.kind {
         Kind::VirtualService => push_typed(&mut set.virtual_services, ctx, spec, diags),
         Kind::DestinationRule => push_typed(&mut set.destination_rules, ctx, spec, diags),
-        Kind::ServiceEntry => push_typed(&mut set.service_entries, ctx, spec, diags),
+        Kind::ServiceEntry | Kind::Service => {
+            push_typed(&mut set.service_entries, ctx, spec, diags)
+        }
         Kind::WorkloadEntry => push_typed(&mut set.workload_entries, ctx, spec, diags),
     }
 }

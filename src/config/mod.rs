@@ -14,5 +14,5 @@ pub mod resources;
 pub mod wire;
 
 pub use diag::{Diagnostic, Severity};
-pub use files::{list_files, parse_into, read_files};
+pub use files::{list_files, parse_into, parse_object, read_files};
 pub use resources::{ConfigSet, Kind, Resource, ResourceId, Skipped, check_duplicates};

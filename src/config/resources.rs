@@ -29,6 +29,9 @@ pub enum Kind {
     ServiceEntry,
     /// `WorkloadEntry`: one endpoint with labels.
     WorkloadEntry,
+    /// A Kubernetes core/v1 `Service` (with its endpoints), held as the ServiceEntry it
+    /// amounts to; never read from files.
+    Service,
 }
 
 impl Kind {
@@ -50,6 +53,7 @@ impl Kind {
             Self::DestinationRule => "DestinationRule",
             Self::ServiceEntry => "ServiceEntry",
             Self::WorkloadEntry => "WorkloadEntry",
+            Self::Service => "Service",
         }
     }
 }

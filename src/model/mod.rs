@@ -110,6 +110,17 @@ pub type BuildResult = Result<Snapshot, Vec<Diagnostic>>;
 pub fn build_snapshot(paths: &[PathBuf], identity: &ProxyIdentity, generation: u64) -> BuildResult {
     let mut diags = Vec::new();
     let set = config::read_files(paths, &identity.namespace, &mut diags);
+    build_from_set(set, identity, generation, diags)
+}
+
+/// Compiles resources already read (`diags` holds what reading them reported: any error there
+/// refuses the whole set, as for files).
+pub fn build_from_set(
+    set: config::ConfigSet,
+    identity: &ProxyIdentity,
+    generation: u64,
+    mut diags: Vec<Diagnostic>,
+) -> BuildResult {
     let load_failed = diags.iter().any(Diagnostic::is_error);
     let table = compile(&set, identity, &mut diags);
     match table {

@@ -2,6 +2,11 @@
 //! `..data` symlink rather than writing files) and polled as a fallback; a changed config is
 //! compiled and swapped in atomically. A bad one is logged with all its errors and the last good
 //! one stays active. Requests in flight keep the snapshot they started with.
+//!
+//! Two kinds of source feed it: the files alone (`Reloader::load`: a config with any error is
+//! refused whole), or a cluster plus files (`Reloader::for_cluster`: the `kubernetes` module
+//! builds each snapshot and [`Reloader::publish`]es it; a change of the files only wakes it).
+//! [`status`] holds what each source says about its resources and its freshness.
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
@@ -19,6 +24,9 @@ use crate::config::list_files;
 use crate::model::{ProxyIdentity, Snapshot, build_snapshot};
 
 pub mod metrics;
+pub mod status;
+
+pub use status::{ResourceState, ResourceStatus, SourceStatus};
 
 /// Reload counters.
 #[derive(Debug, Default)]
@@ -40,6 +48,10 @@ pub struct Reloader {
     last_seen: AtomicU64,
     /// The errors of the last refused config (empty once a good one is applied).
     pub last_errors: ArcSwap<Vec<Diagnostic>>,
+    /// Per-resource states and the freshness of the sources.
+    pub status: ArcSwap<SourceStatus>,
+    /// Cluster mode: a change of the files is sent here instead of being compiled.
+    files_changed: Option<mpsc::UnboundedSender<()>>,
 }
 
 impl Reloader {
@@ -65,7 +77,62 @@ impl Reloader {
             stats,
             last_seen: AtomicU64::new(hash),
             last_errors: ArcSwap::from_pointee(Vec::new()),
+            status: ArcSwap::from_pointee(SourceStatus::files()),
+            files_changed: None,
         }))
+    }
+
+    /// Cluster mode: starts empty (generation 0, not synced); whoever owns the cluster source
+    /// publishes snapshots. A change of the files at `paths` is sent to `files_changed`.
+    pub fn for_cluster(
+        paths: Vec<PathBuf>,
+        identity: ProxyIdentity,
+        files_changed: mpsc::UnboundedSender<()>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            last_seen: AtomicU64::new(content_hash(&paths)),
+            paths,
+            identity,
+            snapshot: Arc::new(ArcSwap::from_pointee(Snapshot::empty())),
+            stats: ReloadStats::default(),
+            last_errors: ArcSwap::from_pointee(Vec::new()),
+            status: ArcSwap::from_pointee(SourceStatus::cluster()),
+            files_changed: Some(files_changed),
+        })
+    }
+
+    /// The config paths (`-f`).
+    pub fn paths(&self) -> &[PathBuf] {
+        &self.paths
+    }
+
+    /// Who the proxy is.
+    pub fn identity(&self) -> &ProxyIdentity {
+        &self.identity
+    }
+
+    /// Cluster mode: swaps in `snapshot` (its generation is set to the next one).
+    pub fn publish(&self, mut snapshot: Snapshot) {
+        snapshot.generation = self.snapshot.load().generation + 1;
+        tracing::info!(
+            generation = snapshot.generation,
+            "config applied: {}",
+            snapshot.summary
+        );
+        self.snapshot.store(Arc::new(snapshot));
+        self.stats.applied.fetch_add(1, Ordering::Relaxed);
+        self.last_errors.store(Arc::new(Vec::new()));
+    }
+
+    /// Cluster mode: a rebuild that could not be applied at all (`diags` say why).
+    pub fn refuse(&self, diags: Vec<Diagnostic>) {
+        self.stats.rejected.fetch_add(1, Ordering::Relaxed);
+        self.last_errors.store(Arc::new(diags));
+    }
+
+    /// True once every source has been read in full at least once (always in file mode).
+    pub fn synced(&self) -> bool {
+        self.status.load().synced
     }
 
     /// Re-reads the files if their content changed. Returns true when a new config was applied.
@@ -82,6 +149,10 @@ impl Reloader {
             return false;
         }
         self.last_seen.store(hash, Ordering::Relaxed);
+        if let Some(tx) = &self.files_changed {
+            let _ = tx.send(());
+            return false;
+        }
         let generation = self.snapshot.load().generation + 1;
         match build_snapshot(&self.paths, &self.identity, generation) {
             Ok(snapshot) => {

@@ -22,6 +22,7 @@ mod hostile_config;
 mod hostile_mirror;
 mod istio_routing;
 mod istio_vs_cases;
+mod kubernetes;
 mod method_policy;
 mod mirror_failures;
 mod prometheus;

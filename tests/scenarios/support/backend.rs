@@ -67,6 +67,7 @@ pub struct Builder {
     h2_only: bool,
     json: Option<JsonFn>,
     gzip: bool,
+    ip: &'static str,
 }
 
 /// A backend speaking HTTP/1.1 (and h2c, if a client asks with prior knowledge).
@@ -77,6 +78,7 @@ pub fn http1(version: &str) -> Builder {
         h2_only: false,
         json: None,
         gzip: false,
+        ip: "127.0.0.1",
     }
 }
 
@@ -131,9 +133,15 @@ impl Builder {
         self
     }
 
-    /// Binds `127.0.0.1:0` and serves until the test ends.
+    /// Binds another loopback address (`127.0.0.2`: a pod's IP in the Kubernetes tests).
+    pub fn ip(mut self, ip: &'static str) -> Self {
+        self.ip = ip;
+        self
+    }
+
+    /// Binds `127.0.0.1:0` (or [`Builder::ip`]) and serves until the test ends.
     pub async fn run(self) -> Backend {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = TcpListener::bind((self.ip, 0)).await.unwrap();
         let backend = Backend {
             addr: listener.local_addr().unwrap(),
             version: self.version.clone(),

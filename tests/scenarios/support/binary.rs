@@ -64,6 +64,11 @@ impl Run {
 pub struct Spawned(Option<Child>);
 
 impl Spawned {
+    /// Owns a child started by hand (killed if the test ends first).
+    pub fn from_child(child: Child) -> Self {
+        Self(Some(child))
+    }
+
     fn child(&mut self) -> &mut Child {
         self.0.as_mut().expect("still running")
     }

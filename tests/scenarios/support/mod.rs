@@ -9,6 +9,7 @@
 //! - [`proxy`]: the proxy in-process (`proxy::with_config(files).mirror_timeout(d).run().await`);
 //! - [`client`]: a client (`proxy.client().get(path).host(h).header(k, v).send().await`);
 //! - [`binary`]: the `shadowmesh` binary as a child process;
+//! - [`kube`]: a real kube-apiserver on loopback (one per test binary) and `kubectl`;
 //! - [`load`]: a client sending steadily until told to stop;
 //! - [`raw`]: raw TCP for hostile clients and broken peers;
 //! - [`websocket`]: a WebSocket echo backend and client on raw sockets, framing by hand;
@@ -23,6 +24,7 @@ pub mod browser;
 pub mod client;
 pub mod config;
 pub mod grpc;
+pub mod kube;
 pub mod load;
 pub mod metrics;
 pub mod prometheus;

@@ -1,0 +1,202 @@
+//! The cluster source's loop: watch updates and file changes come in; a burst is coalesced
+//! (quiet for 100 ms, at most 500 ms) into one rebuild; nothing is applied before every kind
+//! has been listed once (then `/ready` turns 200). A failing watch marks the config stale (log
+//! and metric) while the last config keeps serving; a probe of the API server, or the next
+//! list, marks it fresh again. Rejections are logged and posted as Events once per version.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use kube::Client;
+use tokio::sync::{mpsc, watch};
+
+use super::candidates::{candidates, file_candidates};
+use super::events;
+use super::gate::{Gate, describe};
+use super::store::{ObjKind, Objects};
+use super::watch::Update;
+use crate::reload::{Reloader, SourceStatus};
+
+/// Quiet time that ends a burst.
+const QUIET: Duration = Duration::from_millis(100);
+/// Longest a burst is held back.
+const MAX_HOLD: Duration = Duration::from_millis(500);
+/// How often a stale source probes the API server.
+const PROBE: Duration = Duration::from_secs(1);
+
+/// The cluster source.
+pub struct Controller {
+    pub(super) client: Client,
+    pub(super) reloader: Arc<Reloader>,
+    pub(super) objects: Objects,
+    pub(super) gate: Gate,
+    /// The `apiVersion` each Istio kind is read as.
+    pub(super) versions: BTreeMap<ObjKind, String>,
+    /// (kind, scope) streams still to list once.
+    pub(super) pending: BTreeSet<(ObjKind, Option<String>)>,
+    pub(super) stale: BTreeMap<ObjKind, String>,
+    pub(super) stale_since: Option<SystemTime>,
+    pub(super) reported: HashSet<(String, String)>,
+    /// The watchers, stopped with the controller.
+    pub(super) watchers: Vec<tokio::task::AbortHandle>,
+}
+
+impl Drop for Controller {
+    fn drop(&mut self) {
+        for w in &self.watchers {
+            w.abort();
+        }
+    }
+}
+
+impl Controller {
+    /// Runs until `shutdown` turns true.
+    pub async fn run(
+        mut self,
+        mut updates: mpsc::UnboundedReceiver<Update>,
+        mut files: mpsc::UnboundedReceiver<()>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        let mut probe = tokio::time::interval(PROBE);
+        loop {
+            tokio::select! {
+                Some(u) = updates.recv() => self.take(u),
+                Some(()) = files.recv() => {}
+                _ = probe.tick() => {
+                    self.probe().await;
+                    continue;
+                }
+                _ = shutdown.changed() => return,
+            }
+            let start = tokio::time::Instant::now();
+            while start.elapsed() < MAX_HOLD {
+                match tokio::time::timeout(QUIET, updates.recv()).await {
+                    Ok(Some(u)) => self.take(u),
+                    _ => break,
+                }
+            }
+            while files.try_recv().is_ok() {}
+            if self.pending.is_empty() {
+                self.rebuild();
+            } else {
+                self.publish_status();
+            }
+        }
+    }
+
+    /// Applies one update to the objects.
+    fn take(&mut self, u: Update) {
+        match u {
+            Update::Listed {
+                kind,
+                scope,
+                objects,
+            } => {
+                self.objects.replace(kind, scope.as_deref(), objects);
+                tracing::debug!(
+                    kind = kind.as_str(),
+                    known = self.objects.count(kind),
+                    "listed"
+                );
+                self.pending.remove(&(kind, scope));
+                self.fresh(kind);
+            }
+            Update::Applied(kind, obj) => {
+                self.objects.apply(kind, obj);
+                self.fresh(kind);
+            }
+            Update::Deleted(kind, obj) => {
+                self.objects.delete(kind, &obj);
+                self.fresh(kind);
+            }
+            Update::Failed(kind, error) => {
+                if self.stale.insert(kind, error.clone()).is_none() {
+                    tracing::warn!(kind = kind.as_str(), %error,
+                        "kubernetes watch failed; the last config keeps serving (stale) while it retries");
+                }
+                self.stale_since.get_or_insert_with(SystemTime::now);
+            }
+        }
+    }
+
+    fn fresh(&mut self, kind: ObjKind) {
+        if self.stale.remove(&kind).is_some() && self.stale.is_empty() {
+            self.stale_since = None;
+            tracing::info!("kubernetes watches are back; the config is fresh again");
+        }
+    }
+
+    /// While stale: asks the API server for its version; an answer means the watches resume.
+    async fn probe(&mut self) {
+        if self.stale.is_empty() {
+            return;
+        }
+        if self.client.apiserver_version().await.is_ok() {
+            let kinds: Vec<ObjKind> = self.stale.keys().copied().collect();
+            for k in kinds {
+                self.fresh(k);
+            }
+            self.publish_status();
+        }
+    }
+
+    /// Builds and applies the config from the cluster and the files.
+    fn rebuild(&mut self) {
+        let mut all = candidates(&self.objects, &self.versions);
+        let identity = self.reloader.identity().clone();
+        let (files, whole_file) = file_candidates(self.reloader.paths(), &identity.namespace);
+        all.extend(files);
+        for d in &whole_file {
+            tracing::error!("{d} (the file's resources are left out)");
+        }
+        let outcome = self.gate.build(all, &identity);
+        for r in &outcome.rejections {
+            let c = &r.candidate;
+            if !self.reported.insert((c.key.clone(), c.source.clone())) {
+                continue;
+            }
+            let problems: Vec<String> = r.errors.iter().map(describe).collect();
+            tracing::error!(resource = %c.key, source = %c.source,
+                "resource rejected, the others apply: {}", problems.join("; "));
+            if let Some(object) = &c.object {
+                events::post(&self.client, object, &problems.join("; "));
+            }
+        }
+        match outcome.snapshot {
+            Some(snapshot) => self.reloader.publish(snapshot),
+            None => {
+                for d in &outcome.errors {
+                    tracing::error!("{d}");
+                }
+                tracing::error!("config change refused; the last config stays active");
+                self.reloader.refuse(outcome.errors);
+            }
+        }
+        let mut status = self.status();
+        status.resources = outcome.statuses;
+        self.reloader.status.store(Arc::new(status));
+    }
+
+    fn status(&self) -> SourceStatus {
+        SourceStatus {
+            kubernetes: true,
+            synced: self.pending.is_empty(),
+            stale_since: self.stale_since,
+            stale_reason: self
+                .stale
+                .iter()
+                .next()
+                .map(|(k, e)| format!("{}: {e}", k.as_str())),
+            resources: Vec::new(),
+        }
+    }
+
+    /// Updates freshness and sync without rebuilding.
+    fn publish_status(&self) {
+        let mut status = self.status();
+        status.synced = status.synced && self.reloader.status.load().synced;
+        status.resources = self.reloader.status.load().resources.clone();
+        self.reloader.status.store(Arc::new(status));
+    }
+}

@@ -1,0 +1,149 @@
+//! Tests of `gate`: one bad resource is left out alone, its last good version stays, and a
+//! resource the compiler refuses is dropped without blocking the others.
+
+use serde_json::{Value, json};
+
+use super::*;
+use crate::kubernetes::candidates::istio_candidate;
+use crate::kubernetes::store::ObjKind;
+
+fn vs(name: &str, rv: &str, attempts: i64, subset: &str) -> Value {
+    json!({
+        "metadata": {"name": name, "namespace": "ns", "resourceVersion": rv, "uid": name},
+        "spec": {"hosts": [format!("{name}.example.com")], "http": [{
+            "retries": {"attempts": attempts},
+            "route": [{"destination": {"host": "backend", "subset": subset}}]
+        }]}
+    })
+}
+
+fn dr() -> Value {
+    json!({
+        "metadata": {"name": "backend", "namespace": "ns", "resourceVersion": "1"},
+        "spec": {"host": "backend", "subsets": [{"name": "v1", "labels": {"version": "v1"}}]}
+    })
+}
+
+fn se() -> Value {
+    json!({
+        "metadata": {"name": "backend", "namespace": "ns", "resourceVersion": "1"},
+        "spec": {"hosts": ["backend"], "ports": [{"number": 80, "name": "http", "protocol": "HTTP"}],
+                 "resolution": "STATIC", "endpoints": [{"address": "127.0.0.1", "labels": {"version": "v1"}}]}
+    })
+}
+
+fn candidates(vss: &[Value]) -> Vec<Candidate> {
+    let v = "networking.istio.io/v1";
+    let mut out = vec![
+        istio_candidate(dr(), ObjKind::DestinationRule, v),
+        istio_candidate(se(), ObjKind::ServiceEntry, v),
+    ];
+    out.extend(
+        vss.iter()
+            .map(|o| istio_candidate(o.clone(), ObjKind::VirtualService, v)),
+    );
+    out
+}
+
+fn state(o: &Outcome, resource: &str) -> ResourceState {
+    o.statuses
+        .iter()
+        .find(|s| s.resource == resource)
+        .unwrap_or_else(|| panic!("{resource} has no status: {:?}", o.statuses))
+        .state
+}
+
+fn vs_names(o: &Outcome) -> Vec<String> {
+    let snap = o.snapshot.as_ref().expect("a snapshot");
+    let mut names: Vec<String> = snap
+        .table
+        .virtual_hosts
+        .iter()
+        .filter_map(|v| v.source.as_ref().map(|s| s.to_string()))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_bad_resource_is_skipped_alone_and_its_last_good_version_stays() {
+    let id = ProxyIdentity {
+        namespace: "ns".into(),
+        ..Default::default()
+    };
+    let mut gate = Gate::default();
+    let first = gate.build(
+        candidates(&[vs("a", "1", 2, "v1"), vs("b", "1", 2, "v1")]),
+        &id,
+    );
+    assert!(first.rejections.is_empty(), "{:?}", first.rejections);
+    assert_eq!(vs_names(&first).len(), 2);
+
+    // a turns bad (negative attempts): its version 1 stays; c is new and bad: left out.
+    let second = gate.build(
+        candidates(&[
+            vs("a", "2", -1, "v1"),
+            vs("b", "1", 2, "v1"),
+            vs("c", "1", -1, "v1"),
+        ]),
+        &id,
+    );
+    assert_eq!(
+        state(&second, "VirtualService ns/a"),
+        ResourceState::RejectedKeptLastGood
+    );
+    assert_eq!(
+        state(&second, "VirtualService ns/b"),
+        ResourceState::Accepted
+    );
+    assert_eq!(
+        state(&second, "VirtualService ns/c"),
+        ResourceState::Rejected
+    );
+    let rejected: Vec<String> = second
+        .rejections
+        .iter()
+        .map(|r| format!("{} {}", r.candidate.key, describe(&r.errors[0])))
+        .collect();
+    assert_eq!(rejected.len(), 2, "{rejected:?}");
+    assert!(
+        rejected[0].starts_with("VirtualService ns/a spec.http[0].retries.attempts: "),
+        "{rejected:?}"
+    );
+    let a = second
+        .statuses
+        .iter()
+        .find(|s| s.resource == "VirtualService ns/a")
+        .unwrap();
+    assert_eq!(
+        a.source, "kubernetes: ns/a@1",
+        "the last good version serves"
+    );
+    assert_eq!(vs_names(&second).len(), 2);
+}
+
+#[test]
+fn a_resource_the_compiler_refuses_does_not_block_the_others() {
+    let id = ProxyIdentity {
+        namespace: "ns".into(),
+        ..Default::default()
+    };
+    let mut gate = Gate::default();
+    // Subset v9 is defined nowhere: a cross-resource error on b alone.
+    let o = gate.build(
+        candidates(&[vs("a", "1", 2, "v1"), vs("b", "1", 2, "v9")]),
+        &id,
+    );
+    assert!(o.snapshot.is_some(), "{:?}", o.errors);
+    assert_eq!(state(&o, "VirtualService ns/a"), ResourceState::Accepted);
+    assert_eq!(state(&o, "VirtualService ns/b"), ResourceState::Rejected);
+    assert_eq!(o.rejections.len(), 1);
+    let r = &o.rejections[0];
+    assert_eq!(r.candidate.key, "VirtualService ns/b");
+    assert!(
+        describe(&r.errors[0]).starts_with("spec.http[0].route[0].destination.subset: "),
+        "{:?}",
+        r.errors
+    );
+    assert_eq!(vs_names(&o), ["VirtualService ns/a"]);
+}

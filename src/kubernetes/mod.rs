@@ -1,0 +1,134 @@
+//! Kubernetes mode: the cluster's own Istio config, Services, EndpointSlices and Pods, read
+//! with list+watch and turned into the same typed resources the files give.
+//!
+//! - `watch`: discovery of the versions served, one watcher per kind and namespace;
+//! - `store`: the objects as last seen; `candidates`: each object as a resource on its own
+//!   (`services`: a Service with its slices (`slices`) and pods as a ServiceEntry, with
+//!   `protocol` inferred as Istio does);
+//! - `gate`: per-resource validation, last good versions, compiling what is left;
+//! - `controller`: the loop (bursts coalesced, readiness, staleness); `events`: Events on
+//!   rejected objects; `once`: `validate --kubernetes`.
+//!
+//! Imports `config`, `model` and `reload` (whose [`Reloader`] it feeds); nothing above.
+
+mod candidates;
+mod controller;
+mod events;
+mod gate;
+mod once;
+mod protocol;
+mod services;
+mod slices;
+mod store;
+mod watch;
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use kube::Client;
+use kube::config::{Config, KubeConfigOptions, Kubeconfig};
+use tokio::sync::{mpsc, watch as signal};
+
+pub use once::validate_cluster;
+
+use controller::Controller;
+use gate::Gate;
+use store::Objects;
+
+use crate::reload::Reloader;
+
+/// Where the cluster is and what of it to read.
+#[derive(Debug, Clone, Default)]
+pub struct KubeOptions {
+    /// `--kubeconfig`; else in-cluster config inside a pod, else `KUBECONFIG` or
+    /// `~/.kube/config`.
+    pub kubeconfig: Option<PathBuf>,
+    /// `--watch-namespace` (empty: all namespaces).
+    pub namespaces: Vec<String>,
+}
+
+/// Why the cluster cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum KubeError {
+    /// No usable configuration.
+    #[error("kubernetes configuration: {0}")]
+    Config(String),
+    /// The API server refused or could not be reached.
+    #[error("kubernetes API: {0}")]
+    Api(#[from] kube::Error),
+}
+
+/// A client for the cluster `opts` names.
+pub async fn client(opts: &KubeOptions) -> Result<Client, KubeError> {
+    let cfg = err(match &opts.kubeconfig {
+        Some(path) => {
+            let kc = err(Kubeconfig::read_from(path))?;
+            Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+                .await
+                .map_err(|e| e.to_string())
+        }
+        None if std::env::var_os("KUBERNETES_SERVICE_HOST").is_some() => {
+            Config::incluster().map_err(|e| e.to_string())
+        }
+        None => Config::infer().await.map_err(|e| e.to_string()),
+    })?;
+    err(Client::try_from(cfg))
+}
+
+fn err<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<T, KubeError> {
+    r.map_err(|e| KubeError::Config(e.to_string()))
+}
+
+/// Starts reading the cluster into `reloader` (made with [`Reloader::for_cluster`], whose file
+/// changes arrive on `files`); returns the task to run until `shutdown`.
+pub async fn start(
+    opts: &KubeOptions,
+    reloader: Arc<Reloader>,
+    files: mpsc::UnboundedReceiver<()>,
+    shutdown: signal::Receiver<bool>,
+) -> Result<impl Future<Output = ()> + Send + 'static, KubeError> {
+    let client = client(opts).await?;
+    let served = watch::discover(&client).await?;
+    let (tx, rx) = mpsc::unbounded_channel();
+    let scopes: Vec<Option<String>> = if opts.namespaces.is_empty() {
+        vec![None]
+    } else {
+        let unique: BTreeSet<&String> = opts.namespaces.iter().collect();
+        unique.into_iter().cloned().map(Some).collect()
+    };
+    let mut pending = BTreeSet::new();
+    let mut versions = BTreeMap::new();
+    let mut watchers = Vec::new();
+    for (kind, ar) in &served {
+        tracing::info!(kind = kind.as_str(), api_version = %ar.api_version, "watching");
+        versions.insert(*kind, ar.api_version.clone());
+        for scope in &scopes {
+            pending.insert((*kind, scope.clone()));
+            let task =
+                watch::watch_kind(client.clone(), ar.clone(), *kind, scope.clone(), tx.clone());
+            watchers.push(tokio::spawn(task).abort_handle());
+        }
+    }
+    for kind in store::ObjKind::ALL {
+        if !versions.contains_key(&kind) {
+            tracing::warn!(
+                kind = kind.as_str(),
+                "not served by the API server: none read"
+            );
+        }
+    }
+    let controller = Controller {
+        client,
+        reloader,
+        objects: Objects::default(),
+        gate: Gate::default(),
+        versions,
+        pending,
+        stale: BTreeMap::new(),
+        stale_since: None,
+        reported: HashSet::new(),
+        watchers,
+    };
+    Ok(controller.run(rx, files, shutdown))
+}

@@ -1,0 +1,415 @@
+//! User story: "drop shadowmesh into a cluster": the real binary in Kubernetes mode against a
+//! real kube-apiserver (`support::kube`), the seed's YAML applied verbatim with `kubectl`, a
+//! Service, Pods (status patched to loopback IPs 127.0.0.2+ and Ready, as no kubelet runs) and
+//! EndpointSlices made by the test, backends listening on those IPs. Then: routing, mirroring,
+//! a live switch to the baseline, a DestinationRule change, an endpoint going unready, a bad
+//! resource skipped alone (with its Event), and the API server stopped and restarted.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::support::backend::{self, Backend};
+use crate::support::client::{Client, fetch};
+use crate::support::kube::{self, ApiServer};
+use crate::support::{binary, config, eventually_async, example_file};
+
+const NS: &str = "challengeistio";
+const DESKTOP: &str = "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0";
+const MOBILE: &str = "Mozilla/5.0 (iPhone) Mobile Safari/604.1";
+const IPS: [&str; 3] = ["127.0.0.2", "127.0.0.3", "127.0.0.4"];
+
+/// The seed's world in the cluster, and a proxy reading it.
+struct World {
+    server: &'static ApiServer,
+    backends: Vec<Backend>,
+    proxy: binary::Spawned,
+    client: Client,
+    admin: String,
+    /// `-f` folder (kept until the test ends): its resources add to the cluster's.
+    _files: tempfile::TempDir,
+}
+
+/// A VirtualService from a file (`-f`), next to the cluster's.
+const FILE_VS: &str = "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: file-vs\n  namespace: challengeistio\nspec:\n  hosts: [filehost]\n  http:\n  - route:\n    - destination: {host: calcbackendsvc, subset: v3}\n";
+
+async fn free_port() -> u16 {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    l.local_addr().unwrap().port()
+}
+
+fn pod(version: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: calcbackend-{version}\n  namespace: {NS}\n  labels: {{app: backend, version: {version}}}\nspec:\n  containers:\n  - {{name: app, image: calc:{version}}}\n"
+    )
+}
+
+fn slice(server: &ApiServer, version: &str, ip: &str, port: u16, ready: bool) -> String {
+    format!(
+        "apiVersion: {}\nkind: EndpointSlice\nmetadata:\n  name: calcbackendsvc-{version}\n  namespace: {NS}\n  labels: {{kubernetes.io/service-name: calcbackendsvc}}\naddressType: IPv4\nports:\n- {{name: http, port: {port}, protocol: TCP}}\nendpoints:\n- addresses: [\"{ip}\"]\n  conditions: {{ready: {ready}}}\n  targetRef: {{kind: Pod, name: calcbackend-{version}, namespace: {NS}}}\n",
+        server.slice_version
+    )
+}
+
+const SERVICE: &str = "apiVersion: v1\nkind: Service\nmetadata:\n  name: calcbackendsvc\n  namespace: challengeistio\nspec:\n  selector: {app: backend}\n  ports:\n  - {name: http, port: 80, targetPort: 80}\n";
+
+fn example_path(path: &str) -> String {
+    format!("{}/examples/calcbackend/{path}", env!("CARGO_MANIFEST_DIR"))
+}
+
+impl World {
+    async fn start(server: &'static ApiServer) -> World {
+        server.kubectl_try(
+            &[
+                "delete",
+                "virtualservices,destinationrules,services,endpointslices,pods,events",
+                "--all",
+                "-n",
+                NS,
+                "--grace-period=0",
+                "--force",
+            ],
+            None,
+        );
+        server.apply(&format!(
+            "apiVersion: v1\nkind: Namespace\nmetadata: {{name: {NS}}}\n"
+        ));
+        // The seed's YAML, verbatim.
+        for f in ["destinationrule.yaml", "virtualservice.yaml"] {
+            server.kubectl(&["apply", "-f", &example_path(f)]);
+        }
+        server.apply(SERVICE);
+        let mut backends = Vec::new();
+        for (i, version) in ["v1", "v2", "v3"].into_iter().enumerate() {
+            let b = backend::http1(version).ip(IPS[i]).run().await;
+            server.apply(&pod(version));
+            let status = format!(
+                r#"{{"status":{{"podIP":"{}","phase":"Running","conditions":[{{"type":"Ready","status":"True"}}]}}}}"#,
+                IPS[i]
+            );
+            server.kubectl(&[
+                "patch",
+                "pod",
+                &format!("calcbackend-{version}"),
+                "-n",
+                NS,
+                "--subresource=status",
+                "--type=merge",
+                "-p",
+                &status,
+            ]);
+            server.apply(&slice(server, version, IPS[i], b.port(), true));
+            backends.push(b);
+        }
+        let (port, admin_port) = (free_port().await, free_port().await);
+        let log = std::fs::File::create(server.run_dir().join("shadowmesh.log")).unwrap();
+        let files = config::files().file("file-vs.yaml", FILE_VS).write();
+        let mut cmd = binary::command();
+        cmd.args(["run", "--kubernetes", "--kubeconfig"])
+            .arg(&server.kubeconfig)
+            .arg("-f")
+            .arg(files.path())
+            .args([
+                "--watch-namespace",
+                NS,
+                "--namespace",
+                NS,
+                "--log-format",
+                "off",
+            ])
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(["--admin", &format!("127.0.0.1:{admin_port}")])
+            .stdout(Stdio::null())
+            .stderr(log);
+        let proxy = binary::Spawned::from_child(cmd.spawn().unwrap());
+        let admin = format!("http://127.0.0.1:{admin_port}");
+        let ready = eventually_async(Duration::from_secs(20), || async {
+            matches!(fetch(&format!("{admin}/ready")).await, Some((s, _)) if s == 200)
+        })
+        .await;
+        assert!(ready, "not ready; see {}", server.run_dir().display());
+        let client = Client::new(format!("127.0.0.1:{port}").parse().unwrap());
+        World {
+            server,
+            backends,
+            proxy,
+            client,
+            admin,
+            _files: files,
+        }
+    }
+
+    /// The version answering a request with `ua` (or the status when not 200).
+    async fn answer(&self, ua: &str) -> String {
+        let a = self.client.calculation(1).user_agent(ua).send().await;
+        if a.status != 200 {
+            return a.status.as_u16().to_string();
+        }
+        a.version()
+    }
+
+    /// Waits until requests with `ua` are answered by `want`; how long it took.
+    async fn until_answered(&self, ua: &str, want: &str) -> Duration {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(30) {
+            if self.answer(ua).await == want {
+                return start.elapsed();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{ua} never answered by {want}");
+    }
+
+    async fn dump(&self) -> serde_json::Value {
+        let (_, body) = fetch(&format!("{}/config_dump", self.admin)).await.unwrap();
+        serde_json::from_str(&body).unwrap()
+    }
+
+    async fn metric(&self, line_start: &str) -> Option<f64> {
+        let (_, body) = fetch(&format!("{}/metrics", self.admin)).await?;
+        body.lines()
+            .find(|l| l.starts_with(line_start))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+    }
+
+    fn mirrored(&self) -> usize {
+        self.backends[2].count()
+    }
+}
+
+#[tokio::test]
+async fn seed_in_a_cluster_routes_mirrors_and_follows_every_change() {
+    let Some((_lock, server)) = kube::cluster().await else {
+        return;
+    };
+    let w = World::start(server).await;
+    // Routing and mirroring as in Istio: Mobile to v2, the rest to v1, each v1 request to v3.
+    for _ in 0..5 {
+        assert_eq!(w.answer(DESKTOP).await, "v1");
+        assert_eq!(w.answer(MOBILE).await, "v2");
+    }
+    let v1 = w.backends[0].count();
+    assert!(
+        eventually_async(Duration::from_secs(5), || async { w.mirrored() == v1 }).await,
+        "v3 got {} copies of {v1} requests",
+        w.mirrored()
+    );
+    let dump = w.dump().await;
+    let vs = dump["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["resource"] == "VirtualService challengeistio/backend-vs")
+        .expect("the VirtualService is listed");
+    assert!(
+        vs["source"]
+            .as_str()
+            .unwrap()
+            .starts_with("kubernetes: challengeistio/backend-vs@")
+    );
+    assert_eq!(vs["state"], "accepted");
+    // The file's VirtualService adds to the cluster's.
+    let from_file = w
+        .client
+        .clone()
+        .host("filehost")
+        .calculation(1)
+        .send()
+        .await;
+    assert_eq!(from_file.version(), "v3");
+    let file_vs = dump["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["resource"] == "VirtualService challengeistio/file-vs")
+        .expect("the file's VirtualService is listed")
+        .clone();
+    assert!(
+        file_vs["source"]
+            .as_str()
+            .unwrap()
+            .ends_with("file-vs.yaml"),
+        "{file_vs}"
+    );
+
+    burst_is_applied_once(&w).await;
+
+    // A live switch to the baseline: the mirror stops within a second or so.
+    w.server
+        .kubectl(&["apply", "-f", &example_path("baseline/virtualservice.yaml")]);
+    let start = Instant::now();
+    loop {
+        let before = w.mirrored();
+        assert_eq!(w.answer(DESKTOP).await, "v1");
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        if w.mirrored() == before {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(3), "still mirrored");
+    }
+    eprintln!("baseline live after {:?}", start.elapsed());
+
+    // A DestinationRule change: subset v1 now selects the pods labelled v2.
+    let dr =
+        example_file("calcbackend/destinationrule.yaml").replacen("version: v1", "version: v2", 1);
+    w.server.apply(&dr);
+    let took = w.until_answered(DESKTOP, "v2").await;
+    assert!(took < Duration::from_secs(3), "took {took:?}");
+    w.server
+        .kubectl(&["apply", "-f", &example_path("destinationrule.yaml")]);
+    w.until_answered(DESKTOP, "v1").await;
+
+    // v1's endpoint goes unready: subset v1 has no endpoint left (503), then it is back.
+    let port = w.backends[0].port();
+    w.server.apply(&slice(w.server, "v1", IPS[0], port, false));
+    w.until_answered(DESKTOP, "503").await;
+    assert_eq!(w.answer(MOBILE).await, "v2");
+    w.server.apply(&slice(w.server, "v1", IPS[0], port, true));
+    w.until_answered(DESKTOP, "v1").await;
+
+    bad_resource_is_skipped_alone(&w).await;
+}
+
+/// Twenty VirtualServices in one `kubectl apply`: a handful of recompiles, not twenty.
+async fn burst_is_applied_once(w: &World) {
+    let applied = || async {
+        w.metric("shadowmesh_config_reloads_total{result=\"applied\"}")
+            .await
+            .unwrap()
+    };
+    let before = applied().await;
+    let burst: Vec<String> = (0..20)
+        .map(|i| {
+            format!(
+                "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: burst-{i}\n  namespace: {NS}\nspec:\n  hosts: [burst-{i}]\n  http:\n  - route:\n    - destination: {{host: calcbackendsvc, subset: v2}}\n"
+            )
+        })
+        .collect();
+    w.server.apply(&burst.join("---\n"));
+    let last = w.client.clone().host("burst-19");
+    let served = eventually_async(Duration::from_secs(5), || async {
+        last.calculation(1).send().await.version() == "v2"
+    })
+    .await;
+    assert!(served, "the burst applies");
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let rebuilds = applied().await - before;
+    assert!(
+        (1.0..=4.0).contains(&rebuilds),
+        "{rebuilds} recompiles for one burst of 20 changes"
+    );
+    eprintln!("a burst of 20 changes: {rebuilds} recompiles");
+}
+
+/// A bad VirtualService next to a good one: the good one applies, the bad one is named in
+/// `/config_dump`, the metric and an Event, and traffic goes on.
+async fn bad_resource_is_skipped_alone(w: &World) {
+    let bad = "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: bad-vs\n  namespace: challengeistio\nspec:\n  hosts: [badhost]\n  http:\n  - retries: {attempts: -1}\n    route:\n    - destination: {host: calcbackendsvc, subset: v1}\n";
+    let good = "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: good-vs\n  namespace: challengeistio\nspec:\n  hosts: [goodhost]\n  http:\n  - route:\n    - destination: {host: calcbackendsvc, subset: v2}\n";
+    w.server.apply(&format!("{bad}---\n{good}"));
+    let good_client = w.client.clone().host("goodhost");
+    let served = eventually_async(Duration::from_secs(5), || async {
+        good_client.calculation(1).send().await.version() == "v2"
+    })
+    .await;
+    assert!(
+        served,
+        "the good VirtualService applies next to the bad one"
+    );
+    assert_eq!(w.answer(MOBILE).await, "v2");
+    assert_eq!(w.answer(DESKTOP).await, "v1");
+    let dump = w.dump().await;
+    let bad_status = dump["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["resource"] == "VirtualService challengeistio/bad-vs")
+        .expect("the bad VirtualService is listed")
+        .clone();
+    assert_eq!(bad_status["state"], "rejected");
+    let errors = bad_status["errors"].to_string();
+    assert!(errors.contains("spec.http[0].retries.attempts"), "{errors}");
+    assert_eq!(
+        w.metric("shadowmesh_config_resources{state=\"rejected\"}")
+            .await,
+        Some(1.0)
+    );
+    let has_event = eventually_async(Duration::from_secs(5), || async {
+        let out = w.server.kubectl(&[
+            "get",
+            "events",
+            "-n",
+            NS,
+            "--field-selector",
+            "involvedObject.name=bad-vs",
+            "-o",
+            "jsonpath={.items[*].reason}: {.items[*].message}",
+        ]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.contains("ShadowmeshRejected") && text.contains("spec.http[0].retries.attempts")
+    })
+    .await;
+    assert!(has_event, "kubectl describe shows why bad-vs was rejected");
+
+    // `validate --kubernetes` names it too, and fails.
+    let out = binary::command()
+        .args(["validate", "--kubernetes", "--kubeconfig"])
+        .arg(&w.server.kubeconfig)
+        .args(["--watch-namespace", NS, "--namespace", NS])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.lines().any(|l| l
+            .starts_with("VirtualService challengeistio/bad-vs: spec.http[0].retries.attempts: ")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("good-vs"), "{stderr}");
+}
+
+#[tokio::test]
+async fn api_server_going_away_keeps_traffic_and_later_changes_apply() {
+    let Some((_lock, server)) = kube::cluster().await else {
+        return;
+    };
+    let w = World::start(server).await;
+    assert_eq!(w.answer(DESKTOP).await, "v1");
+    tokio::task::spawn_blocking(move || server.stop())
+        .await
+        .unwrap();
+    // The last config keeps serving, and the config says it is stale.
+    for _ in 0..10 {
+        assert_eq!(w.answer(DESKTOP).await, "v1");
+        assert_eq!(w.answer(MOBILE).await, "v2");
+    }
+    let stale = eventually_async(Duration::from_secs(15), || async {
+        w.metric("shadowmesh_config_stale_seconds")
+            .await
+            .unwrap_or(0.0)
+            > 0.0
+    })
+    .await;
+    assert!(
+        stale,
+        "the stale metric says so while the API server is away"
+    );
+    let (s, _) = fetch(&format!("{}/ready", w.admin)).await.unwrap();
+    assert_eq!(s, 200, "still ready: the last config serves");
+    tokio::task::spawn_blocking(move || server.start())
+        .await
+        .unwrap();
+    // A change after the restart applies.
+    w.server
+        .kubectl(&["apply", "-f", &example_path("baseline/virtualservice.yaml")]);
+    let dr =
+        example_file("calcbackend/destinationrule.yaml").replacen("version: v1", "version: v2", 1);
+    w.server.apply(&dr);
+    w.until_answered(DESKTOP, "v2").await;
+    let fresh = eventually_async(Duration::from_secs(15), || async {
+        w.metric("shadowmesh_config_stale_seconds").await == Some(0.0)
+    })
+    .await;
+    assert!(fresh, "fresh again after the restart");
+    drop(w.proxy);
+}

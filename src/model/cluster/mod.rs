@@ -7,7 +7,8 @@
 //! - [`policy`]: the settings (balancing, limits, outlier detection);
 //! - [`balance`]: choosing an endpoint;
 //! - [`hash_table`]: consistent hashing's ring or Maglev table, built here with the cluster;
-//! - [`outlier`]: ejecting failing endpoints.
+//! - [`outlier`]: ejecting failing endpoints;
+//! - [`tls`]: upstream TLS (rustls configurations and the server certificate check).
 //!
 //! Each endpoint's telemetry identity ([`Peer`]) is built here once, so recording an exchange
 //! copies a reference count, not strings.
@@ -18,6 +19,7 @@ pub mod hash_table;
 mod hash_tests;
 pub mod outlier;
 pub mod policy;
+pub mod tls;
 #[cfg(test)]
 mod tests;
 

@@ -102,11 +102,13 @@ pub fn tls_reason(err: &(dyn Error + 'static)) -> Option<String> {
         }
         if let Some(failed) = e.downcast_ref::<TlsFailure>() {
             let inner = failed.source.get_ref();
-            return Some(match inner.and_then(|i| i.downcast_ref::<rustls::Error>()) {
-                Some(tls) => describe(tls),
-                // A handshake that failed without a rustls error (reset, timeout).
-                None => format!("TLS_error: {}", failed.source),
-            });
+            return Some(
+                match inner.and_then(|i| i.downcast_ref::<rustls::Error>()) {
+                    Some(tls) => describe(tls),
+                    // A handshake that failed without a rustls error (reset, timeout).
+                    None => format!("TLS_error: {}", failed.source),
+                },
+            );
         }
         // An io::Error's `source()` skips the error it wraps: look at that one itself.
         cur = match e.downcast_ref::<std::io::Error>() {

@@ -183,7 +183,10 @@ impl Upstreams {
         };
         let _ = stream.set_nodelay(true);
         let stream = match tls {
-            Some(tls) => (tls.handshake(stream, endpoint.as_str(), connect_timeout).await)?,
+            Some(tls) => {
+                (tls.handshake(stream, endpoint.as_str(), connect_timeout)
+                    .await)?
+            }
             None => Stream::Plain(TokioIo::new(stream)),
         };
         // Pings find peers that vanished without a reset; the connection then closes.

@@ -166,9 +166,7 @@ impl tower_service::Service<Uri> for GuardedConnector {
         Box::pin(async move {
             let io = connecting.await?;
             let stream = match tls {
-                Some((tls, timeout)) => {
-                    tls.handshake(io.into_inner(), &endpoint, timeout).await?
-                }
+                Some((tls, timeout)) => tls.handshake(io.into_inner(), &endpoint, timeout).await?,
                 None => Stream::Plain(io),
             };
             Ok(StallGuard::new(stream, stall))

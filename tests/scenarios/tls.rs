@@ -38,7 +38,9 @@ fn rule(tls: &str) -> String {
 /// [`HOST`] on `port` (protocol `protocol`), its rule with `tls`, and the test CA as `ca.pem`
 /// beside them (the rule names it relative to its own file).
 fn files(port: u16, protocol: &str, tls: &str, pki: &Pki) -> Files {
-    let entry = config::service_entry(HOST).protocol(protocol).endpoint("v1", port);
+    let entry = config::service_entry(HOST)
+        .protocol(protocol)
+        .endpoint("v1", port);
     config::files()
         .file("a-service.yaml", entry.yaml())
         .file("b-rule.yaml", rule(tls))
@@ -52,10 +54,18 @@ async fn get(proxy: &Proxy) -> Answer {
 /// Asserts a 503 with Envoy's TLS text containing `why`, counted `UF` once.
 async fn assert_tls_refused(proxy: &Proxy, answer: &Answer, why: &str) {
     assert_eq!(answer.status, 503, "{answer:?}");
-    assert!(answer.body.starts_with(TRANSPORT_FAILURE), "{}", answer.body);
+    assert!(
+        answer.body.starts_with(TRANSPORT_FAILURE),
+        "{}",
+        answer.body
+    );
     assert!(answer.body.contains(why), "{why:?} in {}", answer.body);
     let metrics = proxy.metrics().await;
-    let flagged = [("response_code", "503"), ("response_flags", "UF")];
+    let flagged = [
+        ("reporter", "source"),
+        ("response_code", "503"),
+        ("response_flags", "UF"),
+    ];
     let failed = metrics.sum("istio_requests_total", &flagged);
     assert_eq!(failed, 1.0, "one 503 UF: {}", metrics.text);
 }
@@ -65,19 +75,31 @@ async fn simple_with_the_test_ca_sends_the_host_as_sni_and_keeps_good_config() {
     let pki = Pki::new("test CA");
     let backend = tls_backend(&pki.server(&[HOST]), None).await;
     let tls = "{mode: SIMPLE, caCertificates: ca.pem}";
-    let proxy = proxy::with_config(files(backend.port(), "HTTP", tls, &pki)).run().await;
+    let proxy = proxy::with_config(files(backend.port(), "HTTP", tls, &pki))
+        .run()
+        .await;
     let answer = get(&proxy).await;
     assert_eq!(answer.status, 200, "{answer:?}");
     let seen = backend.seen();
     let handshake = seen[0].tls.clone().expect("the backend saw TLS");
-    assert_eq!(handshake.sni.as_deref(), Some(HOST), "auto SNI: the request's host");
+    assert_eq!(
+        handshake.sni.as_deref(),
+        Some(HOST),
+        "auto SNI: the request's host"
+    );
     assert_eq!(handshake.alpn.as_deref(), Some("http/1.1"));
     assert_eq!(seen[0].authority, HOST);
     // A rule naming a missing file is refused whole; the last good config keeps working.
-    proxy.replace_file("b-rule.yaml", &rule("{mode: SIMPLE, caCertificates: gone.pem}"));
+    proxy.replace_file(
+        "b-rule.yaml",
+        &rule("{mode: SIMPLE, caCertificates: gone.pem}"),
+    );
     assert_eventually!(proxy.reloads_rejected() >= 1, "the bad rule is refused");
     let errors = proxy.reload_errors().join("\n");
-    assert!(errors.contains("spec.trafficPolicy.tls.caCertificates"), "{errors}");
+    assert!(
+        errors.contains("spec.trafficPolicy.tls.caCertificates"),
+        "{errors}"
+    );
     assert!(errors.contains("gone.pem"), "{errors}");
     assert_eq!(get(&proxy).await.status, 200, "the last good config stays");
     proxy.shutdown().await;
@@ -93,11 +115,17 @@ async fn mutual_sends_the_client_certificate_and_without_one_is_503_uf() {
         .file("client.pem", client.cert_pem.clone())
         .file("client-key.pem", client.key_pem.clone());
     let proxy = proxy::with_config(with_cert).run().await;
-    assert_eq!(get(&proxy).await.status, 200, "the server took the client certificate");
+    assert_eq!(
+        get(&proxy).await.status,
+        200,
+        "the server took the client certificate"
+    );
     proxy.shutdown().await;
 
     let simple = "{mode: SIMPLE, caCertificates: ca.pem}";
-    let proxy = proxy::with_config(files(backend.port(), "HTTP", simple, &pki)).run().await;
+    let proxy = proxy::with_config(files(backend.port(), "HTTP", simple, &pki))
+        .run()
+        .await;
     let answer = get(&proxy).await;
     assert_tls_refused(&proxy, &answer, "CertificateRequired").await;
     assert_eq!(backend.count(), 1, "only the mutual request got through");
@@ -109,7 +137,9 @@ async fn a_certificate_the_ca_did_not_sign_is_503_uf() {
     let (pki, other) = (Pki::new("test CA"), Pki::new("another CA"));
     let backend = tls_backend(&other.server(&[HOST]), None).await;
     let tls = "{mode: SIMPLE, caCertificates: ca.pem}";
-    let proxy = proxy::with_config(files(backend.port(), "HTTP", tls, &pki)).run().await;
+    let proxy = proxy::with_config(files(backend.port(), "HTTP", tls, &pki))
+        .run()
+        .await;
     let answer = get(&proxy).await;
     assert_tls_refused(&proxy, &answer, "CERTIFICATE_VERIFY_FAILED: UnknownIssuer").await;
     assert_eq!(backend.count(), 0, "no request reached it");
@@ -126,15 +156,25 @@ async fn the_certificate_must_carry_a_subject_alt_name_or_the_sni() {
         ("[secure.example.com]", "", 200),
         (&format!("[{spiffe}]"), "", 200),
         ("[other.example.com]", "", 503),
-        ("[spiffe://cluster.local/ns/challengeistio/sa/other]", "", 503),
+        (
+            "[spiffe://cluster.local/ns/challengeistio/sa/other]",
+            "",
+            503,
+        ),
         ("[other.example.com, secure.example.com]", "", 200),
         ("[]", "", 200),
         ("[]", "other.example.com", 200),
     ];
     for (sans, sni, expected) in cases {
-        let sni = if sni.is_empty() { String::new() } else { format!(", sni: {sni}") };
+        let sni = if sni.is_empty() {
+            String::new()
+        } else {
+            format!(", sni: {sni}")
+        };
         let tls = format!("{{mode: SIMPLE, caCertificates: ca.pem, subjectAltNames: {sans}{sni}}}");
-        let proxy = proxy::with_config(files(backend.port(), "HTTP", &tls, &pki)).run().await;
+        let proxy = proxy::with_config(files(backend.port(), "HTTP", &tls, &pki))
+            .run()
+            .await;
         let answer = get(&proxy).await;
         assert_eq!(answer.status, expected, "{tls}: {answer:?}");
         if expected == 503 {
@@ -145,7 +185,9 @@ async fn the_certificate_must_carry_a_subject_alt_name_or_the_sni() {
     // Auto SAN validation: a certificate not valid for the request's host is refused.
     let elsewhere = tls_backend(&pki.server(&["other.example.com"]), None).await;
     let tls = "{mode: SIMPLE, caCertificates: ca.pem}";
-    let proxy = proxy::with_config(files(elsewhere.port(), "HTTP", tls, &pki)).run().await;
+    let proxy = proxy::with_config(files(elsewhere.port(), "HTTP", tls, &pki))
+        .run()
+        .await;
     let answer = get(&proxy).await;
     assert_tls_refused(&proxy, &answer, "certificate not valid for name").await;
     proxy.shutdown().await;
@@ -156,12 +198,16 @@ async fn insecure_skip_verify_accepts_a_self_signed_certificate_the_system_roots
     let pki = Pki::new("unused CA");
     let backend = tls_backend(&tls::self_signed(&[HOST]), None).await;
     let insecure = "{mode: SIMPLE, insecureSkipVerify: true}";
-    let proxy = proxy::with_config(files(backend.port(), "HTTP", insecure, &pki)).run().await;
+    let proxy = proxy::with_config(files(backend.port(), "HTTP", insecure, &pki))
+        .run()
+        .await;
     assert_eq!(get(&proxy).await.status, 200, "nothing is checked");
     proxy.shutdown().await;
 
     let system = "{mode: SIMPLE}";
-    let proxy = proxy::with_config(files(backend.port(), "HTTP", system, &pki)).run().await;
+    let proxy = proxy::with_config(files(backend.port(), "HTTP", system, &pki))
+        .run()
+        .await;
     let answer = get(&proxy).await;
     assert_tls_refused(&proxy, &answer, "UnknownIssuer").await;
     proxy.shutdown().await;
@@ -172,11 +218,17 @@ async fn sni_is_sent_as_configured() {
     let pki = Pki::new("test CA");
     let backend = tls_backend(&pki.server(&["backend.internal"]), None).await;
     let tls = "{mode: SIMPLE, caCertificates: ca.pem, sni: backend.internal}";
-    let proxy = proxy::with_config(files(backend.port(), "HTTP", tls, &pki)).run().await;
+    let proxy = proxy::with_config(files(backend.port(), "HTTP", tls, &pki))
+        .run()
+        .await;
     assert_eq!(get(&proxy).await.status, 200);
     let handshake = backend.seen()[0].tls.clone().expect("TLS");
     assert_eq!(handshake.sni.as_deref(), Some("backend.internal"));
-    assert_eq!(backend.seen()[0].authority, HOST, "the Host header is the service's");
+    assert_eq!(
+        backend.seen()[0].authority,
+        HOST,
+        "the Host header is the service's"
+    );
     proxy.shutdown().await;
 }
 
@@ -185,7 +237,9 @@ async fn an_http2_port_over_tls_negotiates_h2() {
     let pki = Pki::new("test CA");
     let backend = tls_backend(&pki.server(&[HOST]), None).await;
     let tls = "{mode: SIMPLE, caCertificates: ca.pem}";
-    let proxy = proxy::with_config(files(backend.port(), "HTTP2", tls, &pki)).run().await;
+    let proxy = proxy::with_config(files(backend.port(), "HTTP2", tls, &pki))
+        .run()
+        .await;
     for _ in 0..3 {
         assert_eq!(get(&proxy).await.status, 200);
     }
@@ -211,7 +265,9 @@ async fn a_mirror_reaches_a_tls_subset_while_the_primary_is_plaintext() {
     let rule = format!(
         "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {{name: secure, namespace: challengeistio}}\nspec:\n  host: {HOST}\n  subsets:\n  - name: v1\n    labels: {{version: v1}}\n  - name: v2\n    labels: {{version: v2}}\n    trafficPolicy:\n      tls: {{mode: SIMPLE, caCertificates: ca.pem, sni: {HOST}}}\n"
     );
-    let vs = config::virtual_service("secure", HOST).route("v1").mirror("v2");
+    let vs = config::virtual_service("secure", HOST)
+        .route("v1")
+        .mirror("v2");
     let files = config::files()
         .file("a-service.yaml", entry.yaml())
         .file("b-rule.yaml", rule)
@@ -245,7 +301,12 @@ async fn istio_egress_tls_origination_yaml_works() {
         .file("b-rule.yaml", rule)
         .file("ca.pem", pki.ca_pem());
     let proxy = proxy::with_config(files).run().await;
-    let answer = proxy.client().host("localhost").get("/politics").send().await;
+    let answer = proxy
+        .client()
+        .host("localhost")
+        .get("/politics")
+        .send()
+        .await;
     assert_eq!(answer.status, 200, "{answer:?}");
     let handshake = backend.seen()[0].tls.clone().expect("TLS");
     assert_eq!(handshake.sni.as_deref(), Some("localhost"));
@@ -254,9 +315,18 @@ async fn istio_egress_tls_origination_yaml_works() {
 
 #[test]
 fn validate_refuses_a_missing_ca_file_naming_file_resource_and_field() {
-    let files = files(8443, "HTTP", "{mode: SIMPLE, caCertificates: missing/ca.pem}", &Pki::new("x"));
+    let files = files(
+        8443,
+        "HTTP",
+        "{mode: SIMPLE, caCertificates: missing/ca.pem}",
+        &Pki::new("x"),
+    );
     let dir = files.write();
-    let out = (binary::command().args(["validate", "-f"]).arg(dir.path()).output()).unwrap();
+    let out = (binary::command()
+        .args(["validate", "-f"])
+        .arg(dir.path())
+        .output())
+    .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     let line = stderr
@@ -264,7 +334,11 @@ fn validate_refuses_a_missing_ca_file_naming_file_resource_and_field() {
         .find(|l| l.contains("spec.trafficPolicy.tls.caCertificates"))
         .unwrap_or_else(|| panic!("no line names the field: {stderr}"));
     let missing = dir.path().join("missing/ca.pem");
-    for part in ["b-rule.yaml", "DestinationRule challengeistio/secure", "cannot read"] {
+    for part in [
+        "b-rule.yaml",
+        "DestinationRule challengeistio/secure",
+        "cannot read",
+    ] {
         assert!(line.contains(part), "{part:?} in {line}");
     }
     assert!(line.contains(&missing.display().to_string()), "{line}");
@@ -274,9 +348,19 @@ fn validate_refuses_a_missing_ca_file_naming_file_resource_and_field() {
 async fn a_refused_handshake_logs_one_line_with_endpoint_sni_and_reason() {
     let (pki, other) = (Pki::new("test CA"), Pki::new("another CA"));
     let backend = tls_backend(&other.server(&[HOST]), None).await;
-    let dir = files(backend.port(), "HTTP", "{mode: SIMPLE, caCertificates: ca.pem}", &pki).write();
+    let dir = files(
+        backend.port(),
+        "HTTP",
+        "{mode: SIMPLE, caCertificates: ca.pem}",
+        &pki,
+    )
+    .write();
     let port = crate::support::refusing_port().await;
-    let mut child = binary::run(dir.path()).listen(port).admin(0).capture_stderr().spawn();
+    let mut child = binary::run(dir.path())
+        .listen(port)
+        .admin(0)
+        .capture_stderr()
+        .spawn();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     assert_eventually!(
         within Duration::from_secs(10),
@@ -286,8 +370,13 @@ async fn a_refused_handshake_logs_one_line_with_endpoint_sni_and_reason() {
     let answer = Client::new(addr).host(HOST).get("/hello").send().await;
     assert_eq!(answer.status, 503);
     child.sigterm();
-    let lines = tokio::task::spawn_blocking(move || child.stderr_lines()).await.unwrap();
-    let failed: Vec<&String> = lines.iter().filter(|l| l.contains("upstream TLS failed")).collect();
+    let lines = tokio::task::spawn_blocking(move || child.stderr_lines())
+        .await
+        .unwrap();
+    let failed: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains("upstream TLS failed"))
+        .collect();
     assert_eq!(failed.len(), 1, "{lines:#?}");
     let endpoint = format!("127.0.0.1:{}", backend.port());
     for part in [endpoint.as_str(), HOST, "UnknownIssuer"] {

@@ -19,9 +19,9 @@ pub mod hash_table;
 mod hash_tests;
 pub mod outlier;
 pub mod policy;
-pub mod tls;
 #[cfg(test)]
 mod tests;
+pub mod tls;
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -38,7 +38,11 @@ pub(super) struct RuleDef {
 
 impl RuleDef {
     /// The policy of service port `port`, narrowed to `subset` when given.
-    pub(super) fn policy_for<'a>(&'a self, port: u16, subset: Option<&'a SubsetDef>) -> &'a ClusterPolicy {
+    pub(super) fn policy_for<'a>(
+        &'a self,
+        port: u16,
+        subset: Option<&'a SubsetDef>,
+    ) -> &'a ClusterPolicy {
         match subset {
             Some(s) => s.ports.get(&port).unwrap_or(&s.policy),
             None => self.ports.get(&port).unwrap_or(&self.policy),

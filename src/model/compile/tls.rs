@@ -46,45 +46,17 @@ pub(super) fn compile_tls(
     };
     let insecure = tls.insecure_skip_verify == Some(true);
     let mut files = Files::new(r.file());
-    files.hash.update(format!("{mode}|{}|{insecure}|", tls.sni).as_bytes());
-    for san in &tls.subject_alt_names {
-        files.hash.update(san.as_bytes());
-        files.hash.update(b"|");
-    }
+    let described = format!("{mode}|{}|{insecure}|{:?}", tls.sni, tls.subject_alt_names);
+    files.hash.update(described.as_bytes());
     if !tls.credential_name.is_empty() {
         r.warning(format!("{f}.credentialName"), CREDENTIAL);
     }
-    let roots = if insecure {
-        Arc::new(Vec::new())
-    } else if tls.ca_certificates.is_empty() {
-        system_roots()
-    } else {
-        let field = format!("{f}.caCertificates");
-        Arc::new(files.anchors(r, &field, &tls.ca_certificates)?)
-    };
-    let crls = if tls.ca_crl.is_empty() || insecure {
-        Vec::new()
-    } else {
-        files.crls(r, &format!("{f}.caCrl"), &tls.ca_crl)?
-    };
-    let sni = (!tls.sni.is_empty()).then(|| tls.sni.clone());
-    if let Some(sni) = &sni
-        && let Err(e) = ServerName::try_from(sni.as_str())
-    {
-        r.error(format!("{f}.sni"), format!("{sni:?} cannot be sent as SNI: {e}"));
-        return None;
-    }
-    let names = match () {
-        () if insecure => NameCheck::Insecure,
-        () if !tls.subject_alt_names.is_empty() => NameCheck::Sans(tls.subject_alt_names.clone()),
-        () if sni.is_some() => NameCheck::ChainOnly,
-        () => NameCheck::Sni,
-    };
+    let verifier = verifier(tls, &mut files, r, f)?;
     let builder = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .expect("ring supports the default protocol versions")
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(Verifier::new(roots, crls, names)));
+        .with_custom_certificate_verifier(Arc::new(verifier));
     let mutual = mode == "MUTUAL" && tls.credential_name.is_empty();
     let config = if mutual {
         let (cert, key) = (&tls.client_certificate, &tls.private_key);
@@ -96,29 +68,70 @@ pub(super) fn compile_tls(
         match builder.with_client_auth_cert(chain, key) {
             Ok(c) => c,
             Err(e) => {
-                let what = format!("{f}.privateKey");
-                r.error(what, format!("{}: {e}", files.path(&tls.private_key).display()));
+                let path = files.path(&tls.private_key);
+                r.error(
+                    format!("{f}.privateKey"),
+                    format!("{}: {e}", path.display()),
+                );
                 return None;
             }
         }
     } else {
         builder.with_no_client_auth()
     };
+    let shown = |name: &str| files.path(name).display().to_string();
     let settings = TlsSettings {
         mode,
-        sni,
-        roots: if tls.ca_certificates.is_empty() {
-            "system".into()
-        } else {
-            files.path(&tls.ca_certificates).display().to_string()
+        sni: (!tls.sni.is_empty()).then(|| tls.sni.clone()),
+        roots: match tls.ca_certificates.as_str() {
+            "" => "system".into(),
+            ca => shown(ca),
         },
         subject_alt_names: tls.subject_alt_names.clone(),
         insecure_skip_verify: insecure,
-        ca_crl: (!crls_empty(tls)).then(|| files.path(&tls.ca_crl).display().to_string()),
-        client_certificate: mutual.then(|| files.path(&tls.client_certificate).display().to_string()),
+        ca_crl: (!crls_empty(tls)).then(|| shown(&tls.ca_crl)),
+        client_certificate: mutual.then(|| shown(&tls.client_certificate)),
         id: files.hash.digest(),
     };
     Some(Arc::new(UpstreamTls::new(settings, config)))
+}
+
+/// The server certificate check `tls` (at `f`) asks for: its roots and CRLs read, the SNI
+/// checked, the name rule chosen as Istio's auto SNI and auto SAN validation choose it.
+fn verifier(
+    tls: &ClientTlsSettings,
+    files: &mut Files,
+    r: &mut Reporter<'_>,
+    f: &str,
+) -> Option<Verifier> {
+    let insecure = tls.insecure_skip_verify == Some(true);
+    let roots = if insecure {
+        Arc::new(Vec::new())
+    } else if tls.ca_certificates.is_empty() {
+        system_roots()
+    } else {
+        let field = format!("{f}.caCertificates");
+        Arc::new(files.anchors(r, &field, &tls.ca_certificates)?)
+    };
+    let crls = if crls_empty(tls) {
+        Vec::new()
+    } else {
+        files.crls(r, &format!("{f}.caCrl"), &tls.ca_crl)?
+    };
+    if !tls.sni.is_empty()
+        && let Err(e) = ServerName::try_from(tls.sni.as_str())
+    {
+        let msg = format!("{:?} cannot be sent as SNI: {e}", tls.sni);
+        r.error(format!("{f}.sni"), msg);
+        return None;
+    }
+    let names = match () {
+        () if insecure => NameCheck::Insecure,
+        () if !tls.subject_alt_names.is_empty() => NameCheck::Sans(tls.subject_alt_names.clone()),
+        () if !tls.sni.is_empty() => NameCheck::ChainOnly,
+        () => NameCheck::Sni,
+    };
+    Some(Verifier::new(roots, crls, names))
 }
 
 fn crls_empty(tls: &ClientTlsSettings) -> bool {
@@ -163,7 +176,12 @@ impl Files {
         self.base.join(name)
     }
 
-    fn read(&mut self, r: &mut Reporter<'_>, field: &str, name: &str) -> Option<(PathBuf, Vec<u8>)> {
+    fn read(
+        &mut self,
+        r: &mut Reporter<'_>,
+        field: &str,
+        name: &str,
+    ) -> Option<(PathBuf, Vec<u8>)> {
         let path = self.path(name);
         match std::fs::read(&path) {
             Ok(bytes) => {
@@ -194,7 +212,10 @@ impl Files {
                 None
             }
             Err(e) => {
-                r.error(field, format!("{}: not PEM certificates: {e}", path.display()));
+                r.error(
+                    field,
+                    format!("{}: not PEM certificates: {e}", path.display()),
+                );
                 None
             }
         }
@@ -211,7 +232,10 @@ impl Files {
         let (_, bad) = store.add_parsable_certificates(certs);
         if bad > 0 || store.roots.is_empty() {
             let path = self.path(name);
-            let msg = format!("{}: {bad} certificate(s) cannot be trust anchors", path.display());
+            let msg = format!(
+                "{}: {bad} certificate(s) cannot be trust anchors",
+                path.display()
+            );
             r.error(field, msg);
             return None;
         }
@@ -228,7 +252,10 @@ impl Files {
         match PrivateKeyDer::from_pem_slice(&pem) {
             Ok(key) => Some(key),
             Err(e) => {
-                r.error(field, format!("{}: no PEM private key: {e}", path.display()));
+                r.error(
+                    field,
+                    format!("{}: no PEM private key: {e}", path.display()),
+                );
                 None
             }
         }

@@ -40,9 +40,19 @@ fn compiled(dir: &Path, tls: &str) -> (Option<Arc<UpstreamTls>>, Vec<Diagnostic>
 fn lines(diags: &[Diagnostic]) -> Vec<String> {
     let mark = |d: &Diagnostic| if d.is_error() { "!" } else { "" };
     (diags.iter())
-        .map(|d| format!("{}{}: {}", mark(d), d.field.clone().unwrap_or_default(), d.message))
+        .map(|d| {
+            format!(
+                "{}{}: {}",
+                mark(d),
+                d.field.clone().unwrap_or_default(),
+                d.message
+            )
+        })
         .collect()
 }
+
+/// (tls, originates TLS, the one diagnostic expected: field and words in its message)
+type Case<'a> = (&'a str, bool, Option<(String, &'a str)>);
 
 #[test]
 fn modes_files_and_warnings() {
@@ -50,21 +60,59 @@ fn modes_files_and_warnings() {
     write_pki(dir.path());
     let at = |f: &str| format!("spec.trafficPolicy.tls.{f}");
     let missing = dir.path().join("nope/ca.pem").display().to_string();
-    // (tls, originates TLS, the one diagnostic expected: field and words in its message)
-    let cases: &[(&str, bool, Option<(String, &str)>)] = &[
+    let cases: &[Case<'_>] = &[
         ("{mode: DISABLE}", false, None),
         ("{}", false, None),
-        ("{mode: ISTIO_MUTUAL}", false, Some((at("mode"), "mesh certificates"))),
+        (
+            "{mode: ISTIO_MUTUAL}",
+            false,
+            Some((at("mode"), "mesh certificates")),
+        ),
         ("{mode: SIMPLE}", true, None),
         ("{mode: SIMPLE, caCertificates: ca.pem}", true, None),
-        ("{mode: SIMPLE, caCertificates: nope/ca.pem}", false, Some(("!".to_string() + &at("caCertificates"), missing.as_str()))),
-        ("{mode: SIMPLE, caCertificates: garbage.pem}", false, Some(("!".to_string() + &at("caCertificates"), "no PEM certificate"))),
-        ("{mode: SIMPLE, caCrl: garbage.pem}", false, Some(("!".to_string() + &at("caCrl"), "no PEM CRL"))),
-        ("{mode: SIMPLE, sni: 'not a name'}", false, Some(("!".to_string() + &at("sni"), "cannot be sent as SNI"))),
-        ("{mode: SIMPLE, credentialName: my-secret}", true, Some((at("credentialName"), "Kubernetes secret"))),
-        ("{mode: MUTUAL, clientCertificate: client.pem, privateKey: client-key.pem}", true, None),
-        ("{mode: MUTUAL, clientCertificate: client.pem, privateKey: ca.pem}", false, Some(("!".to_string() + &at("privateKey"), "no PEM private key"))),
-        ("{mode: MUTUAL, clientCertificate: gone.pem, privateKey: client-key.pem}", false, Some(("!".to_string() + &at("clientCertificate"), "cannot read"))),
+        (
+            "{mode: SIMPLE, caCertificates: nope/ca.pem}",
+            false,
+            Some(("!".to_string() + &at("caCertificates"), missing.as_str())),
+        ),
+        (
+            "{mode: SIMPLE, caCertificates: garbage.pem}",
+            false,
+            Some((
+                "!".to_string() + &at("caCertificates"),
+                "no PEM certificate",
+            )),
+        ),
+        (
+            "{mode: SIMPLE, caCrl: garbage.pem}",
+            false,
+            Some(("!".to_string() + &at("caCrl"), "no PEM CRL")),
+        ),
+        (
+            "{mode: SIMPLE, sni: 'not a name'}",
+            false,
+            Some(("!".to_string() + &at("sni"), "cannot be sent as SNI")),
+        ),
+        (
+            "{mode: SIMPLE, credentialName: my-secret}",
+            true,
+            Some((at("credentialName"), "Kubernetes secret")),
+        ),
+        (
+            "{mode: MUTUAL, clientCertificate: client.pem, privateKey: client-key.pem}",
+            true,
+            None,
+        ),
+        (
+            "{mode: MUTUAL, clientCertificate: client.pem, privateKey: ca.pem}",
+            false,
+            Some(("!".to_string() + &at("privateKey"), "no PEM private key")),
+        ),
+        (
+            "{mode: MUTUAL, clientCertificate: gone.pem, privateKey: client-key.pem}",
+            false,
+            Some(("!".to_string() + &at("clientCertificate"), "cannot read")),
+        ),
         ("{mode: SIMPLE, insecureSkipVerify: true}", true, None),
     ];
     for (tls, originates, expected) in cases {
@@ -92,21 +140,34 @@ fn the_summary_names_what_is_checked_and_the_identity_follows_settings_and_files
     assert_eq!(s.mode, "MUTUAL");
     assert_eq!(s.sni.as_deref(), Some("a.example.com"));
     assert_eq!(s.roots, dir.path().join("ca.pem").display().to_string());
-    assert!(s.client_certificate.as_deref().unwrap().ends_with("client.pem"));
+    assert!(
+        s.client_certificate
+            .as_deref()
+            .unwrap()
+            .ends_with("client.pem")
+    );
     let id = |tls: &str| compiled(dir.path(), tls).0.unwrap().settings.id;
     assert_eq!(id(tls), s.id, "same settings, same files: same pools");
     assert_ne!(id(&tls.replace("a.example.com", "b.example.com")), s.id);
-    assert_ne!(id("{mode: SIMPLE}"), id("{mode: SIMPLE, insecureSkipVerify: true}"));
+    assert_ne!(
+        id("{mode: SIMPLE}"),
+        id("{mode: SIMPLE, insecureSkipVerify: true}")
+    );
     write_pki(dir.path()); // new certificates, same names
     assert_ne!(id(tls), s.id, "changed files: new pools");
-    assert_eq!(compiled(dir.path(), "{mode: SIMPLE}").0.unwrap().settings.roots, "system");
+    assert_eq!(
+        compiled(dir.path(), "{mode: SIMPLE}")
+            .0
+            .unwrap()
+            .settings
+            .roots,
+        "system"
+    );
 }
 
-#[test]
-fn port_level_settings_replace_the_policy_and_subsets_merge_over_them() {
-    let dir = tempfile::tempdir().unwrap();
-    write_pki(dir.path());
-    let yaml = r#"
+/// A service on ports 80 and 443, a rule with port-level TLS and a subset with port-level
+/// settings, and a route to each (port, subset).
+const PORT_LEVEL: &str = r#"
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata: {name: api, namespace: default}
@@ -152,16 +213,26 @@ spec:
   - {match: [{uri: {prefix: /e}}], route: [{destination: {host: api.example.com, port: {number: 80}, subset: v2}}]}
   - {match: [{uri: {prefix: /f}}], route: [{destination: {host: api.example.com, port: {number: 443}, subset: v2}}]}
 "#;
+
+#[test]
+fn port_level_settings_replace_the_policy_and_subsets_merge_over_them() {
+    let dir = tempfile::tempdir().unwrap();
+    write_pki(dir.path());
     let file = dir.path().join("all.yaml");
     let identity = ProxyIdentity::default();
-    let (table, diags) = crate::model::compile_text(&file.display().to_string(), yaml, &identity);
+    let path = file.display().to_string();
+    let (table, diags) = crate::model::compile_text(&path, PORT_LEVEL, &identity);
     let table = table.unwrap_or_else(|| panic!("{:?}", lines(&diags)));
     let sni = |port: u16, subset: Option<&str>| {
         let c = (table.clusters.iter())
             .find(|c| c.port == port && c.subset.as_deref() == subset)
             .unwrap_or_else(|| panic!("cluster {port} {subset:?}"));
         let tls = c.policy.tls.as_ref().and_then(|t| t.settings.sni.clone());
-        (tls, format!("{:?}", c.policy.lb), c.policy.connect_timeout.as_secs())
+        (
+            tls,
+            format!("{:?}", c.policy.lb),
+            c.policy.connect_timeout.as_secs(),
+        )
     };
     let some = |s: &str| Some(s.to_string());
     // (port, subset): (SNI, balancing, connect timeout)
@@ -169,11 +240,17 @@ spec:
         ((80, None), (some("rule.example.com"), "Random", 10)),
         ((443, None), (some("port.example.com"), "RoundRobin", 10)),
         ((80, Some("v1")), (some("rule.example.com"), "Random", 10)),
-        ((443, Some("v1")), (some("port.example.com"), "RoundRobin", 10)),
+        (
+            (443, Some("v1")),
+            (some("port.example.com"), "RoundRobin", 10),
+        ),
         // The subset's port settings replace everything, TLS included.
         ((80, Some("v2")), (None, "RoundRobin", 3)),
         // The subset's policy over the rule's port settings, field by field.
-        ((443, Some("v2")), (some("port.example.com"), "LeastRequest", 10)),
+        (
+            (443, Some("v2")),
+            (some("port.example.com"), "LeastRequest", 10),
+        ),
     ];
     for ((port, subset), (want_sni, want_lb, want_timeout)) in cases {
         let (got_sni, got_lb, got_timeout) = sni(port, subset);

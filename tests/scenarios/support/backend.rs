@@ -231,7 +231,12 @@ async fn accept_loop(listener: TcpListener, builder: Arc<Builder>, backend: Back
                 serve(TokioIo::new(tls), builder, backend, Some(seen)).await;
             });
         } else {
-            tokio::spawn(serve(TokioIo::new(stream), builder.clone(), backend.clone(), None));
+            tokio::spawn(serve(
+                TokioIo::new(stream),
+                builder.clone(),
+                backend.clone(),
+                None,
+            ));
         }
     }
 }

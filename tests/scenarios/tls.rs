@@ -1,7 +1,7 @@
 //! User story: "my upstream speaks TLS": a DestinationRule's `tls` makes shadowmesh originate
 //! TLS as Envoy does under Istio (SIMPLE with a CA file, MUTUAL with a client certificate,
 //! `sni`, `subjectAltNames`, `insecureSkipVerify`, ALPN h2 on HTTP2 ports), a mirror reaches a
-//! TLS subset on its own connections, Istio's egress TLS origination YAML works, a refused
+//! TLS subset on its own connections, `caCrl` revokes, Istio's egress TLS origination YAML works, a refused
 //! handshake is a 503 `UF` with Envoy's text and one log line, and a missing certificate file
 //! is a config error naming file and field. Backends are tokio-rustls servers with
 //! certificates made by the test (rcgen).
@@ -191,6 +191,26 @@ async fn the_certificate_must_carry_a_subject_alt_name_or_the_sni() {
     let answer = get(&proxy).await;
     assert_tls_refused(&proxy, &answer, "certificate not valid for name").await;
     proxy.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_certificate_the_ca_crl_revokes_is_503_uf() {
+    let pki = Pki::new("test CA");
+    let backend = tls_backend(&pki.server_serial(&[HOST], 7), None).await;
+    let tls = "{mode: SIMPLE, caCertificates: ca.pem, caCrl: crl.pem}";
+    for (revoked, expected) in [(8, 200), (7, 503)] {
+        let files = files(backend.port(), "HTTP", tls, &pki).file("crl.pem", pki.crl(&[revoked]));
+        let proxy = proxy::with_config(files).run().await;
+        let answer = get(&proxy).await;
+        assert_eq!(
+            answer.status, expected,
+            "serial {revoked} revoked: {answer:?}"
+        );
+        if expected == 503 {
+            assert_tls_refused(&proxy, &answer, "Revoked").await;
+        }
+        proxy.shutdown().await;
+    }
 }
 
 #[tokio::test]

@@ -123,6 +123,11 @@ impl<'a> Reporter<'a> {
         }
     }
 
+    /// The file the resource was read from (relative paths in it are relative to its folder).
+    pub fn file(&self) -> &std::path::Path {
+        &self.file
+    }
+
     /// Records an error at `field`.
     pub fn error(&mut self, field: impl Into<String>, message: impl Into<String>) {
         self.push(Diagnostic::error(message), field.into());

@@ -74,7 +74,11 @@ fn settings_not_acted_on_are_accepted_with_one_warning_each() {
             "{loadBalancer: {zoneAwareLbSetting: {enabled: true}}, outlierDetection: {}}",
             "loadBalancer.zoneAwareLbSetting",
         ),
-        ("{tls: {mode: SIMPLE, sni: example.com}}", "tls"),
+        ("{tls: {mode: ISTIO_MUTUAL}}", "tls.mode"),
+        (
+            "{tls: {mode: SIMPLE, credentialName: calc-secret}}",
+            "tls.credentialName",
+        ),
         (
             "{loadBalancer: {warmup: {duration: 30s, minimumPercent: 10, aggression: 2}}}",
             "loadBalancer.warmup",
@@ -84,8 +88,8 @@ fn settings_not_acted_on_are_accepted_with_one_warning_each() {
             "outlierDetection.outlierDetectionHttpErrorCodes",
         ),
         (
-            "{portLevelSettings: [{port: {number: 80}, loadBalancer: {simple: RANDOM}}]}",
-            "portLevelSettings",
+            "{portLevelSettings: [{port: {number: 80}, connectionPool: {tcp: {tcpKeepalive: {time: 60s}}}}]}",
+            "portLevelSettings[0].connectionPool.tcp.tcpKeepalive",
         ),
         ("{retryBudget: {percent: 20}}", "retryBudget"),
     ];

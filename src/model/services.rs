@@ -192,16 +192,17 @@ fn service_ports(spec: &ServiceEntrySpec, r: &mut Reporter<'_>) -> Vec<PortDef> 
     ports
 }
 
-/// A port's `protocol` (HTTP when absent; other known ones are warned about and treated as
-/// HTTP; unknown ones are validation's errors).
+/// A port's `protocol` (HTTP when absent; `HTTPS` and `TLS` carry HTTP/1.1 inside the TLS a
+/// DestinationRule originates, as in Istio's egress TLS origination; other known ones are
+/// warned about and treated as HTTP; unknown ones are validation's errors).
 fn protocol(name: Option<&str>, r: &mut Reporter<'_>, field: &str) -> Protocol {
     let upper = name.unwrap_or("HTTP").to_ascii_uppercase();
     match upper.as_str() {
-        "HTTP" | "HTTP_PROXY" => Protocol::Http1,
+        "HTTP" | "HTTP_PROXY" | "HTTPS" | "TLS" => Protocol::Http1,
         "HTTP2" | "GRPC" | "GRPC-WEB" => Protocol::Http2,
         // TCP is warned about by validation (with Istio's own warning for it).
         "TCP" => Protocol::Http1,
-        known @ ("UDP" | "HTTPS" | "TLS" | "MONGO" | "REDIS" | "MYSQL") => {
+        known @ ("UDP" | "MONGO" | "REDIS" | "MYSQL") => {
             r.warning(
                 format!("{field}.protocol"),
                 format!("protocol {known} is not proxied by shadowmesh (HTTP, HTTP2 and GRPC are); treating it as HTTP"),

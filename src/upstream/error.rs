@@ -1,7 +1,16 @@
 //! Why an upstream exchange failed before a response arrived, and what the client is told: the
-//! status and response flag Envoy gives the same failure.
+//! status and response flag Envoy gives the same failure. A TLS failure (the handshake, or the
+//! server's alert refusing the client's certificate right after it) is a connection failure:
+//! 503 `UF` with Envoy's text, `... transport failure reason: TLS_error: ...`.
+
+use std::error::Error;
 
 use crate::telemetry::Flag;
+
+use super::tls::TlsFailure;
+
+/// How Envoy begins the body of a transport (TLS) failure's 503.
+const TRANSPORT_FAILURE: &str = "upstream connect error or disconnect/reset before headers. reset reason: connection failure, transport failure reason";
 
 /// Why an upstream exchange failed before a response arrived.
 #[derive(Debug, thiserror::Error)]
@@ -15,6 +24,9 @@ pub enum UpstreamError {
     /// h2 stream or connection failure.
     #[error(transparent)]
     H2(#[from] hyper::Error),
+    /// The TLS handshake of an h2 connection failed.
+    #[error(transparent)]
+    Tls(#[from] TlsFailure),
 }
 
 /// A failed exchange as the client and the logs see it.
@@ -36,7 +48,15 @@ impl UpstreamError {
         let protocol_error = |e: &(dyn std::error::Error + 'static)| {
             hyper_error(e).is_some_and(|h| h.is_parse() || h.is_parse_status())
         };
+        if let Some(tls) = tls_reason(self) {
+            return Failure {
+                flag: Flag::ConnectFailure,
+                status: 503,
+                reason: format!("{TRANSPORT_FAILURE}: {tls}"),
+            };
+        }
         let (flag, status, reason) = match self {
+            Self::Tls(e) => (Flag::ConnectFailure, 503, format!("connect failed: {e}")),
             Self::Client(e) if e.is_connect() => (
                 Flag::ConnectFailure,
                 503,
@@ -69,6 +89,46 @@ impl UpstreamError {
             status,
             reason,
         }
+    }
+}
+
+/// The TLS error in the chain of `err` as Envoy's transport failure reason names it
+/// (`TLS_error: ...`), if TLS is why it failed.
+pub fn tls_reason(err: &(dyn Error + 'static)) -> Option<String> {
+    let mut cur = Some(err);
+    while let Some(e) = cur {
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return Some(describe(tls));
+        }
+        if let Some(failed) = e.downcast_ref::<TlsFailure>() {
+            let inner = failed.source.get_ref();
+            return Some(
+                match inner.and_then(|i| i.downcast_ref::<rustls::Error>()) {
+                    Some(tls) => describe(tls),
+                    // A handshake that failed without a rustls error (reset, timeout).
+                    None => format!("TLS_error: {}", failed.source),
+                },
+            );
+        }
+        // An io::Error's `source()` skips the error it wraps: look at that one itself.
+        cur = match e.downcast_ref::<std::io::Error>() {
+            Some(io) => io.get_ref().map(|inner| inner as &(dyn Error + 'static)),
+            None => e.source(),
+        };
+    }
+    None
+}
+
+/// A rustls error in Envoy's words: a refused certificate is `CERTIFICATE_VERIFY_FAILED`.
+fn describe(e: &rustls::Error) -> String {
+    match e {
+        rustls::Error::InvalidCertificate(rustls::CertificateError::Other(other)) => {
+            format!("TLS_error: CERTIFICATE_VERIFY_FAILED: {other}")
+        }
+        rustls::Error::InvalidCertificate(cert) => {
+            format!("TLS_error: CERTIFICATE_VERIFY_FAILED: {cert}")
+        }
+        other => format!("TLS_error: {other}"),
     }
 }
 

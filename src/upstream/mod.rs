@@ -6,6 +6,11 @@
 //!   the request goes to the endpoint's address with the service's `Host` header.
 //! - h2c (ServiceEntry port protocol `HTTP2`/`GRPC`): one multiplexed connection per endpoint,
 //!   with `:authority` set to the service host (as Envoy sends it), not the endpoint address.
+//! - TLS ([`tls`]) when the cluster's policy originates it: the handshake within the connect
+//!   timeout, ALPN `h2` or `http/1.1` by protocol, SNI from the setting or the request's host.
+//!   Pools and h2 connections are keyed by the TLS setting and SNI too, so different settings
+//!   or server names never share a connection. A TLS failure logs one line (endpoint, SNI,
+//!   reason) and is answered as Envoy does ([`error`]).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -28,9 +33,11 @@ use crate::model::cluster::{ClusterPolicy, Protocol};
 mod error;
 pub mod metrics;
 mod stall;
+mod tls;
 
 pub use error::{Failure, UpstreamError, root_cause};
 use stall::{GuardedConnector, StallGuard};
+use tls::{Origination, Stream, TlsKey};
 
 /// Error type of bodies sent upstream.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -39,16 +46,20 @@ pub type UpstreamBody = UnsyncBoxBody<Bytes, BoxError>;
 /// A pooled client.
 pub type HttpClient = Client<GuardedConnector, UpstreamBody>;
 
-/// A pool: protocol, connect timeout, idle timeout, and whether it carries mirrored copies
-/// (whose connections never share a pool with user traffic and close when the mirror stalls).
-type PoolKey = (Protocol, Duration, Option<Duration>, bool);
+/// A pool: protocol, connect timeout, idle timeout, whether it carries mirrored copies (whose
+/// connections never share a pool with user traffic and close when the mirror stalls), and
+/// the TLS setting and SNI of its connections.
+type PoolKey = (Protocol, Duration, Option<Duration>, bool, TlsKey);
+
+/// An h2 connection: endpoint, for mirrors, TLS setting and SNI.
+type H2Key = (Authority, bool, TlsKey);
 
 /// All upstream pools.
 pub struct Upstreams {
     clients: ArcSwap<HashMap<PoolKey, HttpClient>>,
     /// h2 connections by (endpoint, for mirrors): mirrors never share a connection (and its
     /// stream limit and flow-control window) with user traffic.
-    h2: ArcSwap<HashMap<(Authority, bool), http2::SendRequest<UpstreamBody>>>,
+    h2: ArcSwap<HashMap<H2Key, http2::SendRequest<UpstreamBody>>>,
     /// Connections idle longer than this are closed (when the policy sets none).
     default_idle: Duration,
     /// A mirror connection whose writes make no progress for this long is closed.
@@ -80,11 +91,39 @@ impl Upstreams {
         protocol: Protocol,
         policy: &ClusterPolicy,
         endpoint: &Authority,
-        mut req: Request<UpstreamBody>,
+        req: Request<UpstreamBody>,
         mirror: bool,
     ) -> Result<Response<Incoming>, UpstreamError> {
+        let tls = match &policy.tls {
+            Some(t) => {
+                let host = (req.headers().get(header::HOST)).and_then(|h| h.to_str().ok());
+                let host = host.unwrap_or(endpoint.as_str());
+                Some(Origination::new(t, protocol, host).map_err(UpstreamError::Connect)?)
+            }
+            None => None,
+        };
+        let sent = self.send_on(protocol, policy, endpoint, req, (mirror, tls.as_ref()));
+        let result = sent.await;
+        if let (Err(e), Some(tls)) = (&result, &tls)
+            && let Some(reason) = error::tls_reason(e)
+        {
+            let sni = tls.sni();
+            tracing::warn!(%endpoint, %sni, %reason, mirror, "upstream TLS failed");
+        }
+        result
+    }
+
+    async fn send_on(
+        &self,
+        protocol: Protocol,
+        policy: &ClusterPolicy,
+        endpoint: &Authority,
+        mut req: Request<UpstreamBody>,
+        (mirror, tls): (bool, Option<&Origination>),
+    ) -> Result<Response<Incoming>, UpstreamError> {
         if protocol == Protocol::Http1 {
-            return Ok(self.client(protocol, policy, mirror).request(req).await?);
+            let client = self.client(protocol, policy, mirror, tls);
+            return Ok(client.request(req).await?);
         }
         // h2: `:authority` is the service host; the connection goes to the endpoint.
         if let Some(authority) = req
@@ -99,8 +138,8 @@ impl Upstreams {
                 *req.uri_mut() = uri;
             }
         }
-        let key = (endpoint.clone(), mirror);
-        let mut sender = self.h2_sender(&key, policy.connect_timeout).await?;
+        let key = (endpoint.clone(), mirror, Origination::key(tls));
+        let mut sender = self.h2_sender(&key, policy.connect_timeout, tls).await?;
         let sent = async {
             sender.ready().await?;
             sender.send_request(req).await
@@ -121,8 +160,9 @@ impl Upstreams {
 
     async fn h2_sender(
         &self,
-        key: &(Authority, bool),
+        key: &H2Key,
         connect_timeout: Duration,
+        tls: Option<&Origination>,
     ) -> Result<http2::SendRequest<UpstreamBody>, UpstreamError> {
         if let Some(s) = self.h2.load().get(key)
             && !s.is_closed()
@@ -142,13 +182,20 @@ impl Upstreams {
             }
         };
         let _ = stream.set_nodelay(true);
+        let stream = match tls {
+            Some(tls) => {
+                (tls.handshake(stream, endpoint.as_str(), connect_timeout)
+                    .await)?
+            }
+            None => Stream::Plain(TokioIo::new(stream)),
+        };
         // Pings find peers that vanished without a reset; the connection then closes.
         let (sender, conn) = http2::Builder::new(TokioExecutor::new())
             .timer(TokioTimer::new())
             .keep_alive_interval(Duration::from_secs(30))
             .keep_alive_timeout(Duration::from_secs(10))
             .keep_alive_while_idle(true)
-            .handshake(StallGuard::new(TokioIo::new(stream), stall))
+            .handshake(StallGuard::new(stream, stall))
             .await
             .map_err(|e| UpstreamError::Connect(format!("h2 handshake: {e}")))?;
         tokio::spawn(async move {
@@ -165,25 +212,32 @@ impl Upstreams {
         Ok(sender)
     }
 
-    /// The client for a cluster's protocol and policy, for user traffic or for mirrored copies
-    /// (created on first use).
-    pub fn client(&self, protocol: Protocol, policy: &ClusterPolicy, mirror: bool) -> HttpClient {
+    /// The client for a cluster's protocol and policy, for user traffic or for mirrored copies,
+    /// with TLS made by `tls` (created on first use).
+    pub fn client(
+        &self,
+        protocol: Protocol,
+        policy: &ClusterPolicy,
+        mirror: bool,
+        tls: Option<&Origination>,
+    ) -> HttpClient {
         let key = (
             protocol,
             policy.connect_timeout,
             policy.idle_timeout,
             mirror,
+            Origination::key(tls),
         );
         if let Some(c) = self.clients.load().get(&key) {
             return c.clone();
         }
-        let client = self.build(&key);
+        let client = self.build(&key, tls);
         self.clients.rcu(|map| {
             let mut map = HashMap::clone(map);
-            map.entry(key).or_insert_with(|| client.clone());
+            map.entry(key.clone()).or_insert_with(|| client.clone());
             map
         });
-        self.clients.load().get(&key).cloned().unwrap_or(client)
+        (self.clients.load().get(&key).cloned()).unwrap_or(client)
     }
 
     /// Number of distinct pools (for metrics).
@@ -191,13 +245,15 @@ impl Upstreams {
         self.clients.load().len() + self.h2.load().len()
     }
 
-    fn build(&self, key: &PoolKey) -> HttpClient {
-        let (protocol, connect_timeout, idle, mirror) = *key;
+    fn build(&self, key: &PoolKey, tls: Option<&Origination>) -> HttpClient {
+        let (protocol, connect_timeout, idle, mirror, _) = key.clone();
         let mut http = HttpConnector::new();
         http.set_connect_timeout(Some(connect_timeout));
         http.set_nodelay(true);
         http.enforce_http(true);
-        let connector = GuardedConnector::new(http, mirror.then_some(self.mirror_stall));
+        let stall = mirror.then_some(self.mirror_stall);
+        let tls = tls.map(|t| (t.clone(), connect_timeout));
+        let connector = GuardedConnector::new(http, stall, tls);
         let mut builder = Client::builder(TokioExecutor::new());
         builder
             .pool_idle_timeout(idle.unwrap_or(self.default_idle))

@@ -2,7 +2,8 @@
 //! progress for the stall limit, so a mirror that stops reading (its socket buffer full) has its
 //! connection closed, and the request body it held is freed, instead of pinning memory and a
 //! file descriptor until the peer goes away. [`GuardedConnector`] is hyper-util's HTTP
-//! connector with its connections so wrapped (no limit: passed through as they are).
+//! connector with its connections so wrapped (no limit: passed through as they are), after the
+//! TLS handshake when the pool originates TLS.
 
 use std::future::Future;
 use std::io;
@@ -13,9 +14,9 @@ use std::time::Duration;
 use http::Uri;
 use hyper::rt::{Read, ReadBufCursor, Write};
 use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
+
+use super::tls::{Origination, Stream};
 
 /// A connection whose writes fail after `limit` without progress.
 pub struct StallGuard<T> {
@@ -124,26 +125,32 @@ impl<T: Connection> Connection for StallGuard<T> {
     }
 }
 
-/// hyper-util's HTTP connector, its connections wrapped in a [`StallGuard`].
+/// hyper-util's HTTP connector, its connections wrapped in a [`StallGuard`], TLS first when
+/// `tls` is set.
 #[derive(Clone)]
 pub struct GuardedConnector {
     http: HttpConnector,
     stall: Option<Duration>,
+    tls: Option<(Origination, Duration)>,
 }
 
 impl GuardedConnector {
-    /// Connections made by `http`, failing writes stalled for `stall`.
-    pub fn new(http: HttpConnector, stall: Option<Duration>) -> Self {
-        Self { http, stall }
+    /// Connections made by `http`, failing writes stalled for `stall`, with a TLS handshake
+    /// (within its timeout) when `tls` is given.
+    pub fn new(
+        http: HttpConnector,
+        stall: Option<Duration>,
+        tls: Option<(Origination, Duration)>,
+    ) -> Self {
+        Self { http, stall, tls }
     }
 }
 
-type Connecting =
-    Pin<Box<dyn Future<Output = Result<StallGuard<TokioIo<TcpStream>>, BoxError>> + Send>>;
+type Connecting = Pin<Box<dyn Future<Output = Result<StallGuard<Stream>, BoxError>> + Send>>;
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 impl tower_service::Service<Uri> for GuardedConnector {
-    type Response = StallGuard<TokioIo<TcpStream>>;
+    type Response = StallGuard<Stream>;
     type Error = BoxError;
     type Future = Connecting;
 
@@ -152,11 +159,17 @@ impl tower_service::Service<Uri> for GuardedConnector {
     }
 
     fn call(&mut self, dst: Uri) -> Self::Future {
+        let endpoint = dst.authority().map(|a| a.to_string()).unwrap_or_default();
         let connecting = self.http.call(dst);
         let stall = self.stall;
+        let tls = self.tls.clone();
         Box::pin(async move {
             let io = connecting.await?;
-            Ok(StallGuard::new(io, stall))
+            let stream = match tls {
+                Some((tls, timeout)) => tls.handshake(io.into_inner(), &endpoint, timeout).await?,
+                None => Stream::Plain(io),
+            };
+            Ok(StallGuard::new(stream, stall))
         })
     }
 }

@@ -31,5 +31,6 @@ mod report_gate;
 mod seeds;
 mod soak;
 mod statistics;
+mod tls;
 mod web;
 mod websocket;

@@ -56,9 +56,9 @@ pub struct TrafficPolicy {
     pub connection_pool: Option<ConnectionPoolSettings>,
     /// Ejection of failing endpoints.
     pub outlier_detection: Option<OutlierDetection>,
-    /// Upstream TLS (not acted on: warned).
+    /// Upstream TLS.
     pub tls: Option<ClientTlsSettings>,
-    /// Per-port settings (not acted on: warned).
+    /// Per-port settings.
     pub port_level_settings: Option<Vec<PortTrafficPolicy>>,
     /// Tunnel settings (not acted on: warned).
     pub tunnel: Option<TunnelSettings>,

@@ -7,7 +7,8 @@
 //! - [`policy`]: the settings (balancing, limits, outlier detection);
 //! - [`balance`]: choosing an endpoint;
 //! - [`hash_table`]: consistent hashing's ring or Maglev table, built here with the cluster;
-//! - [`outlier`]: ejecting failing endpoints.
+//! - [`outlier`]: ejecting failing endpoints;
+//! - [`tls`]: upstream TLS (rustls configurations and the server certificate check).
 //!
 //! Each endpoint's telemetry identity ([`Peer`]) is built here once, so recording an exchange
 //! copies a reference count, not strings.
@@ -20,6 +21,7 @@ pub mod outlier;
 pub mod policy;
 #[cfg(test)]
 mod tests;
+pub mod tls;
 
 use std::collections::BTreeMap;
 use std::fmt;

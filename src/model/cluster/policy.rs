@@ -1,8 +1,11 @@
 //! A cluster's policy, merged from its DestinationRule and subset: balancing (with consistent
-//! hashing's key), limits and outlier detection settings (plain data; the state they act on is
+//! hashing's key), limits, outlier detection settings and upstream TLS (plain data; the state they act on is
 //! in [`super::balance`], [`super::hash_table`] and [`super::outlier`]).
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use super::tls::UpstreamTls;
 
 /// `loadBalancer.simple`, or `loadBalancer.consistentHash`'s algorithm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -88,6 +91,8 @@ pub struct ClusterPolicy {
     pub idle_timeout: Option<Duration>,
     /// Ejection of failing endpoints.
     pub outlier: Option<OutlierPolicy>,
+    /// Upstream TLS (`None`: plaintext).
+    pub tls: Option<Arc<UpstreamTls>>,
 }
 
 impl Default for ClusterPolicy {
@@ -99,6 +104,7 @@ impl Default for ClusterPolicy {
             max_requests: None,
             idle_timeout: None,
             outlier: None,
+            tls: None,
         }
     }
 }

@@ -26,9 +26,8 @@ impl Compiler<'_> {
         let port_def = svc.ports.iter().find(|p| p.number == port).cloned();
         let rule = self.rules.get(fqdn);
         let subset_def = subset.and_then(|s| rule.and_then(|r| r.subsets.get(s)));
-        let policy = subset_def
-            .map(|s| s.policy.clone())
-            .or_else(|| rule.map(|r| r.policy.clone()))
+        let policy = rule
+            .map(|r| r.policy_for(port, subset_def).clone())
             .unwrap_or_default();
         let endpoints = svc
             .endpoints

@@ -1,24 +1,29 @@
 //! DestinationRules: a host's subsets (labels selecting endpoints) and the traffic policy of the
-//! rule and of each subset. One rule per host.
+//! rule and of each subset, for every port and for the ports `portLevelSettings` names (as
+//! Istio's `MergeSubsetTrafficPolicy`: the rule's port settings, else its policy; then the
+//! subset's port settings replace that whole, else the subset's policy overrides it field by
+//! field). One rule per host.
 //!
 //! Imports only [`crate::config`] and [`crate::model`].
 
 use std::collections::BTreeMap;
 
 use crate::config::diag::Reporter;
-use crate::config::wire::{DestinationRuleSpec, Subset};
+use crate::config::wire::{DestinationRuleSpec, Subset, TrafficPolicy};
 use crate::config::{Diagnostic, Resource};
 use crate::model::cluster::ClusterPolicy;
 use crate::model::host::qualify;
 use crate::model::services::{Resolution, ServiceDef};
 
 use super::Compiler;
-use super::traffic_policy::merge_policy;
+use super::traffic_policy::{merge_policy, port_policy};
 
 /// A subset: the labels its endpoints carry and its merged policy.
 pub(super) struct SubsetDef {
     pub(super) labels: BTreeMap<String, String>,
     pub(super) policy: ClusterPolicy,
+    /// The policy of the ports that port-level settings (the rule's or the subset's) name.
+    pub(super) ports: BTreeMap<u16, ClusterPolicy>,
 }
 
 /// The rule of one host.
@@ -26,7 +31,23 @@ pub(super) struct RuleDef {
     /// `DestinationRule ns/name`, for messages.
     pub(super) source: String,
     pub(super) policy: ClusterPolicy,
+    /// The policy of the ports the rule's `portLevelSettings` name.
+    pub(super) ports: BTreeMap<u16, ClusterPolicy>,
     pub(super) subsets: BTreeMap<String, SubsetDef>,
+}
+
+impl RuleDef {
+    /// The policy of service port `port`, narrowed to `subset` when given.
+    pub(super) fn policy_for<'a>(
+        &'a self,
+        port: u16,
+        subset: Option<&'a SubsetDef>,
+    ) -> &'a ClusterPolicy {
+        match subset {
+            Some(s) => s.ports.get(&port).unwrap_or(&s.policy),
+            None => self.ports.get(&port).unwrap_or(&self.policy),
+        }
+    }
 }
 
 impl Compiler<'_> {
@@ -69,16 +90,14 @@ impl Compiler<'_> {
                 );
             }
         }
-        let policy = merge_policy(
-            &ClusterPolicy::default(),
-            dr.spec.traffic_policy.as_ref(),
-            &mut r,
-            "spec.trafficPolicy",
-        );
-        let subsets = subsets(&dr.spec.subsets, service, &policy, &mut r);
+        let tp = dr.spec.traffic_policy.as_ref();
+        let policy = merge_policy(&ClusterPolicy::default(), tp, &mut r, "spec.trafficPolicy");
+        let ports = port_policies(tp, &mut r, "spec.trafficPolicy");
+        let subsets = subsets(&dr.spec.subsets, service, (&policy, &ports), &mut r);
         let def = RuleDef {
             source: dr.id.to_string(),
             policy,
+            ports,
             subsets,
         };
         if let Some(prev) = self.rules.insert(host.clone(), def) {
@@ -98,7 +117,7 @@ impl Compiler<'_> {
 fn subsets(
     wire: &[Subset],
     service: &ServiceDef,
-    policy: &ClusterPolicy,
+    (policy, rule_ports): (&ClusterPolicy, &BTreeMap<u16, ClusterPolicy>),
     r: &mut Reporter<'_>,
 ) -> BTreeMap<String, SubsetDef> {
     let mut subsets = BTreeMap::new();
@@ -107,12 +126,16 @@ fn subsets(
         if s.name.is_empty() || subsets.contains_key(&s.name) {
             continue;
         }
-        let subset_policy = merge_policy(
-            policy,
-            s.traffic_policy.as_ref(),
-            r,
-            &format!("{field}.trafficPolicy"),
-        );
+        let tp = s.traffic_policy.as_ref();
+        let f = format!("{field}.trafficPolicy");
+        let subset_policy = merge_policy(policy, tp, r, &f);
+        let mut ports = port_policies(tp, r, &f);
+        // The subset's policy over the rule's port settings: reported once above already.
+        let mut repeated = Vec::new();
+        let mut quiet = Reporter::new(&mut repeated, r.file().to_path_buf(), String::new());
+        for (port, rule_port) in rule_ports {
+            (ports.entry(*port)).or_insert_with(|| merge_policy(rule_port, tp, &mut quiet, &f));
+        }
         let members = service
             .endpoints
             .iter()
@@ -131,8 +154,32 @@ fn subsets(
         let def = SubsetDef {
             labels: s.labels.clone(),
             policy: subset_policy,
+            ports,
         };
         subsets.insert(s.name.clone(), def);
     }
     subsets
+}
+
+/// The policies `portLevelSettings` of `tp` (at `f`) give their ports, each replacing the
+/// policy whole; the first entry for a port wins (as Istio looks it up).
+fn port_policies(
+    tp: Option<&TrafficPolicy>,
+    r: &mut Reporter<'_>,
+    f: &str,
+) -> BTreeMap<u16, ClusterPolicy> {
+    let mut ports = BTreeMap::new();
+    let settings = tp.and_then(|tp| tp.port_level_settings.as_deref());
+    for (i, p) in settings.unwrap_or_default().iter().enumerate() {
+        let Some(port) = (p.port.as_ref()).and_then(|s| u16::try_from(s.number).ok()) else {
+            continue; // validation's error
+        };
+        if ports.contains_key(&port) {
+            continue;
+        }
+        let field = format!("{f}.portLevelSettings[{i}]");
+        let policy = merge_policy(&ClusterPolicy::default(), Some(&port_policy(p)), r, &field);
+        ports.insert(port, policy);
+    }
+    ports
 }

@@ -3,8 +3,9 @@
 //! [`Diagnostic`] naming file, resource and field; compilation goes on so all are reported.
 //!
 //! - this file: the [`compile`] entry, [`ProxyIdentity`], default routes;
-//! - [`destination_rule`]: subsets and per-host rules;
+//! - [`destination_rule`]: subsets, per-host rules and per-port settings;
 //! - [`traffic_policy`]: `trafficPolicy` to a cluster policy;
+//! - [`tls`]: its `tls` to an upstream TLS setting, the certificate files read;
 //! - [`destination`]: a `Destination` to its cluster(s);
 //! - [`virtual_service`]: a VirtualService to a virtual host;
 //! - [`delegate`]: a root route with `delegate` as its child's routes, merged by
@@ -30,6 +31,9 @@ mod header_ops;
 mod http_policy;
 mod http_route;
 mod local_response;
+mod tls;
+#[cfg(test)]
+mod tls_tests;
 mod traffic_policy;
 #[cfg(test)]
 mod traffic_policy_tests;

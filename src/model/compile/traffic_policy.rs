@@ -1,5 +1,6 @@
 //! DestinationRule `trafficPolicy` to [`ClusterPolicy`]: load balancing, connection pool limits,
-//! outlier detection. A subset's policy overrides the rule's, field by field (as Istio merges).
+//! outlier detection, TLS ([`super::tls`]). A subset's policy overrides the rule's, field by
+//! field (as Istio merges); a `portLevelSettings` entry replaces them whole ([`port_policy`]).
 //!
 //! Values are checked beforehand by [`crate::model::validation`], which reports every bad one;
 //! here a value that does not parse is skipped silently, so the user gets one error, not two.
@@ -11,13 +12,16 @@ use std::time::Duration;
 
 use crate::config::diag::Reporter;
 use crate::config::wire::{
-    ConnectionPoolSettings, ConsistentHashLb, LoadBalancerSettings, OutlierDetection, TrafficPolicy,
+    ConnectionPoolSettings, ConsistentHashLb, LoadBalancerSettings, OutlierDetection,
+    PortTrafficPolicy, TrafficPolicy,
 };
 use crate::model::cluster::hash_table::{
     DEFAULT_MAGLEV_TABLE_SIZE, DEFAULT_MIN_RING_SIZE, MAX_RING_SIZE,
 };
 use crate::model::cluster::{ClusterPolicy, HashCookie, HashKey, LbPolicy, OutlierPolicy};
 use crate::model::duration::parse_duration;
+
+use super::tls::compile_tls;
 
 const IGNORED: &str = "not supported by shadowmesh; ignored";
 
@@ -36,8 +40,6 @@ pub(super) fn merge_policy(
         r,
         field,
         &[
-            ("tls", tp.tls.is_some()),
-            ("portLevelSettings", tp.port_level_settings.is_some()),
             ("tunnel", tp.tunnel.is_some()),
             ("proxyProtocol", tp.proxy_protocol.is_some()),
             ("retryBudget", tp.retry_budget.is_some()),
@@ -56,7 +58,23 @@ pub(super) fn merge_policy(
             &format!("{field}.outlierDetection"),
         ));
     }
+    if let Some(tls) = &tp.tls {
+        out.tls = compile_tls(tls, r, &format!("{field}.tls"));
+    }
     out
+}
+
+/// A `portLevelSettings` entry as the policy it stands for: per Istio's
+/// `GetPortLevelTrafficPolicy`, it replaces the load balancer, connection pool, outlier
+/// detection and TLS whole (what it leaves out is the default, not the rule's).
+pub(super) fn port_policy(p: &PortTrafficPolicy) -> TrafficPolicy {
+    TrafficPolicy {
+        load_balancer: p.load_balancer.clone(),
+        connection_pool: p.connection_pool.clone(),
+        outlier_detection: p.outlier_detection.clone(),
+        tls: p.tls.clone(),
+        ..TrafficPolicy::default()
+    }
 }
 
 /// One warning per field of `fields` that is set, at `{field}.{name}`.

@@ -2,8 +2,9 @@
 //! `backend::http1("v1").run().await` answers JSON naming its version; `.delay(d)`, `.reset()`
 //! and `.timestamped()` change how it answers (`backend::slow(v, d)` for short); `backend::h2c("v1")` speaks HTTP/2 only;
 //! `backend::calc("v3").flaw(..)` is the real sample calculation service from `tools::sample`;
-//! `.json(|seen| ..)` answers a body made from the request (floats, reordered arrays, ...) and
-//! `.gzip()` compresses the answer (`content-encoding: gzip`).
+//! `.json(|seen| ..)` answers a body made from the request (floats, reordered arrays, ...),
+//! `.gzip()` compresses the answer (`content-encoding: gzip`) and `.tls(config)` serves over
+//! TLS (what the handshake said is in [`Seen::tls`]; failed handshakes are counted).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -31,6 +32,17 @@ pub struct Seen {
     pub version: Version,
     /// `:authority` for HTTP/2, else the Host header.
     pub authority: String,
+    /// The TLS handshake's SNI and ALPN, when the backend serves TLS.
+    pub tls: Option<TlsSeen>,
+}
+
+/// What a TLS handshake told the backend.
+#[derive(Debug, Clone, Default)]
+pub struct TlsSeen {
+    /// The SNI the client sent.
+    pub sni: Option<String>,
+    /// The ALPN protocol agreed.
+    pub alpn: Option<String>,
 }
 
 impl Seen {
@@ -68,6 +80,7 @@ pub struct Builder {
     json: Option<JsonFn>,
     gzip: bool,
     ip: &'static str,
+    tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// A backend speaking HTTP/1.1 (and h2c, if a client asks with prior knowledge).
@@ -79,6 +92,7 @@ pub fn http1(version: &str) -> Builder {
         json: None,
         gzip: false,
         ip: "127.0.0.1",
+        tls: None,
     }
 }
 
@@ -139,6 +153,12 @@ impl Builder {
         self
     }
 
+    /// Serves over TLS with `config` (see [`super::tls::server_config`]).
+    pub fn tls(mut self, config: Arc<rustls::ServerConfig>) -> Self {
+        self.tls = Some(config);
+        self
+    }
+
     /// Binds `127.0.0.1:0` (or [`Builder::ip`]) and serves until the test ends.
     pub async fn run(self) -> Backend {
         let listener = TcpListener::bind((self.ip, 0)).await.unwrap();
@@ -148,6 +168,7 @@ impl Builder {
             seen: Arc::default(),
             completed: Arc::default(),
             accepted: Arc::default(),
+            tls_failures: Arc::default(),
         };
         tokio::spawn(accept_loop(listener, Arc::new(self), backend.clone()));
         backend
@@ -162,6 +183,7 @@ pub struct Backend {
     seen: Arc<Mutex<Vec<Seen>>>,
     completed: Arc<AtomicUsize>,
     accepted: Arc<AtomicUsize>,
+    tls_failures: Arc<AtomicUsize>,
 }
 
 impl Backend {
@@ -189,6 +211,11 @@ impl Backend {
     pub fn accepted(&self) -> usize {
         self.accepted.load(Ordering::SeqCst)
     }
+
+    /// TLS handshakes that failed.
+    pub fn tls_failures(&self) -> usize {
+        self.tls_failures.load(Ordering::SeqCst)
+    }
 }
 
 async fn accept_loop(listener: TcpListener, builder: Arc<Builder>, backend: Backend) {
@@ -196,8 +223,28 @@ async fn accept_loop(listener: TcpListener, builder: Arc<Builder>, backend: Back
         backend.accepted.fetch_add(1, Ordering::SeqCst);
         if builder.behavior == Behavior::Reset {
             tokio::spawn(reset(stream));
+        } else if let Some(config) = &builder.tls {
+            let acceptor = tokio_rustls::TlsAcceptor::from(config.clone());
+            let (builder, backend) = (builder.clone(), backend.clone());
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(stream).await else {
+                    backend.tls_failures.fetch_add(1, Ordering::SeqCst);
+                    return;
+                };
+                let session = tls.get_ref().1;
+                let seen = TlsSeen {
+                    sni: session.server_name().map(str::to_string),
+                    alpn: (session.alpn_protocol()).map(|p| String::from_utf8_lossy(p).into()),
+                };
+                serve(TokioIo::new(tls), builder, backend, Some(seen)).await;
+            });
         } else {
-            tokio::spawn(serve(stream, builder.clone(), backend.clone()));
+            tokio::spawn(serve(
+                TokioIo::new(stream),
+                builder.clone(),
+                backend.clone(),
+                None,
+            ));
         }
     }
 }
@@ -208,22 +255,27 @@ async fn reset(mut stream: TcpStream) {
     let _ = stream.read(&mut buf).await;
 }
 
-async fn serve(stream: TcpStream, builder: Arc<Builder>, backend: Backend) {
+async fn serve<S>(stream: TokioIo<S>, builder: Arc<Builder>, backend: Backend, tls: Option<TlsSeen>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let h2_only = builder.h2_only;
-    let svc = service_fn(move |req| answer(req, builder.clone(), backend.clone()));
+    let svc = service_fn(move |req| answer(req, builder.clone(), backend.clone(), tls.clone()));
     let mut server = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     if h2_only {
         server = server.http2_only();
     }
-    let _ = server.serve_connection(TokioIo::new(stream), svc).await;
+    let _ = server.serve_connection(stream, svc).await;
 }
 
 async fn answer(
     req: Request<Incoming>,
     builder: Arc<Builder>,
     backend: Backend,
+    tls: Option<TlsSeen>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
-    let seen = record(req).await;
+    let mut seen = record(req).await;
+    seen.tls = tls;
     backend.seen.lock().unwrap().push(seen.clone());
     if let Behavior::Delay(d) = builder.behavior {
         tokio::time::sleep(d).await;
@@ -281,6 +333,7 @@ async fn record(req: Request<Incoming>) -> Seen {
         headers: parts.headers,
         body,
         version: parts.version,
+        tls: None,
     }
 }
 

@@ -54,6 +54,12 @@ impl Run {
         self
     }
 
+    /// Keeps its stderr (the logs) for [`Spawned::stderr_lines`].
+    pub fn capture_stderr(mut self) -> Self {
+        self.command.stderr(Stdio::piped());
+        self
+    }
+
     /// Starts it.
     pub fn spawn(mut self) -> Spawned {
         Spawned(Some(self.command.spawn().expect("shadowmesh starts")))
@@ -95,6 +101,16 @@ impl Spawned {
         use std::io::{BufRead, BufReader};
         let stdout = self.child().stdout.take().expect("captured stdout");
         BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .collect()
+    }
+
+    /// Every line it wrote on stderr, read until it closes it.
+    pub fn stderr_lines(&mut self) -> Vec<String> {
+        use std::io::{BufRead, BufReader};
+        let stderr = self.child().stderr.take().expect("captured stderr");
+        BufReader::new(stderr)
             .lines()
             .map_while(Result::ok)
             .collect()

@@ -12,6 +12,7 @@
 //! - [`kube`]: a real kube-apiserver on loopback (one per test binary) and `kubectl`;
 //! - [`load`]: a client sending steadily until told to stop;
 //! - [`raw`]: raw TCP for hostile clients and broken peers;
+//! - [`tls`]: a test CA, certificates and TLS server configurations for backends;
 //! - [`websocket`]: a WebSocket echo backend and client on raw sockets, framing by hand;
 //! - [`prometheus`] and [`browser`]: real Prometheus and headless Chromium;
 //! - [`eventually`] and [`assert_eventually!`]: bounded patience for asynchronous effects.
@@ -30,6 +31,7 @@ pub mod metrics;
 pub mod prometheus;
 pub mod proxy;
 pub mod raw;
+pub mod tls;
 pub mod websocket;
 
 use std::path::{Path, PathBuf};

@@ -3,7 +3,8 @@
 //! and `.timestamped()` change how it answers (`backend::slow(v, d)` for short); `backend::h2c("v1")` speaks HTTP/2 only;
 //! `backend::calc("v3").flaw(..)` is the real sample calculation service from `tools::sample`;
 //! `.json(|seen| ..)` answers a body made from the request (floats, reordered arrays, ...) and
-//! `.gzip()` compresses the answer (`content-encoding: gzip`).
+//! `.gzip()` compresses the answer (`content-encoding: gzip`); `.first(n, First::Status(503))`
+//! (or `First::Delay(d)`) changes only the first `n` answers (a backend that recovers).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -56,6 +57,15 @@ enum Behavior {
     Timestamped,
 }
 
+/// How the first answers of a recovering backend differ.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum First {
+    /// Answer this status (with the usual JSON body).
+    Status(u16),
+    /// Answer after this delay.
+    Delay(Duration),
+}
+
 /// Makes a JSON answer from what the backend saw.
 type JsonFn = Arc<dyn Fn(&Seen) -> String + Send + Sync>;
 
@@ -67,6 +77,7 @@ pub struct Builder {
     h2_only: bool,
     json: Option<JsonFn>,
     gzip: bool,
+    first: Option<(usize, First)>,
 }
 
 /// A backend speaking HTTP/1.1 (and h2c, if a client asks with prior knowledge).
@@ -77,6 +88,7 @@ pub fn http1(version: &str) -> Builder {
         h2_only: false,
         json: None,
         gzip: false,
+        first: None,
     }
 }
 
@@ -128,6 +140,12 @@ impl Builder {
     /// Compresses each answer with gzip (`content-encoding: gzip`).
     pub fn gzip(mut self) -> Self {
         self.gzip = true;
+        self
+    }
+
+    /// Answers the first `n` requests as `first` says, the rest as usual.
+    pub fn first(mut self, n: usize, first: First) -> Self {
+        self.first = Some((n, first));
         self
     }
 
@@ -216,8 +234,16 @@ async fn answer(
     backend: Backend,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let seen = record(req).await;
-    backend.seen.lock().unwrap().push(seen.clone());
+    let index = {
+        let mut all = backend.seen.lock().unwrap();
+        all.push(seen.clone());
+        all.len() - 1
+    };
+    let first = (builder.first).and_then(|(n, first)| (index < n).then_some(first));
     if let Behavior::Delay(d) = builder.behavior {
+        tokio::time::sleep(d).await;
+    }
+    if let Some(First::Delay(d)) = first {
         tokio::time::sleep(d).await;
     }
     let (version, path, len) = (&builder.version, &seen.path, seen.body.len());
@@ -238,6 +264,9 @@ async fn answer(
     } else {
         Bytes::from(json)
     };
+    if let Some(First::Status(status)) = first {
+        resp = resp.status(status);
+    }
     let resp = resp.body(Full::new(body)).unwrap();
     backend.completed.fetch_add(1, Ordering::SeqCst);
     Ok(resp)

@@ -66,75 +66,25 @@ async fn requests(proxy: &Proxy, code: &str, flags: &str, want: f64) -> bool {
     }
 }
 
+/// (case, retries, the backend's first answer, the client's status, requests the backend saw)
+type ConditionCase = (&'static str, Option<&'static str>, u16, u16, usize);
+
+#[rustfmt::skip]
+const CONDITION_CASES: [ConditionCase; 9] = [
+    ("default: a 503 is not retried (Istio 1.24+)", None, 503, 503, 1),
+    ("attempts: 0 disables retries", Some("{attempts: 0}"), 503, 503, 1),
+    ("a status code in retryOn", Some("{attempts: 2, retryOn: '503'}"), 503, 200, 2),
+    ("retriable-status-codes with a number", Some("{attempts: 2, retryOn: 'retriable-status-codes,404'}"), 404, 200, 2),
+    ("5xx retries a 500", Some("{attempts: 2, retryOn: 5xx}"), 500, 200, 2),
+    ("gateway-error does not retry a 500", Some("{attempts: 2, retryOn: gateway-error}"), 500, 500, 1),
+    ("gateway-error retries a 502", Some("{attempts: 2, retryOn: gateway-error}"), 502, 200, 2),
+    ("retriable-4xx retries a 409", Some("{attempts: 1, retryOn: retriable-4xx}"), 409, 200, 2),
+    ("connect-failure does not retry a 503", Some("{attempts: 2, retryOn: connect-failure}"), 503, 503, 1),
+];
+
 #[tokio::test]
 async fn retry_conditions_decide_as_envoys_do() {
-    // (case, retries, the backend's first answers, client's status, requests the backend saw)
-    let cases: [(&str, Option<&str>, u16, u16, usize); 9] = [
-        (
-            "default: a 503 is not retried (Istio 1.24+)",
-            None,
-            503,
-            503,
-            1,
-        ),
-        (
-            "attempts: 0 disables retries",
-            Some("{attempts: 0}"),
-            503,
-            503,
-            1,
-        ),
-        (
-            "a status code in retryOn",
-            Some("{attempts: 2, retryOn: '503'}"),
-            503,
-            200,
-            2,
-        ),
-        (
-            "retriable-status-codes with a number",
-            Some("{attempts: 2, retryOn: 'retriable-status-codes,404'}"),
-            404,
-            200,
-            2,
-        ),
-        (
-            "5xx retries a 500",
-            Some("{attempts: 2, retryOn: 5xx}"),
-            500,
-            200,
-            2,
-        ),
-        (
-            "gateway-error does not retry a 500",
-            Some("{attempts: 2, retryOn: gateway-error}"),
-            500,
-            500,
-            1,
-        ),
-        (
-            "gateway-error retries a 502",
-            Some("{attempts: 2, retryOn: gateway-error}"),
-            502,
-            200,
-            2,
-        ),
-        (
-            "retriable-4xx retries a 409",
-            Some("{attempts: 1, retryOn: retriable-4xx}"),
-            409,
-            200,
-            2,
-        ),
-        (
-            "connect-failure does not retry a 503",
-            Some("{attempts: 2, retryOn: connect-failure}"),
-            503,
-            503,
-            1,
-        ),
-    ];
-    for (case, retries, first, want, seen) in cases {
+    for (case, retries, first, want, seen) in CONDITION_CASES {
         let b = backend::http1("v1")
             .first(1, First::Status(first))
             .run()

@@ -334,3 +334,52 @@ async fn grpc_unavailable_is_retried_by_default_other_statuses_are_not() {
         proxy.shutdown().await;
     }
 }
+
+#[tokio::test]
+async fn a_consistent_hash_retries_the_same_host_as_istio_configures_it() {
+    // Istio sets no previous-hosts predicate when the destination hashes: a user whose key
+    // hashes to a dead endpoint is retried there, and runs out of retries (`UF,URX`).
+    let (live, dead) = (backend::http1("v1").run().await, refusing_port().await);
+    let service = config::service_entry(HOST)
+        .endpoint("v1", live.port())
+        .endpoint("v1", dead);
+    let rule = format!(
+        "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {{name: r, namespace: challengeistio}}\nspec:\n  host: {HOST}\n  trafficPolicy: {{loadBalancer: {{consistentHash: {{httpHeaderName: x-user}}}}}}\n  subsets: [{{name: v1, labels: {{version: v1}}}}]\n"
+    );
+    let files = config::files()
+        .file("service.yaml", service.yaml())
+        .file("rule.yaml", rule)
+        .file("routes.yaml", to_v1(None).yaml());
+    let proxy = proxy::with_config(files).run().await;
+    let mut failed: u32 = 0;
+    for i in 0..20 {
+        let user = format!("user-{i}");
+        let client = proxy.client().host(HOST);
+        let first = client.get("/").header("x-user", &user).send().await.status;
+        let again = client.get("/").header("x-user", &user).send().await.status;
+        assert_eq!(first, again, "{user} sticks to its endpoint, dead or alive");
+        if first == 503 {
+            failed += 2;
+        }
+    }
+    assert!(failed > 0 && failed < 40, "users spread: {failed} failed");
+    assert_eq!(
+        live.count(),
+        40 - failed as usize,
+        "no retry moved a user to the live endpoint"
+    );
+    // Read from the text: the scrape parser splits label values at commas.
+    let text = proxy.metrics().await.text;
+    let source_urx = text.lines().find(|l| {
+        l.starts_with("istio_requests_total{reporter=\"source\"")
+            && l.contains("response_flags=\"UF,URX\"")
+    });
+    let count = source_urx.and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok());
+    assert_eq!(count, Some(f64::from(failed)), "503s flagged UF,URX");
+    let retries = proxy
+        .metrics()
+        .await
+        .sum("shadowmesh_upstream_retries_total", &[]);
+    assert_eq!(retries, f64::from(failed * 2), "two retries each");
+    proxy.shutdown().await;
+}

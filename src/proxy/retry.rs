@@ -185,9 +185,12 @@ impl Proxy {
                 self.retry_metrics.limit_exceeded.inc();
                 return cx.finish(end);
             }
-            let response_early = matches!(end, TryEnd::Response(_)) && !upload.has_ended();
+            if matches!(end, TryEnd::Response(_)) && !upload.has_ended() {
+                // Answered before the client's body ended: passed on, not retried.
+                return cx.finish(end);
+            }
             let back = tokio::select! {
-                r = back, if !response_early => r.ok().filter(Replay::replayable),
+                r = back => r.ok().filter(Replay::replayable),
                 () = limits.deadline.as_mut() => return cx.finish(TryEnd::Final(limits.timed_out())),
                 () = tokio::time::sleep(BODY_BACK_WAIT) => None,
             };

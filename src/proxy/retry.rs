@@ -30,7 +30,7 @@ use prometheus_client::registry::Registry;
 use super::body::{ClientBodyFailure, REPLAY_LIMIT, Replay, Stall, Tap, TeeBody, Upload};
 use super::record::InFlight;
 use super::steps::{Routed, Step, Upstream};
-use super::{Proxy, RequestCtx};
+use super::{Proxy, RequestCtx, headers};
 use crate::model::Cluster;
 use crate::model::cluster::Outcome;
 use crate::model::retry::{HOST_SELECTION_RETRY_MAX_ATTEMPTS, RetryPolicy, TryOutcome};
@@ -164,12 +164,11 @@ impl Proxy {
         for attempt in 1.. {
             cx.record.exchange.attempts = attempt;
             let (try_body, back) = replay.into_body();
-            let req = upstream_request(
-                copy_head(&head),
-                &upstream,
-                routed.cluster,
-                try_body.boxed_unsync(),
-            );
+            let mut try_head = copy_head(&head);
+            let count = http::HeaderValue::from(attempt);
+            (try_head.headers).insert(headers::X_ENVOY_ATTEMPT_COUNT.clone(), count);
+            let try_body = try_body.boxed_unsync();
+            let req = upstream_request(try_head, &upstream, routed.cluster, try_body);
             let end =
                 (self.try_once(routed.cluster, req, policy.per_try_timeout, &mut limits)).await;
             let outcome = match &end {

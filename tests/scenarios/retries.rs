@@ -93,6 +93,10 @@ async fn retry_conditions_decide_as_envoys_do() {
         let answer = proxy.client().host(HOST).get("/r").send().await;
         assert_eq!(answer.status.as_u16(), want, "{case}");
         assert_eq!(b.count(), seen, "{case}: requests the backend saw");
+        for (i, s) in b.seen().iter().enumerate() {
+            let n = (i + 1).to_string();
+            assert_eq!(s.header("x-envoy-attempt-count"), n, "{case}: try {n}");
+        }
         let code = want.to_string();
         assert!(
             requests(&proxy, &code, "-", 1.0).await,
@@ -292,6 +296,7 @@ async fn the_mirror_gets_one_copy_when_the_primary_was_retried() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(v2.count(), 1, "and only one");
     assert_eq!(v2.seen()[0].body, "payload");
+    assert_eq!(v2.seen()[0].header("x-envoy-attempt-count"), "1");
     proxy.shutdown().await;
 }
 

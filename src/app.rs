@@ -24,7 +24,7 @@ use crate::kubernetes::{self, KubeError, KubeOptions};
 use crate::model::ProxyIdentity;
 use crate::proxy::mirror::{MirrorConfig, Mirrorer};
 use crate::proxy::server::{self, ClientLimits, ConnActivity, InFlightBody};
-use crate::proxy::{ConnInfo, Proxy, ProxyOptions};
+use crate::proxy::{ConnInfo, Proxy, ProxyOptions, RetryMetrics};
 use crate::reload::{self, Reloader};
 use crate::telemetry::metrics::{IstioMetrics, SourceIdentity};
 use crate::telemetry::{AccessLog, LogFormat, Telemetry};
@@ -296,6 +296,10 @@ fn assemble(opts: &RunOptions, reloader: &Arc<Reloader>) -> Parts {
         mirrorer,
         telemetry,
         options: opts.proxy.clone(),
+        retry_metrics: registry
+            .as_mut()
+            .map(RetryMetrics::register)
+            .unwrap_or_default(),
     });
     Parts {
         proxy,

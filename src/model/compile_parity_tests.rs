@@ -2,7 +2,7 @@
 //! is missing: warned), `:authority` in header operations,
 //! `redirect.prefixRewrite`, `regex: "*"` in `withoutHeaders`, pseudo-header matches, `tls`,
 //! `tcp`, `exportTo`, `retries`. What shadowmesh acts on (`:authority`, `prefixRewrite`,
-//! pseudo-headers) gets no warning; what it does not act on gets one warning naming the
+//! pseudo-headers, `retries`) gets no warning; what it does not act on gets one warning naming the
 //! field, never an error; and a problem both validation and the compiler see is one error.
 
 use std::path::Path;
@@ -33,7 +33,7 @@ fn istio_valid_features_compile_with_one_warning_per_field() {
         ("Envoy variable in a header value", format!("{{hosts: [calcbackendsvc], http: [{{{V1}, headers: {{response: {{add: {{x-host: '%HOSTNAME%'}}}}}}}}]}}"), &["spec.http[0].headers.response.add.x-host"]),
         ("statPrefix", format!("{{hosts: [calcbackendsvc], http: [{{{V1}, match: [{{statPrefix: api}}]}}]}}"), &["spec.http[0].match[0].statPrefix"]),
         ("queryParams prefix", format!("{{hosts: [calcbackendsvc], http: [{{{V1}, match: [{{queryParams: {{q: {{prefix: a}}}}}}]}}]}}"), &[]),
-        ("retries", format!("{{hosts: [calcbackendsvc], http: [{{{V1}, retries: {{attempts: 3, perTryTimeout: 2s, retryOn: '5xx,503'}}}}]}}"), &["spec.http[0].retries"]),
+        ("retries", format!("{{hosts: [calcbackendsvc], http: [{{{V1}, retries: {{attempts: 3, perTryTimeout: 2s, retryOn: '5xx,503', retryRemoteLocalities: true}}}}]}}"), &[]),
     ];
     for (name, spec, warned) in cases {
         let (ok, diags) = compiled(&spec);

@@ -104,6 +104,13 @@ fn route(r: &Route) -> Value {
         "cors": r.cors.as_ref().map(|c| json!({
             "allow_origins": c.origins.iter().map(|o| o.describe()).collect::<Vec<_>>(),
         })),
+        "retries": r.retry.as_ref().map(|p| json!({
+            "num_retries": p.num_retries,
+            "retry_on": p.retry_on.names(),
+            "per_try_timeout_ms": p.per_try_timeout.map(|t| t.as_millis() as u64),
+            "ignore_previous_hosts": p.ignore_previous_hosts,
+            "backoff_base_ms": p.backoff.base.as_millis() as u64,
+        })),
     })
 }
 

@@ -11,6 +11,7 @@
 //! - [`distribute`]: weighted choice among a route's destinations;
 //! - [`host`]: qualified host names and the request-host index;
 //! - [`http_policy`]: a route's fault injection and CORS policy;
+//! - [`retry`]: a route's retry policy and Envoy's retry conditions;
 //! - [`validation`]: per-resource rules as Istio's validation has them, run before compiling;
 //! - [`dump`]: the JSON shown by `/config_dump`.
 //!
@@ -26,6 +27,7 @@ pub mod host;
 pub mod http_policy;
 pub mod matchers;
 pub mod methods;
+pub mod retry;
 pub mod services;
 mod suggest;
 pub mod table;

@@ -13,6 +13,7 @@ use super::distribute::Distribution;
 use super::host::HostIndex;
 use super::http_policy::{Cors, Fault};
 use super::matchers::RequestMatch;
+use super::retry::RetryPolicy;
 use crate::config::ResourceId;
 use crate::model::methods::MethodSet;
 
@@ -89,6 +90,8 @@ pub struct Route {
     pub fault: Option<Fault>,
     /// `corsPolicy`: preflights answered, responses marked.
     pub cors: Option<Cors>,
+    /// `retries` (Istio's default when absent); `None`: each request is tried once.
+    pub retry: Option<RetryPolicy>,
 }
 
 /// What a route does.

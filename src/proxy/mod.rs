@@ -24,8 +24,10 @@
 //! 7. **mirrors**: each selected mirror takes a permit and a tap on the request body, and is
 //!    sent from its own task with the same headers (Host `-shadow`); never awaited
 //!    ([`mirror_step`], [`mirror`]);
-//! 8. **forward**: the primary is sent through the pooled client under the route timeout
-//!    (connect failure 503 `UF`, reset 502 `UC`, timeout 504 `UT`);
+//! 8. **forward** ([`retry`]): the primary is sent through the pooled client under the route
+//!    timeout (connect failure 503 `UF`, reset 503 `UC`, timeout 504 `UT`), and retried as the
+//!    route's retry policy (Istio's default when it has none) says: each try classified, the
+//!    body replayed from a bounded copy, other hosts preferred, `URX` when retries ran out;
 //! 9. **respond**: hop-by-hop headers removed, response header operations applied, the body
 //!    streamed back through an [`body::ObservedBody`] that records the exchange when it ends.
 //!    A WebSocket upgrade keeps its `Upgrade`/`Connection` headers, is never mirrored, and a 101
@@ -43,6 +45,7 @@ pub mod mirror;
 mod mirror_step;
 mod prepare;
 mod record;
+mod retry;
 mod rewrite;
 pub mod server;
 mod steps;
@@ -64,6 +67,7 @@ use crate::telemetry::{Exchange, Telemetry};
 use crate::upstream::{UpstreamBody, Upstreams};
 use mirror::Mirrorer;
 use record::ExchangeRecord;
+pub use retry::RetryMetrics;
 
 /// Proxy-wide settings.
 #[derive(Debug, Clone)]
@@ -102,6 +106,8 @@ pub struct Proxy {
     pub telemetry: Arc<Telemetry>,
     /// Settings.
     pub options: ProxyOptions,
+    /// Retry counters.
+    pub retry_metrics: RetryMetrics,
 }
 
 /// A client connection's facts.

@@ -1,5 +1,5 @@
 //! The prepare step: the upstream request's head, from the client's. Hop-by-hop headers go,
-//! `x-forwarded-for` and `x-request-id` are added, the host is rewritten (`rewrite.authority`,
+//! `x-forwarded-for`, `x-request-id` and `x-envoy-attempt-count` are added, the host is rewritten (`rewrite.authority`,
 //! else the route's `:authority`/`Host` header operation, else the destination's, as Istio
 //! orders them) and the route's then the destination's header operations are applied.
 
@@ -15,6 +15,11 @@ impl RequestCtx {
         headers::strip_hop_by_hop(headers);
         headers::add_forwarded(headers, conn.remote.ip());
         self.record.exchange.request_id = headers::ensure_request_id(headers);
+        // The first try's number (mirrored copies carry it too); a retry sends its own.
+        headers.insert(
+            headers::X_ENVOY_ATTEMPT_COUNT.clone(),
+            HeaderValue::from(1u32),
+        );
         let route = routed.decision.route;
         // Istio's precedence: `rewrite.authority`, then the route's `:authority`/`Host`
         // header, then the destination's.

@@ -5,11 +5,11 @@
 use std::sync::Arc;
 
 use http::header;
-use http::{Request, Response, StatusCode, Version};
+use http::{Response, StatusCode, Version};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
-use super::body::{ClientBodyFailure, ObservedBody, Stall, Tap, TeeBody, Upload};
+use super::body::ObservedBody;
 use super::record::InFlight;
 use super::rewrite::{redirect_path, rewritten_path};
 use super::{ConnInfo, Proxy, RequestCtx, headers, local};
@@ -17,7 +17,7 @@ use crate::model::host::split_authority;
 use crate::model::{Action, Cluster, RouteDestination, RouteTable};
 use crate::route::{self, Decision, RequestHead, Target};
 use crate::telemetry::Flag;
-use crate::upstream::{Failure, UpstreamBody};
+use crate::upstream::UpstreamBody;
 
 /// A step's result: go on with `T`, or end with this (recorded) answer. Boxed: local answers
 /// are the rare path, and a small `Result` keeps the common one cheap to move.
@@ -31,10 +31,12 @@ pub(super) struct Routed<'t> {
 }
 
 /// The primary's upstream request, ready to send.
-struct Upstream {
-    uri: http::Uri,
+pub(super) struct Upstream {
+    pub(super) uri: http::Uri,
     /// The path and query sent (after rewrites).
-    path_and_query: String,
+    pub(super) path_and_query: String,
+    /// The cluster's endpoint chosen (none: passthrough to the named host).
+    pub(super) endpoint: Option<usize>,
 }
 
 impl Proxy {
@@ -59,89 +61,12 @@ impl Proxy {
             None => self.start_mirrors(&mut cx, &routed, &body, &upstream.path_and_query, &hashes),
             Some(_) => self.skip_mirrors(&routed),
         };
-        let response = self.forward(&mut cx, &routed, upstream, body, taps).await?;
+        let response =
+            (self.forward(&mut cx, &routed, upstream, body, taps, hashes.primary)).await?;
         Ok(match upgrade {
             None => self.respond(cx, &routed, response),
             Some(client) => self.respond_upgrade(cx, &routed, response, client),
         })
-    }
-
-    /// 8. forward: the primary, through the pooled client. The route timeout starts once the
-    ///    client's body has ended (as Envoy's does); the upload has its own idle timeout. A failed
-    ///    client body is the client's fault and never counts against the upstream.
-    async fn forward(
-        &self,
-        cx: &mut RequestCtx,
-        routed: &Routed<'_>,
-        upstream: Upstream,
-        body: Incoming,
-        taps: Vec<Tap>,
-    ) -> Step<Response<Incoming>> {
-        let cluster = routed.cluster;
-        let upload = Arc::new(Upload::default());
-        cx.record.upload = Some(upload.clone());
-        let idle = self.options.upload_idle_timeout;
-        let body = TeeBody::new(body, taps, upload.clone(), idle).boxed_unsync();
-        // The head moves into the upstream request (mirrors have copied it already).
-        let parts = std::mem::replace(&mut cx.parts, Request::new(()).into_parts().0);
-        let mut req = Request::from_parts(parts, body);
-        *req.uri_mut() = upstream.uri;
-        *req.version_mut() = cluster.protocol.version();
-        let timeout = match routed.decision.route.timeout {
-            Some(t) if t.is_zero() => None,
-            Some(t) => Some(t),
-            None => self.options.request_timeout,
-        };
-        let endpoint = req
-            .uri()
-            .authority()
-            .cloned()
-            .expect("built with an authority");
-        let sent = (self.upstreams).send(cluster.protocol, &cluster.policy, &endpoint, req, false);
-        let deadline = async {
-            match timeout {
-                Some(t) => {
-                    upload.ended().await;
-                    tokio::time::sleep(t).await;
-                }
-                None => std::future::pending().await,
-            }
-        };
-        let stalled = async {
-            match idle {
-                Some(idle) => upload.stalled(idle).await,
-                None => std::future::pending().await,
-            }
-        };
-        let outcome = tokio::select! {
-            sent = sent => match sent {
-                Ok(resp) => return Ok(resp),
-                Err(e) => match upload.failure() {
-                    Some(failure) => return Err(Box::new(cx.record.client_body_failed(failure))),
-                    None => e.failure(),
-                },
-            },
-            () = deadline => Failure {
-                flag: Flag::Timeout,
-                status: 504,
-                reason: format!("upstream request timeout ({:?})", timeout.unwrap_or_default()),
-            },
-            stall = stalled => match stall {
-                Stall::ClientSilent => {
-                    let failure = ClientBodyFailure::IdleTimeout(idle.unwrap_or_default());
-                    return Err(Box::new(cx.record.client_body_failed(&failure)));
-                }
-                Stall::UpstreamNotReading => Failure {
-                    flag: Flag::Timeout,
-                    status: 504,
-                    reason: format!(
-                        "the upstream read none of the request body for {:?}",
-                        idle.unwrap_or_default()
-                    ),
-                },
-            },
-        };
-        Err(Box::new(cx.record.upstream_failed(outcome)))
     }
 
     /// 9. respond: response headers cleaned and rewritten, the body streamed back observed; the
@@ -311,6 +236,7 @@ impl RequestCtx {
             Ok(uri) => Ok(Upstream {
                 uri,
                 path_and_query,
+                endpoint,
             }),
             Err(_) => {
                 let reason = "the request path is not valid".to_string();
@@ -319,7 +245,7 @@ impl RequestCtx {
         }
     }
 
-    fn answer(
+    pub(super) fn answer(
         &mut self,
         status: StatusCode,
         flag: Flag,

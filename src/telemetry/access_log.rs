@@ -1,6 +1,8 @@
 //! The access log: one line per upstream exchange, primary and mirror, as seed 004's service
 //! log shows them (`GET /hello 200 9.303 ms 59 bytes -> greeter-service v2 (mirror)`), or one
-//! JSON object per line with `--log-format json`.
+//! JSON object per line with `--log-format json`. A request tried more than once says how many
+//! times (Envoy's `%UPSTREAM_REQUEST_ATTEMPT_COUNT%`: `(3 attempts)`, JSON `attempts`), and
+//! `URX` joins its flags when the retry limit was reached.
 
 use std::io::Write;
 
@@ -63,9 +65,12 @@ pub fn text_line(ex: &Exchange) -> String {
     if ex.mirror {
         line.push_str(" (mirror)");
     }
-    if ex.flag != super::Flag::None {
+    if ex.attempts > 1 {
+        line.push_str(&format!(" ({} attempts)", ex.attempts));
+    }
+    if ex.flag != super::Flag::None || ex.retry_limit_exceeded {
         line.push(' ');
-        line.push_str(ex.flag.as_str());
+        line.push_str(ex.flags());
     }
     if let Some(reason) = &ex.reason {
         line.push_str(": ");
@@ -90,7 +95,8 @@ fn json_line(ex: &Exchange) -> String {
         "workload": peer.map(|p| p.workload.as_str()),
         "upstream": peer.map(|p| p.address.as_str()),
         "mirror": ex.mirror,
-        "flags": ex.flag.as_str(),
+        "flags": ex.flags(),
+        "attempts": ex.attempts,
         "reason": ex.reason,
         "request_id": ex.request_id,
         "route": ex.route,
@@ -164,6 +170,27 @@ mod tests {
         ] {
             let line = text_line(&exchange(false, flag));
             assert!(line.ends_with(text), "{line:?}");
+        }
+    }
+
+    #[test]
+    fn retried_requests_show_their_attempts_and_urx() {
+        // (attempts, flag, limit reached, the line's end)
+        for (attempts, flag, urx, end) in [
+            (1, Flag::None, false, "v1\n"),
+            (2, Flag::None, false, "v1 (2 attempts)\n"),
+            (3, Flag::None, true, "v1 (3 attempts) URX\n"),
+            (3, Flag::ConnectFailure, true, "v1 (3 attempts) UF,URX\n"),
+            (2, Flag::Timeout, true, "v1 (2 attempts) UT,URX\n"),
+            (2, Flag::UpstreamReset, false, "v1 (2 attempts) UC\n"),
+        ] {
+            let mut ex = exchange(false, flag);
+            (ex.attempts, ex.retry_limit_exceeded) = (attempts, urx);
+            let line = text_line(&ex);
+            assert!(line.ends_with(end), "{line:?}");
+            let v: serde_json::Value = serde_json::from_str(&json_line(&ex)).unwrap();
+            assert_eq!(v["attempts"], attempts);
+            assert_eq!(v["flags"], ex.flags());
         }
     }
 

@@ -68,6 +68,19 @@ impl Flag {
             Self::MirrorBodyTooLarge => "MB",
         }
     }
+
+    /// The flags as written when the retry limit was also reached (`URX`), in Envoy's order.
+    pub fn with_retry_limit(self) -> &'static str {
+        match self {
+            Self::None => "URX",
+            Self::ConnectFailure => "UF,URX",
+            Self::UpstreamReset => "UC,URX",
+            Self::Timeout => "UT,URX",
+            Self::ProtocolError => "URX,UPE",
+            Self::DelayInjected => "DI,URX",
+            other => other.as_str(),
+        }
+    }
 }
 
 /// One exchange, recorded once when it ends.
@@ -92,6 +105,11 @@ pub struct Exchange {
     pub mirror: bool,
     /// Response flag.
     pub flag: Flag,
+    /// The retry limit was reached and the last try's outcome was retriable (Envoy's `URX`,
+    /// written with the flag).
+    pub retry_limit_exceeded: bool,
+    /// Tries sent upstream (Envoy's `%UPSTREAM_REQUEST_ATTEMPT_COUNT%`): 0 when none was sent.
+    pub attempts: u32,
     /// A short reason for errors.
     pub reason: Option<String>,
     /// `x-request-id`.
@@ -127,6 +145,15 @@ impl Exchange {
             path: path.into(),
             protocol: "-",
             ..Default::default()
+        }
+    }
+
+    /// The response flags as written: the flag, with `URX` when the retry limit was reached.
+    pub fn flags(&self) -> &'static str {
+        if self.retry_limit_exceeded {
+            self.flag.with_retry_limit()
+        } else {
+            self.flag.as_str()
         }
     }
 

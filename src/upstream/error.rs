@@ -132,6 +132,20 @@ fn describe(e: &rustls::Error) -> String {
     }
 }
 
+impl UpstreamError {
+    /// Did the upstream refuse the h2 stream (`REFUSED_STREAM`: it processed nothing)?
+    pub fn refused_stream(&self) -> bool {
+        let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(self);
+        while let Some(e) = cur {
+            if let Some(h2) = e.downcast_ref::<h2::Error>() {
+                return h2.reason() == Some(h2::Reason::REFUSED_STREAM);
+            }
+            cur = e.source();
+        }
+        false
+    }
+}
+
 /// The first `hyper::Error` in the chain of `err`.
 fn hyper_error<'e>(err: &'e (dyn std::error::Error + 'static)) -> Option<&'e hyper::Error> {
     let mut cur = Some(err);

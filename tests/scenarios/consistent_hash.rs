@@ -216,7 +216,11 @@ async fn an_ejected_endpoints_keys_move_and_the_others_stay() {
     let dead = refusing_port().await;
     let mut ports = vec![a.port(), b.port(), dead];
     ports.sort_unstable();
-    let proxy = proxy::with_config(web(&ports, policy, false)).run().await;
+    // Retries off: Istio's default policy would retry the connect failure at once, on the
+    // endpoint the ring walks on to once the dead one is ejected.
+    let routes = "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: web, namespace: challengeistio}\nspec:\n  hosts: [web]\n  http:\n  - route: [{destination: {host: web, subset: v1}}]\n    retries: {attempts: 0}\n";
+    let files = web(&ports, policy, false).file("routes.yaml", routes);
+    let proxy = proxy::with_config(files).run().await;
     let client = proxy.client().host("web");
     // Where 30 users go while all three are up: the dead endpoint's users get 503.
     let mut before = Vec::new();

@@ -28,6 +28,7 @@ mod mirror_failures;
 mod prometheus;
 mod reload;
 mod report_gate;
+mod retries;
 mod seeds;
 mod soak;
 mod statistics;

@@ -1,6 +1,6 @@
 //! One `http` route of a VirtualService: its match blocks (see
 //! [`crate::model::matchers::request`]), its action (weighted destinations, redirect or direct
-//! response), its mirrors, timeout, rewrite and header operations. Every diagnostic is at
+//! response), its mirrors, timeout, retry policy, rewrite and header operations. Every diagnostic is at
 //! `spec.http[i]...`.
 //!
 //! Imports only [`crate::config`] and [`crate::model`].
@@ -17,6 +17,7 @@ use crate::model::duration::parse_duration;
 use crate::model::matchers::RequestMatch;
 use crate::model::matchers::request::InvalidRequestMatch;
 use crate::model::matchers::string::MAX_REGEX_LEN;
+use crate::model::retry;
 use crate::model::table::{Action, RegexRewrite, Rewrite, Route};
 
 use super::header_ops::header_rules;
@@ -35,7 +36,6 @@ impl Compiler<'_> {
         i: usize,
     ) -> Option<Route> {
         let f = format!("spec.http[{i}]");
-        warn_unsupported(route, r, &f);
         // Checked first: Istio refuses a bad fault or CORS policy whoever the route is for.
         let fault = http_policy::fault(route, r, &f);
         let cors = http_policy::cors(route, r, &f);
@@ -55,6 +55,13 @@ impl Compiler<'_> {
         }
         let timeout = timeout(route.timeout.as_deref(), r, &f);
         let rewrite = route.rewrite.as_ref().and_then(|rw| rewrite(rw, r, &f));
+        let retry = match retry::compile(route.retries.as_ref()) {
+            Ok(policy) => policy,
+            Err(e) => {
+                r.error(format!("{f}.retries.{}", e.field), e.message);
+                return None;
+            }
+        };
         let (Ok(fault), Ok(cors)) = (fault, cors) else {
             return None;
         };
@@ -68,6 +75,7 @@ impl Compiler<'_> {
             headers: header_rules(route.headers.as_ref(), r, &format!("{f}.headers")),
             fault,
             cors,
+            retry,
         })
     }
 
@@ -125,16 +133,6 @@ impl Compiler<'_> {
                 None
             }
         }
-    }
-}
-
-/// Warns about the route features shadowmesh does not act on.
-fn warn_unsupported(route: &HttpRoute, r: &mut Reporter<'_>, f: &str) {
-    if route.retries.is_some() {
-        r.warning(
-            format!("{f}.retries"),
-            "retries are not performed (each request is tried once)",
-        );
     }
 }
 

@@ -47,6 +47,7 @@ use crate::config::{ConfigSet, Diagnostic};
 
 use super::cluster::Cluster;
 use super::distribute::Distribution;
+use super::retry::RetryPolicy;
 use super::services::{ServiceDef, build_services, namespaces};
 use super::table::{
     Action, HeaderRules, Route, RouteDestination, RouteTable, VirtualHost, WeightedDestinations,
@@ -234,6 +235,8 @@ impl Compiler<'_> {
                     headers: HeaderRules::default(),
                     fault: None,
                     cors: None,
+                    // Istio's default route has its default retry policy too.
+                    retry: Some(RetryPolicy::istio_default()),
                 }],
                 compare_ignore: Arc::new(Vec::new()),
                 compare_unordered: Arc::new(Vec::new()),

@@ -120,6 +120,11 @@ impl Upload {
         }
     }
 
+    /// Has the body ended (or failed)?
+    pub fn has_ended(&self) -> bool {
+        self.ended.load(Ordering::Acquire)
+    }
+
     /// Body bytes received so far.
     pub fn bytes(&self) -> u64 {
         self.bytes.load(Ordering::Relaxed)

@@ -51,6 +51,8 @@ impl Mirrorer {
             return;
         };
         ex.peer = Some(cluster.peer(Some(endpoint)).clone());
+        // A mirrored copy is sent once: no retry policy applies to it.
+        ex.attempts = 1;
         let head = OwnedHead {
             method: req.head.method.clone(),
             uri: format!(

@@ -21,8 +21,9 @@ pub struct SourceIdentity {
     pub version: String,
 }
 
-/// What varies between the series of one peer: response code, flag, gRPC or not.
-pub(super) type SeriesKey = (u16, Flag, bool);
+/// What varies between the series of one peer: response code, flag, gRPC or not, retry limit
+/// reached (`URX`) or not.
+pub(super) type SeriesKey = (u16, Flag, bool, bool);
 
 /// Istio's 25 standard labels, in Istio's order.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -63,7 +64,7 @@ impl IstioLabels {
         peer: &Peer,
         key: SeriesKey,
     ) -> Self {
-        let (status, flag, grpc) = key;
+        let (status, flag, grpc, retry_limit) = key;
         Self {
             reporter,
             source_workload: source.workload.clone(),
@@ -89,7 +90,11 @@ impl IstioLabels {
             destination_canonical_revision: peer.canonical_revision.clone(),
             destination_cluster: CLUSTER_ID.into(),
             request_protocol: if grpc { "grpc" } else { "http" },
-            response_flags: flag.as_str(),
+            response_flags: if retry_limit {
+                flag.with_retry_limit()
+            } else {
+                flag.as_str()
+            },
             // Plain-text HTTP: Istio says `none` on the server side, `unknown` on the client's.
             connection_security_policy: if reporter == "destination" {
                 "none"

@@ -139,7 +139,7 @@ impl IstioMetrics {
 impl ExchangeHook for IstioMetrics {
     fn on_exchange(&self, ex: &Exchange) {
         let peer = ex.peer.as_deref().unwrap_or(&self.unknown_peer);
-        let series = self.series(peer, (ex.status, ex.flag, ex.grpc));
+        let series = self.series(peer, (ex.status, ex.flag, ex.grpc, ex.retry_limit_exceeded));
         let ms = ex.duration.as_secs_f64() * 1000.0;
         for i in 0..2 {
             series.requests[i].inc();

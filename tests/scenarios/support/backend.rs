@@ -3,8 +3,10 @@
 //! and `.timestamped()` change how it answers (`backend::slow(v, d)` for short); `backend::h2c("v1")` speaks HTTP/2 only;
 //! `backend::calc("v3").flaw(..)` is the real sample calculation service from `tools::sample`;
 //! `.json(|seen| ..)` answers a body made from the request (floats, reordered arrays, ...),
-//! `.gzip()` compresses the answer (`content-encoding: gzip`) and `.tls(config)` serves over
-//! TLS (what the handshake said is in [`Seen::tls`]; failed handshakes are counted).
+//! `.gzip()` compresses the answer (`content-encoding: gzip`), `.tls(config)` serves over
+//! TLS (what the handshake said is in [`Seen::tls`]; failed handshakes are counted), and
+//! `.first(n, First::Status(503))` (or `First::Delay(d)`) changes only the first `n` answers
+//! (a backend that recovers).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -68,6 +70,15 @@ enum Behavior {
     Timestamped,
 }
 
+/// How the first answers of a recovering backend differ.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum First {
+    /// Answer this status (with the usual JSON body).
+    Status(u16),
+    /// Answer after this delay.
+    Delay(Duration),
+}
+
 /// Makes a JSON answer from what the backend saw.
 type JsonFn = Arc<dyn Fn(&Seen) -> String + Send + Sync>;
 
@@ -81,6 +92,7 @@ pub struct Builder {
     gzip: bool,
     ip: &'static str,
     tls: Option<Arc<rustls::ServerConfig>>,
+    first: Option<(usize, First)>,
 }
 
 /// A backend speaking HTTP/1.1 (and h2c, if a client asks with prior knowledge).
@@ -93,6 +105,7 @@ pub fn http1(version: &str) -> Builder {
         gzip: false,
         ip: "127.0.0.1",
         tls: None,
+        first: None,
     }
 }
 
@@ -156,6 +169,12 @@ impl Builder {
     /// Serves over TLS with `config` (see [`super::tls::server_config`]).
     pub fn tls(mut self, config: Arc<rustls::ServerConfig>) -> Self {
         self.tls = Some(config);
+        self
+    }
+
+    /// Answers the first `n` requests as `first` says, the rest as usual.
+    pub fn first(mut self, n: usize, first: First) -> Self {
+        self.first = Some((n, first));
         self
     }
 
@@ -276,8 +295,16 @@ async fn answer(
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let mut seen = record(req).await;
     seen.tls = tls;
-    backend.seen.lock().unwrap().push(seen.clone());
+    let index = {
+        let mut all = backend.seen.lock().unwrap();
+        all.push(seen.clone());
+        all.len() - 1
+    };
+    let first = (builder.first).and_then(|(n, first)| (index < n).then_some(first));
     if let Behavior::Delay(d) = builder.behavior {
+        tokio::time::sleep(d).await;
+    }
+    if let Some(First::Delay(d)) = first {
         tokio::time::sleep(d).await;
     }
     let (version, path, len) = (&builder.version, &seen.path, seen.body.len());
@@ -298,6 +325,9 @@ async fn answer(
     } else {
         Bytes::from(json)
     };
+    if let Some(First::Status(status)) = first {
+        resp = resp.status(status);
+    }
     let resp = resp.body(Full::new(body)).unwrap();
     backend.completed.fetch_add(1, Ordering::SeqCst);
     Ok(resp)

@@ -5,7 +5,8 @@
 //!   handlers, served by hyper's HTTP/2 server) that records every call it got, whole
 //!   ([`Call`]); `.delay(d)`, `.fail(code, message)` (trailers-only, as tonic answers errors),
 //!   `.fail_in_trailers(code, message)` (headers, then the status in trailers) and
-//!   `.reset_streams()` change how it answers;
+//!   `.reset_streams()` change how it answers, `.fail_first(n, code, message)` fails only the
+//!   first `n` calls (trailers-only);
 //! - [`GrpcClient::connect`]`(proxy_addr, "grpcsvc")`: a tonic client (`tonic::client::Grpc`
 //!   with `ProstCodec`) on one h2c connection with prior knowledge, `:authority` the given host.
 
@@ -110,6 +111,8 @@ enum Behavior {
     FailInTrailers(Code, String),
     /// Read the whole call, then reset the stream (`RST_STREAM`) instead of answering.
     ResetStream,
+    /// Fail the first calls (trailers-only), answer the rest.
+    FailFirst(usize, Code, String),
 }
 
 /// A gRPC server to be started: see the module docs.
@@ -143,6 +146,12 @@ impl Builder {
     /// Answers every call with headers, then `code` and `message` in trailers.
     pub fn fail_in_trailers(mut self, code: Code, message: &str) -> Self {
         self.behavior = Behavior::FailInTrailers(code, message.to_string());
+        self
+    }
+
+    /// Answers the first `n` calls with the status `code` and `message`, the rest as usual.
+    pub fn fail_first(mut self, n: usize, code: Code, message: &str) -> Self {
+        self.behavior = Behavior::FailFirst(n, code, message.to_string());
         self
     }
 
@@ -275,15 +284,22 @@ impl Handler {
             _ => messages.iter().map(|m| m.value).sum(),
         };
         let count = u32::try_from(messages.len()).unwrap();
-        server.calls.lock().unwrap().push(Call {
-            path: self.path,
-            authority: self.authority,
-            headers: self.headers,
-            messages,
-            started: self.started,
-        });
+        let index = {
+            let mut calls = server.calls.lock().unwrap();
+            calls.push(Call {
+                path: self.path,
+                authority: self.authority,
+                headers: self.headers,
+                messages,
+                started: self.started,
+            });
+            calls.len() - 1
+        };
         let answer = match &server.behavior {
             Behavior::Fail(code, message) => Err(Status::new(*code, message.clone())),
+            Behavior::FailFirst(n, code, message) if index < *n => {
+                Err(Status::new(*code, message.clone()))
+            }
             Behavior::Delay(d) => {
                 tokio::time::sleep(*d).await;
                 Ok(())

@@ -1,0 +1,391 @@
+//! The forward step (8): the primary, tried and retried as Envoy's router retries it under the
+//! route's [`RetryPolicy`].
+//!
+//! - Each try is classified ([`TryOutcome`]: a response's status and trailers-only
+//!   `grpc-status`, a connect failure, a refused h2 stream, a reset, a per-try timeout) and
+//!   retried while the policy's conditions hold and retries are left. A retriable last try is
+//!   marked `URX` (the retry limit was reached).
+//! - The route's `timeout` covers all tries (it starts when the client's body has ended, as
+//!   Envoy's does) and is never retried; `perTryTimeout` limits each try's wait for headers.
+//! - Between tries, Envoy's jittered exponential back-off (25 ms base, 250 ms max unless the
+//!   policy sets a base). Each retry picks an endpoint avoiding the hosts tried (up to 5 re-picks,
+//!   as Istio configures Envoy), unless the cluster balances by consistent hash.
+//! - The body is replayed from a bounded copy ([`Replay`], [`REPLAY_LIMIT`]); a bigger body, a
+//!   failed one, or a response that came before the body ended is not retried. Mirrors read the
+//!   client's body through the tee once, whatever the tries: they are sent once, never retried.
+//! - A retried try's outcome feeds outlier detection for its host; its response is dropped.
+//!   Only the last try's answer reaches the client and is recorded (once).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{Request, Response};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::registry::Registry;
+
+use super::body::{ClientBodyFailure, REPLAY_LIMIT, Replay, Stall, Tap, TeeBody, Upload};
+use super::record::InFlight;
+use super::steps::{Routed, Step, Upstream};
+use super::{Proxy, RequestCtx, headers};
+use crate::model::Cluster;
+use crate::model::cluster::Outcome;
+use crate::model::retry::{HOST_SELECTION_RETRY_MAX_ATTEMPTS, RetryPolicy, TryOutcome};
+use crate::telemetry::Flag;
+use crate::upstream::{Failure, UpstreamBody, UpstreamError};
+
+/// The longest wait for a try's body to come back from the connection that dropped it.
+const BODY_BACK_WAIT: Duration = Duration::from_secs(1);
+
+/// The proxy's retry counters (Envoy's `upstream_rq_retry` and
+/// `upstream_rq_retry_limit_exceeded`, over all destinations).
+#[derive(Debug, Clone, Default)]
+pub struct RetryMetrics {
+    retries: Counter,
+    limit_exceeded: Counter,
+}
+
+impl RetryMetrics {
+    /// Counters registered into `registry`.
+    pub fn register(registry: &mut Registry) -> Self {
+        let m = Self::default();
+        registry.register(
+            "shadowmesh_upstream_retries",
+            "Retries of primary requests (Envoy's upstream_rq_retry)",
+            m.retries.clone(),
+        );
+        registry.register(
+            "shadowmesh_upstream_retry_limit_exceeded",
+            "Requests whose last try was retriable but no retry was left (URX)",
+            m.limit_exceeded.clone(),
+        );
+        m
+    }
+
+    /// Retries made so far.
+    pub fn retries(&self) -> u64 {
+        self.retries.get()
+    }
+}
+
+/// What one try came to.
+enum TryEnd {
+    /// Response headers.
+    Response(Response<Incoming>),
+    /// No response; the policy may retry it.
+    Failed(Failure, TryOutcome),
+    /// The route timeout, or an upstream that stopped reading the body: never retried.
+    Final(Failure),
+    /// The client's body failed: the client's fault, never retried.
+    Client(ClientBodyFailure),
+}
+
+/// The limits that span all tries: the route timeout and the upload's stall watch.
+struct Limits {
+    upload: Arc<Upload>,
+    deadline: Pin<Box<dyn Future<Output = ()> + Send>>,
+    stalled: Pin<Box<dyn Future<Output = Stall> + Send>>,
+    timeout: Option<Duration>,
+    idle: Option<Duration>,
+}
+
+impl Limits {
+    fn new(upload: &Arc<Upload>, timeout: Option<Duration>, idle: Option<Duration>) -> Self {
+        let (up, up2) = (upload.clone(), upload.clone());
+        Self {
+            upload: upload.clone(),
+            deadline: Box::pin(async move {
+                match timeout {
+                    Some(t) => {
+                        up.ended().await;
+                        tokio::time::sleep(t).await;
+                    }
+                    None => std::future::pending().await,
+                }
+            }),
+            stalled: Box::pin(async move {
+                match idle {
+                    Some(idle) => up2.stalled(idle).await,
+                    None => std::future::pending().await,
+                }
+            }),
+            timeout,
+            idle,
+        }
+    }
+
+    fn timed_out(&self) -> Failure {
+        Failure {
+            flag: Flag::Timeout,
+            status: 504,
+            reason: format!(
+                "upstream request timeout ({:?})",
+                self.timeout.unwrap_or_default()
+            ),
+        }
+    }
+}
+
+impl Proxy {
+    /// 8. forward: the primary, through the pooled client, retried as the route's policy says.
+    ///    A failed client body is the client's fault and never counts against the upstream.
+    pub(super) async fn forward(
+        &self,
+        cx: &mut RequestCtx,
+        routed: &Routed<'_>,
+        mut upstream: Upstream,
+        body: Incoming,
+        taps: Vec<Tap>,
+        hash: Option<u64>,
+    ) -> Step<Response<Incoming>> {
+        let upload = Arc::new(Upload::default());
+        cx.record.upload = Some(upload.clone());
+        let idle = self.options.upload_idle_timeout;
+        let body = TeeBody::new(body, taps, upload.clone(), idle).boxed_unsync();
+        // The head moves into the upstream requests (mirrors have copied it already).
+        let head = std::mem::replace(&mut cx.parts, Request::new(()).into_parts().0);
+        let timeout = match routed.decision.route.timeout {
+            Some(t) if t.is_zero() => None,
+            Some(t) => Some(t),
+            None => self.options.request_timeout,
+        };
+        let mut limits = Limits::new(&upload, timeout, idle);
+        cx.record.exchange.attempts = 1;
+        let Some(policy) = routed.decision.route.retry.as_ref() else {
+            let req = upstream_request(head, &upstream, routed.cluster, body);
+            let end = self.try_once(routed.cluster, req, None, &mut limits).await;
+            return cx.finish(end);
+        };
+        let mut replay = Replay::new(body, REPLAY_LIMIT);
+        let mut tried = Vec::new();
+        for attempt in 1.. {
+            cx.record.exchange.attempts = attempt;
+            let (try_body, back) = replay.into_body();
+            let mut try_head = copy_head(&head);
+            let count = http::HeaderValue::from(attempt);
+            (try_head.headers).insert(headers::X_ENVOY_ATTEMPT_COUNT.clone(), count);
+            let try_body = try_body.boxed_unsync();
+            let req = upstream_request(try_head, &upstream, routed.cluster, try_body);
+            let end =
+                (self.try_once(routed.cluster, req, policy.per_try_timeout, &mut limits)).await;
+            let outcome = match &end {
+                TryEnd::Response(r) => outcome_of(r),
+                TryEnd::Failed(_, o) => *o,
+                TryEnd::Final(_) | TryEnd::Client(_) => return cx.finish(end),
+            };
+            if !policy.retry_on.would_retry(outcome) {
+                return cx.finish(end);
+            }
+            if attempt > policy.num_retries {
+                cx.record.exchange.retry_limit_exceeded = true;
+                self.retry_metrics.limit_exceeded.inc();
+                return cx.finish(end);
+            }
+            if matches!(end, TryEnd::Response(_)) && !upload.has_ended() {
+                // Answered before the client's body ended: passed on, not retried.
+                return cx.finish(end);
+            }
+            let back = tokio::select! {
+                r = back => r.ok().filter(Replay::replayable),
+                () = limits.deadline.as_mut() => return cx.finish(TryEnd::Final(limits.timed_out())),
+                () = tokio::time::sleep(BODY_BACK_WAIT) => None,
+            };
+            let Some(back) = back else {
+                return cx.finish(end);
+            };
+            replay = back;
+            if let Some(guard) = &cx.record.in_flight {
+                guard.record(match outcome {
+                    TryOutcome::Response { status, .. } => Outcome::Status(status),
+                    _ => Outcome::Failure,
+                });
+            }
+            drop(end);
+            self.retry_metrics.retries.inc();
+            let wait = policy.backoff.delay(attempt, fastrand::f64());
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = limits.deadline.as_mut() => return cx.finish(TryEnd::Final(limits.timed_out())),
+            }
+            upstream = cx.next_endpoint(routed, upstream, &mut tried, hash, policy)?;
+        }
+        unreachable!("the tries end by returning")
+    }
+
+    /// One try, under the per-try timeout and the limits spanning all tries.
+    async fn try_once(
+        &self,
+        cluster: &Cluster,
+        req: Request<UpstreamBody>,
+        per_try: Option<Duration>,
+        limits: &mut Limits,
+    ) -> TryEnd {
+        let endpoint = (req.uri().authority().cloned()).expect("built with an authority");
+        let sent = (self.upstreams).send(cluster.protocol, &cluster.policy, &endpoint, req, false);
+        let upload = limits.upload.clone();
+        let per_try_timer = async {
+            match per_try {
+                Some(t) => {
+                    upload.ended().await;
+                    tokio::time::sleep(t).await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        let idle = limits.idle.unwrap_or_default();
+        tokio::select! {
+            sent = sent => match sent {
+                Ok(resp) => TryEnd::Response(resp),
+                Err(e) => match limits.upload.failure() {
+                    Some(failure) => TryEnd::Client(failure.clone()),
+                    None => failed(&e),
+                },
+            },
+            () = limits.deadline.as_mut() => TryEnd::Final(limits.timed_out()),
+            () = per_try_timer => TryEnd::Failed(
+                Failure {
+                    flag: Flag::Timeout,
+                    status: 504,
+                    reason: format!("upstream per-try timeout ({:?})", per_try.unwrap_or_default()),
+                },
+                TryOutcome::PerTryTimeout,
+            ),
+            stall = limits.stalled.as_mut() => match stall {
+                Stall::ClientSilent => TryEnd::Client(ClientBodyFailure::IdleTimeout(idle)),
+                Stall::UpstreamNotReading => TryEnd::Final(Failure {
+                    flag: Flag::Timeout,
+                    status: 504,
+                    reason: format!("the upstream read none of the request body for {idle:?}"),
+                }),
+            },
+        }
+    }
+}
+
+impl RequestCtx {
+    /// The last try's answer: its response, or the failure recorded and answered.
+    fn finish(&mut self, end: TryEnd) -> Step<Response<Incoming>> {
+        match end {
+            TryEnd::Response(resp) => Ok(resp),
+            TryEnd::Failed(failure, _) | TryEnd::Final(failure) => {
+                Err(Box::new(self.record.upstream_failed(failure)))
+            }
+            TryEnd::Client(failure) => Err(Box::new(self.record.client_body_failed(&failure))),
+        }
+    }
+
+    /// The endpoint of the next try: the load balancer's pick, re-picked (up to Envoy's 5 times)
+    /// while it is a host already tried, unless the policy keeps previous hosts.
+    fn next_endpoint(
+        &mut self,
+        routed: &Routed<'_>,
+        previous: Upstream,
+        tried: &mut Vec<usize>,
+        hash: Option<u64>,
+        policy: &RetryPolicy,
+    ) -> Step<Upstream> {
+        let cluster = routed.cluster;
+        // The previous try's hold on its cluster and endpoint ends before the next one's.
+        self.record.in_flight = None;
+        let Some(prev) = previous.endpoint else {
+            // Passthrough: the host the request named, again.
+            let Some(guard) = InFlight::enter(cluster, None) else {
+                return Err(self.overflow());
+            };
+            self.record.in_flight = Some(guard);
+            return Ok(previous);
+        };
+        tried.push(prev);
+        let avoid = policy.avoids_previous_hosts(cluster.policy.lb.is_hash());
+        let mut pick = cluster.pick_hashed(hash, fastrand::f64());
+        for _ in 0..HOST_SELECTION_RETRY_MAX_ATTEMPTS {
+            match pick {
+                Some(i) if avoid && tried.contains(&i) => {
+                    // A hashing cluster re-picks at random, as Envoy's ring walks on.
+                    pick = cluster.pick_hashed(None, fastrand::f64());
+                }
+                _ => break,
+            }
+        }
+        let Some(i) = pick else {
+            let reason = "no healthy upstream".to_string();
+            return Err(self.answer(
+                http::StatusCode::SERVICE_UNAVAILABLE,
+                Flag::NoHealthyUpstream,
+                reason,
+            ));
+        };
+        self.record.exchange.peer = Some(cluster.peer(Some(i)).clone());
+        let Some(guard) = InFlight::enter(cluster, Some(i)) else {
+            return Err(self.overflow());
+        };
+        self.record.in_flight = Some(guard);
+        let uri = format!(
+            "http://{}{}",
+            cluster.endpoints[i].authority, previous.path_and_query
+        );
+        Ok(Upstream {
+            uri: uri.parse().unwrap_or(previous.uri),
+            path_and_query: previous.path_and_query,
+            endpoint: Some(i),
+        })
+    }
+
+    fn overflow(&mut self) -> Box<Response<UpstreamBody>> {
+        let reason = "upstream connection pool overflow".to_string();
+        self.answer(
+            http::StatusCode::SERVICE_UNAVAILABLE,
+            Flag::Overflow,
+            reason,
+        )
+    }
+}
+
+/// The upstream request of a try: the prepared head, the endpoint's URI, the cluster's version.
+fn upstream_request(
+    head: http::request::Parts,
+    upstream: &Upstream,
+    cluster: &Cluster,
+    body: UpstreamBody,
+) -> Request<UpstreamBody> {
+    let mut req = Request::from_parts(head, body);
+    *req.uri_mut() = upstream.uri.clone();
+    *req.version_mut() = cluster.protocol.version();
+    req
+}
+
+/// A copy of the prepared head for one try (extensions are not carried upstream).
+fn copy_head(head: &http::request::Parts) -> http::request::Parts {
+    let mut req = Request::new(());
+    *req.method_mut() = head.method.clone();
+    *req.uri_mut() = head.uri.clone();
+    *req.version_mut() = head.version;
+    *req.headers_mut() = head.headers.clone();
+    req.into_parts().0
+}
+
+/// A failed try as the client would be told, and as the retry conditions see it.
+fn failed(e: &UpstreamError) -> TryEnd {
+    let failure = e.failure();
+    let outcome = match failure.flag {
+        Flag::ConnectFailure => TryOutcome::ConnectFailure,
+        _ if e.refused_stream() => TryOutcome::RefusedStream,
+        _ => TryOutcome::Reset,
+    };
+    TryEnd::Failed(failure, outcome)
+}
+
+/// A response's head as the retry conditions see it.
+fn outcome_of(resp: &Response<Incoming>) -> TryOutcome {
+    let headers = resp.headers();
+    TryOutcome::Response {
+        status: resp.status().as_u16(),
+        grpc_status: (headers.get("grpc-status"))
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse().ok()),
+        rate_limited: headers.contains_key("x-envoy-ratelimited"),
+    }
+}

@@ -27,6 +27,10 @@ pub struct Diagnostic {
     pub field: Option<String>,
     /// What is wrong and, where possible, what to do.
     pub message: String,
+    /// The `istioctl analyze` code of a finding about how resources refer to each other
+    /// (`IST0101`: a referenced host or subset not found), where Istio has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<&'static str>,
 }
 
 impl Diagnostic {
@@ -38,6 +42,7 @@ impl Diagnostic {
             resource: None,
             field: None,
             message: message.into(),
+            code: None,
         }
     }
 
@@ -67,6 +72,12 @@ impl Diagnostic {
         self
     }
 
+    /// Sets the `istioctl analyze` code.
+    pub fn coded(mut self, code: &'static str) -> Self {
+        self.code = Some(code);
+        self
+    }
+
     /// True for errors.
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
@@ -87,6 +98,9 @@ impl fmt::Display for Diagnostic {
         }
         if let Some(field) = &self.field {
             write!(f, "{field}: ")?;
+        }
+        if let Some(code) = self.code {
+            write!(f, "{code} ")?;
         }
         f.write_str(&self.message)
     }
@@ -117,6 +131,26 @@ impl<'a> Reporter<'a> {
     /// Records a warning at `field`.
     pub fn warning(&mut self, field: impl Into<String>, message: impl Into<String>) {
         self.push(Diagnostic::warning(message), field.into());
+    }
+
+    /// Records a finding `istioctl analyze` reports under `code`, as an error at `field`.
+    pub fn error_coded(
+        &mut self,
+        code: &'static str,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) {
+        self.push(Diagnostic::error(message).coded(code), field.into());
+    }
+
+    /// Records a finding `istioctl analyze` reports under `code`, as a warning at `field`.
+    pub fn warning_coded(
+        &mut self,
+        code: &'static str,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) {
+        self.push(Diagnostic::warning(message).coded(code), field.into());
     }
 
     /// Records `d` as found (it may name another resource), unless the same finding is

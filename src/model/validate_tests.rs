@@ -52,8 +52,56 @@ fn unknown_subset() {
             "  - route: [{{destination: {V1}}}]\n  - route: [{{destination: {{host: calcbackendsvc, subset: v9}}}}]\n"
         )),
         "spec.http[1].route[0].destination.subset",
-        "subset \"v9\" is not defined for host calcbackendsvc.challengeistio.svc.cluster.local (DestinationRule challengeistio/calcbackend-rule defines v1, v2, v3)",
+        "Referenced host+subset in destinationrule not found: \"calcbackendsvc.challengeistio.svc.cluster.local+v9\" (DestinationRule challengeistio/calcbackend-rule defines v1, v2, v3)",
     );
+}
+
+/// Findings about how resources refer to each other carry `istioctl analyze`'s code, and the
+/// message names both resources where there are two.
+#[test]
+fn cross_resource_findings_carry_istioctl_analyze_codes() {
+    let cases = [
+        (
+            "  - route: [{destination: {host: nosuchsvc}}]\n",
+            "IST0101",
+            "Referenced host not found: \"nosuchsvc\"",
+        ),
+        (
+            "  - route: [{destination: {host: calcbackendsvc, subset: v9}}]\n",
+            "IST0101",
+            "(DestinationRule challengeistio/calcbackend-rule defines v1, v2, v3)",
+        ),
+    ];
+    let twice = format!(
+        "{}\n---\n{}",
+        vs("  - route: [{destination: {host: calcbackendsvc}}]\n"),
+        vs("  - route: [{destination: {host: calcbackendsvc}}]\n")
+            .replace("backend-vs", "backend-vs-2")
+    );
+    let dr = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: lost, namespace: challengeistio}\nspec: {host: nowhere}\n";
+    let cases = cases.map(|(http, code, says)| (vs(http), code, says)).into_iter().chain([
+        (
+            twice,
+            "IST0109",
+            "The VirtualServices VirtualService challengeistio/backend-vs and VirtualService challengeistio/backend-vs-2 define the same host",
+        ),
+        (
+            dr.to_string(),
+            "IST0174",
+            "The host nowhere.challengeistio.svc.cluster.local defined in the DestinationRule does not match any services",
+        ),
+    ]);
+    for (yaml, code, says) in cases {
+        let found = diagnostics(&yaml);
+        let d = found.iter().find(|d| d.code == Some(code));
+        let d = d.unwrap_or_else(|| panic!("no {code} in {found:#?}"));
+        assert!(d.message.contains(says), "{d} should say {says:?}");
+        assert!(
+            d.to_string().contains(&format!("{code} {says}"))
+                || d.to_string().contains(&format!("{code} ")),
+            "{d}"
+        );
+    }
 }
 
 #[test]

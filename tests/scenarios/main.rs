@@ -21,6 +21,7 @@ mod hostile;
 mod hostile_config;
 mod hostile_mirror;
 mod istio_routing;
+mod istio_vs_cases;
 mod kubernetes;
 mod method_policy;
 mod mirror_failures;

@@ -102,10 +102,11 @@ impl Compiler<'_> {
         }
         let fqdn = qualify(&d.host, ns, &self.namespaces);
         let Some(svc) = self.services.get(&fqdn) else {
-            r.error(
+            r.error_coded(
+                "IST0101",
                 format!("{field}.host"),
                 format!(
-                    "host {:?} ({fqdn}) has no endpoints: no ServiceEntry defines it; add one with its endpoints",
+                    "Referenced host not found: {:?} ({fqdn} has no endpoints: no ServiceEntry defines it; add one with its endpoints)",
                     d.host
                 ),
             );
@@ -144,9 +145,12 @@ impl Compiler<'_> {
         field: &str,
     ) -> Option<()> {
         let Some(rule) = self.rules.get(fqdn) else {
-            r.error(
+            r.error_coded(
+                "IST0101",
                 format!("{field}.subset"),
-                format!("subset {subset:?} needs a DestinationRule for host {fqdn}; none exists"),
+                format!(
+                    "Referenced host+subset in destinationrule not found: \"{fqdn}+{subset}\": no DestinationRule configures host {fqdn}"
+                ),
             );
             return None;
         };
@@ -154,10 +158,11 @@ impl Compiler<'_> {
             return Some(());
         }
         let names: Vec<String> = rule.subsets.keys().cloned().collect();
-        r.error(
+        r.error_coded(
+            "IST0101",
             format!("{field}.subset"),
             format!(
-                "subset {subset:?} is not defined for host {fqdn} ({} defines {})",
+                "Referenced host+subset in destinationrule not found: \"{fqdn}+{subset}\" ({} defines {})",
                 rule.source,
                 names.join(", ")
             ),

@@ -42,9 +42,12 @@ impl Compiler<'_> {
         }
         let host = qualify(&dr.spec.host, &dr.id.namespace, &self.namespaces);
         let Some(service) = self.services.get(&host) else {
-            r.warning(
+            r.warning_coded(
+                "IST0174",
                 "spec.host",
-                format!("host {host} has no ServiceEntry, so this rule applies to nothing"),
+                format!(
+                    "The host {host} defined in the DestinationRule does not match any services in the mesh (no ServiceEntry defines it), so this rule applies to nothing"
+                ),
             );
             return;
         };
@@ -116,10 +119,11 @@ fn subsets(
             .filter(|e| s.labels.iter().all(|(k, v)| e.labels.get(k) == Some(v)))
             .count();
         if members == 0 && service.resolution != Resolution::None {
-            r.warning(
+            r.warning_coded(
+                "IST0173",
                 format!("{field}.labels"),
                 format!(
-                    "subset {} selects no endpoint of {}: requests routed to it get 503",
+                    "The Subset {} defined in the DestinationRule does not select any pods (endpoints of {}): requests routed to it get 503 UH",
                     s.name, service.fqdn
                 ),
             );

@@ -172,10 +172,14 @@ impl Compiler<'_> {
                     // A host twice in one VirtualService is validation's error.
                     let again = vhost.hosts[..i].contains(host);
                     if !table.hosts.insert(host, index) && !again {
-                        r.error(
+                        let other = table.virtual_hosts.iter().find(|v| v.hosts.contains(host));
+                        let other = other.map_or("another VirtualService", |v| v.name.as_str());
+                        r.error_coded(
+                            "IST0109",
                             format!("spec.hosts[{i}]"),
                             format!(
-                                "host {host} is already routed by another VirtualService; merge the two"
+                                "The VirtualServices {other} and {} define the same host {host}, which can lead to undefined behavior; merge them into one resource",
+                                vs.id
                             ),
                         );
                     }

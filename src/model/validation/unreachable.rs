@@ -18,21 +18,22 @@ pub(super) fn rules<M: PartialEq>(routes: &[&[M]], kind: &str, r: &mut Reporter<
         let f = format!("spec.{kind}[{i}]");
         if matches.is_empty() {
             if let Some(before) = catch_all {
-                r.warning(f, format!("rule #{i} is never used: only the last rule can have no matches (rule #{before} has none)"));
+                r.warning_coded("IST0130", f, format!("VirtualService rule #{i} not used (only the last rule can have no matches; rule #{before} has none)"));
             }
             catch_all = Some(i);
             continue;
         }
         if let Some(before) = catch_all {
-            r.warning(f, format!("rule #{i} is never used: rule #{before} before it has no matches and takes every request"));
+            r.warning_coded("IST0130", f, format!("VirtualService rule #{i} not used (rule #{before} before it has no matches and takes every request)"));
             continue;
         }
         let mut duplicates = 0;
         for (j, m) in matches.iter().enumerate() {
             if let Some((_, earlier)) = seen.iter().find(|(s, _)| *s == m) {
-                r.warning(
+                r.warning_coded(
+                    "IST0131",
                     format!("{f}.match[{j}]"),
-                    format!("never used: the same match is in rule #{earlier}"),
+                    format!("VirtualService rule #{i} match #{j} is not used (duplicate/overlapping match in rule #{earlier})"),
                 );
                 duplicates += 1;
             } else {
@@ -40,9 +41,12 @@ pub(super) fn rules<M: PartialEq>(routes: &[&[M]], kind: &str, r: &mut Reporter<
             }
         }
         if duplicates == matches.len() && duplicates > 1 {
-            r.warning(
+            r.warning_coded(
+                "IST0130",
                 f,
-                format!("rule #{i} is never used: all its matches are used by prior rules"),
+                format!(
+                    "VirtualService rule #{i} not used (all its matches are used by prior rules)"
+                ),
             );
         }
     }
@@ -138,9 +142,10 @@ pub(super) fn http(routes: &[HttpRoute], r: &mut Reporter<'_>) {
     for (k, a) in prefixes.iter().enumerate() {
         for b in &prefixes[k + 1..] {
             if a.prefix != b.prefix && covers(a, b) {
-                r.warning(
+                r.warning_coded(
+                    "IST0131",
                     &b.at,
-                    format!("never used: prefix {} is covered by prefix {} at {} (the first matching rule wins)", b.prefix, a.prefix, a.at),
+                    format!("is not used (duplicate/overlapping match: prefix {} is covered by prefix {} at {}, and the first matching rule wins)", b.prefix, a.prefix, a.at),
                 );
             }
         }

@@ -225,3 +225,83 @@ pub fn file_candidates(
     }
     (out, whole_file)
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn an_istio_object_reads_as_its_resource_with_its_source() {
+        let obj = json!({
+            "metadata": {"name": "backend-vs", "namespace": "challengeistio",
+                         "resourceVersion": "42", "uid": "u", "managedFields": [{"manager": "kubectl"}]},
+            "spec": {"hosts": ["calcbackendsvc"], "http": [{"route": [{"destination": {"host": "calcbackendsvc"}}]}]}
+        });
+        let c = istio_candidate(obj, ObjKind::VirtualService, "networking.istio.io/v1alpha3");
+        assert!(c.diags.is_empty(), "{:?}", c.diags);
+        assert_eq!(c.key, "VirtualService challengeistio/backend-vs");
+        assert_eq!(c.source, "kubernetes: challengeistio/backend-vs@42");
+        let vs = &c.set.virtual_services[0];
+        assert_eq!(vs.api_version, "networking.istio.io/v1alpha3");
+        assert_eq!(vs.id.to_string(), c.key);
+        assert_eq!(c.object.unwrap().resource_version, "42");
+    }
+
+    #[test]
+    fn an_unknown_field_is_an_error_naming_source_resource_and_field() {
+        let obj = json!({
+            "metadata": {"name": "bad", "namespace": "ns", "resourceVersion": "7"},
+            "spec": {"hosts": ["a"], "http": [{"retriez": {}}]}
+        });
+        let c = istio_candidate(obj, ObjKind::VirtualService, "networking.istio.io/v1");
+        assert!(c.set.virtual_services.is_empty());
+        let d = &c.diags[0];
+        assert!(d.is_error());
+        assert!(
+            d.to_string().starts_with(
+                "error: kubernetes: ns/bad@7: VirtualService ns/bad: spec.http[0].retriez: unknown field `retriez`"
+            ),
+            "{d}"
+        );
+    }
+
+    #[test]
+    fn services_take_their_slices_and_pods_from_the_store() {
+        let mut objects = Objects::default();
+        objects.apply(
+            ObjKind::Service,
+            json!({"metadata": {"name": "svc", "namespace": "ns", "resourceVersion": "3"},
+                   "spec": {"ports": [{"name": "http", "port": 80}]}}),
+        );
+        objects.apply(
+            ObjKind::EndpointSlice,
+            json!({"metadata": {"name": "svc-1", "namespace": "ns",
+                                "labels": {"kubernetes.io/service-name": "svc"}},
+                   "addressType": "IPv4", "ports": [{"name": "http", "port": 8080}],
+                   "endpoints": [{"addresses": ["127.0.0.2"], "conditions": {"ready": true},
+                                  "targetRef": {"kind": "Pod", "name": "p"}}]}),
+        );
+        // A slice of another Service in the same namespace is not this one's.
+        objects.apply(
+            ObjKind::EndpointSlice,
+            json!({"metadata": {"name": "other-1", "namespace": "ns",
+                                "labels": {"kubernetes.io/service-name": "other"}},
+                   "endpoints": [{"addresses": ["127.0.0.9"]}]}),
+        );
+        objects.apply(
+            ObjKind::Pod,
+            json!({"metadata": {"name": "p", "namespace": "ns", "labels": {"version": "v1"}}}),
+        );
+        let all = candidates(&objects, &BTreeMap::new());
+        assert_eq!(all.len(), 1);
+        let c = &all[0];
+        assert_eq!(c.key, "Service ns/svc");
+        assert_eq!(c.source, "kubernetes: ns/svc@3");
+        let eps = &c.set.service_entries[0].spec.endpoints;
+        assert_eq!(eps.len(), 1);
+        assert_eq!(eps[0].address, "127.0.0.2");
+        assert_eq!(eps[0].labels["version"], "v1");
+    }
+}

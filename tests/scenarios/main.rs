@@ -23,6 +23,7 @@ mod hostile_mirror;
 mod istio_routing;
 mod istio_vs_cases;
 mod kubernetes;
+mod kubernetes_deploy;
 mod method_policy;
 mod mirror_failures;
 mod prometheus;

@@ -1,6 +1,6 @@
 //! A real kube-apiserver (with etcd) on loopback for the Kubernetes-mode scenarios: one private
 //! instance per test binary, on free ports, started by the project's script
-//! (`tests/kube/apiserver.sh`, else the shared recipe's `start-apiserver.sh`, same interface:
+//! (`tests/kube/apiserver.sh`, which also applies Istio's CRDs; its interface:
 //! `start`/`stop` with `KP_HOME`, `KP_RUN`, `API_PORT`, `ETCD_PORT`, `ETCD_PEER_PORT`), stopped
 //! by a watchdog when the test process exits. Tests take [`cluster`]'s lock, so they run one at
 //! a time (one of them stops and restarts the server).
@@ -33,7 +33,7 @@ fn repo() -> PathBuf {
 }
 
 /// Where the kube-apiserver build lives: `KP_HOME`, else the project script's default
-/// (`~/.cache/shadowmesh/kube-apiserver`), else the shared recipe's build.
+/// (`~/.cache/shadowmesh/kube-apiserver`).
 fn kp_home() -> PathBuf {
     if let Some(home) = std::env::var_os("KP_HOME") {
         return PathBuf::from(home);
@@ -42,20 +42,12 @@ fn kp_home() -> PathBuf {
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
         .unwrap_or_else(|| PathBuf::from("/root/.cache"));
-    let own = cache.join("shadowmesh/kube-apiserver");
-    let shared = PathBuf::from("/work/kube-build");
-    if !own.join("bin/kube-apiserver").exists() && shared.join("bin/kube-apiserver").exists() {
-        return shared;
-    }
-    own
+    cache.join("shadowmesh/kube-apiserver")
 }
 
+/// The project's script: builds, starts (with Istio's CRDs applied) and stops the server.
 fn script() -> PathBuf {
-    let own = repo().join("tests/kube/apiserver.sh");
-    if own.exists() {
-        return own;
-    }
-    repo().join("../shared/kube-apiserver/start-apiserver.sh")
+    repo().join("tests/kube/apiserver.sh")
 }
 
 fn free_port() -> u16 {
@@ -103,16 +95,6 @@ fn start() -> Option<ApiServer> {
     };
     server.watchdog();
     server.start();
-    let crds = repo().join("tests/scenarios/support/istio-crds.yaml");
-    server.kubectl(&["apply", "-f", crds.to_str().unwrap()]);
-    server.kubectl(&[
-        "wait",
-        "--for",
-        "condition=established",
-        "--timeout=60s",
-        "-f",
-        crds.to_str().unwrap(),
-    ]);
     let versions = String::from_utf8(server.kubectl(&["api-versions"]).stdout).unwrap();
     server.slice_version = if versions.lines().any(|l| l == "discovery.k8s.io/v1") {
         "discovery.k8s.io/v1".into()

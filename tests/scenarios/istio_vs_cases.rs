@@ -6,7 +6,7 @@
 //! every case to the test that holds it.
 
 use crate::support::backend::{self, Backend};
-use crate::support::client::Answer;
+use crate::support::client::{Answer, H2c};
 use crate::support::config;
 use crate::support::proxy::{self, Proxy};
 
@@ -166,6 +166,14 @@ fn route_cases() -> Vec<Case> {
             })],
         ),
         (
+            "retry conditions",
+            format!(
+                "  - {}    retries: {{attempts: 3, perTryTimeout: 2s, retryOn: \"gateway-error,connect-failure,refused-stream,reset-before-request\", retryRemoteLocalities: true}}\n",
+                &ROUTE[4..]
+            ),
+            vec![get("/", |a, _| status(a, 200))],
+        ),
+        (
             "fault abort",
             format!(
                 "  - {}    fault: {{abort: {{percentage: {{value: 100}}, httpStatus: 418}}}}\n",
@@ -237,4 +245,21 @@ async fn weighted_shifting_lands_within_ten_of_each_weight() {
             );
         }
     }
+}
+
+/// Istio's `destinationRuleCases` "only idletimeout specified in DR": a DestinationRule whose
+/// traffic policy is only `tls: DISABLE` and an HTTP idle timeout, called by an HTTP/2 client.
+#[tokio::test]
+async fn a_rule_with_only_an_idle_timeout_serves_an_http2_client() {
+    let backends = backends().await;
+    let [v1, v2, v3] = backends.each_ref().map(Backend::port);
+    let rule = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: idletimeout-dr, namespace: challengeistio}\nspec:\n  host: calcbackendsvc\n  trafficPolicy:\n    tls: {mode: DISABLE}\n    connectionPool: {http: {idleTimeout: 100s}}\n";
+    let files = config::seed(v1, v2, v3)
+        .file("destinationrule.yaml", rule)
+        .file("virtualservice.yaml", format!("apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{name: default, namespace: challengeistio}}\nspec:\n  hosts: [calcbackendsvc]\n  http:\n{ROUTE}"));
+    let proxy = proxy::with_config(files).run().await;
+    let mut h2 = H2c::connect(proxy.addr()).await;
+    let answer = h2.get("http://calcbackendsvc/").await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.http_version, http::Version::HTTP_2);
 }

@@ -171,6 +171,10 @@ pub fn file_candidates(
     default_ns: &str,
 ) -> (Vec<Candidate>, Vec<Diagnostic>) {
     let mut diags = Vec::new();
+    if paths.is_empty() {
+        // Kubernetes mode without `-f`: the cluster is the whole config.
+        return (Vec::new(), diags);
+    }
     let set = crate::config::read_files(paths, default_ns, &mut diags);
     let mut out: Vec<Candidate> = Vec::new();
     let mut push = |key: String, file: &Path, one: ConfigSet| {
@@ -231,6 +235,13 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn no_files_is_no_candidates_and_no_error() {
+        // `run --kubernetes` without `-f`: the cluster is the whole config.
+        let (candidates, errors) = file_candidates(&[], "default");
+        assert!(candidates.is_empty() && errors.is_empty(), "{errors:?}");
+    }
 
     #[test]
     fn an_istio_object_reads_as_its_resource_with_its_source() {

@@ -9,7 +9,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::support::backend::{self, Backend};
-use crate::support::client::{Client, fetch};
+use crate::support::client::{Client, fetch, raw};
 use crate::support::kube::{self, ApiServer};
 use crate::support::{binary, config, eventually_async, example_file};
 
@@ -23,6 +23,8 @@ struct World {
     server: &'static ApiServer,
     backends: Vec<Backend>,
     proxy: binary::Spawned,
+    /// The proxy's port.
+    port: u16,
     client: Client,
     admin: String,
     /// `-f` folder (kept until the test ends): its resources add to the cluster's.
@@ -132,6 +134,7 @@ impl World {
             server,
             backends,
             proxy,
+            port,
             client,
             admin,
             _files: files,
@@ -412,4 +415,109 @@ async fn api_server_going_away_keeps_traffic_and_later_changes_apply() {
     .await;
     assert!(fresh, "fresh again after the restart");
     drop(w.proxy);
+}
+
+/// The version named in a raw HTTP/1.1 answer, or its status line.
+fn version_in(answer: &str) -> String {
+    let body = answer.split("\r\n\r\n").nth(1).unwrap_or("");
+    let v: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+    match v["version"].as_str() {
+        Some(version) => version.to_string(),
+        None => answer.lines().next().unwrap_or("").to_string(),
+    }
+}
+
+/// README's deployment patterns, each as its example has clients call it: (1) the proxy as
+/// `HTTP_PROXY` (absolute-form requests naming `calcbackendsvc`); (2) a listener bound to the
+/// service (`--listen ADDR=calcbackendsvc`, plain requests that name nothing); (3) a front proxy
+/// under the service's own name, its rules routing to `calcbackendsvc-origin`
+/// (deploy/kubernetes/patterns/3-front-proxy.yaml applied as it is).
+#[tokio::test]
+async fn the_three_deployment_patterns_route_as_documented() {
+    let Some((_lock, server)) = kube::cluster().await else {
+        return;
+    };
+    let w = World::start(server).await;
+    let get = |target: &str, ua: &str| {
+        format!(
+            "GET {target} HTTP/1.1\r\nHost: calcbackendsvc\r\nUser-Agent: {ua}\r\nConnection: close\r\n\r\n"
+        )
+    };
+    let addr = format!("127.0.0.1:{}", w.port).parse().unwrap();
+    let absolute = get("http://calcbackendsvc/api/calculation?number=7", MOBILE);
+    assert_eq!(version_in(&raw(addr, &absolute).await), "v2", "pattern 1");
+
+    let (port, admin) = (free_port().await, free_port().await);
+    let sidecar = binary::command()
+        .args(["run", "--kubernetes", "--kubeconfig"])
+        .arg(&server.kubeconfig)
+        .args([
+            "--watch-namespace",
+            NS,
+            "--namespace",
+            NS,
+            "--log-format",
+            "off",
+        ])
+        .args(["--listen", &format!("127.0.0.1:{port}=calcbackendsvc")])
+        .args(["--admin", &format!("127.0.0.1:{admin}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _sidecar = binary::Spawned::from_child(sidecar);
+    let plain =
+        "GET /api/calculation?number=7 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    let bound = format!("127.0.0.1:{port}").parse().unwrap();
+    let answered = eventually_async(Duration::from_secs(20), || async {
+        tokio::net::TcpStream::connect(bound).await.is_ok()
+            && version_in(&raw(bound, plain).await) == "v1"
+    })
+    .await;
+    assert!(
+        answered,
+        "pattern 2: a plain request on the bound listener reaches v1"
+    );
+
+    server.kubectl(&["delete", "virtualservice", "backend-vs", "-n", NS]);
+    server.kubectl(&[
+        "apply",
+        "-f",
+        &format!(
+            "{}/deploy/kubernetes/patterns/3-front-proxy.yaml",
+            env!("CARGO_MANIFEST_DIR")
+        ),
+    ]);
+    for (i, version) in ["v1", "v2", "v3"].into_iter().enumerate() {
+        let origin = slice(server, version, IPS[i], w.backends[i].port(), true)
+            .replace("calcbackendsvc", "calcbackendsvc-origin");
+        server.apply(&origin);
+    }
+    w.until_answered(MOBILE, "v2").await;
+    // The v3 slice was applied last: once a copy reaches v3, every later v1 request is mirrored.
+    let mirrored = w.mirrored();
+    let reached = eventually_async(Duration::from_secs(10), || async {
+        w.answer(DESKTOP).await == "v1" && w.mirrored() > mirrored
+    })
+    .await;
+    assert!(
+        reached,
+        "pattern 3: v1 requests are mirrored to v3 through the origin's subsets"
+    );
+    let mirrored = w.mirrored();
+    for _ in 0..5 {
+        assert_eq!(w.answer(DESKTOP).await, "v1", "pattern 3");
+    }
+    assert!(
+        eventually_async(Duration::from_secs(5), || async {
+            w.mirrored() >= mirrored + 5
+        })
+        .await,
+        "pattern 3: each v1 request is mirrored to v3"
+    );
+    let dump = w.dump().await.to_string();
+    assert!(
+        dump.contains("calcbackendsvc-origin"),
+        "the origin Service is a host"
+    );
 }

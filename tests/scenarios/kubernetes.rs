@@ -427,26 +427,9 @@ fn version_in(answer: &str) -> String {
     }
 }
 
-/// README's deployment patterns, each as its example has clients call it: (1) the proxy as
-/// `HTTP_PROXY` (absolute-form requests naming `calcbackendsvc`); (2) a listener bound to the
-/// service (`--listen ADDR=calcbackendsvc`, plain requests that name nothing); (3) a front proxy
-/// under the service's own name, its rules routing to `calcbackendsvc-origin`
-/// (deploy/kubernetes/patterns/3-front-proxy.yaml applied as it is).
-#[tokio::test]
-async fn the_three_deployment_patterns_route_as_documented() {
-    let Some((_lock, server)) = kube::cluster().await else {
-        return;
-    };
-    let w = World::start(server).await;
-    let get = |target: &str, ua: &str| {
-        format!(
-            "GET {target} HTTP/1.1\r\nHost: calcbackendsvc\r\nUser-Agent: {ua}\r\nConnection: close\r\n\r\n"
-        )
-    };
-    let addr = format!("127.0.0.1:{}", w.port).parse().unwrap();
-    let absolute = get("http://calcbackendsvc/api/calculation?number=7", MOBILE);
-    assert_eq!(version_in(&raw(addr, &absolute).await), "v2", "pattern 1");
-
+/// Pattern 2: a second shadowmesh, as a sidecar would run it, bound to the service: a plain
+/// request that names nothing reaches v1.
+async fn sidecar_answers_on_its_bound_listener(server: &ApiServer) -> bool {
     let (port, admin) = (free_port().await, free_port().await);
     let sidecar = binary::command()
         .args(["run", "--kubernetes", "--kubeconfig"])
@@ -469,13 +452,35 @@ async fn the_three_deployment_patterns_route_as_documented() {
     let plain =
         "GET /api/calculation?number=7 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
     let bound = format!("127.0.0.1:{port}").parse().unwrap();
-    let answered = eventually_async(Duration::from_secs(20), || async {
+    eventually_async(Duration::from_secs(20), || async {
         tokio::net::TcpStream::connect(bound).await.is_ok()
             && version_in(&raw(bound, plain).await) == "v1"
     })
-    .await;
+    .await
+}
+
+/// README's deployment patterns, each as its example has clients call it: (1) the proxy as
+/// `HTTP_PROXY` (absolute-form requests naming `calcbackendsvc`); (2) a listener bound to the
+/// service (`--listen ADDR=calcbackendsvc`, plain requests that name nothing); (3) a front proxy
+/// under the service's own name, its rules routing to `calcbackendsvc-origin`
+/// (deploy/kubernetes/patterns/3-front-proxy.yaml applied as it is).
+#[tokio::test]
+async fn the_three_deployment_patterns_route_as_documented() {
+    let Some((_lock, server)) = kube::cluster().await else {
+        return;
+    };
+    let w = World::start(server).await;
+    let get = |target: &str, ua: &str| {
+        format!(
+            "GET {target} HTTP/1.1\r\nHost: calcbackendsvc\r\nUser-Agent: {ua}\r\nConnection: close\r\n\r\n"
+        )
+    };
+    let addr = format!("127.0.0.1:{}", w.port).parse().unwrap();
+    let absolute = get("http://calcbackendsvc/api/calculation?number=7", MOBILE);
+    assert_eq!(version_in(&raw(addr, &absolute).await), "v2", "pattern 1");
+
     assert!(
-        answered,
+        sidecar_answers_on_its_bound_listener(server).await,
         "pattern 2: a plain request on the bound listener reaches v1"
     );
 

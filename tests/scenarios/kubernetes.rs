@@ -58,6 +58,26 @@ fn example_path(path: &str) -> String {
     format!("{}/examples/calcbackend/{path}", env!("CARGO_MANIFEST_DIR"))
 }
 
+/// `shadowmesh run --kubernetes` on this server, reading namespace `NS`, with `--listen` `listen`
+/// and the admin on `admin`; no access log.
+fn kube_proxy(server: &ApiServer, listen: &str, admin: u16) -> std::process::Command {
+    let mut cmd = binary::command();
+    cmd.args(["run", "--kubernetes", "--kubeconfig"])
+        .arg(&server.kubeconfig)
+        .args([
+            "--watch-namespace",
+            NS,
+            "--namespace",
+            NS,
+            "--log-format",
+            "off",
+        ])
+        .args(["--listen", listen])
+        .args(["--admin", &format!("127.0.0.1:{admin}")])
+        .stdout(Stdio::null());
+    cmd
+}
+
 impl World {
     async fn start(server: &'static ApiServer) -> World {
         server.kubectl_try(
@@ -105,23 +125,8 @@ impl World {
         let (port, admin_port) = (free_port().await, free_port().await);
         let log = std::fs::File::create(server.run_dir().join("shadowmesh.log")).unwrap();
         let files = config::files().file("file-vs.yaml", FILE_VS).write();
-        let mut cmd = binary::command();
-        cmd.args(["run", "--kubernetes", "--kubeconfig"])
-            .arg(&server.kubeconfig)
-            .arg("-f")
-            .arg(files.path())
-            .args([
-                "--watch-namespace",
-                NS,
-                "--namespace",
-                NS,
-                "--log-format",
-                "off",
-            ])
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .args(["--admin", &format!("127.0.0.1:{admin_port}")])
-            .stdout(Stdio::null())
-            .stderr(log);
+        let mut cmd = kube_proxy(server, &format!("127.0.0.1:{port}"), admin_port);
+        cmd.arg("-f").arg(files.path()).stderr(log);
         let proxy = binary::Spawned::from_child(cmd.spawn().unwrap());
         let admin = format!("http://127.0.0.1:{admin_port}");
         let ready = eventually_async(Duration::from_secs(20), || async {
@@ -431,20 +436,7 @@ fn version_in(answer: &str) -> String {
 /// request that names nothing reaches v1.
 async fn sidecar_answers_on_its_bound_listener(server: &ApiServer) -> bool {
     let (port, admin) = (free_port().await, free_port().await);
-    let sidecar = binary::command()
-        .args(["run", "--kubernetes", "--kubeconfig"])
-        .arg(&server.kubeconfig)
-        .args([
-            "--watch-namespace",
-            NS,
-            "--namespace",
-            NS,
-            "--log-format",
-            "off",
-        ])
-        .args(["--listen", &format!("127.0.0.1:{port}=calcbackendsvc")])
-        .args(["--admin", &format!("127.0.0.1:{admin}")])
-        .stdout(Stdio::null())
+    let sidecar = kube_proxy(server, &format!("127.0.0.1:{port}=calcbackendsvc"), admin)
         .stderr(Stdio::null())
         .spawn()
         .unwrap();

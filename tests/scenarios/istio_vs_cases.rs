@@ -256,7 +256,7 @@ async fn a_rule_with_only_an_idle_timeout_serves_an_http2_client() {
     let rule = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: idletimeout-dr, namespace: challengeistio}\nspec:\n  host: calcbackendsvc\n  trafficPolicy:\n    tls: {mode: DISABLE}\n    connectionPool: {http: {idleTimeout: 100s}}\n";
     let files = config::seed(v1, v2, v3)
         .file("destinationrule.yaml", rule)
-        .file("virtualservice.yaml", format!("apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{name: default, namespace: challengeistio}}\nspec:\n  hosts: [calcbackendsvc]\n  http:\n{ROUTE}"));
+        .file("virtualservice.yaml", format!("apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{name: default, namespace: challengeistio}}\nspec:\n  hosts: [calcbackendsvc]\n  http:\n  - {}", &ROUTE[4..]));
     let proxy = proxy::with_config(files).run().await;
     let mut h2 = H2c::connect(proxy.addr()).await;
     let answer = h2.get("http://calcbackendsvc/").await;

@@ -340,7 +340,7 @@ fn push_typed<T: DeserializeOwned>(
             file: ctx.file.to_path_buf(),
             api_version: ctx.api_version,
             meta: ctx.meta,
-            spec,
+            spec: spec.into(),
         }),
         Err(e) => {
             let path = e.path().to_string();

@@ -86,8 +86,9 @@ pub struct Resource<T> {
     pub api_version: String,
     /// Metadata (annotations are read by some features).
     pub meta: ObjectMeta,
-    /// The typed `spec`.
-    pub spec: T,
+    /// The typed `spec`, shared: a build in Kubernetes mode gathers every resource into one
+    /// set, and sharing makes that a count increment instead of a copy of each spec.
+    pub spec: std::sync::Arc<T>,
 }
 
 /// A document of a kind shadowmesh does not read.

@@ -1,18 +1,23 @@
 //! The cluster's objects as resources, each on its own: an Istio object parsed into the typed
 //! resource the files give (same parser, so the same field errors), a Service with its
 //! EndpointSlices and Pods as the ServiceEntry it amounts to. Each [`Candidate`] carries the
-//! object it came from, so a rejection can be reported on it (an `Event`).
+//! object it came from, so a rejection can be reported on it (an `Event`), and the errors of
+//! checking it alone once they are known. What is unchanged since the last build is reused
+//! ([`super::memo`]).
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Service;
 use serde_json::Value;
 
+use super::memo::Memo;
 use super::services::{PodLabels, service_entry, source};
 use super::slices::EndpointSlice;
-use super::store::{ObjKind, Objects};
+use super::store::{Key, ObjKind, Objects, Stored};
 use crate::config::{ConfigSet, Diagnostic, parse_object};
+use crate::model::validation;
 
 /// The object a resource came from, for Events.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,12 +43,55 @@ pub struct Candidate {
     pub key: String,
     /// `kubernetes: ns/name@resourceVersion` or the file.
     pub source: String,
-    /// The resource alone (empty when it could not be read).
-    pub set: ConfigSet,
+    /// The resource alone (empty when it could not be read); shared by the memo, the last good
+    /// versions and the build.
+    pub set: Arc<ConfigSet>,
     /// What reading it reported.
     pub diags: Vec<Diagnostic>,
     /// The object, for resources of the cluster.
     pub object: Option<ObjectRef>,
+    /// The errors of reading it and validating it alone, once computed.
+    pub alone: Option<Arc<Vec<Diagnostic>>>,
+}
+
+impl Candidate {
+    /// A candidate with nothing checked yet.
+    pub fn new(key: String, source: String, set: ConfigSet, diags: Vec<Diagnostic>) -> Self {
+        Self {
+            key,
+            source,
+            set: Arc::new(set),
+            diags,
+            object: None,
+            alone: None,
+        }
+    }
+
+    /// Checks it alone (reading errors, then Istio's validation) and keeps the result.
+    pub fn check_alone(&mut self) {
+        if self.alone.is_none() {
+            self.alone = Some(Arc::new(self.errors_alone()));
+        }
+    }
+
+    /// The errors of reading it and of validating it alone.
+    pub fn errors_alone(&self) -> Vec<Diagnostic> {
+        if let Some(known) = &self.alone {
+            return known.as_ref().clone();
+        }
+        let mut errors: Vec<Diagnostic> = self
+            .diags
+            .iter()
+            .filter(|d| d.is_error())
+            .cloned()
+            .collect();
+        if errors.is_empty() {
+            let mut diags = Vec::new();
+            validation::validate(&self.set, &mut diags);
+            errors.extend(diags.into_iter().filter(Diagnostic::is_error));
+        }
+        errors
+    }
 }
 
 fn meta_str(obj: &Value, field: &str) -> String {
@@ -81,87 +129,139 @@ pub fn istio_candidate(mut obj: Value, kind: ObjKind, api_version: &str) -> Cand
         Ok(v) => parse_object(&mut set, &src, v, &r.namespace, &mut diags),
         Err(e) => diags.push(Diagnostic::error(e.to_string()).in_file(&src)),
     }
-    Candidate {
-        key: format!("{} {}/{}", kind.as_str(), r.namespace, r.name),
-        source: src.display().to_string(),
-        set,
-        diags,
-        object: Some(r),
-    }
+    let key = format!("{} {}/{}", kind.as_str(), r.namespace, r.name);
+    let mut c = Candidate::new(key, src.display().to_string(), set, diags);
+    c.object = Some(r);
+    c
 }
 
 /// Every resource of the cluster: its Istio objects (with the version each kind is served as)
-/// and its Services.
-pub fn candidates(objects: &Objects, versions: &BTreeMap<ObjKind, String>) -> Vec<Candidate> {
+/// and its Services; what is unchanged since the last build comes from `memo`.
+pub fn candidates(
+    objects: &Objects,
+    versions: &BTreeMap<ObjKind, String>,
+    memo: &mut Memo,
+) -> Vec<Candidate> {
+    memo.start();
     let mut out = Vec::new();
     for kind in ObjKind::ALL.into_iter().filter(|k| k.is_istio()) {
         let api_version = versions
             .get(&kind)
             .map_or("networking.istio.io/v1", String::as_str);
-        for (_, obj) in objects.of(kind) {
-            out.push(istio_candidate(obj.clone(), kind, api_version));
+        for (key, obj) in objects.of(kind) {
+            let fingerprint = format!("{api_version}@{}", obj.resource_version);
+            out.push(memo.candidate(kind, key, fingerprint, || {
+                istio_candidate(obj.value(), kind, api_version)
+            }));
         }
     }
-    out.extend(service_candidates(objects));
+    out.extend(service_candidates(objects, memo));
+    let made = memo.finish();
+    tracing::debug!(made, reused = out.len() - made, "cluster resources read");
     out
 }
 
+/// A parsed EndpointSlice with its `resourceVersion`.
+type VersionedSlice = (String, Arc<EndpointSlice>);
+
 /// Each Service with its slices and pods.
-fn service_candidates(objects: &Objects) -> Vec<Candidate> {
-    let pods: PodLabels = objects
-        .of(ObjKind::Pod)
-        .map(|(k, v)| {
-            let labels = v
-                .pointer("/metadata/labels")
-                .and_then(|l| serde_json::from_value(l.clone()).ok())
-                .unwrap_or_default();
-            (k.clone(), labels)
-        })
-        .collect();
-    let slices: Vec<EndpointSlice> = objects
-        .of(ObjKind::EndpointSlice)
-        .filter_map(|(_, v)| serde_json::from_value(v.clone()).ok())
-        .collect();
-    let mut by_service: BTreeMap<(&str, &str), Vec<&EndpointSlice>> = BTreeMap::new();
-    for s in &slices {
-        if let Some(svc) = s.service_name() {
-            by_service
-                .entry((s.metadata.namespace.as_str(), svc))
-                .or_default()
-                .push(s);
+fn service_candidates(objects: &Objects, memo: &mut Memo) -> Vec<Candidate> {
+    let mut by_service: BTreeMap<Key, Vec<VersionedSlice>> = BTreeMap::new();
+    for (key, v) in objects.of(ObjKind::EndpointSlice) {
+        let rv = v.resource_version.clone();
+        let parsed = memo.slice(key, &rv, || v.parse().ok());
+        if let Some(slice) = parsed
+            && let Some(svc) = slice.service_name()
+        {
+            let service = (slice.metadata.namespace.clone(), svc.to_string());
+            by_service.entry(service).or_default().push((rv, slice));
         }
     }
     let mut out = Vec::new();
-    for ((ns, name), obj) in objects.of(ObjKind::Service) {
-        let r = object_ref(obj, "v1", "Service");
-        let key = format!("Service {ns}/{name}");
-        let src = source(ns, name, &r.resource_version);
-        let mut set = ConfigSet::default();
-        let mut diags = Vec::new();
-        match serde_json::from_value::<Service>(obj.clone()) {
-            Ok(svc) => {
-                let mine = by_service
-                    .get(&(ns.as_str(), name.as_str()))
-                    .cloned()
-                    .unwrap_or_default();
-                set.service_entries
-                    .extend(service_entry(&svc, &mine, &pods));
-            }
-            Err(e) => diags.push(
-                Diagnostic::error(format!("not a Service shadowmesh can read: {e}"))
-                    .in_file(Path::new(&src))
-                    .in_resource(key.clone()),
-            ),
-        }
-        out.push(Candidate {
-            key,
-            source: src.display().to_string(),
-            set,
-            diags,
-            object: Some(r),
-        });
+    for (key, obj) in objects.of(ObjKind::Service) {
+        let mine: &[VersionedSlice] = by_service.get(key).map_or(&[], Vec::as_slice);
+        let fingerprint = service_fingerprint(objects, obj, mine);
+        out.push(memo.candidate(ObjKind::Service, key, fingerprint, || {
+            let slices: Vec<&EndpointSlice> = mine.iter().map(|(_, s)| s.as_ref()).collect();
+            service_candidate(key, obj, &slices, &pod_labels(objects, &slices))
+        }));
     }
     out
+}
+
+/// What a Service's resource is made from: its own, its slices' and their pods' versions.
+fn service_fingerprint(
+    objects: &Objects,
+    svc: &Stored,
+    slices: &[VersionedSlice],
+) -> String {
+    let mut fp = svc.resource_version.clone();
+    for (rv, slice) in slices {
+        fp.push_str(&format!("|{}@{rv}", slice.metadata.name));
+        for pod in slice
+            .endpoints
+            .iter()
+            .filter_map(|e| e.pod(&slice.metadata.namespace))
+        {
+            let key = (pod.0.to_string(), pod.1.to_string());
+            let pod_rv = objects
+                .get(ObjKind::Pod, &key)
+                .map_or("", |p| p.resource_version.as_str());
+            fp.push_str(&format!(",{}@{pod_rv}", pod.1));
+        }
+    }
+    fp
+}
+
+/// The labels of the pods `slices` name.
+fn pod_labels(objects: &Objects, slices: &[&EndpointSlice]) -> PodLabels {
+    let mut out = PodLabels::new();
+    for slice in slices {
+        for (ns, name) in slice
+            .endpoints
+            .iter()
+            .filter_map(|e| e.pod(&slice.metadata.namespace))
+        {
+            let key = (ns.to_string(), name.to_string());
+            if let Some(pod) = objects.get(ObjKind::Pod, &key) {
+                let labels = pod
+                    .value()
+                    .pointer("/metadata/labels")
+                    .and_then(|l| serde_json::from_value(l.clone()).ok())
+                    .unwrap_or_default();
+                out.insert(key, labels);
+            }
+        }
+    }
+    out
+}
+
+/// One Service with its slices and pods as the ServiceEntry it amounts to.
+fn service_candidate(
+    (ns, name): &(String, String),
+    stored: &Stored,
+    slices: &[&EndpointSlice],
+    pods: &PodLabels,
+) -> Candidate {
+    let obj = stored.value();
+    let r = object_ref(&obj, "v1", "Service");
+    let key = format!("Service {ns}/{name}");
+    let src = source(ns, name, &r.resource_version);
+    let mut set = ConfigSet::default();
+    let mut diags = Vec::new();
+    match serde_json::from_value::<Service>(obj) {
+        Ok(svc) => set
+            .service_entries
+            .extend(service_entry(&svc, slices, pods)),
+        Err(e) => diags.push(
+            Diagnostic::error(format!("not a Service shadowmesh can read: {e}"))
+                .in_file(Path::new(&src))
+                .in_resource(key.clone()),
+        ),
+    }
+    let mut c = Candidate::new(key, src.display().to_string(), set, diags);
+    c.object = Some(r);
+    c
 }
 
 /// The resources of the files at `paths`, one candidate each (a resource that could not be read
@@ -178,13 +278,12 @@ pub fn file_candidates(
     let set = crate::config::read_files(paths, default_ns, &mut diags);
     let mut out: Vec<Candidate> = Vec::new();
     let mut push = |key: String, file: &Path, one: ConfigSet| {
-        out.push(Candidate {
+        out.push(Candidate::new(
             key,
-            source: file.display().to_string(),
-            set: one,
-            diags: Vec::new(),
-            object: None,
-        });
+            file.display().to_string(),
+            one,
+            Vec::new(),
+        ));
     };
     for r in &set.virtual_services {
         let mut one = ConfigSet::default();
@@ -214,105 +313,21 @@ pub fn file_candidates(
         };
         match out.iter_mut().find(|c| c.key == resource) {
             Some(c) => c.diags.push(d),
-            None => out.push(Candidate {
-                key: resource,
-                source: d
-                    .file
-                    .as_ref()
-                    .map(|f| f.display().to_string())
-                    .unwrap_or_default(),
-                set: ConfigSet::default(),
-                diags: vec![d],
-                object: None,
-            }),
+            None => {
+                let file = d.file.as_ref().map(|f| f.display().to_string());
+                let source = file.unwrap_or_default();
+                out.push(Candidate::new(
+                    resource,
+                    source,
+                    ConfigSet::default(),
+                    vec![d],
+                ));
+            }
         }
     }
     (out, whole_file)
 }
 
 #[cfg(test)]
-mod tests {
-    use serde_json::json;
-
-    use super::*;
-
-    #[test]
-    fn no_files_is_no_candidates_and_no_error() {
-        // `run --kubernetes` without `-f`: the cluster is the whole config.
-        let (candidates, errors) = file_candidates(&[], "default");
-        assert!(candidates.is_empty() && errors.is_empty(), "{errors:?}");
-    }
-
-    #[test]
-    fn an_istio_object_reads_as_its_resource_with_its_source() {
-        let obj = json!({
-            "metadata": {"name": "backend-vs", "namespace": "challengeistio",
-                         "resourceVersion": "42", "uid": "u", "managedFields": [{"manager": "kubectl"}]},
-            "spec": {"hosts": ["calcbackendsvc"], "http": [{"route": [{"destination": {"host": "calcbackendsvc"}}]}]}
-        });
-        let c = istio_candidate(obj, ObjKind::VirtualService, "networking.istio.io/v1alpha3");
-        assert!(c.diags.is_empty(), "{:?}", c.diags);
-        assert_eq!(c.key, "VirtualService challengeistio/backend-vs");
-        assert_eq!(c.source, "kubernetes: challengeistio/backend-vs@42");
-        let vs = &c.set.virtual_services[0];
-        assert_eq!(vs.api_version, "networking.istio.io/v1alpha3");
-        assert_eq!(vs.id.to_string(), c.key);
-        assert_eq!(c.object.unwrap().resource_version, "42");
-    }
-
-    #[test]
-    fn an_unknown_field_is_an_error_naming_source_resource_and_field() {
-        let obj = json!({
-            "metadata": {"name": "bad", "namespace": "ns", "resourceVersion": "7"},
-            "spec": {"hosts": ["a"], "http": [{"retriez": {}}]}
-        });
-        let c = istio_candidate(obj, ObjKind::VirtualService, "networking.istio.io/v1");
-        assert!(c.set.virtual_services.is_empty());
-        let d = &c.diags[0];
-        assert!(d.is_error());
-        assert!(
-            d.to_string().starts_with(
-                "error: kubernetes: ns/bad@7: VirtualService ns/bad: spec.http[0].retriez: unknown field `retriez`"
-            ),
-            "{d}"
-        );
-    }
-
-    #[test]
-    fn services_take_their_slices_and_pods_from_the_store() {
-        let mut objects = Objects::default();
-        objects.apply(
-            ObjKind::Service,
-            json!({"metadata": {"name": "svc", "namespace": "ns", "resourceVersion": "3"},
-                   "spec": {"ports": [{"name": "http", "port": 80}]}}),
-        );
-        objects.apply(
-            ObjKind::EndpointSlice,
-            json!({"metadata": {"name": "svc-1", "namespace": "ns",
-                                "labels": {"kubernetes.io/service-name": "svc"}},
-                   "addressType": "IPv4", "ports": [{"name": "http", "port": 8080}],
-                   "endpoints": [{"addresses": ["127.0.0.2"], "conditions": {"ready": true},
-                                  "targetRef": {"kind": "Pod", "name": "p"}}]}),
-        );
-        // A slice of another Service in the same namespace is not this one's.
-        objects.apply(
-            ObjKind::EndpointSlice,
-            json!({"metadata": {"name": "other-1", "namespace": "ns",
-                                "labels": {"kubernetes.io/service-name": "other"}},
-                   "endpoints": [{"addresses": ["127.0.0.9"]}]}),
-        );
-        objects.apply(
-            ObjKind::Pod,
-            json!({"metadata": {"name": "p", "namespace": "ns", "labels": {"version": "v1"}}}),
-        );
-        let all = candidates(&objects, &BTreeMap::new());
-        assert_eq!(all.len(), 1);
-        let c = &all[0];
-        assert_eq!(c.key, "Service ns/svc");
-        assert_eq!(c.source, "kubernetes: ns/svc@3");
-        let eps = &c.set.service_entries[0].spec.endpoints;
-        assert_eq!(eps.len(), 1);
-        assert_eq!(eps[0].address, "127.0.0.2");
-        assert_eq!(eps[0].labels["version"], "v1");
-    }
-}
+#[path = "candidates_tests.rs"]
+mod tests;

@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, watch};
 use super::candidates::{candidates, file_candidates};
 use super::events;
 use super::gate::{Gate, describe};
+use super::memo::Memo;
 use super::store::{ObjKind, Objects};
 use super::watch::Update;
 use crate::reload::{Reloader, SourceStatus};
@@ -31,6 +32,8 @@ pub struct Controller {
     pub(super) reloader: Arc<Reloader>,
     pub(super) objects: Objects,
     pub(super) gate: Gate,
+    /// What the last build made of each object.
+    pub(super) memo: Memo,
     /// The `apiVersion` each Istio kind is read as.
     pub(super) versions: BTreeMap<ObjKind, String>,
     /// (kind, scope) streams still to list once.
@@ -107,7 +110,7 @@ impl Controller {
                 self.fresh(kind);
             }
             Update::Deleted(kind, obj) => {
-                self.objects.delete(kind, &obj);
+                self.objects.delete(kind, &obj.key);
                 self.fresh(kind);
             }
             Update::Failed(kind, error) => {
@@ -143,7 +146,7 @@ impl Controller {
 
     /// Builds and applies the config from the cluster and the files.
     fn rebuild(&mut self) {
-        let mut all = candidates(&self.objects, &self.versions);
+        let mut all = candidates(&self.objects, &self.versions, &mut self.memo);
         let identity = self.reloader.identity().clone();
         let (files, whole_file) = file_candidates(self.reloader.paths(), &identity.namespace);
         all.extend(files);

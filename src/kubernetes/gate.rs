@@ -5,10 +5,11 @@
 //! What is left is the snapshot to apply, with every resource's state and every rejection.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::candidates::Candidate;
 use crate::config::{ConfigSet, Diagnostic};
-use crate::model::{ProxyIdentity, Snapshot, build_from_set, validation};
+use crate::model::{ProxyIdentity, Snapshot, build_from_set};
 use crate::reload::{ResourceState, ResourceStatus};
 
 /// How many times the compiler may drop resources before the change is refused whole.
@@ -53,7 +54,7 @@ impl Gate {
         let mut rejections = Vec::new();
         let mut chosen: Vec<Chosen> = Vec::new();
         for c in candidates {
-            let errors = check_alone(&c);
+            let errors = c.errors_alone();
             if errors.is_empty() {
                 chosen.push(Chosen {
                     candidate: c,
@@ -70,7 +71,7 @@ impl Gate {
                 // Keep it listed (with nothing in force) for the status.
                 chosen.push(Chosen {
                     candidate: Candidate {
-                        set: ConfigSet::default(),
+                        set: Arc::default(),
                         ..c
                     },
                     state,
@@ -109,7 +110,7 @@ impl Gate {
                     self.last_good.remove(&key);
                     chosen.push(Chosen {
                         candidate: Candidate {
-                            set: ConfigSet::default(),
+                            set: Arc::default(),
                             ..bad.candidate.clone()
                         },
                         state,
@@ -179,17 +180,6 @@ pub fn describe(d: &Diagnostic) -> String {
         Some(f) => format!("{f}: {}", d.message),
         None => d.message.clone(),
     }
-}
-
-/// The errors of reading `c` and of validating it alone.
-fn check_alone(c: &Candidate) -> Vec<Diagnostic> {
-    let mut errors: Vec<Diagnostic> = c.diags.iter().filter(|d| d.is_error()).cloned().collect();
-    if errors.is_empty() {
-        let mut diags = Vec::new();
-        validation::validate(&c.set, &mut diags);
-        errors.extend(diags.into_iter().filter(Diagnostic::is_error));
-    }
-    errors
 }
 
 /// Indexes (ascending) of the chosen resources `errors` name; the one from the same source

@@ -4,7 +4,8 @@
 //! - `watch`: discovery of the versions served, one watcher per kind and namespace;
 //! - `store`: the objects as last seen; `candidates`: each object as a resource on its own
 //!   (`services`: a Service with its slices (`slices`) and pods as a ServiceEntry, with
-//!   `protocol` inferred as Istio does);
+//!   `protocol` inferred as Istio does); `memo`: what is unchanged since the last build,
+//!   reused (a change costs reading and checking only the objects it touched);
 //! - `gate`: per-resource validation, last good versions, compiling what is left;
 //! - `controller`: the loop (bursts coalesced, readiness, staleness); `events`: Events on
 //!   rejected objects; `once`: `validate --kubernetes`.
@@ -15,6 +16,7 @@ mod candidates;
 mod controller;
 mod events;
 mod gate;
+mod memo;
 mod once;
 mod protocol;
 mod services;
@@ -34,6 +36,7 @@ pub use once::validate_cluster;
 
 use controller::Controller;
 use gate::Gate;
+use memo::Memo;
 use store::Objects;
 
 use crate::reload::Reloader;
@@ -123,6 +126,7 @@ pub async fn start(
         reloader,
         objects: Objects::default(),
         gate: Gate::default(),
+        memo: Memo::default(),
         versions,
         pending,
         stale: BTreeMap::new(),

@@ -8,6 +8,7 @@ use kube::api::{Api, DynamicObject, ListParams};
 
 use super::candidates::{candidates, file_candidates};
 use super::gate::{Gate, describe};
+use super::memo::Memo;
 use super::store::Objects;
 use super::{KubeError, KubeOptions, client, watch};
 use crate::config::Diagnostic;
@@ -50,12 +51,12 @@ pub async fn validate_cluster(
             let items = list
                 .items
                 .into_iter()
-                .filter_map(|o| serde_json::to_value(o).ok())
+                .map(|o| watch::stored(o, *kind))
                 .collect();
             objects.replace(*kind, scope.map(String::as_str), items);
         }
     }
-    let mut all = candidates(&objects, &versions);
+    let mut all = candidates(&objects, &versions, &mut Memo::default());
     let (from_files, whole_file) = file_candidates(files, &identity.namespace);
     all.extend(from_files);
     let outcome = Gate::default().build(all, identity);

@@ -71,7 +71,7 @@ pub fn service_entry(
             name,
         },
         api_version: "v1".into(),
-        spec: se,
+        spec: se.into(),
     })
 }
 

@@ -1,7 +1,9 @@
 //! Reading the cluster: which versions the API server serves (discovery: `networking.istio.io`
 //! v1, else v1beta1, else v1alpha3; `discovery.k8s.io` v1, else v1beta1 as on Kubernetes
 //! before 1.21), then one list+watch per kind and namespace (kube-rs watchers, re-listing with
-//! backoff after errors and `410 Gone`), each sending [`Update`]s to the controller.
+//! backoff after errors and `410 Gone`), each sending [`Update`]s to the controller. What is
+//! never read is dropped as objects arrive ([`slim`]): `managedFields`, kubectl's
+//! last-applied copy, a Service's status, everything of a Pod but its metadata.
 
 use futures_util::StreamExt;
 use k8s_openapi::api::core::v1::{Pod, Service};
@@ -12,7 +14,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use super::store::ObjKind;
+use super::store::{ObjKind, Stored};
 
 /// The Istio API group.
 const ISTIO: &str = "networking.istio.io";
@@ -29,12 +31,12 @@ pub enum Update {
         /// Namespace watched (`None`: all).
         scope: Option<String>,
         /// The objects.
-        objects: Vec<Value>,
+        objects: Vec<Stored>,
     },
     /// An object was added or changed.
-    Applied(ObjKind, Value),
+    Applied(ObjKind, Stored),
     /// An object was deleted.
-    Deleted(ObjKind, Value),
+    Deleted(ObjKind, Stored),
     /// The watch failed (it retries with backoff).
     Failed(ObjKind, String),
 }
@@ -83,8 +85,7 @@ pub async fn watch_kind(
     };
     let stream = watcher(api, watcher::Config::default()).default_backoff();
     let mut stream = std::pin::pin!(stream);
-    let mut listing: Vec<Value> = Vec::new();
-    let to_value = |o: DynamicObject| serde_json::to_value(o).unwrap_or(Value::Null);
+    let mut listing: Vec<Stored> = Vec::new();
     while let Some(event) = stream.next().await {
         let update = match event {
             Ok(watcher::Event::Init) => {
@@ -92,7 +93,7 @@ pub async fn watch_kind(
                 continue;
             }
             Ok(watcher::Event::InitApply(o)) => {
-                listing.push(to_value(o));
+                listing.push(stored(o, kind));
                 continue;
             }
             Ok(watcher::Event::InitDone) => Update::Listed {
@@ -100,12 +101,83 @@ pub async fn watch_kind(
                 scope: scope.clone(),
                 objects: std::mem::take(&mut listing),
             },
-            Ok(watcher::Event::Apply(o)) => Update::Applied(kind, to_value(o)),
-            Ok(watcher::Event::Delete(o)) => Update::Deleted(kind, to_value(o)),
+            Ok(watcher::Event::Apply(o)) => Update::Applied(kind, stored(o, kind)),
+            Ok(watcher::Event::Delete(o)) => Update::Deleted(kind, stored(o, kind)),
             Err(e) => Update::Failed(kind, e.to_string()),
         };
         if tx.send(update).is_err() {
             return;
         }
+    }
+}
+
+/// `obj`, slimmed, kept as compact JSON.
+pub fn stored(obj: DynamicObject, kind: ObjKind) -> Stored {
+    let obj = slim(obj, kind);
+    let key = (
+        obj.metadata.namespace.clone().unwrap_or_default(),
+        obj.metadata.name.clone().unwrap_or_default(),
+    );
+    let rv = obj.metadata.resource_version.clone().unwrap_or_default();
+    let json = serde_json::to_string(&obj).unwrap_or_else(|_| "null".into());
+    Stored::from_parts(key, rv, json)
+}
+
+/// kubectl's copy of the whole object as last applied: never read, often the biggest field.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// `obj` without what shadowmesh never reads, so the objects kept between builds stay small
+/// (a Pod's spec and status are most of a cluster's bytes; only its labels are used).
+fn slim(mut obj: DynamicObject, kind: ObjKind) -> DynamicObject {
+    obj.metadata.managed_fields = None;
+    if let Some(annotations) = obj.metadata.annotations.as_mut() {
+        annotations.remove(LAST_APPLIED);
+    }
+    match kind {
+        ObjKind::Pod => obj.data = Value::Object(serde_json::Map::new()),
+        ObjKind::Service => {
+            if let Some(map) = obj.data.as_object_mut() {
+                map.remove("status");
+            }
+        }
+        _ => {}
+    }
+    obj
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn objects_keep_only_what_is_read() {
+        let pod: DynamicObject = serde_json::from_value(serde_json::json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "p", "namespace": "ns", "labels": {"version": "v1"},
+                         "resourceVersion": "7", "managedFields": [{"manager": "kubelet"}],
+                         "annotations": {LAST_APPLIED: "{...}", "keep": "me"}},
+            "spec": {"containers": [{"name": "c", "image": "i"}]},
+            "status": {"podIP": "10.0.0.1"}
+        }))
+        .unwrap();
+        let v = serde_json::to_value(slim(pod, ObjKind::Pod)).unwrap();
+        assert_eq!(v["metadata"]["labels"]["version"], "v1");
+        assert_eq!(v["metadata"]["resourceVersion"], "7");
+        assert_eq!(v["metadata"]["annotations"]["keep"], "me");
+        assert!(v["metadata"].get("managedFields").is_none(), "{v}");
+        assert!(
+            v["metadata"]["annotations"].get(LAST_APPLIED).is_none(),
+            "{v}"
+        );
+        assert!(v.get("spec").is_none() && v.get("status").is_none(), "{v}");
+
+        let svc: DynamicObject = serde_json::from_value(serde_json::json!({
+            "apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"},
+            "spec": {"ports": [{"port": 80}]}, "status": {"loadBalancer": {}}
+        }))
+        .unwrap();
+        let v = serde_json::to_value(slim(svc, ObjKind::Service)).unwrap();
+        assert_eq!(v["spec"]["ports"][0]["port"], 80);
+        assert!(v.get("status").is_none(), "{v}");
     }
 }

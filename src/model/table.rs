@@ -232,7 +232,7 @@ pub struct Rewrite {
 #[derive(Debug, Clone)]
 pub struct RegexRewrite {
     /// The RE2 pattern.
-    pub pattern: regex::Regex,
+    pub pattern: std::sync::Arc<regex::Regex>,
     /// The replacement in the `regex` crate's syntax (`\1` written as `${1}`).
     pub substitution: String,
 }

@@ -25,12 +25,12 @@ pub mod tls;
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize};
+use std::sync::{Arc, OnceLock};
 
 use http::uri::Authority;
 
-use crate::telemetry::Peer;
+use crate::telemetry::{Peer, PeerCaches};
 use hash_table::{HashTable, MAX_RING_SIZE};
 pub use outlier::{Outcome, clock_ms};
 pub use policy::{ClusterPolicy, HashCookie, HashKey, LbPolicy, OutlierPolicy};
@@ -137,8 +137,10 @@ pub struct Cluster {
     hash_table: Option<HashTable>,
     /// Requests in flight (for `max_requests`).
     pub in_flight: AtomicUsize,
-    /// Telemetry identity of each endpoint, by index.
-    peers: Vec<Arc<Peer>>,
+    /// Telemetry identity of each endpoint, by index, made when the endpoint is first used: a
+    /// cluster of a big mesh may have thousands of endpoints this proxy never sends to, and
+    /// each identity is a dozen strings.
+    peers: Box<[OnceLock<Arc<Peer>>]>,
     /// Telemetry identity when no endpoint was chosen (or for passthrough).
     cluster_peer: Arc<Peer>,
 }
@@ -180,21 +182,20 @@ impl Cluster {
             rr: AtomicUsize::new(0),
             hash_table,
             in_flight: AtomicUsize::new(0),
-            peers: Vec::new(),
+            peers: Box::default(),
             cluster_peer: Arc::new(Peer::unknown()),
         };
-        cluster.peers = (cluster.endpoints.iter())
-            .map(|e| Arc::new(peer_of(&cluster, Some(e))))
-            .collect();
+        cluster.peers = cluster.endpoints.iter().map(|_| OnceLock::new()).collect();
         cluster.cluster_peer = Arc::new(peer_of(&cluster, None));
         cluster
     }
 
     /// Telemetry identity of endpoint `index`, or of the cluster when `None`.
     pub fn peer(&self, index: Option<usize>) -> &Arc<Peer> {
-        index
-            .and_then(|i| self.peers.get(i))
-            .unwrap_or(&self.cluster_peer)
+        match index.and_then(|i| Some((self.peers.get(i)?, self.endpoints.get(i)?))) {
+            Some((peer, endpoint)) => peer.get_or_init(|| Arc::new(peer_of(self, Some(endpoint)))),
+            None => &self.cluster_peer,
+        }
     }
 
     /// The version reported for this cluster: the subset's `version` label, else the endpoints'
@@ -239,7 +240,7 @@ fn peer_of(cluster: &Cluster, endpoint: Option<&Endpoint>) -> Peer {
         workload,
         app: label("app").unwrap_or_else(|| "unknown".into()),
         address: endpoint.map_or_else(|| "-".to_string(), |e| e.authority.to_string()),
-        ..Peer::default()
+        caches: PeerCaches::default(),
     }
 }
 

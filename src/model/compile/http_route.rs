@@ -249,7 +249,7 @@ fn regex_rewrite(wire: &WireRegexRewrite, r: &mut Reporter<'_>, f: &str) -> Opti
         );
         return None;
     }
-    match regex::Regex::new(&wire.pattern) {
+    match crate::model::matchers::regex_cache::compiled(&wire.pattern) {
         Ok(pattern) => Some(RegexRewrite {
             pattern,
             substitution: substitution(&wire.rewrite),
@@ -307,7 +307,7 @@ mod tests {
             ("one", "two", "/xxx/one/yyy/one/zzz", "/xxx/two/yyy/two/zzz"),
         ] {
             let re = RegexRewrite {
-                pattern: regex::Regex::new(pattern).unwrap(),
+                pattern: regex::Regex::new(pattern).unwrap().into(),
                 substitution: substitution(rewrite),
             };
             assert_eq!(re.apply(path, Some("q=1")), format!("{want}?q=1"));

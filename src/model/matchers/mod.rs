@@ -4,13 +4,15 @@
 //! - [`header`]: `headers` and `withoutHeaders` entries;
 //! - [`query`]: `queryParams` entries;
 //! - [`request`]: one `HTTPMatchRequest` block (all conditions AND'ed) and the
-//!   [`RequestHead`] it looks at.
+//!   [`RequestHead`] it looks at;
+//! - [`regex_cache`]: each distinct regex compiled once and shared while a snapshot uses it.
 //!
 //! Imports only [`crate::config::wire`] (the types they are compiled from); never `route`, which
 //! walks them, nor anything that touches a socket.
 
 pub mod header;
 pub mod query;
+pub mod regex_cache;
 pub mod request;
 pub mod string;
 

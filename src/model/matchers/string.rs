@@ -2,7 +2,10 @@
 //! syntax, matched against the **whole** value), or `{}` which holds whenever the value is present.
 //!
 //! Owns the checks on a `StringMatch` (one kind only, empty prefixes, regex length and syntax).
-//! Imports only [`crate::config::wire`].
+//! Regexes come from the shared cache ([`super::regex_cache`]). Imports only
+//! [`crate::config::wire`].
+
+use std::sync::Arc;
 
 use regex::Regex;
 
@@ -19,7 +22,7 @@ pub enum StringMatcher {
     /// Plain string prefix: `/usrv` matches `/usrv-expand`.
     Prefix(String),
     /// Anchored regex: compiled as `^(?:re)$` so `a|ab` matches `ab` whole.
-    Regex(Regex),
+    Regex(Arc<Regex>),
     /// `{}`: matches any value, as long as there is one.
     Present,
 }
@@ -124,11 +127,11 @@ impl StringMatcher {
 }
 
 /// Compiles an RE2-syntax regex as a whole-value match.
-pub fn compile_regex(re: &str) -> Result<Regex, StringMatchError> {
+pub fn compile_regex(re: &str) -> Result<Arc<Regex>, StringMatchError> {
     if re.len() > MAX_REGEX_LEN {
         return Err(StringMatchError::RegexTooLong(re.len()));
     }
-    Regex::new(&format!("^(?:{re})$")).map_err(|e| {
+    super::regex_cache::compiled(&format!("^(?:{re})$")).map_err(|e| {
         // The regex crate's message spans lines; keep the first useful one.
         let msg = e.to_string();
         let short = msg

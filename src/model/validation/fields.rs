@@ -297,7 +297,7 @@ pub(crate) fn regex(re: &str) -> Check {
             re.len()
         ));
     }
-    regex::Regex::new(re).map(|_| ()).map_err(|e| {
+    crate::model::matchers::regex_cache::check_syntax(re).map_err(|e| {
         format!("invalid regex: {e}; Istio uses RE2 style regex-based match (https://github.com/google/re2/wiki/Syntax)")
     })
 }

@@ -2,7 +2,7 @@
 //! parts) and `corsPolicy` (`validateCORSPolicy`), with the CRD's one-of rules. Each check
 //! reports at its field and says whether the part it checked is usable.
 //! Imports [`crate::config`] and, of the model, only leaf helpers: the duration parser, the gRPC
-//! status names and the regex length limit.
+//! status names and the regex length limit and syntax check.
 
 use std::time::Duration;
 
@@ -170,7 +170,7 @@ pub(crate) fn check_cors(cors: &CorsPolicy, r: &mut Reporter<'_>, f: &str) -> bo
         if let Some(re) = origin.regex.as_deref().filter(|re| !re.is_empty()) {
             if re.len() > MAX_REGEX_LEN {
                 bad.add(r, format!("{f}.allowOrigins[{i}].regex"), "regex too long");
-            } else if let Err(e) = regex::Regex::new(re) {
+            } else if let Err(e) = crate::model::matchers::regex_cache::check_syntax(re) {
                 bad.add(r, format!("{f}.allowOrigins[{i}].regex"), e.to_string());
             }
         }

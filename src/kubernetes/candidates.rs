@@ -190,11 +190,7 @@ fn service_candidates(objects: &Objects, memo: &mut Memo) -> Vec<Candidate> {
 }
 
 /// What a Service's resource is made from: its own, its slices' and their pods' versions.
-fn service_fingerprint(
-    objects: &Objects,
-    svc: &Stored,
-    slices: &[VersionedSlice],
-) -> String {
+fn service_fingerprint(objects: &Objects, svc: &Stored, slices: &[VersionedSlice]) -> String {
     let mut fp = svc.resource_version.clone();
     for (rv, slice) in slices {
         fp.push_str(&format!("|{}@{rv}", slice.metadata.name));

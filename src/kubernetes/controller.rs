@@ -154,6 +154,11 @@ impl Controller {
             tracing::error!("{d} (the file's resources are left out)");
         }
         let outcome = self.gate.build(all, &identity);
+        // Forget rejections no longer current, so the set stays as big as what is rejected now.
+        let current: HashSet<(&str, &str)> = (outcome.rejections.iter())
+            .map(|r| (r.candidate.key.as_str(), r.candidate.source.as_str()))
+            .collect();
+        (self.reported).retain(|(key, source)| current.contains(&(key.as_str(), source.as_str())));
         for r in &outcome.rejections {
             let c = &r.candidate;
             if !self.reported.insert((c.key.clone(), c.source.clone())) {

@@ -203,10 +203,7 @@ pub async fn start(opts: RunOptions) -> Result<Running, StartError> {
         let proxy = parts.proxy.clone();
         let make_service = move |remote, activity: Arc<ConnActivity>| {
             let proxy = proxy.clone();
-            let conn = ConnInfo {
-                remote,
-                bound_host: bound_host.clone(),
-            };
+            let conn = ConnInfo::new(remote, bound_host.clone());
             service_fn(move |req| {
                 let in_flight = activity.enter();
                 let (proxy, conn, activity) = (proxy.clone(), conn.clone(), activity.clone());

@@ -3,8 +3,6 @@
 //! connection upgrade a request asks for ([`upgrade_request`]) and putting a kept one back
 //! ([`keep_upgrade`]).
 
-use std::net::IpAddr;
-
 use http::HeaderMap;
 use http::header::{self, HeaderName, HeaderValue};
 
@@ -13,6 +11,11 @@ pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Envoy's try number on an upstream request (Istio's sidecars send it: 1, then 2, ...).
 pub static X_ENVOY_ATTEMPT_COUNT: HeaderName = HeaderName::from_static("x-envoy-attempt-count");
 /// `x-forwarded-for`.
+/// A gRPC answer's status (read by the retry conditions).
+pub static GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
+/// Set by an upstream Envoy that rate-limited the request (retry condition `envoy-ratelimited`).
+pub static X_ENVOY_RATELIMITED: HeaderName = HeaderName::from_static("x-envoy-ratelimited");
+/// Proxies the request passed through.
 pub static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 /// `x-forwarded-proto`.
 pub static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
@@ -112,12 +115,15 @@ pub fn keep_upgrade(headers: &mut HeaderMap, protocol: HeaderValue) {
 
 /// Appends the client's address to `x-forwarded-for` and sets `x-forwarded-proto` to the
 /// scheme the client used (`http`: a client's own value is not trusted, as Envoy's default).
-pub fn add_forwarded(headers: &mut HeaderMap, client: IpAddr) {
-    let value = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-        Some(prev) if !prev.is_empty() => format!("{prev}, {client}"),
-        _ => client.to_string(),
+pub fn add_forwarded(headers: &mut HeaderMap, client: &HeaderValue) {
+    let appended = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+        Some(prev) if !prev.is_empty() => {
+            let client = client.to_str().unwrap_or("unknown");
+            HeaderValue::try_from(format!("{prev}, {client}")).ok()
+        }
+        _ => Some(client.clone()),
     };
-    if let Ok(v) = HeaderValue::from_str(&value) {
+    if let Some(v) = appended {
         headers.insert(X_FORWARDED_FOR.clone(), v);
     }
     headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static("http"));
@@ -130,13 +136,23 @@ pub fn ensure_request_id(headers: &mut HeaderMap) -> String {
     {
         return id.to_string();
     }
-    let id = uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes())
-        .into_uuid()
-        .to_string();
-    if let Ok(v) = HeaderValue::from_str(&id) {
+    let uuid = uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes()).into_uuid();
+    // Encoded on the stack, not through `Display`: this runs for nearly every request.
+    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    let id = uuid.hyphenated().encode_lower(&mut buf);
+    if let Ok(v) = HeaderValue::from_str(id) {
         headers.insert(X_REQUEST_ID.clone(), v);
     }
-    id
+    id.to_string()
+}
+
+/// `x-envoy-attempt-count: N`, without an allocation for the usual few tries.
+pub fn attempt_count(attempt: u32) -> HeaderValue {
+    const SMALL: [&str; 5] = ["1", "2", "3", "4", "5"];
+    match SMALL.get((attempt as usize).wrapping_sub(1)) {
+        Some(s) => HeaderValue::from_static(s),
+        None => HeaderValue::from(attempt),
+    }
 }
 
 #[cfg(test)]
@@ -234,14 +250,14 @@ mod tests {
     #[test]
     fn forwarded_for_is_appended() {
         let mut h = HeaderMap::new();
-        add_forwarded(&mut h, "127.0.0.1".parse().unwrap());
+        add_forwarded(&mut h, &HeaderValue::from_static("127.0.0.1"));
         assert_eq!(h["x-forwarded-for"], "127.0.0.1");
-        add_forwarded(&mut h, "10.0.0.2".parse().unwrap());
+        add_forwarded(&mut h, &HeaderValue::from_static("10.0.0.2"));
         assert_eq!(h["x-forwarded-for"], "127.0.0.1, 10.0.0.2");
         assert_eq!(h["x-forwarded-proto"], "http");
         let mut h = HeaderMap::new();
         h.insert("x-forwarded-proto", "https".parse().unwrap());
-        add_forwarded(&mut h, "127.0.0.1".parse().unwrap());
+        add_forwarded(&mut h, &HeaderValue::from_static("127.0.0.1"));
         assert_eq!(
             h["x-forwarded-proto"], "http",
             "a client's claim is not kept"

@@ -117,6 +117,21 @@ pub struct ConnInfo {
     pub remote: SocketAddr,
     /// The host this listener is bound to (`--listen ADDR=HOST`).
     pub bound_host: Option<Arc<str>>,
+    /// The client's IP as a header value, formatted once per connection (`x-forwarded-for`).
+    client_ip: http::HeaderValue,
+}
+
+impl ConnInfo {
+    /// A connection from `remote` to a listener bound to `bound_host`.
+    pub fn new(remote: SocketAddr, bound_host: Option<Arc<str>>) -> Self {
+        let client_ip = http::HeaderValue::try_from(remote.ip().to_string())
+            .unwrap_or_else(|_| http::HeaderValue::from_static("unknown"));
+        Self {
+            remote,
+            bound_host,
+            client_ip,
+        }
+    }
 }
 
 /// One request's state as it goes through the steps.

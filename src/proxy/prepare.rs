@@ -13,12 +13,12 @@ impl RequestCtx {
     pub(super) fn prepare(&mut self, conn: &ConnInfo, routed: &Routed<'_>, authority: &str) {
         let headers = &mut self.parts.headers;
         headers::strip_hop_by_hop(headers);
-        headers::add_forwarded(headers, conn.remote.ip());
+        headers::add_forwarded(headers, &conn.client_ip);
         self.record.exchange.request_id = headers::ensure_request_id(headers);
         // The first try's number (mirrored copies carry it too); a retry sends its own.
         headers.insert(
             headers::X_ENVOY_ATTEMPT_COUNT.clone(),
-            HeaderValue::from(1u32),
+            headers::attempt_count(1),
         );
         let route = routed.decision.route;
         // Istio's precedence: `rewrite.authority`, then the route's `:authority`/`Host`

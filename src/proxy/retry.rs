@@ -165,8 +165,11 @@ impl Proxy {
             cx.record.exchange.attempts = attempt;
             let (try_body, back) = replay.into_body();
             let mut try_head = copy_head(&head);
-            let count = http::HeaderValue::from(attempt);
-            (try_head.headers).insert(headers::X_ENVOY_ATTEMPT_COUNT.clone(), count);
+            if attempt > 1 {
+                // The first try's count was set with the head (mirrors carry it too).
+                let count = headers::attempt_count(attempt);
+                (try_head.headers).insert(headers::X_ENVOY_ATTEMPT_COUNT.clone(), count);
+            }
             let try_body = try_body.boxed_unsync();
             let req = upstream_request(try_head, &upstream, routed.cluster, try_body);
             let end =
@@ -323,15 +326,7 @@ impl RequestCtx {
             return Err(self.overflow());
         };
         self.record.in_flight = Some(guard);
-        let uri = format!(
-            "http://{}{}",
-            cluster.endpoints[i].authority, previous.path_and_query
-        );
-        Ok(Upstream {
-            uri: uri.parse().unwrap_or(previous.uri),
-            path_and_query: previous.path_and_query,
-            endpoint: Some(i),
-        })
+        Ok(previous.to(cluster.endpoints[i].authority.clone(), Some(i)))
     }
 
     fn overflow(&mut self) -> Box<Response<UpstreamBody>> {
@@ -380,12 +375,12 @@ fn failed(e: &UpstreamError) -> TryEnd {
 
 /// A response's head as the retry conditions see it.
 fn outcome_of(resp: &Response<Incoming>) -> TryOutcome {
-    let headers = resp.headers();
+    let head = resp.headers();
     TryOutcome::Response {
         status: resp.status().as_u16(),
-        grpc_status: (headers.get("grpc-status"))
+        grpc_status: (head.get(&headers::GRPC_STATUS))
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse().ok()),
-        rate_limited: headers.contains_key("x-envoy-ratelimited"),
+        rate_limited: head.contains_key(&headers::X_ENVOY_RATELIMITED),
     }
 }

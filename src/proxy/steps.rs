@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use http::header;
+use http::uri::{Authority, PathAndQuery};
 use http::{Response, StatusCode, Version};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
@@ -32,11 +33,39 @@ pub(super) struct Routed<'t> {
 
 /// The primary's upstream request, ready to send.
 pub(super) struct Upstream {
+    /// `http://ENDPOINT` + the path and query sent (after rewrites).
     pub(super) uri: http::Uri,
-    /// The path and query sent (after rewrites).
-    pub(super) path_and_query: String,
     /// The cluster's endpoint chosen (none: passthrough to the named host).
     pub(super) endpoint: Option<usize>,
+}
+
+impl Upstream {
+    /// The path and query sent (after rewrites).
+    pub(super) fn path_and_query(&self) -> &str {
+        self.uri.path_and_query().map_or("/", |p| p.as_str())
+    }
+
+    /// The same request to another `authority` (a retry's new endpoint).
+    pub(super) fn to(&self, authority: http::uri::Authority, endpoint: Option<usize>) -> Self {
+        let mut parts = self.uri.clone().into_parts();
+        parts.authority = Some(authority);
+        let uri = http::Uri::from_parts(parts).unwrap_or_else(|_| self.uri.clone());
+        Self { uri, endpoint }
+    }
+}
+
+/// The upstream URI `http://AUTHORITY` + `path`, built from parts (no formatting and parsing
+/// on the hot path): the request's own path and query shared when no rewrite changed it.
+fn upstream_uri(authority: Authority, path: &str, original: &http::Uri) -> Option<http::Uri> {
+    let path_and_query = match original.path_and_query() {
+        Some(p) if p.as_str() == path => p.clone(),
+        _ => PathAndQuery::try_from(path).ok()?,
+    };
+    let mut parts = http::uri::Parts::default();
+    parts.scheme = Some(http::uri::Scheme::HTTP);
+    parts.authority = Some(authority);
+    parts.path_and_query = Some(path_and_query);
+    http::Uri::from_parts(parts).ok()
 }
 
 impl Proxy {
@@ -58,7 +87,7 @@ impl Proxy {
         cx.keep_upgrade(upgrade.as_ref(), &routed);
         let upstream = cx.choose_endpoint(&routed, &authority, hashes.primary)?;
         let taps = match upgrade {
-            None => self.start_mirrors(&mut cx, &routed, &body, &upstream.path_and_query, &hashes),
+            None => self.start_mirrors(&mut cx, &routed, &body, upstream.path_and_query(), &hashes),
             Some(_) => self.skip_mirrors(&routed),
         };
         let response =
@@ -212,7 +241,7 @@ impl RequestCtx {
             } else {
                 format!("{host}:{port}")
             };
-            (target, None)
+            (Authority::try_from(target).ok(), None)
         } else {
             let Some(i) = cluster.pick_hashed(hash, fastrand::f64()) else {
                 ex.peer = Some(cluster.peer(None).clone());
@@ -223,7 +252,7 @@ impl RequestCtx {
                     reason,
                 ));
             };
-            (cluster.endpoints[i].authority.to_string(), Some(i))
+            (Some(cluster.endpoints[i].authority.clone()), Some(i))
         };
         ex.peer = Some(cluster.peer(endpoint).clone());
         let Some(guard) = InFlight::enter(cluster, endpoint) else {
@@ -231,14 +260,10 @@ impl RequestCtx {
             return Err(self.answer(StatusCode::SERVICE_UNAVAILABLE, Flag::Overflow, reason));
         };
         self.record.in_flight = Some(guard);
-        let path_and_query = self.record.exchange.path.clone();
-        match format!("http://{target}{path_and_query}").parse::<http::Uri>() {
-            Ok(uri) => Ok(Upstream {
-                uri,
-                path_and_query,
-                endpoint,
-            }),
-            Err(_) => {
+        let path = &self.record.exchange.path;
+        match target.and_then(|t| upstream_uri(t, path, &self.parts.uri)) {
+            Some(uri) => Ok(Upstream { uri, endpoint }),
+            None => {
                 let reason = "the request path is not valid".to_string();
                 Err(self.answer(StatusCode::BAD_REQUEST, Flag::None, reason))
             }

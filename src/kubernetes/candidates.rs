@@ -150,7 +150,7 @@ pub fn candidates(
             .map_or("networking.istio.io/v1", String::as_str);
         for (key, obj) in objects.of(kind) {
             let fingerprint = format!("{api_version}@{}", obj.resource_version);
-            out.push(memo.candidate(kind, key, fingerprint, || {
+            out.push(memo.candidate(kind, key, &fingerprint, || {
                 istio_candidate(obj.value(), kind, api_version)
             }));
         }
@@ -181,7 +181,7 @@ fn service_candidates(objects: &Objects, memo: &mut Memo) -> Vec<Candidate> {
     for (key, obj) in objects.of(ObjKind::Service) {
         let mine: &[VersionedSlice] = by_service.get(key).map_or(&[], Vec::as_slice);
         let fingerprint = service_fingerprint(objects, obj, mine);
-        out.push(memo.candidate(ObjKind::Service, key, fingerprint, || {
+        out.push(memo.candidate(ObjKind::Service, key, &fingerprint, || {
             let slices: Vec<&EndpointSlice> = mine.iter().map(|(_, s)| s.as_ref()).collect();
             service_candidate(key, obj, &slices, &pod_labels(objects, &slices))
         }));
@@ -194,16 +194,12 @@ fn service_fingerprint(objects: &Objects, svc: &Stored, slices: &[VersionedSlice
     let mut fp = svc.resource_version.clone();
     for (rv, slice) in slices {
         fp.push_str(&format!("|{}@{rv}", slice.metadata.name));
-        for pod in slice
-            .endpoints
-            .iter()
-            .filter_map(|e| e.pod(&slice.metadata.namespace))
-        {
-            let key = (pod.0.to_string(), pod.1.to_string());
+        for (ns, name) in slice.pods() {
+            let key = (ns.to_string(), name.to_string());
             let pod_rv = objects
                 .get(ObjKind::Pod, &key)
                 .map_or("", |p| p.resource_version.as_str());
-            fp.push_str(&format!(",{}@{pod_rv}", pod.1));
+            fp.push_str(&format!(",{name}@{pod_rv}"));
         }
     }
     fp
@@ -213,11 +209,7 @@ fn service_fingerprint(objects: &Objects, svc: &Stored, slices: &[VersionedSlice
 fn pod_labels(objects: &Objects, slices: &[&EndpointSlice]) -> PodLabels {
     let mut out = PodLabels::new();
     for slice in slices {
-        for (ns, name) in slice
-            .endpoints
-            .iter()
-            .filter_map(|e| e.pod(&slice.metadata.namespace))
-        {
+        for (ns, name) in slice.pods() {
             let key = (ns.to_string(), name.to_string());
             if let Some(pod) = objects.get(ObjKind::Pod, &key) {
                 let labels = pod

@@ -17,7 +17,7 @@ use super::store::{Key, ObjKind};
 /// Candidates and parsed slices from the last build.
 #[derive(Debug, Default)]
 pub struct Memo {
-    candidates: HashMap<(ObjKind, Key), Kept<Candidate>>,
+    candidates: HashMap<ObjKind, HashMap<Key, Kept<Candidate>>>,
     slices: HashMap<Key, Kept<Option<Arc<EndpointSlice>>>>,
     build: u64,
     /// How many candidates the current build made afresh (for the log and tests).
@@ -31,6 +31,31 @@ struct Kept<T> {
     used_in: u64,
 }
 
+/// The value kept in `map` for `key` while its fingerprint holds, else `make()`'s, kept;
+/// `true` with a fresh one. Marks the entry used by `build`.
+fn kept_or_made<T: Clone>(
+    map: &mut HashMap<Key, Kept<T>>,
+    build: u64,
+    key: &Key,
+    fingerprint: &str,
+    make: impl FnOnce() -> T,
+) -> (T, bool) {
+    if let Some(kept) = map.get_mut(key)
+        && kept.fingerprint == fingerprint
+    {
+        kept.used_in = build;
+        return (kept.value.clone(), false);
+    }
+    let value = make();
+    let kept = Kept {
+        fingerprint: fingerprint.to_string(),
+        value: value.clone(),
+        used_in: build,
+    };
+    map.insert(key.clone(), kept);
+    (value, true)
+}
+
 impl Memo {
     /// Starts a build: what it does not use is dropped by [`Memo::finish`].
     pub fn start(&mut self) {
@@ -41,7 +66,9 @@ impl Memo {
     /// Drops what the build did not use; returns how many candidates it made afresh.
     pub fn finish(&mut self) -> usize {
         let build = self.build;
-        self.candidates.retain(|_, k| k.used_in == build);
+        for kind in self.candidates.values_mut() {
+            kind.retain(|_, k| k.used_in == build);
+        }
         self.slices.retain(|_, k| k.used_in == build);
         self.made
     }
@@ -52,26 +79,17 @@ impl Memo {
         &mut self,
         kind: ObjKind,
         key: &Key,
-        fingerprint: String,
+        fingerprint: &str,
         make: impl FnOnce() -> Candidate,
     ) -> Candidate {
-        let build = self.build;
-        if let Some(kept) = self.candidates.get_mut(&(kind, key.clone()))
-            && kept.fingerprint == fingerprint
-        {
-            kept.used_in = build;
-            return kept.value.clone();
-        }
-        let mut fresh = make();
-        fresh.check_alone();
-        self.made += 1;
-        let kept = Kept {
-            fingerprint,
-            value: fresh.clone(),
-            used_in: build,
-        };
-        self.candidates.insert((kind, key.clone()), kept);
-        fresh
+        let map = self.candidates.entry(kind).or_default();
+        let (candidate, fresh) = kept_or_made(map, self.build, key, fingerprint, || {
+            let mut c = make();
+            c.check_alone();
+            c
+        });
+        self.made += usize::from(fresh);
+        candidate
     }
 
     /// The EndpointSlice `key` at `resource_version`, parsed once (`None`: unreadable).
@@ -81,20 +99,7 @@ impl Memo {
         resource_version: &str,
         parse: impl FnOnce() -> Option<EndpointSlice>,
     ) -> Option<Arc<EndpointSlice>> {
-        let build = self.build;
-        if let Some(kept) = self.slices.get_mut(key)
-            && kept.fingerprint == resource_version
-        {
-            kept.used_in = build;
-            return kept.value.clone();
-        }
-        let value = parse().map(Arc::new);
-        let kept = Kept {
-            fingerprint: resource_version.to_string(),
-            value: value.clone(),
-            used_in: build,
-        };
-        self.slices.insert(key.clone(), kept);
-        value
+        let parsed = || parse().map(Arc::new);
+        kept_or_made(&mut self.slices, self.build, key, resource_version, parsed).0
     }
 }

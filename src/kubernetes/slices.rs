@@ -92,6 +92,12 @@ impl EndpointSlice {
             .map(String::as_str)
             .filter(|n| !n.is_empty())
     }
+
+    /// The Pods behind its endpoints, as (namespace, name).
+    pub fn pods(&self) -> impl Iterator<Item = (&str, &str)> {
+        let ns = self.metadata.namespace.as_str();
+        self.endpoints.iter().filter_map(move |e| e.pod(ns))
+    }
 }
 
 impl SliceEndpoint {

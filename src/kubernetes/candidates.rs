@@ -50,7 +50,7 @@ pub struct Candidate {
     pub diags: Vec<Diagnostic>,
     /// The object, for resources of the cluster.
     pub object: Option<ObjectRef>,
-    /// The errors of reading it and validating it alone, once computed.
+    /// What reading it and validating it alone reported (errors and warnings), once computed.
     pub alone: Option<Arc<Vec<Diagnostic>>>,
 }
 
@@ -67,30 +67,38 @@ impl Candidate {
         }
     }
 
-    /// Checks it alone (reading errors, then Istio's validation) and keeps the result.
+    /// Checks it alone (reading, then Istio's validation) and keeps the result.
     pub fn check_alone(&mut self) {
         if self.alone.is_none() {
-            self.alone = Some(Arc::new(self.errors_alone()));
+            self.alone = Some(Arc::new(self.diags_alone()));
         }
     }
 
     /// The errors of reading it and of validating it alone.
     pub fn errors_alone(&self) -> Vec<Diagnostic> {
-        if let Some(known) = &self.alone {
-            return known.as_ref().clone();
+        self.alone_where(Diagnostic::is_error)
+    }
+
+    /// The warnings of reading it and of validating it alone: the build does not validate
+    /// again, so they are handed to it.
+    pub fn warnings_alone(&self) -> Vec<Diagnostic> {
+        self.alone_where(|d| !d.is_error())
+    }
+
+    fn alone_where(&self, keep: impl Fn(&Diagnostic) -> bool) -> Vec<Diagnostic> {
+        match &self.alone {
+            Some(known) => known.iter().filter(|d| keep(d)).cloned().collect(),
+            None => self.diags_alone().into_iter().filter(keep).collect(),
         }
-        let mut errors: Vec<Diagnostic> = self
-            .diags
-            .iter()
-            .filter(|d| d.is_error())
-            .cloned()
-            .collect();
-        if errors.is_empty() {
-            let mut diags = Vec::new();
+    }
+
+    /// Reading's diagnostics, then validation's when reading found no error.
+    fn diags_alone(&self) -> Vec<Diagnostic> {
+        let mut diags = self.diags.clone();
+        if !diags.iter().any(Diagnostic::is_error) {
             validation::validate(&self.set, &mut diags);
-            errors.extend(diags.into_iter().filter(Diagnostic::is_error));
         }
-        errors
+        diags
     }
 }
 

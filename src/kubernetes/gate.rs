@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use super::candidates::Candidate;
 use crate::config::{ConfigSet, Diagnostic};
-use crate::model::{ProxyIdentity, Snapshot, build_from_set};
+use crate::model::cluster::Cluster;
+use crate::model::{BuildResult, Prior, ProxyIdentity, Snapshot, Validation, build_from_set_with};
 use crate::reload::{ResourceState, ResourceStatus};
 
 /// How many times the compiler may drop resources before the change is refused whole.
@@ -19,6 +20,8 @@ const MAX_ROUNDS: usize = 8;
 #[derive(Debug, Default)]
 pub struct Gate {
     last_good: HashMap<String, Candidate>,
+    /// The last build's clusters, kept by the next one where unchanged.
+    clusters: Vec<Arc<Cluster>>,
 }
 
 /// A rejected resource and why.
@@ -79,11 +82,7 @@ impl Gate {
             }
         }
         for _ in 0..MAX_ROUNDS {
-            let mut set = ConfigSet::default();
-            for ch in &chosen {
-                merge(&mut set, &ch.candidate.set);
-            }
-            let diags = match build_from_set(set, identity, 0, Vec::new()) {
+            let diags = match self.compile(&chosen, identity) {
                 Ok(snapshot) => return self.finish(snapshot, chosen, rejections),
                 Err(diags) => diags,
             };
@@ -123,6 +122,26 @@ impl Gate {
             }
         }
         refused(Vec::new(), rejections)
+    }
+
+    /// Compiles the chosen resources together. Each was validated alone (and the result kept
+    /// while it is unchanged), so only its warnings are added; the last build's clusters are
+    /// kept where unchanged.
+    fn compile(&self, chosen: &[Chosen], identity: &ProxyIdentity) -> BuildResult {
+        let mut set = ConfigSet::default();
+        for ch in chosen {
+            merge(&mut set, &ch.candidate.set);
+        }
+        let warnings = chosen
+            .iter()
+            .filter(|ch| ch.state != ResourceState::Rejected)
+            .flat_map(|ch| ch.candidate.warnings_alone())
+            .collect();
+        let prior = Prior {
+            validation: Validation::AlreadyDone,
+            clusters: &self.clusters,
+        };
+        build_from_set_with(set, identity, 0, warnings, prior)
     }
 
     /// Puts the last good version of `key` in force if there is one.
@@ -165,6 +184,7 @@ impl Gate {
         }
         statuses.sort_by(|a, b| a.resource.cmp(&b.resource));
         self.last_good = last_good;
+        self.clusters.clone_from(&snapshot.table.clusters);
         Outcome {
             snapshot: Some(snapshot),
             statuses,

@@ -147,3 +147,22 @@ fn a_resource_the_compiler_refuses_does_not_block_the_others() {
     );
     assert_eq!(vs_names(&o), ["VirtualService ns/a"]);
 }
+
+#[test]
+fn validation_warnings_reach_the_snapshot_though_the_build_does_not_validate_again() {
+    // `mirrorPercent` is deprecated: Istio's validation warns, and the VirtualService is accepted.
+    let mut warned = vs("warned", "1", 2, "v1");
+    warned["spec"]["http"][0]["mirror"] = json!({"host": "backend"});
+    warned["spec"]["http"][0]["mirrorPercent"] = json!(50);
+    let mut gate = Gate::default();
+    let out = gate.build(candidates(&[warned]), &ProxyIdentity::default());
+    assert_eq!(state(&out, "VirtualService ns/warned"), ResourceState::Accepted);
+    let snap = out.snapshot.expect("a snapshot");
+    assert!(
+        snap.warnings
+            .iter()
+            .any(|w| w.field.as_deref() == Some("spec.http[0].mirrorPercent")),
+        "{:?}",
+        snap.warnings
+    );
+}

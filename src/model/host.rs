@@ -149,7 +149,27 @@ impl<T: Copy> HostIndex<T> {
     /// Finds the target for a request host (without port), as seen from `proxy_ns`.
     pub fn lookup(&self, host: &str, proxy_ns: &str) -> Result<T, HostLookupError> {
         let host = normalize(host);
-        if let Some(entries) = self.exact.get(host.as_ref()) {
+        self.resolve(&host, proxy_ns)
+            .map_err(|ambiguous| match ambiguous {
+                Some(candidates) => HostLookupError::Ambiguous {
+                    host: host.to_string(),
+                    candidates,
+                },
+                None => HostLookupError::NotFound {
+                    hint: super::suggest::hint(&host, self.exact.keys()),
+                    host: host.into_owned(),
+                },
+            })
+    }
+
+    /// [`Self::lookup`] without the error's explanation (no "did you mean" work).
+    pub fn find(&self, host: &str, proxy_ns: &str) -> Option<T> {
+        self.resolve(&normalize(host), proxy_ns).ok()
+    }
+
+    /// The target of normalized `host`; else the names it is ambiguous between, or `None`.
+    fn resolve(&self, host: &str, proxy_ns: &str) -> Result<T, Option<Vec<String>>> {
+        if let Some(entries) = self.exact.get(host) {
             if let Some(e) = entries.iter().find(|e| e.short_ns.is_none()) {
                 return Ok(e.target);
             }
@@ -161,10 +181,7 @@ impl<T: Copy> HostIndex<T> {
             if let [only] = entries.as_slice() {
                 return Ok(only.target);
             }
-            return Err(HostLookupError::Ambiguous {
-                host: host.into_owned(),
-                candidates: entries.iter().map(|e| e.fqdn.clone()).collect(),
-            });
+            return Err(Some(entries.iter().map(|e| e.fqdn.clone()).collect()));
         }
         if let Some((_, _, target)) = self
             .wildcards
@@ -173,13 +190,10 @@ impl<T: Copy> HostIndex<T> {
         {
             return Ok(*target);
         }
-        if let Some((_, target)) = &self.catch_all {
-            return Ok(*target);
+        match &self.catch_all {
+            Some((_, target)) => Ok(*target),
+            None => Err(None),
         }
-        Err(HostLookupError::NotFound {
-            hint: super::suggest::hint(&host, self.exact.keys()),
-            host: host.into_owned(),
-        })
     }
 }
 

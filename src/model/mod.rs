@@ -46,7 +46,7 @@ use std::path::PathBuf;
 use std::time::SystemTime;
 
 pub use cluster::{Cluster, Endpoint, Protocol};
-pub use compile::{ProxyIdentity, compile};
+pub use compile::{Prior, ProxyIdentity, Validation, compile, compile_set};
 pub use table::{
     Action, ClusterChoice, MirrorPolicy, Route, RouteDestination, RouteTable, VirtualHost,
 };
@@ -115,16 +115,43 @@ pub fn build_snapshot(paths: &[PathBuf], identity: &ProxyIdentity, generation: u
     build_from_set(set, identity, generation, diags)
 }
 
+/// [`build_snapshot`] of the next generation after `previous`, keeping its clusters where
+/// nothing they are made of changed (see [`Prior::clusters`]).
+pub fn rebuild_snapshot(
+    paths: &[PathBuf],
+    identity: &ProxyIdentity,
+    previous: &Snapshot,
+) -> BuildResult {
+    let mut diags = Vec::new();
+    let set = config::read_files(paths, &identity.namespace, &mut diags);
+    let prior = Prior {
+        clusters: &previous.table.clusters,
+        ..Prior::default()
+    };
+    build_from_set_with(set, identity, previous.generation + 1, diags, prior)
+}
+
 /// Compiles resources already read (`diags` holds what reading them reported: any error there
 /// refuses the whole set, as for files).
 pub fn build_from_set(
     set: config::ConfigSet,
     identity: &ProxyIdentity,
     generation: u64,
+    diags: Vec<Diagnostic>,
+) -> BuildResult {
+    build_from_set_with(set, identity, generation, diags, Prior::default())
+}
+
+/// [`build_from_set`] with what is known from before (see [`Prior`]).
+pub fn build_from_set_with(
+    set: config::ConfigSet,
+    identity: &ProxyIdentity,
+    generation: u64,
     mut diags: Vec<Diagnostic>,
+    prior: Prior<'_>,
 ) -> BuildResult {
     let load_failed = diags.iter().any(Diagnostic::is_error);
-    let table = compile(&set, identity, &mut diags);
+    let table = compile_set(&set, identity, &mut diags, prior);
     match table {
         Some(table) if !load_failed => {
             let summary = summarize(&set, &table);

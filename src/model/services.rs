@@ -7,6 +7,7 @@
 //!
 //! Imports only [`crate::config`] and [`crate::model`].
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
@@ -41,22 +42,27 @@ pub struct PortDef {
     pub target_port: Option<u16>,
 }
 
-/// An endpoint before ports are applied.
+/// An endpoint before ports are applied, borrowed from the resources it was read from (a big
+/// mesh has tens of thousands, and a compile copies only those of clusters that changed).
 #[derive(Debug, Clone)]
-pub struct EndpointDef {
+pub struct EndpointDef<'a> {
     /// IP or host name.
-    pub address: String,
+    pub address: &'a str,
     /// Port name to number.
-    pub ports: BTreeMap<String, u32>,
+    pub ports: &'a BTreeMap<String, u32>,
     /// Labels.
-    pub labels: BTreeMap<String, String>,
+    pub labels: &'a BTreeMap<String, String>,
     /// Workload name (WorkloadEntry name, else `app-version`, else the address).
-    pub workload: String,
+    pub workload: Cow<'a, str>,
     /// Namespace.
-    pub namespace: String,
+    pub namespace: &'a str,
 }
 
-impl EndpointDef {
+/// Ports or labels of an endpoint that has none.
+static NONE_PORTS: BTreeMap<String, u32> = BTreeMap::new();
+static NONE_LABELS: BTreeMap<String, String> = BTreeMap::new();
+
+impl EndpointDef<'_> {
     /// The port to connect to for service port `port`.
     pub fn port_for(&self, port: &PortDef) -> u16 {
         port.name
@@ -70,7 +76,7 @@ impl EndpointDef {
 
 /// A service: a host, ports and endpoints.
 #[derive(Debug, Clone)]
-pub struct ServiceDef {
+pub struct ServiceDef<'a> {
     /// Qualified host.
     pub fqdn: String,
     /// Short name for display (`calcbackendsvc`, or the fqdn).
@@ -82,9 +88,9 @@ pub struct ServiceDef {
     /// Resolution.
     pub resolution: Resolution,
     /// Endpoints.
-    pub endpoints: Vec<EndpointDef>,
+    pub endpoints: Vec<EndpointDef<'a>>,
     /// The ServiceEntry.
-    pub source: ResourceId,
+    pub source: &'a ResourceId,
 }
 
 /// Every namespace named in the config, plus the default one.
@@ -100,12 +106,12 @@ pub fn namespaces(set: &ConfigSet, default_ns: &str) -> BTreeSet<String> {
 /// Builds services from ServiceEntries (and the WorkloadEntries they select). Each resource
 /// was checked on its own by [`super::validation`]; what it reported is skipped here without a
 /// second error.
-pub fn build_services(
-    set: &ConfigSet,
+pub fn build_services<'a>(
+    set: &'a ConfigSet,
     namespaces: &BTreeSet<String>,
     diags: &mut Vec<Diagnostic>,
-) -> BTreeMap<String, ServiceDef> {
-    let mut services: BTreeMap<String, ServiceDef> = BTreeMap::new();
+) -> BTreeMap<String, ServiceDef<'a>> {
+    let mut services: BTreeMap<String, ServiceDef<'a>> = BTreeMap::new();
     for se in &set.service_entries {
         let mut r = Reporter::new(diags, se.file.clone(), se.id.to_string());
         let spec = &se.spec;
@@ -123,7 +129,7 @@ pub fn build_services(
             resolution,
             endpoints,
         };
-        add_hosts(&mut services, &entry, namespaces, &mut r);
+        add_hosts(&mut services, entry, namespaces, &mut r);
     }
     services
 }
@@ -216,13 +222,13 @@ fn protocol(name: Option<&str>, r: &mut Reporter<'_>, field: &str) -> Protocol {
 /// The entry's `endpoints`, or the WorkloadEntries its `workloadSelector` selects (the
 /// selector wins when both are set: validation's error). Endpoints shadowmesh cannot reach are
 /// left out with a warning.
-fn endpoints(
-    set: &ConfigSet,
-    spec: &ServiceEntrySpec,
-    ns: &str,
+fn endpoints<'a>(
+    set: &'a ConfigSet,
+    spec: &'a ServiceEntrySpec,
+    ns: &'a str,
     resolution: Resolution,
     r: &mut Reporter<'_>,
-) -> Vec<EndpointDef> {
+) -> Vec<EndpointDef<'a>> {
     let Some(selector) = &spec.workload_selector else {
         return spec
             .endpoints
@@ -289,42 +295,48 @@ struct Entry<'a> {
     spec: &'a ServiceEntrySpec,
     ports: Vec<PortDef>,
     resolution: Resolution,
-    endpoints: Vec<EndpointDef>,
+    endpoints: Vec<EndpointDef<'a>>,
 }
 
 /// One service per host of the entry; a host defined twice is an error.
-fn add_hosts(
-    services: &mut BTreeMap<String, ServiceDef>,
-    entry: &Entry<'_>,
+fn add_hosts<'a>(
+    services: &mut BTreeMap<String, ServiceDef<'a>>,
+    mut entry: Entry<'a>,
     namespaces: &BTreeSet<String>,
     r: &mut Reporter<'_>,
 ) {
-    let ns = &entry.id.namespace;
+    let ns = entry.id.namespace.as_str();
+    let last = entry.spec.hosts.len().saturating_sub(1);
     for (i, host) in entry.spec.hosts.iter().enumerate() {
         let fqdn = qualify(host, ns, namespaces);
         let name = split_cluster_local(&fqdn)
             .map(|(n, _)| n.to_string())
             .unwrap_or_else(|| fqdn.clone());
-        let mut svc_endpoints = entry.endpoints.clone();
+        // The last host takes the endpoints; the others copy them.
+        let mut svc_endpoints = if i == last {
+            std::mem::take(&mut entry.endpoints)
+        } else {
+            entry.endpoints.clone()
+        };
         if svc_endpoints.is_empty() && entry.resolution == Resolution::Dns && !fqdn.starts_with('*')
         {
             // DNS without endpoints: the host itself is the endpoint.
             svc_endpoints.push(EndpointDef {
-                address: host.clone(),
-                ports: BTreeMap::new(),
-                labels: BTreeMap::new(),
-                workload: host.clone(),
-                namespace: ns.clone(),
+                address: host,
+                ports: &NONE_PORTS,
+                labels: &NONE_LABELS,
+                workload: Cow::Borrowed(host),
+                namespace: ns,
             });
         }
         let def = ServiceDef {
             fqdn: fqdn.clone(),
             name,
-            namespace: ns.clone(),
+            namespace: ns.to_string(),
             ports: entry.ports.clone(),
             resolution: entry.resolution,
             endpoints: svc_endpoints,
-            source: entry.id.clone(),
+            source: entry.id,
         };
         if let Some(prev) = services.insert(fqdn.clone(), def) {
             r.error(
@@ -335,19 +347,23 @@ fn add_hosts(
     }
 }
 
-fn endpoint_def(spec: &WorkloadEntrySpec, name: Option<&str>, ns: &str) -> EndpointDef {
-    let workload = name.map(str::to_string).unwrap_or_else(|| {
+fn endpoint_def<'a>(
+    spec: &'a WorkloadEntrySpec,
+    name: Option<&'a str>,
+    ns: &'a str,
+) -> EndpointDef<'a> {
+    let workload = name.map(Cow::Borrowed).unwrap_or_else(|| {
         match (spec.labels.get("app"), spec.labels.get("version")) {
-            (Some(app), Some(v)) => format!("{app}-{v}"),
-            (Some(app), None) => app.clone(),
-            _ => spec.address.clone(),
+            (Some(app), Some(v)) => Cow::Owned(format!("{app}-{v}")),
+            (Some(app), None) => Cow::Borrowed(app.as_str()),
+            _ => Cow::Borrowed(spec.address.as_str()),
         }
     });
     EndpointDef {
-        address: spec.address.clone(),
-        ports: spec.ports.clone(),
-        labels: spec.labels.clone(),
+        address: &spec.address,
+        ports: &spec.ports,
+        labels: &spec.labels,
         workload,
-        namespace: ns.to_string(),
+        namespace: ns,
     }
 }

@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::config::Diagnostic;
 use crate::config::list_files;
-use crate::model::{ProxyIdentity, Snapshot, build_snapshot};
+use crate::model::{ProxyIdentity, Snapshot, build_snapshot, rebuild_snapshot};
 
 pub mod metrics;
 pub mod status;
@@ -153,8 +153,11 @@ impl Reloader {
             let _ = tx.send(());
             return false;
         }
-        let generation = self.snapshot.load().generation + 1;
-        match build_snapshot(&self.paths, &self.identity, generation) {
+        let current = self.snapshot.load_full();
+        let generation = current.generation + 1;
+        let built = rebuild_snapshot(&self.paths, &self.identity, &current);
+        drop(current);
+        match built {
             Ok(snapshot) => {
                 for w in &snapshot.warnings {
                     tracing::warn!("{w}");

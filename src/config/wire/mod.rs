@@ -31,7 +31,6 @@ pub use virtual_service::*;
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
-use serde_yaml_ng::Value;
 
 /// `metadata` of any Kubernetes object (only what shadowmesh reads).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -45,7 +44,7 @@ pub struct ObjectMeta {
     pub labels: BTreeMap<String, String>,
     /// Annotations; `shadowmesh.io/*` ones tune shadowmesh.
     pub annotations: BTreeMap<String, String>,
-    /// Everything else Kubernetes puts in metadata (uid, resourceVersion, ...), ignored.
-    #[serde(flatten)]
-    pub other: BTreeMap<String, Value>,
+    // Everything else Kubernetes puts in metadata (uid, resourceVersion, ...) is accepted and
+    // not kept: no field here refuses unknown keys, and a cluster's thousands of objects would
+    // each carry it through every build.
 }

@@ -63,7 +63,7 @@ pub struct HashCookie {
 }
 
 /// Outlier detection: eject an endpoint after consecutive failures.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct OutlierPolicy {
     /// 5xx answers in a row before ejection (`None`: not counted).
     pub consecutive_5xx: Option<u32>,
@@ -76,7 +76,7 @@ pub struct OutlierPolicy {
 }
 
 /// Policy of one cluster, merged from the DestinationRule and its subset.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ClusterPolicy {
     /// Balancing.
     pub lb: LbPolicy,

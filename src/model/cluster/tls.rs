@@ -36,8 +36,15 @@ pub struct UpstreamTls {
     h2: Arc<ClientConfig>,
 }
 
+/// Equal when made of the same settings and files (the rustls configurations follow from them).
+impl PartialEq for UpstreamTls {
+    fn eq(&self, other: &Self) -> bool {
+        self.settings == other.settings
+    }
+}
+
 /// What an [`UpstreamTls`] was made of (shown by `/config_dump`).
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TlsSettings {
     /// `SIMPLE` or `MUTUAL`.

@@ -8,63 +8,74 @@ use std::sync::Arc;
 
 use crate::config::diag::Reporter;
 use crate::config::wire::Destination;
-use crate::model::cluster::{Cluster, Endpoint, Protocol};
+use http::uri::Authority;
+
+use crate::model::cluster::{Cluster, ClusterPolicy, Endpoint, Protocol};
 use crate::model::host::qualify;
-use crate::model::services::{Resolution, ServiceDef};
+use crate::model::services::{EndpointDef, Resolution, ServiceDef};
 use crate::model::table::ClusterChoice;
 
 use super::Compiler;
 
 impl Compiler<'_> {
-    /// The cluster for service `fqdn`, `port` and `subset`, made once.
+    /// The cluster for service `fqdn`, `port` and `subset`, made once; the previous
+    /// generation's when nothing it is made of changed (see [`unchanged`]).
     pub(super) fn cluster(&mut self, fqdn: &str, port: u16, subset: Option<&str>) -> Arc<Cluster> {
         let key = (fqdn.to_string(), port, subset.map(str::to_string));
         if let Some(c) = self.clusters.get(&key) {
             return c.clone();
         }
         let svc = &self.services[fqdn];
-        let port_def = svc.ports.iter().find(|p| p.number == port).cloned();
+        let port_def = svc.ports.iter().find(|p| p.number == port);
         let rule = self.rules.get(fqdn);
         let subset_def = subset.and_then(|s| rule.and_then(|r| r.subsets.get(s)));
-        let policy = rule
-            .map(|r| r.policy_for(port, subset_def).clone())
-            .unwrap_or_default();
-        let endpoints = svc
+        let default_policy = ClusterPolicy::default();
+        let policy = rule.map_or(&default_policy, |r| r.policy_for(port, subset_def));
+        let members: Vec<(Authority, &EndpointDef<'_>)> = svc
             .endpoints
             .iter()
             .filter(|e| {
                 subset_def.is_none_or(|s| s.labels.iter().all(|(k, v)| e.labels.get(k) == Some(v)))
             })
             .filter_map(|e| {
-                let target = port_def.as_ref().map_or(port, |p| e.port_for(p));
+                let target = port_def.map_or(port, |p| e.port_for(p));
                 let authority = if e.address.contains(':') {
                     format!("[{}]:{target}", e.address)
                 } else {
                     format!("{}:{target}", e.address)
                 };
-                let authority = authority.parse().ok()?;
-                Some(Endpoint::new(
-                    authority,
-                    e.labels.clone(),
-                    e.workload.clone(),
-                    e.namespace.clone(),
-                ))
+                Some((authority.parse().ok()?, e))
             })
             .collect();
-        let cluster = Arc::new(Cluster::new(
-            fqdn.to_string(),
-            svc.name.clone(),
-            svc.namespace.clone(),
+        let made = Made {
+            svc,
             port,
-            subset.map(str::to_string),
-            subset_def.and_then(|s| s.labels.get("version").cloned()),
-            port_def.map_or(Protocol::Http1, |p| p.protocol),
-            endpoints,
-            svc.resolution == Resolution::None && svc.endpoints.is_empty(),
+            subset,
+            version: subset_def.and_then(|s| s.labels.get("version")),
+            protocol: port_def.map_or(Protocol::Http1, |p| p.protocol),
+            passthrough: svc.resolution == Resolution::None && svc.endpoints.is_empty(),
             policy,
-        ));
+            members: &members,
+        };
+        let cluster = match self.previous_cluster(fqdn, port, subset) {
+            Some(prev) if unchanged(prev, &made) => prev.clone(),
+            _ => Arc::new(made.build()),
+        };
         self.clusters.insert(key, cluster.clone());
         cluster
+    }
+
+    /// The previous generation's cluster for the key (its list is sorted by it).
+    fn previous_cluster(
+        &self,
+        fqdn: &str,
+        port: u16,
+        subset: Option<&str>,
+    ) -> Option<&Arc<Cluster>> {
+        let found = self.previous.binary_search_by(|c| {
+            (c.service.as_str(), c.port, c.subset.as_deref()).cmp(&(fqdn, port, subset))
+        });
+        found.ok().map(|i| &self.previous[i])
     }
 
     /// One cluster per port of service `fqdn` (fixed when it has a single port).
@@ -171,7 +182,12 @@ impl Compiler<'_> {
 }
 
 /// The port `number` of `svc`; reports it when the service has no such port.
-fn service_port(svc: &ServiceDef, number: u32, r: &mut Reporter<'_>, field: &str) -> Option<u16> {
+fn service_port(
+    svc: &ServiceDef<'_>,
+    number: u32,
+    r: &mut Reporter<'_>,
+    field: &str,
+) -> Option<u16> {
     if let Some(port) = svc.ports.iter().find(|sp| u32::from(sp.number) == number) {
         return Some(port.number);
     }
@@ -184,4 +200,69 @@ fn service_port(svc: &ServiceDef, number: u32, r: &mut Reporter<'_>, field: &str
         ),
     );
     None
+}
+
+/// What a cluster is made of, before it is made.
+struct Made<'a> {
+    svc: &'a ServiceDef<'a>,
+    port: u16,
+    subset: Option<&'a str>,
+    version: Option<&'a String>,
+    protocol: Protocol,
+    passthrough: bool,
+    policy: &'a ClusterPolicy,
+    /// The endpoints, each with the authority to connect to.
+    members: &'a [(Authority, &'a EndpointDef<'a>)],
+}
+
+impl Made<'_> {
+    fn build(&self) -> Cluster {
+        let endpoints = self
+            .members
+            .iter()
+            .map(|(authority, e)| {
+                Endpoint::new(
+                    authority.clone(),
+                    e.labels.clone(),
+                    e.workload.to_string(),
+                    e.namespace.to_string(),
+                )
+            })
+            .collect();
+        Cluster::new(
+            self.svc.fqdn.clone(),
+            self.svc.name.clone(),
+            self.svc.namespace.clone(),
+            self.port,
+            self.subset.map(str::to_string),
+            self.version.cloned(),
+            self.protocol,
+            endpoints,
+            self.passthrough,
+            self.policy.clone(),
+        )
+    }
+}
+
+/// Whether `prev` is what `made` would build. Then it is kept: a change elsewhere (another
+/// service, a route) neither copies its endpoints again nor resets its balancing, in-flight
+/// and outlier-detection state, as Envoy keeps a cluster whose configuration did not change.
+fn unchanged(prev: &Cluster, made: &Made<'_>) -> bool {
+    prev.service_name == made.svc.name
+        && prev.service_namespace == made.svc.namespace
+        && prev.subset_version.as_ref() == made.version
+        && prev.protocol == made.protocol
+        && prev.passthrough == made.passthrough
+        && prev.policy == *made.policy
+        && prev.endpoints.len() == made.members.len()
+        && prev
+            .endpoints
+            .iter()
+            .zip(made.members)
+            .all(|(p, (authority, e))| {
+                p.authority.as_str() == authority.as_str()
+                    && p.labels == *e.labels
+                    && p.workload == e.workload
+                    && p.namespace == e.namespace
+            })
 }

@@ -116,7 +116,7 @@ impl Compiler<'_> {
 /// (empty, duplicate) are validation's to report; the first of two subsets with one name wins.
 fn subsets(
     wire: &[Subset],
-    service: &ServiceDef,
+    service: &ServiceDef<'_>,
     (policy, rule_ports): (&ClusterPolicy, &BTreeMap<u16, ClusterPolicy>),
     r: &mut Reporter<'_>,
 ) -> BTreeMap<String, SubsetDef> {

@@ -26,6 +26,8 @@ mod delegate_merge_tests;
 mod delegate_tests;
 mod destination;
 mod destination_rule;
+#[cfg(test)]
+mod destination_tests;
 mod forward;
 mod header_ops;
 mod http_policy;
@@ -87,11 +89,42 @@ pub const MAX_MIRRORS: usize = 64;
 
 /// What compiling one config set has learned so far: services, rules and the clusters made.
 struct Compiler<'a> {
-    services: BTreeMap<String, ServiceDef>,
+    services: BTreeMap<String, ServiceDef<'a>>,
     rules: HashMap<String, RuleDef>,
     namespaces: BTreeSet<String>,
     identity: &'a ProxyIdentity,
     clusters: HashMap<(String, u16, Option<String>), Arc<Cluster>>,
+    /// The previous generation's clusters ([`Prior::clusters`]).
+    previous: &'a [Arc<Cluster>],
+}
+
+/// What a compile may take from before it: the validation already done, the clusters made.
+#[derive(Debug, Clone, Copy)]
+pub struct Prior<'a> {
+    /// Whether to run Istio's per-resource validation first.
+    pub validation: Validation,
+    /// The previous generation's clusters, sorted as [`RouteTable::clusters`] is: each one
+    /// that would be made the same is kept (its state too).
+    pub clusters: &'a [Arc<Cluster>],
+}
+
+impl Default for Prior<'_> {
+    fn default() -> Self {
+        Self {
+            validation: Validation::Run,
+            clusters: &[],
+        }
+    }
+}
+
+/// Whether [`compile_set`] runs Istio's per-resource validation first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Validation {
+    /// Validate every resource, then compile (files, `validate`).
+    Run,
+    /// Each resource was validated on its own already and its warnings are in `diags`
+    /// (Kubernetes mode checks each object alone and keeps the result while it is unchanged).
+    AlreadyDone,
 }
 
 /// Compiles `set`. Returns the table when there is no error; diagnostics (warnings included)
@@ -101,10 +134,22 @@ pub fn compile(
     identity: &ProxyIdentity,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<RouteTable> {
+    compile_set(set, identity, diags, Prior::default())
+}
+
+/// [`compile`], with what is known from before.
+pub fn compile_set<'a>(
+    set: &'a ConfigSet,
+    identity: &'a ProxyIdentity,
+    diags: &mut Vec<Diagnostic>,
+    prior: Prior<'a>,
+) -> Option<RouteTable> {
     let errors_before = diags.iter().filter(|d| d.is_error()).count();
     crate::config::check_duplicates(set, diags);
     let validated_from = diags.len();
-    super::validation::validate(set, diags);
+    if prior.validation == Validation::Run {
+        super::validation::validate(set, diags);
+    }
     let compiled_from = diags.len();
     let namespaces = namespaces(set, &identity.namespace);
     let services = build_services(set, &namespaces, diags);
@@ -114,6 +159,7 @@ pub fn compile(
         namespaces,
         identity,
         clusters: HashMap::new(),
+        previous: prior.clusters,
     };
     for dr in &set.destination_rules {
         c.add_rule(dr, diags);
@@ -199,7 +245,7 @@ impl Compiler<'_> {
         let fqdns: Vec<String> = self.services.keys().cloned().collect();
         for fqdn in fqdns {
             let index = table.virtual_hosts.len();
-            if table.hosts.lookup(&fqdn, &self.identity.namespace).is_ok() {
+            if table.hosts.find(&fqdn, &self.identity.namespace).is_some() {
                 continue;
             }
             let ports = self.services[&fqdn]

@@ -156,7 +156,10 @@ fn validation_warnings_reach_the_snapshot_though_the_build_does_not_validate_aga
     warned["spec"]["http"][0]["mirrorPercent"] = json!(50);
     let mut gate = Gate::default();
     let out = gate.build(candidates(&[warned]), &ProxyIdentity::default());
-    assert_eq!(state(&out, "VirtualService ns/warned"), ResourceState::Accepted);
+    assert_eq!(
+        state(&out, "VirtualService ns/warned"),
+        ResourceState::Accepted
+    );
     let snap = out.snapshot.expect("a snapshot");
     assert!(
         snap.warnings

@@ -27,6 +27,7 @@ pub mod host;
 pub mod http_policy;
 pub mod matchers;
 pub mod methods;
+pub mod path_index;
 pub mod retry;
 pub mod services;
 mod suggest;

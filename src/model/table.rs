@@ -13,6 +13,7 @@ use super::distribute::Distribution;
 use super::host::HostIndex;
 use super::http_policy::{Cors, Fault};
 use super::matchers::RequestMatch;
+use super::path_index::PathIndex;
 use super::retry::RetryPolicy;
 use crate::config::ResourceId;
 use crate::model::methods::MethodSet;
@@ -43,6 +44,8 @@ pub struct VirtualHost {
     pub ports: Vec<u16>,
     /// Routes, tried in order.
     pub routes: Vec<Route>,
+    /// The routes' exact-path blocks hashed ([`PathIndex::first`] tries them in order).
+    pub path_index: PathIndex,
     /// JSON paths and headers the comparison ignores (annotation `shadowmesh.io/compare-ignore`).
     pub compare_ignore: Arc<Vec<String>>,
     /// JSON paths of arrays the comparison compares as sets (annotation

@@ -116,6 +116,47 @@ fn first_matching_route_wins_even_if_a_later_one_is_more_specific() {
 }
 
 #[test]
+fn hashed_exact_paths_keep_first_match_order() {
+    // r0 exact /a (hashed), r1 prefix /a (tried), r2 exact /ab and /a (hashed), r3 catch-all.
+    let t = table(&vs(concat!(
+        "  - match: [{uri: {exact: /a}}]\n    route: [{destination: {host: calcbackendsvc, subset: v1}}]\n",
+        "  - match: [{uri: {prefix: /a}}]\n    route: [{destination: {host: calcbackendsvc, subset: v2}}]\n",
+        "  - match: [{uri: {exact: /zz}}, {uri: {exact: /ab}}]\n    route: [{destination: {host: calcbackendsvc, subset: v3}}]\n",
+        "  - route: [{destination: {host: calcbackendsvc}}]\n",
+    )));
+    let vhost = &t.virtual_hosts[0];
+    assert_eq!(subset(&t, &req("/a")), "v1", "the hashed route comes first");
+    assert_eq!(
+        subset(&t, &req("/ab")),
+        "v2",
+        "the prefix route before the hashed one wins"
+    );
+    assert_eq!(
+        subset(&t, &req("/zz")),
+        "v3",
+        "the second block of a hashed route"
+    );
+    assert_eq!(
+        subset(&t, &req("/A")),
+        "all",
+        "exact paths are case-sensitive"
+    );
+    let head = RequestHead {
+        method: "GET",
+        scheme: "http",
+        authority: "calcbackendsvc",
+        host: "calcbackendsvc",
+        port: None,
+        path: "/zz",
+        query: None,
+        headers: &HeaderMap::new(),
+    };
+    let d = find(&t, &head, &mut || 0.5).expect("routed");
+    assert_eq!((d.route_index, d.matched_block), (2, Some(0)));
+    assert_eq!(vhost.routes.len(), 4);
+}
+
+#[test]
 fn match_blocks_are_ored_and_conditions_anded() {
     let t = table(&vs(
         "  - match:\n    - {uri: {prefix: /a}, method: {exact: POST}}\n    - {headers: {x-canary: {exact: \"yes\"}}}\n    route: [{destination: {host: calcbackendsvc, subset: v3}}]\n  - route: [{destination: {host: calcbackendsvc, subset: v1}}]\n",

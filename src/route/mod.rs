@@ -7,6 +7,8 @@
 //!    unknown or ambiguous);
 //! 2. the virtual host's routes are tried in order, the first whose match blocks hold wins
 //!    (blocks OR'ed, conditions in a block AND'ed, no block = all requests; 404 when none);
+//!    blocks on an exact path alone are found by hashing the path
+//!    ([`PathIndex`](crate::model::path_index::PathIndex)), with the same answer;
 //! 3. a weighted destination is picked ([`Distribution`](crate::model::distribute::Distribution));
 //! 4. each mirror is rolled against its percentage, then the route's fault delay and abort
 //!    (Envoy's fault filter: parts per million).
@@ -125,18 +127,11 @@ pub fn find<'t>(
         port: Some(port),
         ..*req
     };
-    let (route_index, route, matched_block) = vhost
-        .routes
-        .iter()
-        .enumerate()
-        .find_map(|(i, r)| {
-            if r.matches.is_empty() {
-                return Some((i, r, None));
-            }
-            let block = r.matches.iter().position(|m| m.matches(&effective))?;
-            Some((i, r, Some(block)))
-        })
+    let (route_index, matched_block) = vhost
+        .path_index
+        .first(&vhost.routes, req.path, |m| m.matches(&effective))
         .ok_or_else(|| NoRoute::NoMatch(vhost.name.clone()))?;
+    let route = &vhost.routes[route_index];
     let target = match &route.action {
         Action::Forward(weighted) => {
             let destination = &weighted.destinations[weighted.distribution.pick(roll())];

@@ -49,6 +49,7 @@ use crate::config::{ConfigSet, Diagnostic};
 
 use super::cluster::Cluster;
 use super::distribute::Distribution;
+use super::path_index::PathIndex;
 use super::retry::RetryPolicy;
 use super::services::{ServiceDef, build_services, namespaces};
 use super::table::{
@@ -259,31 +260,33 @@ impl Compiler<'_> {
             let Some(distribution) = Distribution::new(&[1]) else {
                 continue;
             };
+            let routes = vec![Route {
+                name: "default".into(),
+                matches: Vec::new(),
+                action: Action::Forward(WeightedDestinations {
+                    destinations: vec![RouteDestination {
+                        target: choice,
+                        weight: 100,
+                        headers: HeaderRules::default(),
+                    }],
+                    distribution,
+                }),
+                mirrors: Vec::new(),
+                timeout: None,
+                rewrite: None,
+                headers: HeaderRules::default(),
+                fault: None,
+                cors: None,
+                // Istio's default route has its default retry policy too.
+                retry: Some(RetryPolicy::istio_default()),
+            }];
             table.virtual_hosts.push(VirtualHost {
                 name: format!("{fqdn} (default route)"),
                 hosts: vec![fqdn.clone()],
                 source: None,
                 ports,
-                routes: vec![Route {
-                    name: "default".into(),
-                    matches: Vec::new(),
-                    action: Action::Forward(WeightedDestinations {
-                        destinations: vec![RouteDestination {
-                            target: choice,
-                            weight: 100,
-                            headers: HeaderRules::default(),
-                        }],
-                        distribution,
-                    }),
-                    mirrors: Vec::new(),
-                    timeout: None,
-                    rewrite: None,
-                    headers: HeaderRules::default(),
-                    fault: None,
-                    cors: None,
-                    // Istio's default route has its default retry policy too.
-                    retry: Some(RetryPolicy::istio_default()),
-                }],
+                path_index: PathIndex::new(&routes),
+                routes,
                 compare_ignore: Arc::new(Vec::new()),
                 compare_unordered: Arc::new(Vec::new()),
                 mirror_methods: None,

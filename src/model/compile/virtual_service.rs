@@ -12,6 +12,7 @@ use crate::config::diag::Reporter;
 use crate::config::wire::VirtualServiceSpec;
 use crate::config::{Diagnostic, Resource};
 use crate::model::host::qualify;
+use crate::model::path_index::PathIndex;
 use crate::model::table::{Route, VirtualHost};
 
 use super::delegate::is_delegated_to;
@@ -83,6 +84,7 @@ impl Compiler<'_> {
             hosts,
             source: Some(vs.id.clone()),
             ports,
+            path_index: PathIndex::new(&routes),
             routes,
             compare_ignore,
             compare_unordered,

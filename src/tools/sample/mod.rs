@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, header};
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use tokio::net::TcpListener;
@@ -123,6 +123,15 @@ async fn answer(
 ) -> Response<Full<Bytes>> {
     let started = Instant::now();
     counter.fetch_add(1, Ordering::Relaxed);
+    // Read the body whole (and drop it) before answering, as a real service does: hyper closes
+    // a connection whose request body was left unread, and a client still sending it (a proxy
+    // streaming a large POST) would see its write fail.
+    let (req, mut body) = req.into_parts();
+    while let Some(frame) = body.frame().await {
+        if frame.is_err() {
+            break;
+        }
+    }
     if !config.delay.is_zero() {
         tokio::time::sleep(config.delay).await;
     }
@@ -132,8 +141,8 @@ async fn answer(
             // when the demo runs everything in one process.
             let (cfg, uri, number_header) = (
                 config.clone(),
-                req.uri().clone(),
-                req.headers().get("number").cloned(),
+                req.uri.clone(),
+                req.headers.get("number").cloned(),
             );
             tokio::task::spawn_blocking(move || calc(&cfg, &uri, number_header.as_ref()))
                 .await
@@ -150,13 +159,13 @@ async fn answer(
         Kind::Echo => (StatusCode::OK, "ok\n".to_string()),
     };
     if config.log {
-        let pq = req.uri().path_and_query().map_or("/", |p| p.as_str());
+        let pq = req.uri.path_and_query().map_or("/", |p| p.as_str());
         let ms = started.elapsed().as_secs_f64() * 1000.0;
         // The version first, so several samples logging to one terminal are told apart.
         println!(
             "[{}] {} {pq} {} {ms:.3} ms - {}",
             config.version,
-            req.method(),
+            req.method,
             status.as_u16(),
             body.len()
         );

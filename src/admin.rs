@@ -80,18 +80,24 @@ impl Admin {
             "/config_dump" => {
                 let snap = self.reloader.snapshot.load();
                 let mut dump = config_dump(&snap);
+                let head = &mut dump.head;
                 let errors = self.reloader.last_errors.load();
-                dump["last_rejected"] =
-                    serde_json::json!(errors.iter().map(|d| d.to_string()).collect::<Vec<_>>());
-                dump["mirror_outcomes"] = serde_json::json!(
-                    MirrorOutcome::ALL
-                        .iter()
-                        .map(|o| (o.as_str().to_string(), self.mirrorer.stats.get(*o)))
-                        .collect::<std::collections::BTreeMap<_, _>>()
+                head.insert(
+                    "last_rejected".into(),
+                    serde_json::json!(errors.iter().map(|d| d.to_string()).collect::<Vec<_>>()),
                 );
-                dump["mirrors_in_flight"] = self.mirrorer.in_flight().into();
-                source_status(&mut dump, &self.reloader.status.load());
-                let body = serde_json::to_string_pretty(&dump).unwrap_or_default();
+                head.insert(
+                    "mirror_outcomes".into(),
+                    serde_json::json!(
+                        MirrorOutcome::ALL
+                            .iter()
+                            .map(|o| (o.as_str().to_string(), self.mirrorer.stats.get(*o)))
+                            .collect::<std::collections::BTreeMap<_, _>>()
+                    ),
+                );
+                head.insert("mirrors_in_flight".into(), self.mirrorer.in_flight().into());
+                source_status(head, &self.reloader.status.load());
+                let body = serde_json::to_vec_pretty(&dump).unwrap_or_default();
                 reply(StatusCode::OK, "application/json", body.into())
             }
             "/metrics" => match &self.registry {
@@ -140,7 +146,7 @@ impl Admin {
 }
 
 /// Cluster mode: each resource with its source and state, and the source's freshness.
-fn source_status(dump: &mut serde_json::Value, status: &SourceStatus) {
+fn source_status(dump: &mut serde_json::Map<String, serde_json::Value>, status: &SourceStatus) {
     if !status.kubernetes {
         return;
     }
@@ -149,22 +155,28 @@ fn source_status(dump: &mut serde_json::Value, status: &SourceStatus) {
             .map(|d| d.as_secs())
             .unwrap_or(0)
     };
-    dump["kubernetes"] = serde_json::json!({
-        "synced": status.synced,
-        "stale_since_unix": status.stale_since.map(since),
-        "stale_reason": status.stale_reason,
-    });
-    dump["resources"] = serde_json::json!(
-        status
-            .resources
-            .iter()
-            .map(|r| serde_json::json!({
-                "resource": r.resource,
-                "source": r.source,
-                "state": r.state.as_str(),
-                "errors": r.errors,
-            }))
-            .collect::<Vec<_>>()
+    dump.insert(
+        "kubernetes".into(),
+        serde_json::json!({
+            "synced": status.synced,
+            "stale_since_unix": status.stale_since.map(since),
+            "stale_reason": status.stale_reason,
+        }),
+    );
+    dump.insert(
+        "resources".into(),
+        serde_json::json!(
+            status
+                .resources
+                .iter()
+                .map(|r| serde_json::json!({
+                    "resource": r.resource,
+                    "source": r.source,
+                    "state": r.state.as_str(),
+                    "errors": r.errors,
+                }))
+                .collect::<Vec<_>>()
+        ),
     );
 }
 

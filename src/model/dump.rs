@@ -3,35 +3,83 @@
 //! shadowmesh made of their YAML.
 //! Imports only `model` (and no `route`, `proxy` or `admin`, which serves it).
 
-use serde_json::{Value, json};
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::{Map, Value, json};
 
 use super::Snapshot;
 use super::cluster::Cluster;
-use super::table::{Action, ClusterChoice, RedirectPort, Route};
+use super::table::{Action, ClusterChoice, RedirectPort, Route, VirtualHost};
 
-/// Renders `snap` as JSON.
-pub fn config_dump(snap: &Snapshot) -> Value {
+/// The dump of one snapshot: a few fields made up front (`head`, to which the admin adds its
+/// own), then the virtual hosts and clusters, each made while it is written. A mesh of thousands
+/// of services dumps megabytes of JSON; as one `Value` tree it took three times that at once.
+pub struct ConfigDump<'a> {
+    /// Fields written first.
+    pub head: Map<String, Value>,
+    snap: &'a Snapshot,
+}
+
+/// Renders `snap` as JSON (see [`ConfigDump`]).
+pub fn config_dump(snap: &Snapshot) -> ConfigDump<'_> {
     let loaded_at = snap
         .loaded_at
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    json!({
+    let head = json!({
         "generation": snap.generation,
         "loaded_at_unix": loaded_at,
         "sources": snap.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>(),
         "summary": snap.summary,
         "warnings": snap.warnings.iter().map(|w| w.to_string()).collect::<Vec<_>>(),
         "proxy_namespace": snap.table.proxy_namespace,
-        "virtual_hosts": snap.table.virtual_hosts.iter().map(|v| json!({
-            "name": v.name,
-            "hosts": v.hosts,
-            "ports": v.ports,
-            "compare_ignore": v.compare_ignore.as_slice(),
-            "compare_unordered": v.compare_unordered.as_slice(),
-            "routes": v.routes.iter().map(route).collect::<Vec<_>>(),
-        })).collect::<Vec<_>>(),
-        "clusters": snap.table.clusters.iter().map(|c| cluster(c)).collect::<Vec<_>>(),
+    });
+    let Value::Object(head) = head else {
+        unreachable!("json! of an object literal is an object")
+    };
+    ConfigDump { head, snap }
+}
+
+impl Serialize for ConfigDump<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        for (k, v) in &self.head {
+            map.serialize_entry(k, v)?;
+        }
+        let table = &self.snap.table;
+        map.serialize_entry(
+            "virtual_hosts",
+            &Each(|| table.virtual_hosts.iter().map(vhost)),
+        )?;
+        map.serialize_entry(
+            "clusters",
+            &Each(|| table.clusters.iter().map(|c| cluster(c))),
+        )?;
+        map.end()
+    }
+}
+
+/// A JSON array of the values `make()` yields, each made as it is written.
+struct Each<F>(F);
+
+impl<F, I> Serialize for Each<F>
+where
+    F: Fn() -> I,
+    I: Iterator<Item = Value>,
+{
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq((self.0)())
+    }
+}
+
+fn vhost(v: &VirtualHost) -> Value {
+    json!({
+        "name": v.name,
+        "hosts": v.hosts,
+        "ports": v.ports,
+        "compare_ignore": v.compare_ignore.as_slice(),
+        "compare_unordered": v.compare_unordered.as_slice(),
+        "routes": v.routes.iter().map(route).collect::<Vec<_>>(),
     })
 }
 
@@ -131,4 +179,60 @@ fn cluster(c: &Cluster) -> Value {
             "ejected": c.is_ejected(e),
         })).collect::<Vec<_>>(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{ConfigSet, parse_into};
+    use crate::model::test_fixtures::SEED_SERVICES;
+    use crate::model::{ProxyIdentity, build_from_set};
+
+    #[test]
+    fn the_dump_has_the_head_then_each_virtual_host_and_cluster() {
+        let routes = r#"
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: calc, namespace: challengeistio}
+spec:
+  hosts: [calcbackendsvc]
+  http:
+  - route: [{destination: {host: calcbackendsvc, subset: v1}}]
+    mirror: {host: calcbackendsvc, subset: v3}
+"#;
+        let mut set = ConfigSet::default();
+        let mut diags = Vec::new();
+        for text in [SEED_SERVICES, routes] {
+            parse_into(&mut set, "x.yaml".as_ref(), text, "default", &mut diags);
+        }
+        let snap = build_from_set(set, &ProxyIdentity::default(), 7, diags).expect("compiles");
+        let mut dump = config_dump(&snap);
+        dump.head.insert("added".into(), json!("by the admin"));
+        let text = serde_json::to_string(&dump).expect("serializes");
+        let back: Value = serde_json::from_str(&text).expect("is JSON");
+        assert_eq!(back["generation"], 7);
+        assert_eq!(back["added"], "by the admin");
+        assert_eq!(
+            back["virtual_hosts"][0]["name"],
+            "VirtualService challengeistio/calc"
+        );
+        let route = &back["virtual_hosts"][0]["routes"][0];
+        assert_eq!(
+            route["mirrors"][0]["clusters"][0],
+            "calcbackendsvc.challengeistio.svc.cluster.local:80|v3"
+        );
+        let clusters: Vec<&str> = back["clusters"]
+            .as_array()
+            .expect("an array")
+            .iter()
+            .filter_map(|c| c["name"].as_str())
+            .collect();
+        assert_eq!(
+            clusters,
+            [
+                "calcbackendsvc.challengeistio.svc.cluster.local:80|v1",
+                "calcbackendsvc.challengeistio.svc.cluster.local:80|v3"
+            ]
+        );
+    }
 }

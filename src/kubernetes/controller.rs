@@ -1,8 +1,8 @@
 //! The cluster source's loop: watch updates and file changes come in; a burst is coalesced
 //! (quiet for 100 ms, at most 500 ms) into one rebuild; nothing is applied before every kind
 //! has been listed once (then `/ready` turns 200). A failing watch marks the config stale (log
-//! and metric) while the last config keeps serving; a probe of the API server, or the next
-//! list, marks it fresh again. Rejections are logged and posted as Events once per version.
+//! and metric) while the last config keeps serving; that watch's next event, or its list
+//! answering again (probed by the watcher), marks it fresh again. Rejections are logged and posted as Events once per version.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
@@ -16,15 +16,13 @@ use super::events;
 use super::gate::{Gate, describe};
 use super::memo::Memo;
 use super::store::{ObjKind, Objects};
-use super::watch::Update;
+use super::watch::{Change, Update};
 use crate::reload::{Reloader, SourceStatus};
 
 /// Quiet time that ends a burst.
 const QUIET: Duration = Duration::from_millis(100);
 /// Longest a burst is held back.
 const MAX_HOLD: Duration = Duration::from_millis(500);
-/// How often a stale source probes the API server.
-const PROBE: Duration = Duration::from_secs(1);
 
 /// The cluster source.
 pub struct Controller {
@@ -38,7 +36,8 @@ pub struct Controller {
     pub(super) versions: BTreeMap<ObjKind, String>,
     /// (kind, scope) streams still to list once.
     pub(super) pending: BTreeSet<(ObjKind, Option<String>)>,
-    pub(super) stale: BTreeMap<ObjKind, String>,
+    /// Watches failing now, by (kind, scope), with their error.
+    pub(super) stale: BTreeMap<(ObjKind, Option<String>), String>,
     pub(super) stale_since: Option<SystemTime>,
     pub(super) reported: HashSet<(String, String)>,
     /// The watchers, stopped with the controller.
@@ -61,15 +60,10 @@ impl Controller {
         mut files: mpsc::UnboundedReceiver<()>,
         mut shutdown: watch::Receiver<bool>,
     ) {
-        let mut probe = tokio::time::interval(PROBE);
         loop {
             tokio::select! {
                 Some(u) = updates.recv() => self.take(u),
                 Some(()) = files.recv() => {}
-                _ = probe.tick() => {
-                    self.probe().await;
-                    continue;
-                }
                 _ = shutdown.changed() => return,
             }
             let start = tokio::time::Instant::now();
@@ -88,59 +82,38 @@ impl Controller {
         }
     }
 
-    /// Applies one update to the objects.
+    /// Applies one update to the objects and the watch's freshness.
     fn take(&mut self, u: Update) {
-        match u {
-            Update::Listed {
-                kind,
-                scope,
-                objects,
-            } => {
+        let Update {
+            kind,
+            scope,
+            change,
+        } = u;
+        match change {
+            Change::Listed(objects) => {
                 self.objects.replace(kind, scope.as_deref(), objects);
                 tracing::debug!(
                     kind = kind.as_str(),
                     known = self.objects.count(kind),
                     "listed"
                 );
-                self.pending.remove(&(kind, scope));
-                self.fresh(kind);
+                self.pending.remove(&(kind, scope.clone()));
             }
-            Update::Applied(kind, obj) => {
-                self.objects.apply(kind, obj);
-                self.fresh(kind);
-            }
-            Update::Deleted(kind, obj) => {
-                self.objects.delete(kind, &obj.key);
-                self.fresh(kind);
-            }
-            Update::Failed(kind, error) => {
-                if self.stale.insert(kind, error.clone()).is_none() {
+            Change::Applied(obj) => self.objects.apply(kind, obj),
+            Change::Deleted(obj) => self.objects.delete(kind, &obj.key),
+            Change::Recovered => {}
+            Change::Failed(error) => {
+                if self.stale.insert((kind, scope), error.clone()).is_none() {
                     tracing::warn!(kind = kind.as_str(), %error,
                         "kubernetes watch failed; the last config keeps serving (stale) while it retries");
                 }
                 self.stale_since.get_or_insert_with(SystemTime::now);
+                return;
             }
         }
-    }
-
-    fn fresh(&mut self, kind: ObjKind) {
-        if self.stale.remove(&kind).is_some() && self.stale.is_empty() {
+        if self.stale.remove(&(kind, scope)).is_some() && self.stale.is_empty() {
             self.stale_since = None;
             tracing::info!("kubernetes watches are back; the config is fresh again");
-        }
-    }
-
-    /// While stale: asks the API server for its version; an answer means the watches resume.
-    async fn probe(&mut self) {
-        if self.stale.is_empty() {
-            return;
-        }
-        if self.client.apiserver_version().await.is_ok() {
-            let kinds: Vec<ObjKind> = self.stale.keys().copied().collect();
-            for k in kinds {
-                self.fresh(k);
-            }
-            self.publish_status();
         }
     }
 
@@ -195,7 +168,7 @@ impl Controller {
                 .stale
                 .iter()
                 .next()
-                .map(|(k, e)| format!("{}: {e}", k.as_str())),
+                .map(|((k, _), e)| format!("{}: {e}", k.as_str())),
             resources: Vec::new(),
         }
     }

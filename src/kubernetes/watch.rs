@@ -8,7 +8,7 @@
 use futures_util::StreamExt;
 use k8s_openapi::api::core::v1::{Pod, Service};
 use kube::Client;
-use kube::api::{Api, ApiResource, DynamicObject};
+use kube::api::{Api, ApiResource, DynamicObject, ListParams};
 use kube::discovery::Discovery;
 use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::Value;
@@ -21,25 +21,35 @@ const ISTIO: &str = "networking.istio.io";
 /// The EndpointSlice API group.
 const DISCOVERY: &str = "discovery.k8s.io";
 
-/// What a watcher reports.
+/// What a watcher reports: a change to `kind` in `scope` (a namespace, or all).
 #[derive(Debug)]
-pub enum Update {
-    /// A full list of `kind` in `scope` (a namespace, or all).
-    Listed {
-        /// Kind.
-        kind: ObjKind,
-        /// Namespace watched (`None`: all).
-        scope: Option<String>,
-        /// The objects.
-        objects: Vec<Stored>,
-    },
-    /// An object was added or changed.
-    Applied(ObjKind, Stored),
-    /// An object was deleted.
-    Deleted(ObjKind, Stored),
-    /// The watch failed (it retries with backoff).
-    Failed(ObjKind, String),
+pub struct Update {
+    /// Kind.
+    pub kind: ObjKind,
+    /// Namespace watched (`None`: all).
+    pub scope: Option<String>,
+    /// What happened.
+    pub change: Change,
 }
+
+/// What happened to a watch.
+#[derive(Debug)]
+pub enum Change {
+    /// A full list of the objects.
+    Listed(Vec<Stored>),
+    /// An object was added or changed.
+    Applied(Stored),
+    /// An object was deleted.
+    Deleted(Stored),
+    /// The watch failed (it retries with backoff).
+    Failed(String),
+    /// A failed watch's list answers again: the watch resumes (a resumed watch reports nothing
+    /// until an object changes).
+    Recovered,
+}
+
+/// How often a failed watch checks whether its list answers again.
+const PROBE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The resource each kind is read as; kinds the server does not serve are left out.
 pub async fn discover(client: &Client) -> Result<Vec<(ObjKind, ApiResource)>, kube::Error> {
@@ -83,11 +93,35 @@ pub async fn watch_kind(
         Some(ns) => Api::namespaced_with(client, ns, &ar),
         None => Api::all_with(client, &ar),
     };
-    let stream = watcher(api, watcher::Config::default()).default_backoff();
+    let stream = watcher(api.clone(), watcher::Config::default()).default_backoff();
     let mut stream = std::pin::pin!(stream);
     let mut listing: Vec<Stored> = Vec::new();
-    while let Some(event) = stream.next().await {
-        let update = match event {
+    let mut failing = false;
+    let mut probe = tokio::time::interval(PROBE);
+    let send = |change| {
+        let update = Update {
+            kind,
+            scope: scope.clone(),
+            change,
+        };
+        tx.send(update).is_ok()
+    };
+    loop {
+        let event = tokio::select! {
+            event = stream.next() => event,
+            _ = probe.tick(), if failing => {
+                // The request the watcher starts with, with its rights and in its scope.
+                if api.list(&ListParams::default().limit(1)).await.is_ok() {
+                    failing = false;
+                    if !send(Change::Recovered) {
+                        return;
+                    }
+                }
+                continue;
+            }
+        };
+        let Some(event) = event else { return };
+        let change = match event {
             Ok(watcher::Event::Init) => {
                 listing.clear();
                 continue;
@@ -96,16 +130,17 @@ pub async fn watch_kind(
                 listing.push(stored(o, kind));
                 continue;
             }
-            Ok(watcher::Event::InitDone) => Update::Listed {
-                kind,
-                scope: scope.clone(),
-                objects: std::mem::take(&mut listing),
-            },
-            Ok(watcher::Event::Apply(o)) => Update::Applied(kind, stored(o, kind)),
-            Ok(watcher::Event::Delete(o)) => Update::Deleted(kind, stored(o, kind)),
-            Err(e) => Update::Failed(kind, e.to_string()),
+            Ok(watcher::Event::InitDone) => Change::Listed(std::mem::take(&mut listing)),
+            Ok(watcher::Event::Apply(o)) => Change::Applied(stored(o, kind)),
+            Ok(watcher::Event::Delete(o)) => Change::Deleted(stored(o, kind)),
+            Err(e) => Change::Failed(e.to_string()),
         };
-        if tx.send(update).is_err() {
+        let failed = matches!(change, Change::Failed(_));
+        if failed && !failing {
+            probe.reset();
+        }
+        failing = failed;
+        if !send(change) {
             return;
         }
     }

@@ -1,8 +1,8 @@
 //! The cluster source's loop: watch updates and file changes come in; a burst is coalesced
 //! (quiet for 100 ms, at most 500 ms) into one rebuild; nothing is applied before every kind
 //! has been listed once (then `/ready` turns 200). A failing watch marks the config stale (log
-//! and metric) while the last config keeps serving; that watch's next event, or its list
-//! answering again (probed by the watcher), marks it fresh again. Rejections are logged and posted as Events once per version.
+//! and metric) while the last config keeps serving; that watch's next event or list marks it
+//! fresh again (a failing watcher lists again as soon as its list answers). Rejections are logged and posted as Events once per version.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
@@ -61,29 +61,35 @@ impl Controller {
         mut shutdown: watch::Receiver<bool>,
     ) {
         loop {
-            tokio::select! {
+            // Whether objects or files changed: a watch failing or recovering changes only
+            // the status.
+            let mut changed = tokio::select! {
                 Some(u) = updates.recv() => self.take(u),
-                Some(()) = files.recv() => {}
+                Some(()) = files.recv() => true,
                 _ = shutdown.changed() => return,
-            }
+            };
             let start = tokio::time::Instant::now();
             while start.elapsed() < MAX_HOLD {
                 match tokio::time::timeout(QUIET, updates.recv()).await {
-                    Ok(Some(u)) => self.take(u),
+                    Ok(Some(u)) => changed |= self.take(u),
                     _ => break,
                 }
             }
-            while files.try_recv().is_ok() {}
-            if self.pending.is_empty() {
-                self.rebuild();
+            while files.try_recv().is_ok() {
+                changed = true;
+            }
+            if self.pending.is_empty() && changed {
+                // Compiling a big mesh takes a while: let the runtime move this worker's other
+                // tasks (requests) elsewhere meanwhile.
+                tokio::task::block_in_place(|| self.rebuild());
             } else {
                 self.publish_status();
             }
         }
     }
 
-    /// Applies one update to the objects and the watch's freshness.
-    fn take(&mut self, u: Update) {
+    /// Applies one update to the objects and the watch's freshness; whether objects changed.
+    fn take(&mut self, u: Update) -> bool {
         let Update {
             kind,
             scope,
@@ -101,20 +107,20 @@ impl Controller {
             }
             Change::Applied(obj) => self.objects.apply(kind, obj),
             Change::Deleted(obj) => self.objects.delete(kind, &obj.key),
-            Change::Recovered => {}
             Change::Failed(error) => {
                 if self.stale.insert((kind, scope), error.clone()).is_none() {
                     tracing::warn!(kind = kind.as_str(), %error,
                         "kubernetes watch failed; the last config keeps serving (stale) while it retries");
                 }
                 self.stale_since.get_or_insert_with(SystemTime::now);
-                return;
+                return false;
             }
         }
         if self.stale.remove(&(kind, scope)).is_some() && self.stale.is_empty() {
             self.stale_since = None;
             tracing::info!("kubernetes watches are back; the config is fresh again");
         }
+        true
     }
 
     /// Builds and applies the config from the cluster and the files.

@@ -27,6 +27,7 @@ mod watch;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use kube::Client;
 use kube::config::{Config, KubeConfigOptions, Kubeconfig};
@@ -37,7 +38,8 @@ pub use once::validate_cluster;
 use controller::Controller;
 use gate::Gate;
 use memo::Memo;
-use store::Objects;
+use store::{ObjKind, Objects};
+use watch::Update;
 
 use crate::reload::Reloader;
 
@@ -64,7 +66,13 @@ pub enum KubeError {
 
 /// A client for the cluster `opts` names.
 pub async fn client(opts: &KubeOptions) -> Result<Client, KubeError> {
-    let cfg = err(match &opts.kubeconfig {
+    err(Client::try_from(config(opts).await?))
+}
+
+/// The connection settings for the cluster `opts` names: `--kubeconfig`, else the pod's own
+/// (in a cluster), else `KUBECONFIG` or `~/.kube/config`.
+async fn config(opts: &KubeOptions) -> Result<Config, KubeError> {
+    err(match &opts.kubeconfig {
         Some(path) => {
             let kc = err(Kubeconfig::read_from(path))?;
             Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
@@ -75,8 +83,7 @@ pub async fn client(opts: &KubeOptions) -> Result<Client, KubeError> {
             Config::incluster().map_err(|e| e.to_string())
         }
         None => Config::infer().await.map_err(|e| e.to_string()),
-    })?;
-    err(Client::try_from(cfg))
+    })
 }
 
 fn err<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<T, KubeError> {
@@ -91,19 +98,60 @@ pub async fn start(
     files: mpsc::UnboundedReceiver<()>,
     shutdown: signal::Receiver<bool>,
 ) -> Result<impl Future<Output = ()> + Send + 'static, KubeError> {
-    let client = client(opts).await?;
-    let served = watch::discover(&client).await?;
+    let config = config(opts).await?;
+    let url = config.cluster_url.to_string();
+    let client = err(Client::try_from(config))?;
+    let namespaces = opts.namespaces.clone();
+    Ok(async move {
+        let Some(served) = discover_until_answered(&client, &url, shutdown.clone()).await else {
+            return;
+        };
+        let (controller, updates) = watch_all(client, reloader, &served, &namespaces);
+        controller.run(updates, files, shutdown).await;
+    })
+}
+
+/// Which kinds the API server serves, asked again with backoff (1 s, doubling to 30 s) while it
+/// cannot be reached, so a proxy started during an outage waits (not ready) instead of
+/// exiting. `None` when `shutdown` came first.
+async fn discover_until_answered(
+    client: &Client,
+    url: &str,
+    mut shutdown: signal::Receiver<bool>,
+) -> Option<Vec<(ObjKind, kube::api::ApiResource)>> {
+    let mut wait = Duration::from_secs(1);
+    loop {
+        match watch::discover(client).await {
+            Ok(served) => return Some(served),
+            Err(e) => tracing::warn!(api_server = url, error = %e,
+                "kubernetes API server not answering discovery; not ready, retrying in {}s", wait.as_secs()),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            _ = shutdown.changed() => return None,
+        }
+        wait = (wait * 2).min(Duration::from_secs(30));
+    }
+}
+
+/// One watcher per served kind and namespace scope, and the controller they feed.
+fn watch_all(
+    client: Client,
+    reloader: Arc<Reloader>,
+    served: &[(ObjKind, kube::api::ApiResource)],
+    namespaces: &[String],
+) -> (Controller, mpsc::UnboundedReceiver<Update>) {
     let (tx, rx) = mpsc::unbounded_channel();
-    let scopes: Vec<Option<String>> = if opts.namespaces.is_empty() {
+    let scopes: Vec<Option<String>> = if namespaces.is_empty() {
         vec![None]
     } else {
-        let unique: BTreeSet<&String> = opts.namespaces.iter().collect();
+        let unique: BTreeSet<&String> = namespaces.iter().collect();
         unique.into_iter().cloned().map(Some).collect()
     };
     let mut pending = BTreeSet::new();
     let mut versions = BTreeMap::new();
     let mut watchers = Vec::new();
-    for (kind, ar) in &served {
+    for (kind, ar) in served {
         tracing::info!(kind = kind.as_str(), api_version = %ar.api_version, "watching");
         versions.insert(*kind, ar.api_version.clone());
         for scope in &scopes {
@@ -134,5 +182,5 @@ pub async fn start(
         reported: HashSet::new(),
         watchers,
     };
-    Ok(controller.run(rx, files, shutdown))
+    (controller, rx)
 }

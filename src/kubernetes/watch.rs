@@ -41,11 +41,9 @@ pub enum Change {
     Applied(Stored),
     /// An object was deleted.
     Deleted(Stored),
-    /// The watch failed (it retries with backoff).
+    /// The watch failed (it retries with backoff, and lists again as soon as its list
+    /// answers: then [`Change::Listed`] says it is back).
     Failed(String),
-    /// A failed watch's list answers again: the watch resumes (a resumed watch reports nothing
-    /// until an object changes).
-    Recovered,
 }
 
 /// How often a failed watch checks whether its list answers again.
@@ -93,8 +91,8 @@ pub async fn watch_kind(
         Some(ns) => Api::namespaced_with(client, ns, &ar),
         None => Api::all_with(client, &ar),
     };
-    let stream = watcher(api.clone(), watcher::Config::default()).default_backoff();
-    let mut stream = std::pin::pin!(stream);
+    let start = || Box::pin(watcher(api.clone(), watcher::Config::default()).default_backoff());
+    let mut stream = start();
     let mut listing: Vec<Stored> = Vec::new();
     let mut failing = false;
     let mut probe = tokio::time::interval(PROBE);
@@ -110,17 +108,22 @@ pub async fn watch_kind(
         let event = tokio::select! {
             event = stream.next() => event,
             _ = probe.tick(), if failing => {
-                // The request the watcher starts with, with its rights and in its scope.
+                // The request the watcher starts with, with its rights and in its scope. When
+                // it answers, list again now rather than after the watcher's backoff (which
+                // grows while the API server is away): what changed meanwhile applies at once.
                 if api.list(&ListParams::default().limit(1)).await.is_ok() {
                     failing = false;
-                    if !send(Change::Recovered) {
-                        return;
-                    }
+                    stream = start();
                 }
                 continue;
             }
         };
         let Some(event) = event else { return };
+        let failed = event.is_err();
+        if failed && !failing {
+            probe.reset();
+        }
+        failing = failed;
         let change = match event {
             Ok(watcher::Event::Init) => {
                 listing.clear();
@@ -133,16 +136,20 @@ pub async fn watch_kind(
             Ok(watcher::Event::InitDone) => Change::Listed(std::mem::take(&mut listing)),
             Ok(watcher::Event::Apply(o)) => Change::Applied(stored(o, kind)),
             Ok(watcher::Event::Delete(o)) => Change::Deleted(stored(o, kind)),
-            Err(e) => Change::Failed(e.to_string()),
+            Err(e) => Change::Failed(shortened(&e.to_string())),
         };
-        let failed = matches!(change, Change::Failed(_));
-        if failed && !failing {
-            probe.reset();
-        }
-        failing = failed;
         if !send(change) {
             return;
         }
+    }
+}
+
+/// At most the first 300 characters of a watch error: a failed decode quotes the whole list
+/// it was reading.
+fn shortened(error: &str) -> String {
+    match error.char_indices().nth(300) {
+        Some((cut, _)) => format!("{}... ({} bytes)", &error[..cut], error.len()),
+        None => error.to_string(),
     }
 }
 
@@ -183,6 +190,15 @@ fn slim(mut obj: DynamicObject, kind: ObjKind) -> DynamicObject {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_watch_error_is_cut_short() {
+        assert_eq!(shortened("forbidden"), "forbidden");
+        let long = format!("Error deserializing response: {}", "[".repeat(5000));
+        let cut = shortened(&long);
+        assert!(cut.len() < 350, "{}", cut.len());
+        assert!(cut.ends_with(&format!("... ({} bytes)", long.len())));
+    }
 
     #[test]
     fn objects_keep_only_what_is_read() {

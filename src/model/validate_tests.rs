@@ -249,6 +249,29 @@ fn host_with_no_endpoints() {
 }
 
 #[test]
+fn a_service_without_endpoints_is_a_warning_and_its_routes_stand() {
+    let empty = "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: canary, namespace: challengeistio}\nspec:\n  hosts: [canary]\n  ports: [{number: 80, name: http}]\n  resolution: STATIC\n---\n";
+    let routes = vs(&format!(
+        "  - route: [{{destination: {V1}}}]\n    mirror: {{host: canary}}\n"
+    ));
+    let (table, diags) = compile_with_seed(&[("broken.yaml", &format!("{empty}{routes}"))]);
+    assert!(diags.iter().all(|d| !d.is_error()), "{diags:#?}");
+    assert!(
+        diags
+            .iter()
+            .any(|d| d.field.as_deref() == Some("spec.http[0].mirror.host")
+                && d.message.contains("has no endpoints")),
+        "{diags:#?}"
+    );
+    let table = table.expect("compiles");
+    let canary = table
+        .clusters
+        .iter()
+        .find(|c| c.service.starts_with("canary."));
+    assert!(canary.is_some_and(|c| c.endpoints.is_empty() && !c.passthrough));
+}
+
+#[test]
 fn duplicate_subset_and_resource_names() {
     let errs = errors(
         "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: calcbackend-rule, namespace: challengeistio}\nspec:\n  host: calcbackendsvc\n  subsets:\n  - {name: v1, labels: {version: v1}}\n  - {name: v1, labels: {version: v3}}\n",

@@ -404,9 +404,39 @@ async fn api_server_going_away_keeps_traffic_and_later_changes_apply() {
     );
     let (s, _) = fetch(&format!("{}/ready", w.admin)).await.unwrap();
     assert_eq!(s, 200, "still ready: the last config serves");
+    // A replica started during the outage waits, not ready, instead of exiting.
+    let (late_port, late_admin) = (free_port().await, free_port().await);
+    let late = kube_proxy(server, &format!("127.0.0.1:{late_port}"), late_admin)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut late = binary::Spawned::from_child(late);
+    let late_ready = format!("http://127.0.0.1:{late_admin}/ready");
+    let answers_not_ready = eventually_async(Duration::from_secs(10), || async {
+        fetch(&late_ready).await.is_some_and(|(s, _)| s == 503)
+    })
+    .await;
+    assert!(
+        answers_not_ready,
+        "the late replica serves its admin, not ready"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        late.is_running(),
+        "the late replica keeps waiting for the API server"
+    );
     tokio::task::spawn_blocking(move || server.start())
         .await
         .unwrap();
+    let late_becomes_ready = eventually_async(Duration::from_secs(40), || async {
+        fetch(&late_ready).await.is_some_and(|(s, _)| s == 200)
+    })
+    .await;
+    assert!(
+        late_becomes_ready,
+        "the late replica is ready once the API server answers"
+    );
+    drop(late);
     // A change after the restart applies.
     w.server
         .kubectl(&["apply", "-f", &example_path("baseline/virtualservice.yaml")]);

@@ -47,16 +47,17 @@ async fn the_manifests_and_patterns_pass_the_api_servers_validation() {
     };
     server.apply(&deploy("namespace.yaml"));
     server.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: challengeistio}\n");
-    let manifests = ["rbac.yaml", "deployment.yaml", "service.yaml"]
-        .map(deploy)
-        .join("---\n");
-    let said = dry_run(
-        server,
-        &format!(
-            "{manifests}---\n{}",
-            served_pdb(server, &deploy("pdb.yaml"))
-        ),
-    );
+    // What the README's `kubectl apply -k deploy/kubernetes/` applies, in the order it does.
+    let dir = format!("{}/deploy/kubernetes", env!("CARGO_MANIFEST_DIR"));
+    let built = server.kubectl(&["kustomize", &dir]);
+    assert!(built.status.success(), "kubectl kustomize {dir} failed");
+    let manifests = String::from_utf8(built.stdout).unwrap();
+    let kinds: Vec<&str> = manifests
+        .lines()
+        .filter_map(|l| l.strip_prefix("kind: "))
+        .collect();
+    assert_eq!(kinds.first(), Some(&"Namespace"), "{kinds:?}");
+    let said = dry_run(server, &served_pdb(server, &manifests));
     for object in [
         "serviceaccount/shadowmesh",
         "clusterrole.rbac.authorization.k8s.io/shadowmesh-reader",

@@ -123,11 +123,16 @@ impl Compiler<'_> {
             return None;
         };
         if svc.endpoints.is_empty() && svc.resolution != Resolution::None {
-            r.error(
+            // As in Istio: the route stands, and what it sends there gets 503 (`UH`) until the
+            // service has endpoints (a Deployment scaled to zero, pods not ready yet); a mirror
+            // there is not sent.
+            r.warning(
                 format!("{field}.host"),
-                format!("host {fqdn} has no endpoints: {} lists none", svc.source),
+                format!(
+                    "host {fqdn} has no endpoints ({} lists none): requests routed to it are answered 503 until it has some",
+                    svc.source
+                ),
             );
-            return None;
         }
         let port = match &d.port {
             Some(p) => Some(service_port(svc, p.number, r, field)?),

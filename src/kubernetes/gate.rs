@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::candidates::Candidate;
-use crate::config::{ConfigSet, Diagnostic};
+use crate::config::{ConfigSet, Diagnostic, Resource};
 use crate::model::cluster::Cluster;
 use crate::model::{BuildResult, Prior, ProxyIdentity, Snapshot, Validation, build_from_set_with};
 use crate::reload::{ResourceState, ResourceStatus};
@@ -132,6 +132,7 @@ impl Gate {
         for ch in chosen {
             merge(&mut set, &ch.candidate.set);
         }
+        oldest_first(&mut set);
         let warnings = chosen
             .iter()
             .filter(|ch| ch.state != ResourceState::Rejected)
@@ -231,6 +232,22 @@ fn refused(errors: Vec<Diagnostic>, rejections: Vec<Rejection>) -> Outcome {
         rejections,
         errors,
     }
+}
+
+/// Orders each kind as Istio does where resources conflict (two VirtualServices for one host,
+/// a ServiceEntry for a Service's host): by creation time, then namespace and name. The
+/// compiler keeps the first and reports the later, so an object made in another namespace
+/// cannot take over a host that is already routed; it is the one rejected. Resources from
+/// files have no creation time and come after the cluster's.
+fn oldest_first(set: &mut ConfigSet) {
+    fn key<T>(r: &Resource<T>) -> (bool, Option<&str>, &str, &str) {
+        let created = r.meta.creation_timestamp.as_deref();
+        (created.is_none(), created, &r.id.namespace, &r.id.name)
+    }
+    set.virtual_services.sort_by(|a, b| key(a).cmp(&key(b)));
+    set.destination_rules.sort_by(|a, b| key(a).cmp(&key(b)));
+    set.service_entries.sort_by(|a, b| key(a).cmp(&key(b)));
+    set.workload_entries.sort_by(|a, b| key(a).cmp(&key(b)));
 }
 
 /// Adds the resources of `from` to `into`.

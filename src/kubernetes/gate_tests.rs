@@ -169,3 +169,36 @@ fn validation_warnings_reach_the_snapshot_though_the_build_does_not_validate_aga
         snap.warnings
     );
 }
+
+#[test]
+fn of_two_resources_for_one_host_the_older_wins_whatever_their_names() {
+    let for_host = |name: &str, ns: &str, created: &str| {
+        json!({
+            "metadata": {"name": name, "namespace": ns, "resourceVersion": "1",
+                         "creationTimestamp": created},
+            "spec": {"hosts": ["shared.example.com"], "http": [{
+                "route": [{"destination": {"host": "backend", "subset": "v1"}}]
+            }]}
+        })
+    };
+    // "aaa" sorts first by name, but "zzz" in the other namespace was there first.
+    let newer = for_host("aaa", "evil", "2026-12-06T09:00:00Z");
+    let older = for_host("zzz", "ns", "2026-01-01T00:00:00Z");
+    let mut gate = Gate::default();
+    let out = gate.build(candidates(&[newer, older]), &ProxyIdentity::default());
+    assert_eq!(
+        state(&out, "VirtualService ns/zzz"),
+        ResourceState::Accepted
+    );
+    assert_eq!(
+        state(&out, "VirtualService evil/aaa"),
+        ResourceState::Rejected
+    );
+    let rejected = &out.rejections[0];
+    assert_eq!(rejected.candidate.key, "VirtualService evil/aaa");
+    let says = |d: &Diagnostic| {
+        d.message
+            .contains("define the same host shared.example.com")
+    };
+    assert!(rejected.errors.iter().any(says), "{:?}", rejected.errors);
+}

@@ -63,6 +63,7 @@ pub fn service_entry(
             name: Some(name.clone()),
             namespace: Some(ns.clone()),
             labels: svc.metadata.labels.clone().unwrap_or_default(),
+            creation_timestamp: (svc.metadata.creation_timestamp.as_ref()).map(|t| t.0.to_string()),
             ..Default::default()
         },
         id: ResourceId {

@@ -11,7 +11,7 @@ use super::*;
 const SERVICE: &str = r#"{
   "apiVersion": "v1", "kind": "Service",
   "metadata": {"name": "calcbackendsvc", "namespace": "challengeistio", "resourceVersion": "4711",
-    "uid": "0b6f", "labels": {"app": "backend"}},
+    "uid": "0b6f", "labels": {"app": "backend"}, "creationTimestamp": "2026-11-30T08:15:02Z"},
   "spec": {"clusterIP": "10.96.12.7", "type": "ClusterIP", "selector": {"app": "backend"},
     "ports": [
       {"name": "http", "port": 80, "protocol": "TCP", "targetPort": 8080},
@@ -50,6 +50,11 @@ fn service_becomes_an_entry_with_istio_protocols() {
     assert_eq!(
         se.file.display().to_string(),
         "kubernetes: challengeistio/calcbackendsvc@4711"
+    );
+    // Written as the API server writes an Istio object's, so the two sort by age together.
+    assert_eq!(
+        se.meta.creation_timestamp.as_deref(),
+        Some("2026-11-30T08:15:02Z")
     );
     assert_eq!(
         se.spec.hosts,

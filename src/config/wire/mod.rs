@@ -44,6 +44,9 @@ pub struct ObjectMeta {
     pub labels: BTreeMap<String, String>,
     /// Annotations; `shadowmesh.io/*` ones tune shadowmesh.
     pub annotations: BTreeMap<String, String>,
+    /// When the API server created it (RFC 3339, UTC): where two resources conflict, the older
+    /// one wins, as in Istio.
+    pub creation_timestamp: Option<String>,
     // Everything else Kubernetes puts in metadata (uid, resourceVersion, ...) is accepted and
     // not kept: no field here refuses unknown keys, and a cluster's thousands of objects would
     // each carry it through every build.

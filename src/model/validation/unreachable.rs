@@ -4,15 +4,18 @@
 //! earlier, shorter prefix with the same other conditions. Warnings only: the config stays
 //! valid. Imports only [`crate::config`].
 
-use std::collections::BTreeMap;
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Debug;
+use std::hash::{Hash, Hasher};
 
 use crate::config::diag::Reporter;
 use crate::config::wire::{HttpMatchRequest, HttpRoute, StringMatch};
 
 /// Warns about the unreachable rules of one route list (`kind` is `http`, `tcp` or `tls`);
 /// `routes` holds each rule's match blocks.
-pub(super) fn rules<M: PartialEq>(routes: &[&[M]], kind: &str, r: &mut Reporter<'_>) {
-    let mut seen: Vec<(&M, usize)> = Vec::new();
+pub(super) fn rules<M: PartialEq + Debug>(routes: &[&[M]], kind: &str, r: &mut Reporter<'_>) {
+    let mut seen: Seen<'_, M, usize> = Seen::default();
     let mut catch_all: Option<usize> = None;
     for (i, matches) in routes.iter().enumerate() {
         let f = format!("spec.{kind}[{i}]");
@@ -29,7 +32,7 @@ pub(super) fn rules<M: PartialEq>(routes: &[&[M]], kind: &str, r: &mut Reporter<
         }
         let mut duplicates = 0;
         for (j, m) in matches.iter().enumerate() {
-            if let Some((_, earlier)) = seen.iter().find(|(s, _)| *s == m) {
+            if let Some(earlier) = seen.get(m) {
                 r.warning_coded(
                     "IST0131",
                     format!("{f}.match[{j}]"),
@@ -37,7 +40,7 @@ pub(super) fn rules<M: PartialEq>(routes: &[&[M]], kind: &str, r: &mut Reporter<
                 );
                 duplicates += 1;
             } else {
-                seen.push((m, i));
+                seen.insert(m, i);
             }
         }
         if duplicates == matches.len() && duplicates > 1 {
@@ -49,6 +52,42 @@ pub(super) fn rules<M: PartialEq>(routes: &[&[M]], kind: &str, r: &mut Reporter<
                 ),
             );
         }
+    }
+}
+
+/// Match blocks seen so far, found by a hash of their `Debug` text and confirmed equal: a
+/// VirtualService of 10,000 rules is checked in linear time (Istio keys a map by each match's
+/// JSON for the same reason), not by comparing every pair.
+struct Seen<'a, M, V> {
+    by_hash: HashMap<u64, Vec<(&'a M, V)>>,
+}
+
+impl<M, V> Default for Seen<'_, M, V> {
+    fn default() -> Self {
+        Self {
+            by_hash: HashMap::new(),
+        }
+    }
+}
+
+impl<'a, M: PartialEq + Debug, V: Copy> Seen<'a, M, V> {
+    fn hash(m: &M) -> u64 {
+        let mut h = DefaultHasher::new();
+        format!("{m:?}").hash(&mut h);
+        h.finish()
+    }
+
+    /// What was recorded with a block equal to `m`.
+    fn get(&self, m: &M) -> Option<V> {
+        let bucket = self.by_hash.get(&Self::hash(m))?;
+        bucket.iter().find(|(s, _)| *s == m).map(|(_, v)| *v)
+    }
+
+    fn insert(&mut self, m: &'a M, value: V) {
+        self.by_hash
+            .entry(Self::hash(m))
+            .or_default()
+            .push((m, value));
     }
 }
 
@@ -126,16 +165,16 @@ pub(super) fn http(routes: &[HttpRoute], r: &mut Reporter<'_>) {
     let matches: Vec<&[HttpMatchRequest]> = routes.iter().map(|h| h.matches.as_slice()).collect();
     rules(&matches, "http", r);
     let mut prefixes = Vec::new();
-    let mut seen: Vec<&HttpMatchRequest> = Vec::new();
+    let mut seen: Seen<'_, HttpMatchRequest, ()> = Seen::default();
     for (i, route) in routes.iter().enumerate() {
         if route.matches.is_empty() {
             break;
         }
         for (j, m) in route.matches.iter().enumerate() {
-            if seen.contains(&m) {
+            if seen.get(m).is_some() {
                 continue;
             }
-            seen.push(m);
+            seen.insert(m, ());
             prefixes.extend(prefix_match(m, format!("spec.http[{i}].match[{j}]")));
         }
     }
@@ -149,5 +188,55 @@ pub(super) fn http(routes: &[HttpRoute], r: &mut Reporter<'_>) {
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::test_fixtures::compile_with_seed;
+
+    /// (field, code) of each warning for a VirtualService with these `http` rules.
+    fn warnings(http: &str) -> Vec<(String, String)> {
+        let vs = format!(
+            "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{name: vs, namespace: challengeistio}}\nspec:\n  hosts: [calcbackendsvc]\n  http:\n{http}"
+        );
+        let (_, diags) = compile_with_seed(&[("vs.yaml", &vs)]);
+        diags
+            .iter()
+            .filter(|d| !d.is_error())
+            .filter_map(|d| Some((d.field.clone()?, d.code?.to_string())))
+            .collect()
+    }
+
+    const TO_V1: &str = "    route: [{destination: {host: calcbackendsvc, subset: v1}}]\n";
+
+    #[test]
+    fn a_repeated_match_a_rule_after_a_catch_all_and_a_covered_prefix_are_warned() {
+        let rule = |m: &str| format!("  - match: [{m}]\n{TO_V1}");
+        let http = [
+            rule("{uri: {exact: /a}}"),
+            rule("{uri: {prefix: /api}}"),
+            rule("{uri: {exact: /a}}"),
+            rule("{uri: {prefix: /api/v2}}"),
+            format!("  -{}", &TO_V1[3..]),
+            rule("{uri: {exact: /late}}"),
+        ]
+        .concat();
+        assert_eq!(
+            warnings(&http),
+            [
+                ("spec.http[2].match[0]".to_string(), "IST0131".to_string()),
+                ("spec.http[5]".to_string(), "IST0130".to_string()),
+                ("spec.http[3].match[0]".to_string(), "IST0131".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn ten_thousand_distinct_rules_have_no_warning() {
+        let http: String = (0..10_000)
+            .map(|k| format!("  - match: [{{uri: {{exact: /r{k}}}}}]\n{TO_V1}"))
+            .collect();
+        assert!(warnings(&http).is_empty());
     }
 }

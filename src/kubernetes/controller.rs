@@ -11,8 +11,9 @@ use std::time::{Duration, SystemTime};
 use kube::Client;
 use tokio::sync::{mpsc, watch};
 
-use super::candidates::{candidates, file_candidates};
+use super::candidates::candidates;
 use super::events;
+use super::files::Files;
 use super::gate::{Gate, describe};
 use super::memo::Memo;
 use super::store::{ObjKind, Objects};
@@ -30,6 +31,8 @@ pub struct Controller {
     pub(super) reloader: Arc<Reloader>,
     pub(super) objects: Objects,
     pub(super) gate: Gate,
+    /// The `-f` files' resources.
+    pub(super) files: Files,
     /// What the last build made of each object.
     pub(super) memo: Memo,
     /// The `apiVersion` each Istio kind is read as.
@@ -127,11 +130,8 @@ impl Controller {
     fn rebuild(&mut self) {
         let mut all = candidates(&self.objects, &self.versions, &mut self.memo);
         let identity = self.reloader.identity().clone();
-        let (files, whole_file) = file_candidates(self.reloader.paths(), &identity.namespace);
+        let (files, file_statuses) = self.files.read(self.reloader.paths(), &identity.namespace);
         all.extend(files);
-        for d in &whole_file {
-            tracing::error!("{d} (the file's resources are left out)");
-        }
         let outcome = self.gate.build(all, &identity);
         // Forget rejections no longer current, so the set stays as big as what is rejected now.
         let current: HashSet<(&str, &str)> = (outcome.rejections.iter())
@@ -162,6 +162,8 @@ impl Controller {
         }
         let mut status = self.status();
         status.resources = outcome.statuses;
+        status.resources.extend(file_statuses);
+        status.resources.sort_by(|a, b| a.resource.cmp(&b.resource));
         self.reloader.status.store(Arc::new(status));
     }
 

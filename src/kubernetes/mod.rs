@@ -7,14 +7,16 @@
 //!   `protocol` inferred as Istio does); `memo`: what is unchanged since the last build,
 //!   reused (a change costs reading and checking only the objects it touched);
 //! - `gate`: per-resource validation, last good versions, compiling what is left;
-//! - `controller`: the loop (bursts coalesced, readiness, staleness); `events`: Events on
-//!   rejected objects; `once`: `validate --kubernetes`.
+//! - `controller`: the loop (bursts coalesced, readiness, staleness); `files`: the `-f` files
+//!   beside the cluster (a file that cannot be read keeps its last good resources); `events`:
+//!   Events on rejected objects; `once`: `validate --kubernetes`.
 //!
 //! Imports `config`, `model` and `reload` (whose [`Reloader`] it feeds); nothing above.
 
 mod candidates;
 mod controller;
 mod events;
+mod files;
 mod gate;
 mod memo;
 mod once;
@@ -174,6 +176,7 @@ fn watch_all(
         reloader,
         objects: Objects::default(),
         gate: Gate::default(),
+        files: files::Files::default(),
         memo: Memo::default(),
         versions,
         pending,

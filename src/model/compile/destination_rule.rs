@@ -34,6 +34,27 @@ pub(super) struct RuleDef {
     /// The policy of the ports the rule's `portLevelSettings` name.
     pub(super) ports: BTreeMap<u16, ClusterPolicy>,
     pub(super) subsets: BTreeMap<String, SubsetDef>,
+    /// Where its namespace is on the lookup path (see [`lookup_rank`]).
+    rank: u8,
+}
+
+/// Istio's root configuration namespace.
+const ROOT_NAMESPACE: &str = "istio-system";
+
+/// Where a DestinationRule in namespace `ns` stands on Istio's lookup path for a service of
+/// `service_ns` seen from a proxy in `proxy_ns`: the client's namespace first, then the
+/// service's, then the root namespace. `None`: not on the path, so it applies to nothing here
+/// (whatever its `exportTo`).
+fn lookup_rank(ns: &str, proxy_ns: &str, service_ns: &str) -> Option<u8> {
+    if ns == proxy_ns {
+        Some(0)
+    } else if ns == service_ns {
+        Some(1)
+    } else if ns == ROOT_NAMESPACE {
+        Some(2)
+    } else {
+        None
+    }
 }
 
 impl RuleDef {
@@ -90,6 +111,24 @@ impl Compiler<'_> {
                 );
             }
         }
+        let proxy_ns = &self.identity.namespace;
+        let Some(rank) = lookup_rank(&dr.id.namespace, proxy_ns, &service.namespace) else {
+            r.warning(
+                "metadata.namespace",
+                format!(
+                    "applies to nothing here: Istio looks a DestinationRule up in the client's namespace ({proxy_ns}), the service's ({}) and {ROOT_NAMESPACE}, in that order",
+                    service.namespace
+                ),
+            );
+            return;
+        };
+        if let Some(first) = self.rules.get(&host).filter(|prev| prev.rank < rank) {
+            r.warning(
+                "metadata.namespace",
+                format!("{} comes first for host {host} (nearer on Istio's lookup path); this one is not used", first.source),
+            );
+            return;
+        }
         let tp = dr.spec.traffic_policy.as_ref();
         let policy = merge_policy(&ClusterPolicy::default(), tp, &mut r, "spec.trafficPolicy");
         let ports = port_policies(tp, &mut r, "spec.trafficPolicy");
@@ -99,8 +138,11 @@ impl Compiler<'_> {
             policy,
             ports,
             subsets,
+            rank,
         };
-        if let Some(prev) = self.rules.insert(host.clone(), def) {
+        if let Some(prev) = self.rules.insert(host.clone(), def)
+            && prev.rank == rank
+        {
             r.error(
                 "spec.host",
                 format!(

@@ -109,3 +109,77 @@ fn a_changed_endpoint_port_or_policy_makes_the_cluster_anew() {
         assert!(!Arc::ptr_eq(before, c), "policy changed: {c} made anew");
     }
 }
+
+/// A DestinationRule for `calcbackendsvc.challengeistio` in namespace `ns`, its subset v1
+/// selecting `version: selects`.
+fn rule_in(ns: &str, selects: &str) -> String {
+    format!(
+        "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {{name: calc-{ns}, namespace: {ns}}}\nspec:\n  host: calcbackendsvc.challengeistio.svc.cluster.local\n  subsets:\n  - {{name: v1, labels: {{version: {selects}}}}}\n  - {{name: v2, labels: {{version: v2}}}}\n  - {{name: v3, labels: {{version: v3}}}}\n"
+    )
+}
+
+/// The port subset v1 routes to, for a proxy in `proxy_ns` with these rules (and no other).
+fn v1_port(proxy_ns: &str, rules: &[String]) -> Option<String> {
+    let services = SEED_SERVICES.split("---").next().unwrap();
+    let mut set = ConfigSet::default();
+    let mut diags = Vec::new();
+    for (i, text) in [services, ROUTES]
+        .iter()
+        .copied()
+        .chain(rules.iter().map(String::as_str))
+        .enumerate()
+    {
+        parse_into(
+            &mut set,
+            std::path::Path::new(&format!("{i}.yaml")),
+            text,
+            proxy_ns,
+            &mut diags,
+        );
+    }
+    let identity = ProxyIdentity {
+        namespace: proxy_ns.into(),
+        ..ProxyIdentity::default()
+    };
+    let table = compile_set(&set, &identity, &mut diags, Prior::default())?;
+    let v1 = table
+        .clusters
+        .iter()
+        .find(|c| c.subset.as_deref() == Some("v1"))?;
+    Some(v1.endpoints[0].authority.port_u16()?.to_string())
+}
+
+#[test]
+fn destination_rules_are_looked_up_as_istio_does_client_then_service_then_root_namespace() {
+    let (client, service, root, other) = (
+        rule_in("web", "v3"),
+        rule_in("challengeistio", "v1"),
+        rule_in("istio-system", "v2"),
+        rule_in("elsewhere", "v2"),
+    );
+    let all = [client.clone(), service.clone(), root.clone(), other.clone()];
+    assert_eq!(
+        v1_port("web", &all).as_deref(),
+        Some("9083"),
+        "the client's namespace first"
+    );
+    assert_eq!(
+        v1_port("challengeistio", &all).as_deref(),
+        Some("9081"),
+        "the service's namespace when the client is in it"
+    );
+    assert_eq!(
+        v1_port("web", &[service, root.clone()]).as_deref(),
+        Some("9081")
+    );
+    assert_eq!(
+        v1_port("web", &[root, other.clone()]).as_deref(),
+        Some("9082"),
+        "then the root"
+    );
+    assert_eq!(
+        v1_port("web", &[other]),
+        None,
+        "another namespace's rule applies to nothing: subset v1 is unknown"
+    );
+}

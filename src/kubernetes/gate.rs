@@ -168,11 +168,20 @@ impl Gate {
         let mut statuses = Vec::new();
         let mut last_good = HashMap::new();
         for ch in chosen {
-            let errors = rejections
-                .iter()
-                .filter(|r| r.candidate.key == ch.candidate.key)
-                .flat_map(|r| r.errors.iter().map(describe))
-                .collect();
+            // The rejections of this resource: of this very version when it is in force as
+            // accepted (a same-named one from another source may have been refused), else of
+            // the version refused in its place. Each problem once.
+            let accepted = ch.state == ResourceState::Accepted;
+            let mut errors: Vec<String> = Vec::new();
+            let own = rejections.iter().filter(|r| {
+                r.candidate.key == ch.candidate.key
+                    && (!accepted || r.candidate.source == ch.candidate.source)
+            });
+            for e in own.flat_map(|r| r.errors.iter().map(describe)) {
+                if !errors.contains(&e) {
+                    errors.push(e);
+                }
+            }
             statuses.push(ResourceStatus {
                 resource: ch.candidate.key.clone(),
                 source: ch.candidate.source.clone(),

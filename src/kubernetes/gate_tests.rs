@@ -202,3 +202,40 @@ fn of_two_resources_for_one_host_the_older_wins_whatever_their_names() {
     };
     assert!(rejected.errors.iter().any(says), "{:?}", rejected.errors);
 }
+
+#[test]
+fn a_refused_namesake_from_another_source_leaves_the_accepted_ones_status_clean() {
+    // The same VirtualService from two sources (the cluster and a file, say): one refused.
+    let id = ProxyIdentity {
+        namespace: "ns".into(),
+        ..Default::default()
+    };
+    let good = istio_candidate(
+        vs("dup", "1", 2, "v1"),
+        ObjKind::VirtualService,
+        "networking.istio.io/v1",
+    );
+    let mut bad = istio_candidate(
+        vs("dup", "1", -1, "v1"),
+        ObjKind::VirtualService,
+        "networking.istio.io/v1",
+    );
+    bad.source = "dup.yaml".into();
+    let mut all = candidates(&[]);
+    all.extend([good, bad]);
+    let out = Gate::default().build(all, &id);
+    let of_dup: Vec<(&str, ResourceState, usize)> = out
+        .statuses
+        .iter()
+        .filter(|s| s.resource == "VirtualService ns/dup")
+        .map(|s| (s.source.as_str(), s.state, s.errors.len()))
+        .collect();
+    assert!(
+        of_dup.contains(&("kubernetes: ns/dup@1", ResourceState::Accepted, 0)),
+        "{of_dup:?}"
+    );
+    assert!(
+        of_dup.contains(&("dup.yaml", ResourceState::Rejected, 1)),
+        "{of_dup:?}"
+    );
+}

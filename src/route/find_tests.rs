@@ -81,6 +81,20 @@ fn route_of(t: &RouteTable, r: &Req<'_>, roll: f64) -> Result<String, NoRoute> {
     })
 }
 
+/// `GET path` to calcbackendsvc with `headers`.
+fn get<'a>(headers: &'a HeaderMap, path: &'a str) -> RequestHead<'a> {
+    RequestHead {
+        method: "GET",
+        scheme: "http",
+        authority: "calcbackendsvc",
+        host: "calcbackendsvc",
+        port: None,
+        path,
+        query: None,
+        headers,
+    }
+}
+
 fn subset(t: &RouteTable, r: &Req<'_>) -> String {
     route_of(t, r, 0.5).unwrap_or_else(|e| format!("404: {e}"))
 }
@@ -141,16 +155,8 @@ fn hashed_exact_paths_keep_first_match_order() {
         "all",
         "exact paths are case-sensitive"
     );
-    let head = RequestHead {
-        method: "GET",
-        scheme: "http",
-        authority: "calcbackendsvc",
-        host: "calcbackendsvc",
-        port: None,
-        path: "/zz",
-        query: None,
-        headers: &HeaderMap::new(),
-    };
+    let headers = HeaderMap::new();
+    let head = get(&headers, "/zz");
     let d = find(&t, &head, &mut || 0.5).expect("routed");
     assert_eq!((d.route_index, d.matched_block), (2, Some(0)));
     assert_eq!(vhost.routes.len(), 4);
@@ -246,16 +252,7 @@ fn mirrors_roll_against_their_percentages() {
         "  - route: [{destination: {host: calcbackendsvc, subset: v1}}]\n    mirrors:\n    - {destination: {host: calcbackendsvc, subset: v1}}\n    - {destination: {host: calcbackendsvc, subset: v3}, percentage: {value: 50}}\n    - {destination: {host: calcbackendsvc, subset: v2}, percentage: {value: 0}}\n",
     ));
     let headers = HeaderMap::new();
-    let head = RequestHead {
-        method: "GET",
-        scheme: "http",
-        authority: "calcbackendsvc",
-        host: "calcbackendsvc",
-        port: None,
-        path: "/",
-        query: None,
-        headers: &headers,
-    };
+    let head = get(&headers, "/");
     let low = find(&t, &head, &mut || 0.1).unwrap();
     assert_eq!(
         low.mirrors, 0b011,
@@ -285,16 +282,7 @@ fn faults_roll_against_their_shares() {
         "  - route: [{destination: {host: calcbackendsvc, subset: v1}}]\n    fault:\n      delay: {fixedDelay: 1s, percentage: {value: 50}}\n      abort: {httpStatus: 503, percentage: {value: 0.5}}\n",
     ));
     let headers = HeaderMap::new();
-    let head = RequestHead {
-        method: "GET",
-        scheme: "http",
-        authority: "calcbackendsvc",
-        host: "calcbackendsvc",
-        port: None,
-        path: "/",
-        query: None,
-        headers: &headers,
-    };
+    let head = get(&headers, "/");
     for (roll, delay, abort) in [
         (0.001, true, true),
         (0.004_999, true, true),

@@ -1,7 +1,8 @@
 //! Kubernetes mode: the cluster's own Istio config, Services, EndpointSlices and Pods, read
 //! with list+watch and turned into the same typed resources the files give.
 //!
-//! - `watch`: discovery of the versions served, one watcher per kind and namespace;
+//! - `watch`: discovery of the versions served, one watcher per kind and namespace (each
+//!   object read as raw text first, `raw`, so one unreadable object fails alone);
 //! - `store`: the objects as last seen; `candidates`: each object as a resource on its own
 //!   (`services`: a Service with its slices (`slices`) and pods as a ServiceEntry, with
 //!   `protocol` inferred as Istio does); `memo`: what is unchanged since the last build,
@@ -21,6 +22,7 @@ mod gate;
 mod memo;
 mod once;
 mod protocol;
+mod raw;
 mod services;
 mod slices;
 mod store;

@@ -4,7 +4,9 @@
 
 use std::path::PathBuf;
 
-use kube::api::{Api, DynamicObject, ListParams};
+use kube::api::{Api, ListParams};
+
+use super::raw::RawObject;
 
 use super::candidates::{candidates, file_candidates};
 use super::gate::{Gate, describe};
@@ -43,7 +45,7 @@ pub async fn validate_cluster(
     for (kind, ar) in &served {
         versions.insert(*kind, ar.api_version.clone());
         for scope in &scopes {
-            let api: Api<DynamicObject> = match scope {
+            let api: Api<RawObject> = match scope {
                 Some(ns) => Api::namespaced_with(client.clone(), ns, ar),
                 None => Api::all_with(client.clone(), ar),
             };

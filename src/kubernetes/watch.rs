@@ -14,6 +14,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use super::raw::RawObject;
 use super::store::{ObjKind, Stored};
 
 /// The Istio API group.
@@ -87,7 +88,7 @@ pub async fn watch_kind(
     scope: Option<String>,
     tx: mpsc::UnboundedSender<Update>,
 ) {
-    let api: Api<DynamicObject> = match &scope {
+    let api: Api<RawObject> = match &scope {
         Some(ns) => Api::namespaced_with(client, ns, &ar),
         None => Api::all_with(client, &ar),
     };
@@ -153,9 +154,18 @@ fn shortened(error: &str) -> String {
     }
 }
 
-/// `obj`, slimmed, kept as compact JSON.
-pub fn stored(obj: DynamicObject, kind: ObjKind) -> Stored {
-    let obj = slim(obj, kind);
+/// `obj`, slimmed, kept as compact JSON. One that cannot be read (nested deeper than JSON is
+/// read here) is kept as its identity with a `spec` saying why: it is then refused alone, named,
+/// like any object with a bad spec.
+pub fn stored(obj: RawObject, kind: ObjKind) -> Stored {
+    let obj = match serde_json::from_str::<DynamicObject>(obj.raw.get()) {
+        Ok(read) => slim(read, kind),
+        Err(e) => DynamicObject {
+            types: None,
+            metadata: obj.metadata,
+            data: serde_json::json!({"spec": format!("not readable: {e}")}),
+        },
+    };
     let key = (
         obj.metadata.namespace.clone().unwrap_or_default(),
         obj.metadata.name.clone().unwrap_or_default(),
@@ -190,6 +200,28 @@ fn slim(mut obj: DynamicObject, kind: ObjKind) -> DynamicObject {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_object_too_deep_to_read_is_kept_as_its_identity_and_why() {
+        let deep = format!("{}1{}", "[".repeat(300), "]".repeat(300));
+        let text = format!(
+            r#"{{"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+                "metadata": {{"name": "deep", "namespace": "ns", "resourceVersion": "7"}},
+                "spec": {{"host": "a", "x": {deep}}}}}"#
+        );
+        let obj: RawObject = serde_json::from_str(&text).expect("its identity reads");
+        let kept = stored(obj, ObjKind::DestinationRule);
+        assert_eq!(kept.key, ("ns".to_string(), "deep".to_string()));
+        assert_eq!(kept.resource_version, "7");
+        let spec = kept.value()["spec"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            spec.starts_with("not readable: recursion limit exceeded"),
+            "{spec}"
+        );
+    }
 
     #[test]
     fn a_long_watch_error_is_cut_short() {

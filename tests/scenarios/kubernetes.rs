@@ -276,6 +276,46 @@ async fn seed_in_a_cluster_routes_mirrors_and_follows_every_change() {
     w.until_answered(DESKTOP, "v1").await;
 
     bad_resource_is_skipped_alone(&w).await;
+    unreadable_object_fails_alone(&w).await;
+}
+
+/// An object nested 300 deep (made with `--validate=false`; the CRD keeps unknown fields) is
+/// refused alone, named, while its kind keeps updating and traffic flows.
+async fn unreadable_object_fails_alone(w: &World) {
+    let deep = format!("{}1{}", "[".repeat(300), "]".repeat(300));
+    let object = format!(
+        r#"{{"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+            "metadata": {{"name": "deep-dr", "namespace": "{NS}"}},
+            "spec": {{"host": "deephost", "x": {deep}}}}}"#
+    );
+    w.server
+        .kubectl_in(&["create", "--validate=false", "-f", "-"], Some(&object));
+    let refused = eventually_async(Duration::from_secs(10), || async {
+        let dump = w.dump().await;
+        dump["resources"].as_array().is_some_and(|all| {
+            all.iter().any(|r| {
+                r["resource"] == format!("DestinationRule {NS}/deep-dr")
+                    && r["state"] == "rejected"
+                    && r["errors"].to_string().contains("not readable")
+            })
+        })
+    })
+    .await;
+    assert!(
+        refused,
+        "the unreadable object is refused alone, named: {}",
+        w.dump().await["resources"]
+    );
+    // Its kind still updates: the seed's DestinationRule, changed now, applies.
+    let dr =
+        example_file("calcbackend/destinationrule.yaml").replacen("version: v1", "version: v2", 1);
+    w.server.apply(&dr);
+    w.until_answered(DESKTOP, "v2").await;
+    w.server
+        .kubectl(&["apply", "-f", &example_path("destinationrule.yaml")]);
+    w.until_answered(DESKTOP, "v1").await;
+    w.server
+        .kubectl(&["delete", "destinationrule", "deep-dr", "-n", NS]);
 }
 
 /// Twenty VirtualServices in one `kubectl apply`: a handful of recompiles, not twenty.

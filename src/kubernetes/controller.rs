@@ -83,8 +83,13 @@ impl Controller {
             }
             if self.pending.is_empty() && changed {
                 // Compiling a big mesh takes a while: let the runtime move this worker's other
-                // tasks (requests) elsewhere meanwhile.
-                tokio::task::block_in_place(|| self.rebuild());
+                // tasks (requests) elsewhere meanwhile (a single-threaded runtime cannot).
+                let flavor = tokio::runtime::Handle::current().runtime_flavor();
+                if flavor == tokio::runtime::RuntimeFlavor::MultiThread {
+                    tokio::task::block_in_place(|| self.rebuild());
+                } else {
+                    self.rebuild();
+                }
             } else {
                 self.publish_status();
             }

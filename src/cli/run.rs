@@ -69,6 +69,10 @@ pub struct RunArgs {
     no_metrics: bool,
     #[command(flatten)]
     compare: CompareArgs,
+    /// Data-plane threads, each accepting on its own socket of every listen address and keeping
+    /// its own upstream connections (default: one per core).
+    #[arg(long, value_name = "N")]
+    workers: Option<std::num::NonZeroUsize>,
     /// Bound on draining connections at shutdown.
     #[arg(long, default_value = "10s", value_parser = parse_dur)]
     drain_timeout: Duration,
@@ -196,6 +200,7 @@ pub(super) async fn run(args: RunArgs) -> ExitCode {
         log_format: args.log_format,
         drain_timeout: args.drain_timeout,
         reload_poll: Duration::from_secs(2),
+        workers: args.workers.map_or_else(app::default_workers, usize::from),
         metrics: !args.no_metrics,
         compare: args
             .compare

@@ -35,7 +35,7 @@ use crate::model::Cluster;
 use crate::model::cluster::Outcome;
 use crate::model::retry::{HOST_SELECTION_RETRY_MAX_ATTEMPTS, RetryPolicy, TryOutcome};
 use crate::telemetry::Flag;
-use crate::upstream::{Failure, UpstreamBody, UpstreamError};
+use crate::upstream::{Failure, ResponseBody, UpstreamBody, UpstreamError};
 
 /// The longest wait for a try's body to come back from the connection that dropped it.
 const BODY_BACK_WAIT: Duration = Duration::from_secs(1);
@@ -74,7 +74,7 @@ impl RetryMetrics {
 /// What one try came to.
 enum TryEnd {
     /// Response headers.
-    Response(Response<Incoming>),
+    Response(Response<ResponseBody>),
     /// No response; the policy may retry it.
     Failed(Failure, TryOutcome),
     /// The route timeout, or an upstream that stopped reading the body: never retried.
@@ -140,7 +140,7 @@ impl Proxy {
         body: Incoming,
         taps: Vec<Tap>,
         hash: Option<u64>,
-    ) -> Step<Response<Incoming>> {
+    ) -> Step<Response<ResponseBody>> {
         let upload = Arc::new(Upload::default());
         cx.record.upload = Some(upload.clone());
         let idle = self.options.upload_idle_timeout;
@@ -270,7 +270,7 @@ impl Proxy {
 
 impl RequestCtx {
     /// The last try's answer: its response, or the failure recorded and answered.
-    fn finish(&mut self, end: TryEnd) -> Step<Response<Incoming>> {
+    fn finish(&mut self, end: TryEnd) -> Step<Response<ResponseBody>> {
         match end {
             TryEnd::Response(resp) => Ok(resp),
             TryEnd::Failed(failure, _) | TryEnd::Final(failure) => {
@@ -374,7 +374,7 @@ fn failed(e: &UpstreamError) -> TryEnd {
 }
 
 /// A response's head as the retry conditions see it.
-fn outcome_of(resp: &Response<Incoming>) -> TryOutcome {
+fn outcome_of(resp: &Response<ResponseBody>) -> TryOutcome {
     let head = resp.headers();
     TryOutcome::Response {
         status: resp.status().as_u16(),

@@ -18,7 +18,7 @@ use crate::model::host::split_authority;
 use crate::model::{Action, Cluster, RouteDestination, RouteTable};
 use crate::route::{self, Decision, RequestHead, Target};
 use crate::telemetry::Flag;
-use crate::upstream::UpstreamBody;
+use crate::upstream::{ResponseBody, UpstreamBody};
 
 /// A step's result: go on with `T`, or end with this (recorded) answer. Boxed: local answers
 /// are the rare path, and a small `Result` keeps the common one cheap to move.
@@ -104,7 +104,7 @@ impl Proxy {
         &self,
         cx: RequestCtx,
         routed: &Routed<'_>,
-        response: Response<Incoming>,
+        response: Response<ResponseBody>,
     ) -> Response<UpstreamBody> {
         let (mut parts, body) = response.into_parts();
         headers::strip_hop_by_hop(&mut parts.headers);

@@ -19,7 +19,6 @@
 use http::header::{self, HeaderValue};
 use http::{Response, StatusCode};
 use http_body_util::{BodyExt, Empty};
-use hyper::body::Incoming;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 
@@ -31,7 +30,7 @@ use super::steps::{Routed, Step};
 use super::{Proxy, RequestCtx};
 use crate::model::cluster::Protocol;
 use crate::telemetry::Flag;
-use crate::upstream::UpstreamBody;
+use crate::upstream::{ResponseBody, UpstreamBody};
 
 /// A client's WebSocket upgrade, waiting for the upstream's 101.
 pub(super) struct ClientUpgrade {
@@ -100,7 +99,7 @@ impl Proxy {
         &self,
         cx: RequestCtx,
         routed: &Routed<'_>,
-        mut response: Response<Incoming>,
+        mut response: Response<ResponseBody>,
         client: ClientUpgrade,
     ) -> Response<UpstreamBody> {
         if response.status() != StatusCode::SWITCHING_PROTOCOLS {

@@ -15,13 +15,13 @@ const TRANSPORT_FAILURE: &str = "upstream connect error or disconnect/reset befo
 /// Why an upstream exchange failed before a response arrived.
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamError {
-    /// HTTP/1 client error.
+    /// hyper-util client error (upgrades).
     #[error(transparent)]
     Client(#[from] hyper_util::client::legacy::Error),
     /// Could not connect.
     #[error("connect failed: {0}")]
     Connect(String),
-    /// h2 stream or connection failure.
+    /// HTTP/1.1 or h2 exchange or connection failure.
     #[error(transparent)]
     H2(#[from] hyper::Error),
     /// The TLS handshake of an h2 connection failed.

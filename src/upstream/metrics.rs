@@ -55,7 +55,7 @@ impl Collector for UpstreamCollector {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
         let pools = encoder.encode_descriptor(
             "shadowmesh_upstream_pools",
-            "Upstream connection pools (HTTP/1.1 pools and h2 connections)",
+            "Upstream connection pools (HTTP/1.1 pools and h2 connections), summed over the data-plane threads (each keeps its own)",
             None,
             MetricType::Gauge,
         )?;

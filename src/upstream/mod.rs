@@ -13,6 +13,7 @@
 //!   reason) and is answered as Envoy does ([`error`]).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -24,18 +25,20 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use http::uri::Authority;
 use http::{Request, Response, header};
-use hyper::body::Incoming;
 use hyper::client::conn::http2;
 use hyper_util::rt::TokioIo;
 
 use crate::model::cluster::{ClusterPolicy, Protocol};
 
 mod error;
+mod h1;
 pub mod metrics;
 mod stall;
 mod tls;
 
 pub use error::{Failure, UpstreamError, root_cause};
+pub use h1::ResponseBody;
+use h1::{H1Pools, Io};
 use stall::{GuardedConnector, StallGuard};
 use tls::{Origination, Stream, TlsKey};
 
@@ -54,34 +57,63 @@ type PoolKey = (Protocol, Duration, Option<Duration>, bool, TlsKey);
 /// An h2 connection: endpoint, for mirrors, TLS setting and SNI.
 type H2Key = (Authority, bool, TlsKey);
 
-/// All upstream pools.
+/// All upstream pools, one set per data-plane thread ([`Shard`]).
 pub struct Upstreams {
-    clients: ArcSwap<HashMap<PoolKey, HttpClient>>,
-    /// h2 connections by (endpoint, for mirrors): mirrors never share a connection (and its
-    /// stream limit and flow-control window) with user traffic.
-    h2: ArcSwap<HashMap<H2Key, http2::SendRequest<UpstreamBody>>>,
+    /// Worker `i`'s pools at index `i`; the last set serves every other thread.
+    shards: Box<[Shard]>,
     /// Connections idle longer than this are closed (when the policy sets none).
     default_idle: Duration,
     /// A mirror connection whose writes make no progress for this long is closed.
     mirror_stall: Duration,
 }
 
+/// One thread's pools. A connection is driven by a task on the thread that opened it, so a
+/// data-plane thread that used another's pooled connection would wake that thread for every
+/// read and write; with a shard each, a request and its upstream connection stay on one
+/// thread (see `proxy::server::workers`).
+#[derive(Default)]
+struct Shard {
+    /// HTTP/1.1 connections, driven by the requests using them.
+    h1: Arc<H1Pools>,
+    /// hyper-util's pools: HTTP/1.1 upgrades (WebSocket), whose connections are handed over.
+    clients: ArcSwap<HashMap<PoolKey, HttpClient>>,
+    /// h2 connections by (endpoint, for mirrors): mirrors never share a connection (and its
+    /// stream limit and flow-control window) with user traffic.
+    h2: ArcSwap<HashMap<H2Key, http2::SendRequest<UpstreamBody>>>,
+}
+
+thread_local! {
+    /// This thread's data-plane worker index (`usize::MAX`: not a worker).
+    static WORKER: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
+}
+
+/// Marks the calling thread as data-plane worker `index`: the upstream connections it opens
+/// are pooled for it alone.
+pub fn enter_worker(index: usize) {
+    WORKER.set(index);
+}
+
 impl Default for Upstreams {
     fn default() -> Self {
-        Self::new(Duration::from_secs(90), Duration::from_secs(10))
+        Self::new(Duration::from_secs(90), Duration::from_secs(10), 0)
     }
 }
 
 impl Upstreams {
-    /// Pools closing idle connections after `default_idle`, and mirror connections whose writes
-    /// stall for `mirror_stall`.
-    pub fn new(default_idle: Duration, mirror_stall: Duration) -> Self {
+    /// Pools for `workers` data-plane threads and the rest, closing idle connections after
+    /// `default_idle`, and mirror connections whose writes stall for `mirror_stall`.
+    pub fn new(default_idle: Duration, mirror_stall: Duration, workers: usize) -> Self {
         Self {
-            clients: ArcSwap::from_pointee(HashMap::new()),
-            h2: ArcSwap::from_pointee(HashMap::new()),
+            shards: (0..=workers).map(|_| Shard::default()).collect(),
             default_idle,
             mirror_stall,
         }
+    }
+
+    /// The calling thread's pools.
+    fn shard(&self) -> &Shard {
+        let last = self.shards.len() - 1;
+        &self.shards[WORKER.get().min(last)]
     }
 
     /// Sends `req` (its URI names the endpoint, its `Host` the service) to `endpoint` using the
@@ -93,7 +125,7 @@ impl Upstreams {
         endpoint: &Authority,
         req: Request<UpstreamBody>,
         mirror: bool,
-    ) -> Result<Response<Incoming>, UpstreamError> {
+    ) -> Result<Response<ResponseBody>, UpstreamError> {
         let tls = match &policy.tls {
             Some(t) => {
                 let host = (req.headers().get(header::HOST)).and_then(|h| h.to_str().ok());
@@ -120,10 +152,17 @@ impl Upstreams {
         endpoint: &Authority,
         mut req: Request<UpstreamBody>,
         (mirror, tls): (bool, Option<&Origination>),
-    ) -> Result<Response<Incoming>, UpstreamError> {
-        if protocol == Protocol::Http1 {
+    ) -> Result<Response<ResponseBody>, UpstreamError> {
+        if protocol == Protocol::Http1 && is_upgrade(&req) {
             let client = self.client(protocol, policy, mirror, tls);
-            return Ok(client.request(req).await?);
+            return Ok(client.request(req).await?.map(ResponseBody::plain));
+        }
+        if protocol == Protocol::Http1 {
+            let idle = policy.idle_timeout.unwrap_or(self.default_idle);
+            let key = (endpoint.clone(), idle, mirror, Origination::key(tls));
+            let stall = mirror.then_some(self.mirror_stall);
+            let connect = || connect(endpoint, policy.connect_timeout, tls, stall);
+            return self.shard().h1.send(key, req, connect).await;
         }
         // h2: `:authority` is the service host; the connection goes to the endpoint.
         if let Some(authority) = req
@@ -145,10 +184,10 @@ impl Upstreams {
             sender.send_request(req).await
         };
         match sent.await {
-            Ok(resp) => Ok(resp),
+            Ok(resp) => Ok(resp.map(ResponseBody::plain)),
             Err(e) => {
                 // A failed connection is not handed out again.
-                self.h2.rcu(|map| {
+                self.shard().h2.rcu(|map| {
                     let mut map = HashMap::clone(map);
                     map.remove(&key);
                     map
@@ -164,38 +203,32 @@ impl Upstreams {
         connect_timeout: Duration,
         tls: Option<&Origination>,
     ) -> Result<http2::SendRequest<UpstreamBody>, UpstreamError> {
-        if let Some(s) = self.h2.load().get(key)
+        if let Some(s) = self.shard().h2.load().get(key)
             && !s.is_closed()
         {
             return Ok(s.clone());
         }
-        let (endpoint, mirror) = (&key.0, key.1);
-        let stall = mirror.then_some(self.mirror_stall);
-        let connect = tokio::net::TcpStream::connect(endpoint.as_str());
-        let stream = match tokio::time::timeout(connect_timeout, connect).await {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => return Err(UpstreamError::Connect(e.to_string())),
-            Err(_) => {
-                return Err(UpstreamError::Connect(format!(
-                    "no connection within {connect_timeout:?}"
-                )));
-            }
-        };
-        let _ = stream.set_nodelay(true);
-        let stream = match tls {
-            Some(tls) => {
-                (tls.handshake(stream, endpoint.as_str(), connect_timeout)
-                    .await)?
-            }
-            None => Stream::Plain(TokioIo::new(stream)),
-        };
+        // Boxed: the handshakes' state is large, and carried inline it would make every
+        // request's future (moved several times per request) that much larger.
+        Box::pin(self.h2_connect(key, connect_timeout, tls)).await
+    }
+
+    /// A new h2 connection for `key`, driven by a task of its own and shared from then on.
+    async fn h2_connect(
+        &self,
+        key: &H2Key,
+        connect_timeout: Duration,
+        tls: Option<&Origination>,
+    ) -> Result<http2::SendRequest<UpstreamBody>, UpstreamError> {
+        let stall = key.1.then_some(self.mirror_stall);
+        let stream = connect(&key.0, connect_timeout, tls, stall).await?;
         // Pings find peers that vanished without a reset; the connection then closes.
         let (sender, conn) = http2::Builder::new(TokioExecutor::new())
             .timer(TokioTimer::new())
             .keep_alive_interval(Duration::from_secs(30))
             .keep_alive_timeout(Duration::from_secs(10))
             .keep_alive_while_idle(true)
-            .handshake(StallGuard::new(stream, stall))
+            .handshake(stream)
             .await
             .map_err(|e| UpstreamError::Connect(format!("h2 handshake: {e}")))?;
         tokio::spawn(async move {
@@ -203,7 +236,7 @@ impl Upstreams {
                 tracing::debug!(error = %e, "h2 upstream connection ended");
             }
         });
-        self.h2.rcu(|map| {
+        self.shard().h2.rcu(|map| {
             let mut map = HashMap::clone(map);
             map.retain(|_, s| !s.is_closed());
             map.insert(key.clone(), sender.clone());
@@ -228,21 +261,24 @@ impl Upstreams {
             mirror,
             Origination::key(tls),
         );
-        if let Some(c) = self.clients.load().get(&key) {
+        let shard = self.shard();
+        if let Some(c) = shard.clients.load().get(&key) {
             return c.clone();
         }
         let client = self.build(&key, tls);
-        self.clients.rcu(|map| {
+        shard.clients.rcu(|map| {
             let mut map = HashMap::clone(map);
             map.entry(key.clone()).or_insert_with(|| client.clone());
             map
         });
-        (self.clients.load().get(&key).cloned()).unwrap_or(client)
+        (shard.clients.load().get(&key).cloned()).unwrap_or(client)
     }
 
-    /// Number of distinct pools (for metrics).
+    /// Number of distinct pools, over all threads (for metrics).
     pub fn pool_count(&self) -> usize {
-        self.clients.load().len() + self.h2.load().len()
+        let each = self.shards.iter();
+        let count = |s: &Shard| s.h1.pool_count() + s.clients.load().len() + s.h2.load().len();
+        each.map(count).sum()
     }
 
     fn build(&self, key: &PoolKey, tls: Option<&Origination>) -> HttpClient {
@@ -266,4 +302,36 @@ impl Upstreams {
         }
         builder.build(connector)
     }
+}
+
+/// A request asking to switch protocols (WebSocket): its connection is handed over, so it goes
+/// through hyper-util's pool, which supports that.
+fn is_upgrade(req: &Request<UpstreamBody>) -> bool {
+    req.headers().contains_key(header::UPGRADE) || req.method() == http::Method::CONNECT
+}
+
+/// A connection to `endpoint` within `timeout`: TCP (no delay), TLS when `tls` is set, and
+/// writes failing after `stall` without progress (mirrors).
+async fn connect(
+    endpoint: &Authority,
+    timeout: Duration,
+    tls: Option<&Origination>,
+    stall: Option<Duration>,
+) -> Result<Io, UpstreamError> {
+    let connect = tokio::net::TcpStream::connect(endpoint.as_str());
+    let stream = match tokio::time::timeout(timeout, connect).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return Err(UpstreamError::Connect(e.to_string())),
+        Err(_) => {
+            return Err(UpstreamError::Connect(format!(
+                "no connection within {timeout:?}"
+            )));
+        }
+    };
+    let _ = stream.set_nodelay(true);
+    let stream = match tls {
+        Some(tls) => tls.handshake(stream, endpoint.as_str(), timeout).await?,
+        None => Stream::Plain(TokioIo::new(stream)),
+    };
+    Ok(StallGuard::new(stream, stall))
 }

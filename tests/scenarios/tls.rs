@@ -257,7 +257,10 @@ async fn an_http2_port_over_tls_negotiates_h2() {
     let pki = Pki::new("test CA");
     let backend = tls_backend(&pki.server(&[HOST]), None).await;
     let tls = "{mode: SIMPLE, caCertificates: ca.pem}";
+    // One data-plane thread: each keeps its own upstream connections (as Envoy's workers do),
+    // and the client's three connections could land on different threads.
     let proxy = proxy::with_config(files(backend.port(), "HTTP2", tls, &pki))
+        .workers(1)
         .run()
         .await;
     for _ in 0..3 {

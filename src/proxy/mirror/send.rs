@@ -221,7 +221,7 @@ impl OwnedHead {
 
 /// Reads a mirrored answer to the end, keeping its head and first `capture` bytes when asked.
 async fn read_answer(
-    resp: http::Response<hyper::body::Incoming>,
+    resp: http::Response<crate::upstream::ResponseBody>,
     capture: usize,
 ) -> Result<Answer, MirrorError> {
     let status = resp.status().as_u16();

@@ -9,6 +9,7 @@
 //! errors (out of file descriptors) back off and are logged at most once a second.
 
 mod idle;
+pub mod workers;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -37,7 +38,8 @@ pub struct ClientLimits {
     pub header_timeout: Duration,
     /// A connection with no request in flight and no byte for this long is closed.
     pub idle_timeout: Duration,
-    /// Connections open at once; more wait in the kernel's accept queue.
+    /// Connections open at once; beyond them each worker holds one accepted connection
+    /// waiting for a slot, and the rest wait in the kernel's accept queue.
     pub max_connections: usize,
     /// Request headers per HTTP/1.1 request.
     pub max_headers: usize,
@@ -60,12 +62,21 @@ impl Default for ClientLimits {
     }
 }
 
+impl ClientLimits {
+    /// The connection slots of one listen address (`max_connections` of them).
+    pub fn slots(&self) -> Arc<Semaphore> {
+        Arc::new(Semaphore::new(self.max_connections.max(1)))
+    }
+}
+
 /// Serves `listener` until `shutdown` turns true, then drains for at most `drain`.
 /// `make_service` gets each connection's client address and activity (for in-flight counting).
+/// `slots` bounds the connections open at once (shared by the workers accepting on one
+/// address; see [`ClientLimits::slots`]).
 pub async fn serve<F, S, B>(
     listener: TcpListener,
     mut shutdown: watch::Receiver<bool>,
-    drain: Duration,
+    (drain, slots): (Duration, Arc<Semaphore>),
     limits: ClientLimits,
     make_service: F,
 ) where
@@ -78,32 +89,43 @@ pub async fn serve<F, S, B>(
 {
     let builder = builder(&limits);
     let graceful = GracefulShutdown::new();
-    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let mut backoff = AcceptBackoff::default();
     loop {
-        let Ok(slot) = slots.clone().acquire_owned().await else {
-            break;
+        // Accepted first, then a slot awaited: with one socket per worker, a worker waiting for
+        // a slot before accepting could leave a connection the kernel queued on its socket
+        // unserved while another worker's freed slot waits for a connection that never comes.
+        // So each worker holds at most one accepted connection waiting; the rest stay queued
+        // in the kernel.
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = shutdown.changed() => break,
         };
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, remote)) => {
-                    backoff.reset();
-                    let _ = stream.set_nodelay(true);
-                    let activity = Arc::new(ConnActivity::default());
-                    let io = IdleGuard::new(TokioIo::new(stream), activity.clone(), limits.idle_timeout)
-                        .holding(slot);
-                    let conn = builder.serve_connection_with_upgrades(io, make_service(remote, activity));
-                    let conn = graceful.watch(conn.into_owned());
-                    tokio::spawn(async move {
-                        if let Err(e) = conn.await {
-                            tracing::debug!(error = %e, "client connection ended with an error");
-                        }
-                    });
-                }
-                Err(e) => backoff.wait(&e).await,
+        let (stream, remote) = match accepted {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                backoff.wait(&e).await;
+                continue;
+            }
+        };
+        backoff.reset();
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
             },
             _ = shutdown.changed() => break,
-        }
+        };
+        let _ = stream.set_nodelay(true);
+        let activity = Arc::new(ConnActivity::default());
+        let io = IdleGuard::new(TokioIo::new(stream), activity.clone(), limits.idle_timeout)
+            .holding(slot);
+        let conn = builder.serve_connection_with_upgrades(io, make_service(remote, activity));
+        let conn = graceful.watch(conn.into_owned());
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "client connection ended with an error");
+            }
+        });
     }
     drop(listener);
     tokio::select! {

@@ -94,11 +94,12 @@ pub async fn start(addr: SocketAddr, config: SampleConfig) -> std::io::Result<Sa
     let (shutdown, rx) = watch::channel(false);
     let config = Arc::new(config);
     let counter = requests.clone();
+    let limits = crate::proxy::server::ClientLimits::default();
     tokio::spawn(crate::proxy::server::serve(
         listener,
         rx,
-        Duration::from_secs(1),
-        crate::proxy::server::ClientLimits::default(),
+        (Duration::from_secs(1), limits.slots()),
+        limits,
         move |_, _| {
             let config = config.clone();
             let counter = counter.clone();

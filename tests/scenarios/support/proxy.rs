@@ -85,6 +85,12 @@ impl Builder {
         self
     }
 
+    /// `--workers`: data-plane threads (each keeps its own upstream connections).
+    pub fn workers(mut self, n: usize) -> Self {
+        self.opts.workers = n;
+        self
+    }
+
     /// `--mirror-memory`: bytes of mirrored bodies held at once.
     pub fn mirror_memory(mut self, bytes: usize) -> Self {
         self.opts.mirror.memory_budget = bytes;

@@ -1,8 +1,10 @@
 //! Assembling a running proxy: config loaded (from files, or from a cluster and files in
 //! Kubernetes mode), listeners and admin bound, file watching started. Used by
-//! `shadowmesh run` and by the integration tests (so they run the real thing).
+//! `shadowmesh run` and by the integration tests (so they run the real thing). The data-plane
+//! threads and their listeners: [`data_plane`].
 
-use std::convert::Infallible;
+mod data_plane;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -23,8 +25,9 @@ use crate::config::Diagnostic;
 use crate::kubernetes::{self, KubeError, KubeOptions};
 use crate::model::ProxyIdentity;
 use crate::proxy::mirror::{MirrorConfig, Mirrorer};
-use crate::proxy::server::{self, ClientLimits, ConnActivity, InFlightBody};
-use crate::proxy::{ConnInfo, Proxy, ProxyOptions, RetryMetrics};
+use crate::proxy::server::workers::Workers;
+use crate::proxy::server::{self, ClientLimits};
+use crate::proxy::{Proxy, ProxyOptions, RetryMetrics};
 use crate::reload::{self, Reloader};
 use crate::telemetry::metrics::{IstioMetrics, SourceIdentity};
 use crate::telemetry::{AccessLog, LogFormat, Telemetry};
@@ -86,6 +89,13 @@ pub struct RunOptions {
     pub compare: Option<CompareConfig>,
     /// Kubernetes mode: read the cluster (the files' resources add to it).
     pub kubernetes: Option<KubeOptions>,
+    /// Data-plane threads (`--workers`; default: one per core).
+    pub workers: usize,
+}
+
+/// One data-plane thread per core the process may use.
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
 }
 
 impl RunOptions {
@@ -106,6 +116,7 @@ impl RunOptions {
             metrics: true,
             compare: Some(CompareConfig::default()),
             kubernetes: None,
+            workers: default_workers(),
         }
     }
 }
@@ -119,6 +130,9 @@ pub enum StartError {
     /// The cluster cannot be read.
     #[error("{0}")]
     Kubernetes(#[from] KubeError),
+    /// The data-plane threads could not be started.
+    #[error("cannot start the data-plane threads: {0}")]
+    Threads(std::io::Error),
     /// A port could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -146,6 +160,8 @@ pub struct Running {
     ready: Arc<AtomicBool>,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<()>,
+    /// The data-plane threads (taken by `shutdown`; dropped, they stop at once).
+    workers: Option<Workers>,
 }
 
 impl Running {
@@ -153,6 +169,9 @@ impl Running {
     pub async fn shutdown(mut self) {
         self.ready.store(false, Ordering::Relaxed);
         let _ = self.shutdown.send(true);
+        if let Some(workers) = self.workers.take() {
+            workers.finish().await;
+        }
         while self.tasks.join_next().await.is_some() {}
     }
 }
@@ -192,34 +211,12 @@ pub async fn start(opts: RunOptions) -> Result<Running, StartError> {
             reloader
         }
     };
-    let listeners = bind_listeners(&opts).await?;
+    let bound = data_plane::bind_listeners(&opts)?;
     let admin_listener = bind(opts.admin).await?;
     let admin_addr = local_addr(&admin_listener, opts.admin)?;
     let parts = assemble(&opts, &reloader);
-    let mut listen_addrs = Vec::new();
-    for (listener, host) in listeners {
-        listen_addrs.push(local_addr(&listener, opts.admin)?);
-        let bound_host: Option<Arc<str>> = host.map(Arc::from);
-        let proxy = parts.proxy.clone();
-        let make_service = move |remote, activity: Arc<ConnActivity>| {
-            let proxy = proxy.clone();
-            let conn = ConnInfo::new(remote, bound_host.clone());
-            service_fn(move |req| {
-                let in_flight = activity.enter();
-                let (proxy, conn, activity) = (proxy.clone(), conn.clone(), activity.clone());
-                async move {
-                    let resp = proxy.handle(req, conn).await?;
-                    if resp.status() == http::StatusCode::SWITCHING_PROTOCOLS {
-                        activity.tunnel();
-                    }
-                    Ok::<_, Infallible>(resp.map(|body| InFlightBody::new(body, in_flight)))
-                }
-            })
-        };
-        let (rx, drain, limits) = (shutdown_rx.clone(), opts.drain_timeout, opts.client.clone());
-        let serve = server::serve(listener, rx, drain, limits, make_service);
-        tasks.spawn(serve);
-    }
+    let listen_addrs = bound.iter().map(|b| b.addr).collect();
+    let workers = data_plane::start_workers(&opts, bound, &parts.proxy, &shutdown_rx)?;
     let ready = Arc::new(AtomicBool::new(false));
     let admin = Arc::new(Admin {
         ready: ready.clone(),
@@ -228,11 +225,12 @@ pub async fn start(opts: RunOptions) -> Result<Running, StartError> {
         registry: parts.registry.clone(),
         compare: parts.compare.clone(),
     });
+    let admin_limits = ClientLimits::default();
     tasks.spawn(server::serve(
         admin_listener,
         shutdown_rx.clone(),
-        opts.drain_timeout,
-        ClientLimits::default(),
+        (opts.drain_timeout, admin_limits.slots()),
+        admin_limits,
         move |_, _| {
             let admin = admin.clone();
             service_fn(move |req| admin.clone().handle(req))
@@ -250,6 +248,7 @@ pub async fn start(opts: RunOptions) -> Result<Running, StartError> {
         ready,
         shutdown,
         tasks,
+        workers: Some(workers),
     })
 }
 
@@ -277,7 +276,8 @@ fn assemble(opts: &RunOptions, reloader: &Arc<Reloader>) -> Parts {
         telemetry.add_hook(c.clone());
     }
     let telemetry = Arc::new(telemetry);
-    let upstreams = Arc::new(Upstreams::new(Duration::from_secs(90), opts.mirror.timeout));
+    let upstreams = Upstreams::new(Duration::from_secs(90), opts.mirror.timeout, opts.workers);
+    let upstreams = Arc::new(upstreams);
     if let Some(r) = registry.as_mut() {
         upstream::metrics::register(r, upstreams.clone(), reloader.snapshot.clone());
     }
@@ -303,16 +303,6 @@ fn assemble(opts: &RunOptions, reloader: &Arc<Reloader>) -> Parts {
         registry: registry.map(Arc::new),
         compare,
     }
-}
-
-async fn bind_listeners(
-    opts: &RunOptions,
-) -> Result<Vec<(TcpListener, Option<String>)>, StartError> {
-    let mut listeners = Vec::new();
-    for spec in &opts.listen {
-        listeners.push((bind(spec.addr).await?, spec.host.clone()));
-    }
-    Ok(listeners)
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {

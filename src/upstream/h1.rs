@@ -33,6 +33,7 @@ use tokio::time::Instant;
 
 use super::stall::StallGuard;
 use super::tls::{Stream, TlsKey};
+use super::upload;
 use super::{UpstreamBody, UpstreamError};
 
 /// The connection as hyper reads and writes it.
@@ -99,6 +100,8 @@ impl H1Pools {
         if let Some(path) = req.uri().path_and_query().cloned() {
             *req.uri_mut() = http::Uri::from(path);
         }
+        let (body, uploaded) = upload::watch(std::mem::take(req.body_mut()));
+        *req.body_mut() = body;
         loop {
             let (conn, reused) = match self.take(&key) {
                 Some(conn) => (conn, true),
@@ -109,7 +112,17 @@ impl H1Pools {
             match exchange(conn, req).await {
                 Ok((response, mut conn)) => {
                     conn.home = Some((Arc::downgrade(self), key));
-                    return Ok(response.map(|body| ResponseBody::pooled(body, conn)));
+                    if uploaded.done() {
+                        return Ok(response.map(|body| ResponseBody::pooled(body, conn)));
+                    }
+                    // The upstream answered before the upload ended (an early 401 or 413, or a
+                    // full-duplex exchange): the upload must go on whatever the client does with
+                    // the response (read it later, or not at all), so the connection is driven
+                    // by a task of its own until both directions have ended.
+                    if !conn.ended {
+                        tokio::spawn(drive_to_end(conn));
+                    }
+                    return Ok(response.map(ResponseBody::plain));
                 }
                 Err(mut e) => match e.take_message() {
                     // A pooled connection closed before it took the request: try a new one.
@@ -193,6 +206,19 @@ async fn reap(pools: Weak<H1Pools>) {
     }
 }
 
+/// Drives a connection whose response was handed over while its request was still being sent,
+/// until the exchange has ended both ways (the upload written, the response read or abandoned)
+/// and the connection has closed: with its sending half dropped, hyper closes it once idle.
+/// Such a connection is not reused: early answers are rare (refusals, full-duplex exchanges),
+/// and what the peer will do with the rest of an upload it refused is anyone's guess.
+async fn drive_to_end(conn: Box<Conn>) {
+    let Conn { sender, driver, .. } = *conn;
+    drop(sender);
+    if let Err(e) = driver.await {
+        tracing::debug!(error = %e, "upstream connection ended after an early answer");
+    }
+}
+
 /// A new connection from `connect`, with the HTTP/1.1 handshake (nothing is sent: it sets up
 /// the connection's state).
 async fn open_with<C, F>(connect: &C) -> Result<Box<Conn>, UpstreamError>
@@ -270,8 +296,9 @@ impl Body for ResponseBody {
         }
         let frame = std::task::ready!(Pin::new(&mut this.body).poll_frame(cx));
         match &frame {
+            // Trailers end the body: hyper's server does not poll again after them.
             None => this.ended = true,
-            Some(Ok(_)) => this.ended = this.body.is_end_stream(),
+            Some(Ok(f)) => this.ended = f.is_trailers() || this.body.is_end_stream(),
             Some(Err(_)) => this.conn = None,
         }
         Poll::Ready(frame)

@@ -143,3 +143,143 @@ async fn a_response_dropped_unread_takes_its_connection_with_it() {
         "the unread one closed, the read one reused"
     );
 }
+
+/// A backend that answers as soon as it has a request's head (`answer_len` bytes of body,
+/// written by a task of its own, as a full-duplex server does) and then reads the whole upload;
+/// the bytes of upload it received come out of `received`.
+async fn answers_before_the_upload(
+    status: u16,
+    answer_len: usize,
+) -> (SocketAddr, tokio::sync::oneshot::Receiver<usize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let (mut read, mut write) = stream.into_split();
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            read.read_exact(&mut byte).await.unwrap();
+            head.push(byte[0]);
+        }
+        let head = String::from_utf8_lossy(&head).to_lowercase();
+        let upload: usize = head
+            .split("content-length: ")
+            .nth(1)
+            .unwrap()
+            .split("\r\n")
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        // The writing half is kept open until the upload is read (dropping it would close it).
+        let writer = tokio::spawn(async move {
+            let answer = format!("HTTP/1.1 {status} X\r\ncontent-length: {answer_len}\r\n\r\n");
+            write.write_all(answer.as_bytes()).await.unwrap();
+            write.write_all(&vec![b'a'; answer_len]).await.unwrap();
+            write
+        });
+        let mut received = 0;
+        let mut chunk = vec![0u8; 64 * 1024];
+        while received < upload {
+            match read.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => received += n,
+            }
+        }
+        let _ = tx.send(received);
+        let _open_until_now = writer.await;
+    });
+    (addr, rx)
+}
+
+/// A POST of `chunks` x 64 KiB whose body is fed through the returned sender.
+fn streamed_post(
+    addr: SocketAddr,
+    chunks: usize,
+) -> (
+    http::Request<UpstreamBody>,
+    tokio::sync::mpsc::Sender<bytes::Bytes>,
+) {
+    let (tx, rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(1);
+    let frames = futures_util::stream::unfold(rx, |mut rx| async move {
+        let chunk = rx.recv().await?;
+        Some((Ok(http_body::Frame::data(chunk)), rx))
+    });
+    let body: UpstreamBody = http_body_util::StreamBody::new(frames).boxed_unsync();
+    let request = http::Request::post(format!("http://{addr}/upload"))
+        .header("content-length", chunks * 64 * 1024)
+        .body(body)
+        .unwrap();
+    (request, tx)
+}
+
+#[tokio::test]
+async fn an_answer_before_the_upload_ends_lets_the_upload_finish_whatever_the_client_reads() {
+    for (status, answer_len) in [(413, 0), (200, 4 << 20)] {
+        let (addr, received) = answers_before_the_upload(status, answer_len).await;
+        let upstreams = Upstreams::default();
+        let endpoint = addr.to_string().parse().unwrap();
+        let (request, feed) = streamed_post(addr, 64);
+        let policy = ClusterPolicy::default();
+        let sending = upstreams.send(Protocol::Http1, &policy, &endpoint, request, false);
+        let feeding = async {
+            for _ in 0..64 {
+                feed.send(bytes::Bytes::from(vec![b'u'; 64 * 1024]))
+                    .await
+                    .unwrap();
+            }
+        };
+        let both = async { tokio::join!(sending, feeding) };
+        let (response, ()) = tokio::time::timeout(Duration::from_secs(10), both)
+            .await
+            .expect("the upload is taken while the answer waits unread");
+        let response = response.expect("the early answer");
+        assert_eq!(response.status(), status);
+        drop(feed);
+        let uploaded = tokio::time::timeout(Duration::from_secs(10), received).await;
+        let uploaded = uploaded
+            .expect("the upload goes on with the response unread")
+            .unwrap();
+        assert_eq!(uploaded, 64 * 64 * 1024);
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(body.len(), answer_len);
+    }
+}
+
+#[tokio::test]
+async fn a_chunked_response_with_trailers_leaves_its_connection_reusable() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buf = [0u8; 1024];
+                while stream.read(&mut buf).await.is_ok_and(|n| n > 0) {
+                    let answer = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nx-t: 1\r\n\r\n";
+                    if stream.write_all(answer).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let upstreams = Upstreams::default();
+    let endpoint = addr.to_string().parse().unwrap();
+    let policy = ClusterPolicy::default();
+    for _ in 0..3 {
+        let sent = upstreams.send(Protocol::Http1, &policy, &endpoint, request(addr), false);
+        let mut body = sent.await.unwrap().into_body();
+        // Read as hyper's server reads it: it stops after the trailers.
+        while let Some(frame) = body.frame().await {
+            if frame.unwrap().is_trailers() {
+                break;
+            }
+        }
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 1);
+}

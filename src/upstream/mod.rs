@@ -35,6 +35,7 @@ mod h1;
 pub mod metrics;
 mod stall;
 mod tls;
+mod upload;
 
 pub use error::{Failure, UpstreamError, root_cause};
 pub use h1::ResponseBody;

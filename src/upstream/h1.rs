@@ -90,18 +90,19 @@ impl H1Pools {
     pub(super) async fn send<C, F>(
         self: &Arc<Self>,
         key: H1Key,
-        mut req: Request<UpstreamBody>,
+        req: Request<UpstreamBody>,
         connect: C,
     ) -> Result<Response<ResponseBody>, UpstreamError>
     where
         C: Fn() -> F,
         F: Future<Output = Result<Io, UpstreamError>>,
     {
-        if let Some(path) = req.uri().path_and_query().cloned() {
-            *req.uri_mut() = http::Uri::from(path);
+        let (mut head, body) = req.into_parts();
+        if let Some(path) = head.uri.path_and_query().cloned() {
+            head.uri = http::Uri::from(path);
         }
-        let (body, uploaded) = upload::watch(std::mem::take(req.body_mut()));
-        *req.body_mut() = body;
+        let (body, uploaded) = upload::watch(body);
+        let mut req = Request::from_parts(head, body);
         loop {
             let (conn, reused) = match self.take(&key) {
                 Some(conn) => (conn, true),
@@ -190,7 +191,8 @@ impl H1Pools {
 
     /// Pools with idle connections (for metrics).
     pub(super) fn pool_count(&self) -> usize {
-        self.idle.lock().unwrap_or_else(|p| p.into_inner()).len()
+        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        idle.values().filter(|list| !list.is_empty()).count()
     }
 }
 

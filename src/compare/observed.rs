@@ -95,3 +95,39 @@ impl Observed {
         self.status == 0 || self.status >= 500
     }
 }
+
+/// A copy of `headers` whose values own their bytes. Header values parsed by hyper are slices
+/// of the connection's read buffer (8 KiB): an exchange waiting for its other half with such
+/// values would hold that whole buffer. The values are copied into one allocation.
+pub fn detached(headers: &HeaderMap) -> HeaderMap {
+    let mut all = bytes::BytesMut::with_capacity(headers.values().map(|v| v.len()).sum());
+    for value in headers.values() {
+        all.extend_from_slice(value.as_bytes());
+    }
+    let mut all = all.freeze();
+    let mut copy = HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        let bytes = all.split_to(value.len());
+        let owned = http::HeaderValue::from_maybe_shared(bytes).unwrap_or_else(|_| value.clone());
+        copy.append(name.clone(), owned);
+    }
+    copy
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detached_headers_keep_every_value_in_order() {
+        let mut h = HeaderMap::new();
+        h.append("set-cookie", "a=1".parse().unwrap());
+        h.append("set-cookie", "b=2".parse().unwrap());
+        h.insert("content-type", "application/json".parse().unwrap());
+        h.insert("x-empty", "".parse().unwrap());
+        let copy = detached(&h);
+        assert_eq!(copy, h);
+        let cookies: Vec<_> = copy.get_all("set-cookie").iter().collect();
+        assert_eq!(cookies, ["a=1", "b=2"]);
+    }
+}

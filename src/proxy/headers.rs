@@ -45,29 +45,66 @@ pub fn is_grpc(headers: &HeaderMap) -> bool {
 /// anything to remove. A profile had this at 7% of the proxy's instructions when it removed
 /// each of the eight names by string (a parse and a hash each) unconditionally.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    if !headers.keys().any(|k| HOP_BY_HOP.contains(k)) {
+    let mut present = 0u8;
+    for name in headers.keys() {
+        if let Some(i) = HOP_BY_HOP.iter().position(|h| h == name) {
+            present |= 1 << i;
+        }
+    }
+    if present == 0 {
         return;
     }
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
-        .collect();
-    for name in named {
-        headers.remove(name);
+    // `te: trailers` is end to end in practice (gRPC servers require it), unless `Connection`
+    // names `te`.
+    const TE_PRESENT: u8 = 1 << 4;
+    let mut te_trailers = present & TE_PRESENT != 0
+        && (headers.get(header::TE))
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"trailers"));
+    if present & 1 != 0 {
+        te_trailers &= !remove_connection_named(headers);
     }
-    // `te: trailers` is end to end in practice: gRPC servers require it.
-    let te_trailers = headers
-        .get(header::TE)
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"trailers"));
-    for name in &HOP_BY_HOP {
-        headers.remove(name);
+    for (i, name) in HOP_BY_HOP.iter().enumerate() {
+        if present & (1 << i) != 0 {
+            headers.remove(name);
+        }
     }
     if te_trailers {
         headers.insert(header::TE, HeaderValue::from_static("trailers"));
     }
+}
+
+/// The tokens of `Connection` values.
+fn connection_tokens<'a>(
+    values: impl IntoIterator<Item = &'a HeaderValue>,
+) -> impl Iterator<Item = &'a str> {
+    (values.into_iter().filter_map(|v| v.to_str().ok()))
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+}
+
+/// Removes the headers `Connection` names; whether it names `te`. The usual tokens
+/// (`keep-alive`, `close`, the hop-by-hop names removed anyway) are read in place: only a head
+/// naming another header pays for a copy of its `Connection` values.
+fn remove_connection_named(headers: &mut HeaderMap) -> bool {
+    let usual = |t: &str| {
+        t.is_empty()
+            || t.eq_ignore_ascii_case("close")
+            || HOP_BY_HOP
+                .iter()
+                .any(|h| t.eq_ignore_ascii_case(h.as_str()))
+    };
+    let listed = headers.get_all(header::CONNECTION);
+    let names_te = connection_tokens(&listed).any(|t| t.eq_ignore_ascii_case("te"));
+    if connection_tokens(&listed).all(usual) {
+        return names_te;
+    }
+    let values: Vec<HeaderValue> = listed.iter().cloned().collect();
+    for token in connection_tokens(&values) {
+        if !usual(token) {
+            headers.remove(token);
+        }
+    }
+    names_te
 }
 
 /// The connection upgrade an HTTP/1.1 request asks for (`Connection: upgrade` and an `Upgrade`
@@ -170,6 +207,35 @@ mod tests {
         strip_hop_by_hop(&mut h);
         assert_eq!(h.len(), 1);
         assert!(h.contains_key("user-agent"));
+    }
+
+    #[test]
+    fn connection_lists_are_read_whatever_their_shape() {
+        // Several `Connection` headers, mixed case, empty tokens: every named header goes.
+        let mut h = HeaderMap::new();
+        h.append("connection", "Keep-Alive,, X-One".parse().unwrap());
+        h.append("connection", "close, x-two".parse().unwrap());
+        for name in ["x-one", "x-two", "x-three", "keep-alive"] {
+            h.insert(name, "1".parse().unwrap());
+        }
+        strip_hop_by_hop(&mut h);
+        let left: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
+        assert_eq!(left, ["x-three"]);
+        // Only usual tokens: nothing else is touched.
+        let mut h = HeaderMap::new();
+        h.insert("connection", "keep-alive".parse().unwrap());
+        h.insert(
+            "close",
+            "kept: not named by a header token".parse().unwrap(),
+        );
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 1);
+        // `Connection: te` makes even `te: trailers` hop-by-hop.
+        let mut h = HeaderMap::new();
+        h.insert("connection", "te".parse().unwrap());
+        h.insert("te", "trailers".parse().unwrap());
+        strip_hop_by_hop(&mut h);
+        assert!(h.is_empty());
     }
 
     #[test]

@@ -22,7 +22,7 @@ impl Proxy {
         cx: &mut RequestCtx,
         routed: &Routed<'_>,
         body: &Incoming,
-        path_and_query: &str,
+        uri: &http::Uri,
         hashes: &RequestHashes,
     ) -> Vec<Tap> {
         let mut taps = Vec::new();
@@ -68,7 +68,7 @@ impl Proxy {
         }
         let req = MirrorRequest {
             head: &cx.parts,
-            path_and_query,
+            uri,
             request_id: &ex.request_id,
             route: &routed.decision.route.name,
             pair: ex.compare.then_some(ex.pair),

@@ -49,6 +49,7 @@ mod retry;
 mod rewrite;
 pub mod server;
 mod steps;
+mod try_limits;
 mod upgrade;
 
 use std::convert::Infallible;
@@ -159,10 +160,10 @@ impl Proxy {
         let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
         let mut exchange = Exchange::new(parts.method.clone(), path);
         exchange.grpc = headers::is_grpc(&parts.headers);
-        exchange.request_id = (parts.headers.get(&headers::X_REQUEST_ID))
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("-")
-            .to_string();
+        if let Some(id) = (parts.headers.get(&headers::X_REQUEST_ID)).and_then(|v| v.to_str().ok())
+        {
+            exchange.request_id = id.to_string();
+        }
         let cx = RequestCtx {
             parts,
             record: ExchangeRecord::new(self.telemetry.clone(), started, exchange),

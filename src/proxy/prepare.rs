@@ -26,12 +26,18 @@ impl RequestCtx {
         let rewritten = (route.rewrite.as_ref().and_then(|r| r.authority.as_ref()))
             .or(route.headers.authority.as_ref())
             .or(routed.destination.headers.authority.as_ref());
-        let upstream_host = match rewritten {
-            Some(a) => a.clone(),
-            None => HeaderValue::from_str(authority)
-                .unwrap_or_else(|_| HeaderValue::from_static("unknown")),
-        };
-        headers.insert(header::HOST, upstream_host);
+        match rewritten {
+            Some(a) => {
+                headers.insert(header::HOST, a.clone());
+            }
+            // The client's own `Host` is the authority (the common case): it stays as it is.
+            None if (headers.get(header::HOST)).is_some_and(|h| h == authority) => {}
+            None => {
+                let host = HeaderValue::from_str(authority)
+                    .unwrap_or_else(|_| HeaderValue::from_static("unknown"));
+                headers.insert(header::HOST, host);
+            }
+        }
         route.headers.request.apply(headers);
         routed.destination.headers.request.apply(headers);
     }

@@ -16,8 +16,6 @@
 //! - A retried try's outcome feeds outlier detection for its host; its response is dropped.
 //!   Only the last try's answer reaches the client and is recorded (once).
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,6 +28,7 @@ use prometheus_client::registry::Registry;
 use super::body::{ClientBodyFailure, REPLAY_LIMIT, Replay, Stall, Tap, TeeBody, Upload};
 use super::record::InFlight;
 use super::steps::{Routed, Step, Upstream};
+use super::try_limits::Limits;
 use super::{Proxy, RequestCtx, headers};
 use crate::model::Cluster;
 use crate::model::cluster::Outcome;
@@ -81,52 +80,6 @@ enum TryEnd {
     Final(Failure),
     /// The client's body failed: the client's fault, never retried.
     Client(ClientBodyFailure),
-}
-
-/// The limits that span all tries: the route timeout and the upload's stall watch.
-struct Limits {
-    upload: Arc<Upload>,
-    deadline: Pin<Box<dyn Future<Output = ()> + Send>>,
-    stalled: Pin<Box<dyn Future<Output = Stall> + Send>>,
-    timeout: Option<Duration>,
-    idle: Option<Duration>,
-}
-
-impl Limits {
-    fn new(upload: &Arc<Upload>, timeout: Option<Duration>, idle: Option<Duration>) -> Self {
-        let (up, up2) = (upload.clone(), upload.clone());
-        Self {
-            upload: upload.clone(),
-            deadline: Box::pin(async move {
-                match timeout {
-                    Some(t) => {
-                        up.ended().await;
-                        tokio::time::sleep(t).await;
-                    }
-                    None => std::future::pending().await,
-                }
-            }),
-            stalled: Box::pin(async move {
-                match idle {
-                    Some(idle) => up2.stalled(idle).await,
-                    None => std::future::pending().await,
-                }
-            }),
-            timeout,
-            idle,
-        }
-    }
-
-    fn timed_out(&self) -> Failure {
-        Failure {
-            flag: Flag::Timeout,
-            status: 504,
-            reason: format!(
-                "upstream request timeout ({:?})",
-                self.timeout.unwrap_or_default()
-            ),
-        }
-    }
 }
 
 impl Proxy {
@@ -239,15 +192,28 @@ impl Proxy {
             }
         };
         let idle = limits.idle.unwrap_or_default();
+        let timed_out = limits.timed_out_failure();
+        let Limits {
+            upload,
+            deadline,
+            stalled,
+            ..
+        } = limits;
+        let stalled = async {
+            match stalled.as_mut() {
+                Some(stalled) => stalled.as_mut().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             sent = sent => match sent {
                 Ok(resp) => TryEnd::Response(resp),
-                Err(e) => match limits.upload.failure() {
+                Err(e) => match upload.failure() {
                     Some(failure) => TryEnd::Client(failure.clone()),
                     None => failed(&e),
                 },
             },
-            () = limits.deadline.as_mut() => TryEnd::Final(limits.timed_out()),
+            () = deadline.as_mut() => TryEnd::Final(timed_out()),
             () = per_try_timer => TryEnd::Failed(
                 Failure {
                     flag: Flag::Timeout,
@@ -256,7 +222,7 @@ impl Proxy {
                 },
                 TryOutcome::PerTryTimeout,
             ),
-            stall = limits.stalled.as_mut() => match stall {
+            stall = stalled => match stall {
                 Stall::ClientSilent => TryEnd::Client(ClientBodyFailure::IdleTimeout(idle)),
                 Stall::UpstreamNotReading => TryEnd::Final(Failure {
                     flag: Flag::Timeout,

@@ -40,11 +40,6 @@ pub(super) struct Upstream {
 }
 
 impl Upstream {
-    /// The path and query sent (after rewrites).
-    pub(super) fn path_and_query(&self) -> &str {
-        self.uri.path_and_query().map_or("/", |p| p.as_str())
-    }
-
     /// The same request to another `authority` (a retry's new endpoint).
     pub(super) fn to(&self, authority: http::uri::Authority, endpoint: Option<usize>) -> Self {
         let mut parts = self.uri.clone().into_parts();
@@ -87,7 +82,7 @@ impl Proxy {
         cx.keep_upgrade(upgrade.as_ref(), &routed);
         let upstream = cx.choose_endpoint(&routed, &authority, hashes.primary)?;
         let taps = match upgrade {
-            None => self.start_mirrors(&mut cx, &routed, &body, upstream.path_and_query(), &hashes),
+            None => self.start_mirrors(&mut cx, &routed, &body, &upstream.uri, &hashes),
             Some(_) => self.skip_mirrors(&routed),
         };
         let response =

@@ -98,7 +98,7 @@ fn json_line(ex: &Exchange) -> String {
         "flags": ex.flags(),
         "attempts": ex.attempts,
         "reason": ex.reason,
-        "request_id": ex.request_id,
+        "request_id": if ex.request_id.is_empty() { "-" } else { &ex.request_id },
         "route": ex.route,
         "protocol": ex.protocol,
     });

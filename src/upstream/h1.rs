@@ -78,8 +78,10 @@ struct Idle {
 /// The HTTP/1.1 pools of one data-plane thread.
 #[derive(Default)]
 pub(super) struct H1Pools {
-    /// Idle connections by pool, most recently used last.
-    idle: Mutex<HashMap<H1Key, Vec<Idle>>>,
+    /// Idle connections by pool, most recently used last. Looked up twice per request (taken,
+    /// put back): hashed with foldhash, not SipHash (which cost 3% of a request's instructions;
+    /// the keys come from the configuration, not from clients).
+    idle: Mutex<HashMap<H1Key, Vec<Idle>, foldhash::fast::RandomState>>,
     /// The reaper has been started (on the first connection put back).
     reaping: std::sync::atomic::AtomicBool,
 }

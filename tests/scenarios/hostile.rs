@@ -221,6 +221,25 @@ async fn odd_targets_duplicate_hosts_and_broken_upstreams_get_envoys_answers() {
         );
     }
     assert_eq!(ok.count(), 0, "nothing refused was forwarded");
+    // The header count limit (100, as Envoy's `max_headers_count`): one over it is answered
+    // 431 by the proxy and never forwarded; 90 are forwarded (with the proxy's own additions
+    // they stay under the backend's limit of 100).
+    let head = |count: usize| {
+        let extra: String = (3..=count).map(|i| format!("x-h{i}: {i}\r\n")).collect();
+        format!("GET /ok HTTP/1.1\r\nHost: web\r\n{extra}Connection: close\r\n\r\n")
+    };
+    let (answer, _) = exchange(proxy.addr(), head(90).as_bytes(), patience).await;
+    assert!(
+        status_line(&answer).starts_with("HTTP/1.1 200"),
+        "90 headers: {answer}"
+    );
+    assert_eq!(ok.count(), 1, "the head under the limit was forwarded");
+    let (answer, _) = exchange(proxy.addr(), head(101).as_bytes(), patience).await;
+    assert!(
+        status_line(&answer).starts_with("HTTP/1.1 431"),
+        "101 headers: {answer}"
+    );
+    assert_eq!(ok.count(), 1, "the head over the limit was not");
     let client = proxy.client().host("web");
     let forwarded = client
         .get("/proto")
@@ -228,7 +247,7 @@ async fn odd_targets_duplicate_hosts_and_broken_upstreams_get_envoys_answers() {
         .send()
         .await;
     assert_eq!(forwarded.status, 200);
-    assert_eq!(ok.seen()[0].header("x-forwarded-proto"), "http");
+    assert_eq!(ok.seen()[1].header("x-forwarded-proto"), "http");
     let answer = client.get("/reset").send().await;
     assert_eq!(answer.status, 503, "reset before headers: {}", answer.body);
     let answer = client.get("/garbage").send().await;

@@ -88,8 +88,8 @@ pub struct PendingMirror {
 pub struct MirrorRequest<'a> {
     /// The primary's upstream head (headers after the proxy's own additions).
     pub head: &'a http::request::Parts,
-    /// Path and query as sent to the primary.
-    pub path_and_query: &'a str,
+    /// The primary's upstream URI (its path and query are the copy's).
+    pub uri: &'a http::Uri,
     /// `x-request-id`.
     pub request_id: &'a str,
     /// Route name.

@@ -35,7 +35,9 @@ impl Mirrorer {
     /// Sends `pending` as a copy of `req` from its own task; returns at once.
     pub fn spawn(self: &Arc<Self>, pending: PendingMirror, req: MirrorRequest<'_>) {
         let cluster = pending.cluster.clone();
-        let mut ex = Exchange::new(req.head.method.clone(), req.path_and_query);
+        let path_and_query = (req.uri.path_and_query().cloned())
+            .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/"));
+        let mut ex = Exchange::new(req.head.method.clone(), path_and_query.as_str());
         ex.mirror = true;
         ex.request_id = req.request_id.to_string();
         ex.route = Some(req.route.to_string());
@@ -53,12 +55,18 @@ impl Mirrorer {
         ex.peer = Some(cluster.peer(Some(endpoint)).clone());
         // A mirrored copy is sent once: no retry policy applies to it.
         ex.attempts = 1;
+        let mut uri = http::uri::Parts::default();
+        uri.scheme = Some(http::uri::Scheme::HTTP);
+        uri.authority = Some(cluster.endpoints[endpoint].authority.clone());
+        uri.path_and_query = Some(path_and_query);
+        let Ok(uri) = http::Uri::from_parts(uri) else {
+            tracing::warn!("could not build a mirror request URI");
+            self.count(&cluster, MirrorOutcome::Reset);
+            return;
+        };
         let head = OwnedHead {
             method: req.head.method.clone(),
-            uri: format!(
-                "http://{}{}",
-                cluster.endpoints[endpoint].authority, req.path_and_query
-            ),
+            uri,
             version: cluster.protocol.version(),
             headers: self.mirror_headers(&req.head.headers),
         };
@@ -73,20 +81,14 @@ impl Mirrorer {
                     return;
                 }
             };
-            let upstream_req = match head.into_request(body) {
-                Ok(r) => r,
-                Err(e) => {
-                    tracing::warn!(error = %e, "could not build mirror request");
-                    this.count(&cluster, MirrorOutcome::Reset);
-                    return;
-                }
-            };
+            let upstream_req = head.into_request(body);
             let started = Instant::now();
             let active = &cluster.endpoints[endpoint].active;
             active.fetch_add(1, Ordering::Relaxed);
-            let result = this
-                .exchange(&cluster, endpoint, upstream_req, ex.compare)
-                .await;
+            // Boxed: the exchange's state (the upstream connection's futures) is large, and
+            // inline it would be copied into every mirror task when it is spawned.
+            let exchange = this.exchange(&cluster, endpoint, upstream_req, ex.compare);
+            let result = Box::pin(exchange).await;
             active.fetch_sub(1, Ordering::Relaxed);
             ex.duration = started.elapsed();
             let outcome = this.outcome(result, &mut ex);
@@ -201,21 +203,19 @@ impl Mirrorer {
 /// The request head of a copy, owned by its task.
 struct OwnedHead {
     method: http::Method,
-    uri: String,
+    uri: http::Uri,
     version: http::Version,
     headers: http::HeaderMap,
 }
 
 impl OwnedHead {
-    fn into_request(self, body: UpstreamBody) -> Result<Request<UpstreamBody>, http::Error> {
-        let mut builder = Request::builder()
-            .method(self.method)
-            .uri(self.uri)
-            .version(self.version);
-        if let Some(h) = builder.headers_mut() {
-            *h = self.headers;
-        }
-        builder.body(body)
+    fn into_request(self, body: UpstreamBody) -> Request<UpstreamBody> {
+        let mut req = Request::new(body);
+        *req.method_mut() = self.method;
+        *req.uri_mut() = self.uri;
+        *req.version_mut() = self.version;
+        *req.headers_mut() = self.headers;
+        req
     }
 }
 

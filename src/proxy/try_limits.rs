@@ -1,0 +1,71 @@
+//! The limits that span all tries of a request ([`Limits`]): the route timeout (from the end of
+//! the client's body) and the upload's stall watch, each a timer made once per request.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::body::{Stall, Upload};
+use crate::telemetry::Flag;
+use crate::upstream::Failure;
+
+/// The limits that span all tries: the route timeout and the upload's stall watch.
+pub(super) struct Limits {
+    pub(super) upload: Arc<Upload>,
+    pub(super) deadline: Pin<Box<dyn Future<Output = ()> + Send>>,
+    /// None when there is no body to watch (it had ended when the tries began: a request
+    /// without a body, most of them), which spares them a timer.
+    pub(super) stalled: Option<Pin<Box<dyn Future<Output = Stall> + Send>>>,
+    pub(super) timeout: Option<Duration>,
+    pub(super) idle: Option<Duration>,
+}
+
+impl Limits {
+    pub(super) fn new(
+        upload: &Arc<Upload>,
+        timeout: Option<Duration>,
+        idle: Option<Duration>,
+    ) -> Self {
+        let ended = upload.has_ended();
+        let deadline: Pin<Box<dyn Future<Output = ()> + Send>> = match timeout {
+            Some(t) if ended => Box::pin(tokio::time::sleep(t)),
+            Some(t) => {
+                let up = upload.clone();
+                Box::pin(async move {
+                    up.ended().await;
+                    tokio::time::sleep(t).await;
+                })
+            }
+            None => Box::pin(std::future::pending()),
+        };
+        let stalled = match idle {
+            Some(idle) if !ended => {
+                let up = upload.clone();
+                Some(Box::pin(async move { up.stalled(idle).await }) as Pin<Box<_>>)
+            }
+            _ => None,
+        };
+        Self {
+            upload: upload.clone(),
+            deadline,
+            stalled,
+            timeout,
+            idle,
+        }
+    }
+
+    pub(super) fn timed_out(&self) -> Failure {
+        self.timed_out_failure()()
+    }
+
+    /// Makes the route timeout's failure (its reason formatted only when it happens).
+    pub(super) fn timed_out_failure(&self) -> impl Fn() -> Failure + use<> {
+        let timeout = self.timeout.unwrap_or_default();
+        move || Failure {
+            flag: Flag::Timeout,
+            status: 504,
+            reason: format!("upstream request timeout ({timeout:?})"),
+        }
+    }
+}

@@ -82,13 +82,13 @@ fn connection_tokens<'a>(
         .map(str::trim)
 }
 
-/// Removes the headers `Connection` names; whether it names `te`. The usual tokens
-/// (`keep-alive`, `close`, the hop-by-hop names removed anyway) are read in place: only a head
-/// naming another header pays for a copy of its `Connection` values.
+/// Removes the headers `Connection` names (RFC 9110 section 7.6.1: even `close` names a header
+/// to remove); whether it names `te`. The usual tokens (`keep-alive` and the other hop-by-hop
+/// names, removed anyway) are read in place: only a head naming another header pays for a copy
+/// of its `Connection` values.
 fn remove_connection_named(headers: &mut HeaderMap) -> bool {
     let usual = |t: &str| {
         t.is_empty()
-            || t.eq_ignore_ascii_case("close")
             || HOP_BY_HOP
                 .iter()
                 .any(|h| t.eq_ignore_ascii_case(h.as_str()))
@@ -221,15 +221,19 @@ mod tests {
         strip_hop_by_hop(&mut h);
         let left: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
         assert_eq!(left, ["x-three"]);
-        // Only usual tokens: nothing else is touched.
+        // Only usual tokens: nothing else is touched; `close` names a header like any token.
         let mut h = HeaderMap::new();
         h.insert("connection", "keep-alive".parse().unwrap());
-        h.insert(
-            "close",
-            "kept: not named by a header token".parse().unwrap(),
-        );
+        h.insert("close", "not named".parse().unwrap());
         strip_hop_by_hop(&mut h);
         assert_eq!(h.len(), 1);
+        let mut h = HeaderMap::new();
+        h.insert("connection", "close".parse().unwrap());
+        h.insert("close", "named".parse().unwrap());
+        h.insert("x-kept", "1".parse().unwrap());
+        strip_hop_by_hop(&mut h);
+        let left: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
+        assert_eq!(left, ["x-kept"]);
         // `Connection: te` makes even `te: trailers` hop-by-hop.
         let mut h = HeaderMap::new();
         h.insert("connection", "te".parse().unwrap());

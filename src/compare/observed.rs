@@ -108,7 +108,9 @@ pub fn detached(headers: &HeaderMap) -> HeaderMap {
     let mut copy = HeaderMap::with_capacity(headers.len());
     for (name, value) in headers {
         let bytes = all.split_to(value.len());
-        let owned = http::HeaderValue::from_maybe_shared(bytes).unwrap_or_else(|_| value.clone());
+        let mut owned =
+            http::HeaderValue::from_maybe_shared(bytes).unwrap_or_else(|_| value.clone());
+        owned.set_sensitive(value.is_sensitive());
         copy.append(name.clone(), owned);
     }
     copy

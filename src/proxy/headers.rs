@@ -210,6 +210,13 @@ mod tests {
     }
 
     #[test]
+    fn the_strip_bits_name_connection_and_te() {
+        // `strip_hop_by_hop` reads bit 0 as `Connection` and bit 4 as `TE`.
+        assert_eq!(HOP_BY_HOP[0], header::CONNECTION);
+        assert_eq!(HOP_BY_HOP[4], header::TE);
+    }
+
+    #[test]
     fn connection_lists_are_read_whatever_their_shape() {
         // Several `Connection` headers, mixed case, empty tokens: every named header goes.
         let mut h = HeaderMap::new();

@@ -22,6 +22,8 @@ pub(super) struct Limits {
 }
 
 impl Limits {
+    /// The limits of a request whose upload is `upload`: the route `timeout` (none: no limit),
+    /// counted from the upload's end, and the stall watch after `idle` without progress.
     pub(super) fn new(
         upload: &Arc<Upload>,
         timeout: Option<Duration>,
@@ -55,11 +57,13 @@ impl Limits {
         }
     }
 
+    /// The route timeout's failure (504 `UT`).
     pub(super) fn timed_out(&self) -> Failure {
         self.timed_out_failure()()
     }
 
-    /// Makes the route timeout's failure (its reason formatted only when it happens).
+    /// Makes the route timeout's failure later, without borrowing the limits (their timers are
+    /// polled meanwhile); its reason is formatted only when it happens.
     pub(super) fn timed_out_failure(&self) -> impl Fn() -> Failure + use<> {
         let timeout = self.timeout.unwrap_or_default();
         move || Failure {

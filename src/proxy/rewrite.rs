@@ -6,17 +6,20 @@
 use crate::model::table::Redirect;
 use crate::route::Decision;
 
-/// The path and query sent upstream for `uri`, after the route's `rewrite.uriRegexRewrite` or
-/// `rewrite.uri`, if any.
-pub(super) fn rewritten_path(decision: &Decision<'_>, uri: &http::Uri) -> String {
+/// The path and query sent upstream for `uri` when the route rewrites it
+/// (`rewrite.uriRegexRewrite` or `rewrite.uri`); `None`: the client's own, unchanged.
+pub(super) fn rewritten_path(decision: &Decision<'_>, uri: &http::Uri) -> Option<String> {
     let rewrite = decision.route.rewrite.as_ref();
     if let Some(re) = rewrite.and_then(|r| r.regex.as_ref()) {
-        return re.apply(uri.path(), uri.query());
+        return Some(re.apply(uri.path(), uri.query()));
     }
-    let Some(new) = rewrite.and_then(|r| r.uri.as_deref()) else {
-        return uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
-    };
-    replace_path(uri.path(), uri.query(), matched_prefix(decision), new)
+    let new = rewrite.and_then(|r| r.uri.as_deref())?;
+    Some(replace_path(
+        uri.path(),
+        uri.query(),
+        matched_prefix(decision),
+        new,
+    ))
 }
 
 /// The prefix Envoy's `prefix_rewrite` replaces: the matched block's `uri` prefix, `/` when it

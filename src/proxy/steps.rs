@@ -227,7 +227,10 @@ impl RequestCtx {
         let cluster = routed.cluster;
         let ex = &mut self.record.exchange;
         ex.protocol = cluster.protocol.name();
-        ex.path = rewritten_path(&routed.decision, &self.parts.uri);
+        // The exchange already holds the client's path and query (since `Proxy::handle`).
+        if let Some(path) = rewritten_path(&routed.decision, &self.parts.uri) {
+            ex.path = path;
+        }
         let (target, endpoint) = if cluster.passthrough {
             let (host, _) = split_authority(authority);
             let port = routed.decision.port.unwrap_or(80);

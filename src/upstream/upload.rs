@@ -13,29 +13,33 @@ use http_body_util::BodyExt;
 
 use super::{BoxError, UpstreamBody};
 
-/// Set once the body has been read to its end.
-#[derive(Clone, Default)]
-pub(super) struct Uploaded(Arc<AtomicBool>);
+/// Set once the body has been read to its end. A body that had nothing to send is done from
+/// the start, without a flag to share (most requests: no allocation for them).
+#[derive(Clone)]
+pub(super) struct Uploaded(Option<Arc<AtomicBool>>);
 
 impl Uploaded {
     /// The body has been read to its end.
     pub(super) fn done(&self) -> bool {
-        self.0.load(Ordering::Acquire)
+        self.0
+            .as_ref()
+            .is_none_or(|flag| flag.load(Ordering::Acquire))
     }
 
     fn set(&self) {
-        self.0.store(true, Ordering::Release);
+        if let Some(flag) = &self.0 {
+            flag.store(true, Ordering::Release);
+        }
     }
 }
 
 /// `body`, watched: the flag is set when it has been read to its end. A body with nothing to
 /// send is passed through as it is, already done.
 pub(super) fn watch(body: UpstreamBody) -> (UpstreamBody, Uploaded) {
-    let uploaded = Uploaded::default();
     if body.is_end_stream() {
-        uploaded.set();
-        return (body, uploaded);
+        return (body, Uploaded(None));
     }
+    let uploaded = Uploaded(Some(Arc::default()));
     let watched = Watched {
         inner: body,
         uploaded: uploaded.clone(),

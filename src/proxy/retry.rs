@@ -28,7 +28,7 @@ use prometheus_client::registry::Registry;
 use super::body::{ClientBodyFailure, REPLAY_LIMIT, Replay, Stall, Tap, TeeBody, Upload};
 use super::record::InFlight;
 use super::steps::{Routed, Step, Upstream};
-use super::try_limits::Limits;
+use super::try_limits::{Limits, route_timeout};
 use super::{Proxy, RequestCtx, headers};
 use crate::model::Cluster;
 use crate::model::cluster::Outcome;
@@ -192,7 +192,7 @@ impl Proxy {
             }
         };
         let idle = limits.idle.unwrap_or_default();
-        let timed_out = limits.timed_out_failure();
+        let timeout = limits.timeout;
         let Limits {
             upload,
             deadline,
@@ -213,7 +213,7 @@ impl Proxy {
                     None => failed(&e),
                 },
             },
-            () = deadline.as_mut() => TryEnd::Final(timed_out()),
+            () = deadline.as_mut() => TryEnd::Final(route_timeout(timeout)),
             () = per_try_timer => TryEnd::Failed(
                 Failure {
                     flag: Flag::Timeout,

@@ -59,17 +59,18 @@ impl Limits {
 
     /// The route timeout's failure (504 `UT`).
     pub(super) fn timed_out(&self) -> Failure {
-        self.timed_out_failure()()
+        route_timeout(self.timeout)
     }
+}
 
-    /// Makes the route timeout's failure later, without borrowing the limits (their timers are
-    /// polled meanwhile); its reason is formatted only when it happens.
-    pub(super) fn timed_out_failure(&self) -> impl Fn() -> Failure + use<> {
-        let timeout = self.timeout.unwrap_or_default();
-        move || Failure {
-            flag: Flag::Timeout,
-            status: 504,
-            reason: format!("upstream request timeout ({timeout:?})"),
-        }
+/// The failure of a request that ran out of its route `timeout` (504 `UT`).
+pub(super) fn route_timeout(timeout: Option<Duration>) -> Failure {
+    Failure {
+        flag: Flag::Timeout,
+        status: 504,
+        reason: format!(
+            "upstream request timeout ({:?})",
+            timeout.unwrap_or_default()
+        ),
     }
 }

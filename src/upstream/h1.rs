@@ -178,7 +178,11 @@ impl H1Pools {
             return;
         }
         let pools = Arc::downgrade(self);
-        tokio::spawn(reap(pools));
+        // Unconstrained: each idle connection's check is a read, and tokio's cooperative
+        // budget (128 per poll of a task) would have every check past the 128th answer "not
+        // ready", so a burst of connections the peer closed (a mirror restarting with a thousand
+        // pooled) would sit in CLOSE-WAIT for seconds, 127 closed per tick.
+        tokio::spawn(tokio::task::coop::unconstrained(reap(pools)));
     }
 
     /// Closes what has expired or closed.

@@ -283,3 +283,55 @@ async fn a_chunked_response_with_trailers_leaves_its_connection_reusable() {
     }
     assert_eq!(accepted.load(Ordering::SeqCst), 1);
 }
+
+/// A backend that answers each request after `delay`, keeping every connection open until
+/// `close` is notified, then closing them all at once (a server restarting).
+async fn closes_all_on_signal(delay: Duration) -> (SocketAddr, Arc<tokio::sync::Notify>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let close = Arc::new(tokio::sync::Notify::new());
+    let closing = close.clone();
+    tokio::spawn(async move {
+        let mut conns = tokio::task::JoinSet::new();
+        let accepting = async {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                conns.spawn(async move {
+                    let mut buf = [0u8; 1024];
+                    while stream.read(&mut buf).await.is_ok_and(|n| n > 0) {
+                        tokio::time::sleep(delay).await;
+                        let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                        if stream.write_all(answer).await.is_err() {
+                            return;
+                        }
+                    }
+                    std::future::pending::<()>().await;
+                });
+            }
+        };
+        tokio::select! {
+            () = accepting => {}
+            () = closing.notified() => {}
+        }
+        conns.shutdown().await;
+    });
+    (addr, close)
+}
+
+#[tokio::test]
+async fn hundreds_of_idle_connections_their_peer_closed_are_all_closed_by_the_next_reap() {
+    const CONNS: usize = 400;
+    let (addr, close) = closes_all_on_signal(Duration::from_millis(300)).await;
+    let upstreams = Upstreams::default();
+    let policy = ClusterPolicy::default();
+    let all = (0..CONNS).map(|_| get(&upstreams, addr, &policy, true));
+    futures_util::future::join_all(all).await;
+    let idle = || {
+        let pools = upstreams.shard().h1.idle.lock().unwrap();
+        pools.values().map(Vec::len).sum::<usize>()
+    };
+    assert_eq!(idle(), CONNS, "each request had a connection of its own");
+    close.notify_one();
+    // The reaper ticks once a second: one tick at least after the close.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(idle(), 0, "every closed connection reaped in one tick");
+}

@@ -214,9 +214,24 @@ async fn steady_load_through_a_fickle_mirror_reloads_and_hostile_clients() {
     assert!(rss_end < RSS_BOUND_KIB, "RSS {rss_end} KiB");
     assert!(
         fds_end <= fds_warm + 8,
-        "descriptors {fds_warm} -> {fds_end}"
+        "descriptors {fds_warm} -> {fds_end}; the backend is on port {}, the mirror on {mirror_port}; the proxy's sockets:\n{}",
+        ok.port(),
+        sockets_of(pid)
     );
     assert!(proxy.is_running(), "the proxy is still up");
+}
+
+/// The TCP sockets of process `pid` (`ss -tanp`), for a failure message: their states and peers
+/// say which side leaked.
+fn sockets_of(pid: u32) -> String {
+    let ss = std::process::Command::new("ss").arg("-tanp").output();
+    let ss = ss.map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+    let owned = format!("pid={pid},");
+    let ss = ss.unwrap_or_else(|e| format!("(ss: {e})"));
+    ss.lines()
+        .filter(|l| l.contains(&owned))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Rewrites the VirtualService every second, toggling its header match.

@@ -8,6 +8,7 @@ use std::error::Error;
 use crate::telemetry::Flag;
 
 use super::tls::TlsFailure;
+use super::wire::WireError;
 
 /// How Envoy begins the body of a transport (TLS) failure's 503.
 const TRANSPORT_FAILURE: &str = "upstream connect error or disconnect/reset before headers. reset reason: connection failure, transport failure reason";
@@ -27,6 +28,9 @@ pub enum UpstreamError {
     /// The TLS handshake of an h2 connection failed.
     #[error(transparent)]
     Tls(#[from] TlsFailure),
+    /// An HTTP/1.1 exchange failed (the project's own codec).
+    #[error(transparent)]
+    H1(#[from] WireError),
 }
 
 /// A failed exchange as the client and the logs see it.
@@ -72,6 +76,16 @@ impl UpstreamError {
                 Flag::ProtocolError,
                 502,
                 format!("upstream protocol error: {}", root_cause(e)),
+            ),
+            Self::H1(e) if e.is_protocol() => (
+                Flag::ProtocolError,
+                502,
+                format!("upstream protocol error: {e}"),
+            ),
+            Self::H1(e) => (
+                Flag::UpstreamReset,
+                503,
+                format!("upstream reset before response headers: {}", root_cause(e)),
             ),
             Self::Client(e) => (
                 Flag::UpstreamReset,

@@ -1,26 +1,25 @@
 //! HTTP/1.1 upstream connections driven by the task of the request that uses them, pooled per
-//! data-plane thread.
+//! data-plane thread, spoken with the project's own codec ([`super::h1_conn`]).
 //!
-//! hyper-util's pool drives each connection in a task of its own: every request crossed from
-//! its task to the connection's and back, and the response body came through a channel
-//! between the two, so a request cost two extra wake-ups (and, on a multi-threaded runtime,
-//! often a trip to another core). Here the request's own task polls the connection: while it
-//! waits for the response head ([`exchange`]), then while the response body is read
-//! ([`ResponseBody`]). When that body is dropped having ended cleanly, the connection goes
-//! back to its pool; a body dropped early (the client went away) closes it, as a connection
-//! with half a response on it cannot be reused.
+//! The request's own task writes the request and reads the response head ([`H1Pools::send`]),
+//! then reads the body through [`ResponseBody`]: no task hand-off, no channel. When that body
+//! is dropped having ended cleanly, the connection goes back to its pool; a body dropped early
+//! (the client went away) closes it, as a connection with half a response on it cannot be
+//! reused. A response that arrives before the upload has ended (an early 401 or 413, or a
+//! full-duplex exchange) is the exception: a task of its own ([`pump`]) then finishes the
+//! upload whatever the client does with the response, passing the body on through a channel.
 //!
-//! An idle connection is driven by nobody. Taking it from the pool polls it once (without
-//! waiting): a peer that closed it is seen then and the next one is tried; a connection that
-//! turns out closed before it took the request is replaced by a new one and the request sent
-//! again (it was never written, so this is safe for any method). The pool's reaper closes
-//! connections idle past their timeout, or closed by their peer, once a second.
+//! An idle connection is driven by nobody. Taking it from the pool reads it once (without
+//! waiting): a peer that closed it is seen then and the next one is tried; a request that
+//! finds its connection closed before anything of it was written is sent on a new one (safe
+//! for any method). The pool's reaper closes connections idle past their timeout, or closed by
+//! their peer, once a second.
 
 use std::collections::HashMap;
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, Weak};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -28,45 +27,26 @@ use http::uri::Authority;
 use http::{Request, Response};
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
-use hyper::client::conn::http1;
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use super::h1_conn;
 use super::stall::StallGuard;
 use super::tls::{Stream, TlsKey};
-use super::upload;
-use super::{UpstreamBody, UpstreamError};
+use super::wire::WireError;
+use super::{BoxError, UpstreamBody, UpstreamError};
 
-/// The connection as hyper reads and writes it.
+/// The connection as the codec reads and writes it.
 pub(super) type Io = StallGuard<Stream>;
 
 /// A pool: endpoint, idle timeout, whether it carries mirrored copies, TLS setting and SNI.
 pub(super) type H1Key = (Authority, Duration, bool, TlsKey);
 
-/// One HTTP/1.1 connection: the half that sends requests and the half that does the I/O.
-/// Always boxed (its buffers and TLS state are kilobytes, and it moves from pool to request to
-/// body and back).
+/// One HTTP/1.1 connection and the pool it goes back to. Always boxed (its buffers and TLS
+/// state are kilobytes, and it moves from pool to request to body and back).
 struct Conn {
-    sender: http1::SendRequest<UpstreamBody>,
-    driver: http1::Connection<Io, UpstreamBody>,
-    /// The driver has finished (the connection is closed); it is not polled again.
-    ended: bool,
-    /// The pool it goes back to.
+    wire: h1_conn::Conn,
     home: Option<(Weak<H1Pools>, H1Key)>,
-}
-
-impl Conn {
-    /// Lets the connection read and write what it can; false once it has closed.
-    fn drive(&mut self, cx: &mut Context<'_>) -> bool {
-        if !self.ended && Pin::new(&mut self.driver).poll(cx).is_ready() {
-            self.ended = true;
-        }
-        !self.ended
-    }
-
-    /// Open, idle and ready for the next request (polled once, without waiting).
-    fn reusable(&mut self) -> bool {
-        self.drive(&mut Context::from_waker(Waker::noop())) && self.sender.is_ready()
-    }
 }
 
 /// A connection resting in its pool.
@@ -100,39 +80,45 @@ impl H1Pools {
         F: Future<Output = Result<Io, UpstreamError>>,
     {
         let (mut head, body) = req.into_parts();
-        if let Some(path) = head.uri.path_and_query().cloned() {
-            head.uri = http::Uri::from(path);
-        }
-        let (body, uploaded) = upload::watch(body);
-        let mut req = Request::from_parts(head, body);
+        let target = head.uri.path_and_query().cloned();
+        let target = target.as_ref().map_or("/", |t| t.as_str());
+        let mut body = Some(body);
         loop {
-            let (conn, reused) = match self.take(&key) {
+            let (mut conn, reused) = match self.take(&key) {
                 Some(conn) => (conn, true),
                 // Boxed: a TLS handshake's state is large, and carried inline it would make
                 // every request's future (moved several times per request) that much larger.
                 None => (Box::pin(open_with(&connect)).await?, false),
             };
-            match exchange(conn, req).await {
-                Ok((response, mut conn)) => {
-                    conn.home = Some((Arc::downgrade(self), key));
-                    if uploaded.done() {
-                        return Ok(response.map(|body| ResponseBody::pooled(body, conn)));
-                    }
-                    // The upstream answered before the upload ended (an early 401 or 413, or a
-                    // full-duplex exchange): the upload must go on whatever the client does with
-                    // the response (read it later, or not at all), so the connection is driven
-                    // by a task of its own until both directions have ended.
-                    if !conn.ended {
-                        tokio::spawn(drive_to_end(conn));
-                    }
-                    return Ok(response.map(ResponseBody::plain));
-                }
-                Err(mut e) => match e.take_message() {
+            let unsent = body.take().expect("a body for each try");
+            conn.wire
+                .start(&head.method, target, &mut head.headers, unsent);
+            let method = &head.method;
+            let answer = poll_fn(|cx| conn.wire.poll_head(cx, method)).await;
+            let answer = match answer {
+                Ok(answer) => answer,
+                Err(e) => match conn.wire.take_unsent() {
                     // A pooled connection closed before it took the request: try a new one.
-                    Some(unsent) if reused => req = unsent,
-                    _ => return Err(e.into_error().into()),
+                    Some(unsent) if reused => {
+                        body = Some(unsent);
+                        continue;
+                    }
+                    _ => return Err(e.into()),
                 },
+            };
+            let mut response = Response::new(());
+            *response.status_mut() = answer.status;
+            *response.version_mut() = answer.version;
+            *response.headers_mut() = answer.headers;
+            conn.home = Some((Arc::downgrade(self), key));
+            if conn.wire.upload_done() {
+                return Ok(response.map(|()| ResponseBody::pooled(conn)));
             }
+            // The upstream answered before the upload ended: the upload must go on whatever
+            // the client does with the response (read it later, or not at all).
+            let (tx, rx) = mpsc::channel(2);
+            tokio::spawn(pump(conn, tx));
+            return Ok(response.map(|()| ResponseBody::pumped(rx)));
         }
     }
 
@@ -148,7 +134,7 @@ impl H1Pools {
                 list.clear();
                 return None;
             }
-            if rest.conn.reusable() {
+            if rest.conn.wire.reusable() {
                 return Some(rest.conn);
             }
         }
@@ -156,8 +142,8 @@ impl H1Pools {
     }
 
     /// Puts a connection whose exchange ended cleanly back in its pool.
-    fn put(self: &Arc<Self>, key: H1Key, mut conn: Box<Conn>) {
-        if !conn.reusable() {
+    fn put(self: &Arc<Self>, key: H1Key, conn: Box<Conn>) {
+        if !conn.wire.finished_cleanly() {
             return;
         }
         let since = Instant::now();
@@ -190,7 +176,7 @@ impl H1Pools {
         let now = Instant::now();
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         idle.retain(|key, list| {
-            list.retain_mut(|i| now.duration_since(i.since) < key.1 && i.conn.reusable());
+            list.retain_mut(|i| now.duration_since(i.since) < key.1 && i.conn.wire.reusable());
             !list.is_empty()
         });
     }
@@ -214,121 +200,168 @@ async fn reap(pools: Weak<H1Pools>) {
     }
 }
 
-/// Drives a connection whose response was handed over while its request was still being sent,
-/// until the exchange has ended both ways (the upload written, the response read or abandoned)
-/// and the connection has closed: with its sending half dropped, hyper closes it once idle.
-/// Such a connection is not reused: early answers are rare (refusals, full-duplex exchanges),
-/// and what the peer will do with the rest of an upload it refused is anyone's guess.
-async fn drive_to_end(conn: Box<Conn>) {
-    let Conn { sender, driver, .. } = *conn;
-    drop(sender);
-    if let Err(e) = driver.await {
-        tracing::debug!(error = %e, "upstream connection ended after an early answer");
-    }
+/// Finishes the upload of a connection whose response was handed over before it ended, and
+/// passes the response body on through `tx` as the client reads it (reading stops while it
+/// does not; the upload goes on). The connection is not reused: early answers are rare
+/// (refusals, full-duplex exchanges), and what the peer will do with the rest of an upload it
+/// refused is anyone's guess.
+async fn pump(mut conn: Box<Conn>, tx: mpsc::Sender<Result<Frame<Bytes>, WireError>>) {
+    let mut uploading = true;
+    let mut reading = true;
+    let mut reserve = None;
+    poll_fn(|cx| {
+        if uploading {
+            match conn.wire.poll_upload(cx) {
+                Poll::Ready(Ok(())) => uploading = false,
+                // The upload failed: the exchange is over.
+                Poll::Ready(Err(e)) => {
+                    tracing::debug!(error = %e, "upload after an early answer failed");
+                    return Poll::Ready(());
+                }
+                Poll::Pending => {}
+            }
+        }
+        while reading {
+            // A place in the channel first: the frame is read only when it can be passed on.
+            let reserving = reserve.get_or_insert_with(|| Box::pin(tx.clone().reserve_owned()));
+            let Poll::Ready(permit) = reserving.as_mut().poll(cx) else {
+                break;
+            };
+            let Ok(permit) = permit else {
+                // Nobody reads the response any more.
+                reading = false;
+                break;
+            };
+            let Poll::Ready(frame) = conn.wire.poll_frame(cx) else {
+                // Keep the place: the permit is dropped and asked for again next time.
+                reserve = None;
+                drop(permit);
+                break;
+            };
+            reserve = None;
+            match frame {
+                Some(frame) => {
+                    let failed = frame.is_err();
+                    permit.send(frame);
+                    reading = !failed;
+                }
+                None => reading = false,
+            }
+        }
+        if uploading || reading {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
 }
 
-/// A new connection from `connect`, with the HTTP/1.1 handshake (nothing is sent: it sets up
-/// the connection's state).
+/// A new connection from `connect`.
 async fn open_with<C, F>(connect: &C) -> Result<Box<Conn>, UpstreamError>
 where
     C: Fn() -> F,
     F: Future<Output = Result<Io, UpstreamError>>,
 {
     let io = connect().await?;
-    let (sender, driver) = http1::Builder::new().handshake(io).await?;
     Ok(Box::new(Conn {
-        sender,
-        driver,
-        ended: false,
+        wire: h1_conn::Conn::new(io),
         home: None,
     }))
 }
 
-/// Writes `req` and reads the response head, driving the connection in this task. On
-/// failure, the request comes back in the error if it was never written.
-async fn exchange(
-    mut conn: Box<Conn>,
-    req: Request<UpstreamBody>,
-) -> Result<(Response<Incoming>, Box<Conn>), hyper::client::conn::TrySendError<Request<UpstreamBody>>>
-{
-    let mut response = std::pin::pin!(conn.sender.try_send_request(req));
-    // The connection first (it writes the request, and reads the head when it is there), then
-    // the response, which is then often ready in the same poll.
-    let response = poll_fn(|cx| {
-        conn.drive(cx);
-        response.as_mut().poll(cx)
-    })
-    .await?;
-    Ok((response, conn))
-}
-
 /// An upstream response body. For HTTP/1.1 it carries the connection it is read from and
-/// drives it; dropped at its end, it puts the connection back in its pool.
-pub struct ResponseBody {
-    body: Incoming,
-    conn: Option<Box<Conn>>,
-    /// The last frame has been read.
-    ended: bool,
+/// reads it; dropped at its end, it puts the connection back in its pool.
+pub struct ResponseBody(Kind);
+
+enum Kind {
+    /// Read from the connection by the task that polls the body.
+    Pooled { conn: Box<Conn>, ended: bool },
+    /// Passed on by a [`pump`].
+    Pumped(mpsc::Receiver<Result<Frame<Bytes>, WireError>>),
+    /// Read through a connection driven elsewhere (h2, upgrades).
+    Plain(Incoming),
+    /// Nothing (what is left of a pooled body whose connection went back to its pool).
+    Gone,
 }
 
 impl ResponseBody {
     /// A body read through a connection driven elsewhere (h2, upgrades).
     pub(super) fn plain(body: Incoming) -> Self {
-        Self {
-            body,
-            conn: None,
-            ended: false,
-        }
+        Self(Kind::Plain(body))
     }
 
-    fn pooled(body: Incoming, conn: Box<Conn>) -> Self {
-        Self {
-            body,
-            conn: Some(conn),
-            ended: false,
-        }
+    fn pooled(conn: Box<Conn>) -> Self {
+        let ended = conn.wire.body_done();
+        Self(Kind::Pooled { conn, ended })
+    }
+
+    fn pumped(rx: mpsc::Receiver<Result<Frame<Bytes>, WireError>>) -> Self {
+        Self(Kind::Pumped(rx))
     }
 }
 
 impl Body for ResponseBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BoxError;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        let this = self.get_mut();
-        if let Some(conn) = this.conn.as_mut() {
-            conn.drive(cx);
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match &mut self.get_mut().0 {
+            Kind::Pooled { conn, ended } => {
+                if *ended {
+                    return Poll::Ready(None);
+                }
+                let frame = std::task::ready!(conn.wire.poll_frame(cx));
+                *ended = match &frame {
+                    None => true,
+                    // Trailers end the body: hyper's server does not poll again after them.
+                    Some(Ok(f)) => f.is_trailers() || conn.wire.body_done(),
+                    Some(Err(_)) => false,
+                };
+                Poll::Ready(frame.map(|f| f.map_err(Into::into)))
+            }
+            Kind::Pumped(rx) => rx.poll_recv(cx).map(|f| f.map(|f| f.map_err(Into::into))),
+            Kind::Plain(body) => Pin::new(body).poll_frame(cx).map_err(Into::into),
+            Kind::Gone => Poll::Ready(None),
         }
-        let frame = std::task::ready!(Pin::new(&mut this.body).poll_frame(cx));
-        match &frame {
-            // Trailers end the body: hyper's server does not poll again after them.
-            None => this.ended = true,
-            Some(Ok(f)) => this.ended = f.is_trailers() || this.body.is_end_stream(),
-            Some(Err(_)) => this.conn = None,
-        }
-        Poll::Ready(frame)
     }
 
     fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
+        match &self.0 {
+            Kind::Pooled { conn, ended } => *ended || conn.wire.body_done(),
+            Kind::Pumped(_) => false,
+            Kind::Plain(body) => body.is_end_stream(),
+            Kind::Gone => true,
+        }
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
+        match &self.0 {
+            Kind::Pooled { conn, .. } => conn
+                .wire
+                .body_left()
+                .map_or_else(SizeHint::default, SizeHint::with_exact),
+            Kind::Pumped(_) => SizeHint::default(),
+            Kind::Plain(body) => body.size_hint(),
+            Kind::Gone => SizeHint::with_exact(0),
+        }
     }
 }
 
 impl Drop for ResponseBody {
     fn drop(&mut self) {
-        if !(self.ended || self.body.is_end_stream()) {
+        let Kind::Pooled { conn, .. } = &mut self.0 else {
+            return;
+        };
+        if !conn.wire.finished_cleanly() {
             return;
         }
-        if let Some(mut conn) = self.conn.take()
-            && let Some((pools, key)) = conn.home.take()
+        if let Some((pools, key)) = conn.home.take()
             && let Some(pools) = pools.upgrade()
+            && let Kind::Pooled { conn, .. } = std::mem::replace(&mut self.0, Kind::Gone)
         {
             pools.put(key, conn);
         }

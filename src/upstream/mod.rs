@@ -32,10 +32,11 @@ use crate::model::cluster::{ClusterPolicy, Protocol};
 
 mod error;
 mod h1;
+mod h1_conn;
 pub mod metrics;
 mod stall;
 mod tls;
-mod upload;
+mod wire;
 
 pub use error::{Failure, UpstreamError, root_cause};
 pub use h1::ResponseBody;

@@ -230,7 +230,7 @@ async fn read_answer(
     let mut bytes = 0u64;
     let mut captured = (capture > 0).then(bytes::BytesMut::new);
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| MirrorError::Body(status, Box::new(e)))?;
+        let frame = frame.map_err(|e| MirrorError::Body(status, e))?;
         if let Some(data) = frame.data_ref() {
             bytes += data.len() as u64;
             if let Some(buf) = captured.as_mut() {

@@ -1,0 +1,414 @@
+//! One HTTP/1.1 upstream connection, read and written by whichever task polls it: the request
+//! head and body going out ([`Conn::start`], [`Conn::poll_upload`]), the response head and body
+//! coming in ([`Conn::poll_head`], [`Conn::poll_frame`]), through the pure codec in
+//! [`super::wire`]. It knows when it may carry another request ([`Conn::reusable`]).
+//!
+//! Writes gather the head and the body's ready frames into one vectored write; reads go into
+//! one buffer that the response head and body are sliced from (no copies).
+
+use std::collections::VecDeque;
+use std::io::IoSlice;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker, ready};
+
+use bytes::{Buf, Bytes, BytesMut};
+use http::{HeaderMap, Method};
+use http_body::{Body, Frame};
+use hyper_util::rt::TokioIo;
+use tokio::io::AsyncWrite;
+
+use super::wire::WireError;
+use super::wire::body::{Decoded, Decoder};
+use super::wire::request::{self, BodySize, Framing};
+use super::wire::response::{self, ResponseHead};
+use super::{Io, UpstreamBody};
+
+/// Bytes read at a time (the buffer grows to this when it has less room).
+const READ_CHUNK: usize = 8 * 1024;
+/// Body bytes queued for one write at most.
+const MAX_QUEUED: usize = 64 * 1024;
+
+/// The request body being sent.
+struct Upload {
+    body: UpstreamBody,
+    framing: Framing,
+    /// Bytes still to send of a `Content-Length` body.
+    left: u64,
+    /// A frame has been taken from the body (it can no longer be sent again elsewhere).
+    polled: bool,
+    /// Everything has been queued (the last chunk too).
+    finished: bool,
+    /// Trailers to send after the last chunk.
+    trailers: Option<HeaderMap>,
+}
+
+/// One connection's state.
+pub struct Conn {
+    io: TokioIo<Io>,
+    read_buf: BytesMut,
+    /// The peer has closed its side: no more bytes will come.
+    eof: bool,
+    /// The request head being written (kept between requests for its capacity).
+    head: Vec<u8>,
+    head_written: usize,
+    /// Body bytes queued after the head.
+    data: VecDeque<Bytes>,
+    queued: usize,
+    needs_flush: bool,
+    upload: Option<Upload>,
+    /// A write failed: nothing more is sent (the answer may still be read).
+    write_failed: Option<std::io::Error>,
+    /// Some bytes of the current request have been written.
+    sent_any: bool,
+    decoder: Decoder,
+    keep_alive: bool,
+    /// It failed or broke the protocol: never reused.
+    broken: bool,
+}
+
+impl Conn {
+    pub fn new(io: Io) -> Self {
+        Self {
+            io: TokioIo::new(io),
+            read_buf: BytesMut::new(),
+            eof: false,
+            head: Vec::new(),
+            head_written: 0,
+            data: VecDeque::new(),
+            queued: 0,
+            needs_flush: false,
+            upload: None,
+            write_failed: None,
+            sent_any: false,
+            decoder: Decoder::Done,
+            keep_alive: true,
+            broken: false,
+        }
+    }
+
+    /// Queues a request: its head now, its body as [`Self::poll_upload`] takes it.
+    pub fn start(
+        &mut self,
+        method: &Method,
+        target: &str,
+        headers: &mut HeaderMap,
+        body: UpstreamBody,
+    ) {
+        let size = if body.is_end_stream() {
+            BodySize::Empty
+        } else {
+            body.size_hint()
+                .exact()
+                .map_or(BodySize::Unknown, BodySize::Exact)
+        };
+        self.head.clear();
+        self.head_written = 0;
+        self.sent_any = false;
+        let framing = request::encode_head(method, target, headers, size, &mut self.head);
+        self.upload = Some(Upload {
+            body,
+            framing,
+            left: if let Framing::Length(n) = framing {
+                n
+            } else {
+                0
+            },
+            polled: false,
+            finished: framing == Framing::Length(0),
+            trailers: None,
+        });
+    }
+
+    /// The request's body back, if nothing of the request was written and no frame taken from
+    /// it (the connection turned out closed): it can go on another connection.
+    pub fn take_unsent(&mut self) -> Option<UpstreamBody> {
+        if self.sent_any || self.upload.as_ref().is_none_or(|u| u.polled) {
+            return None;
+        }
+        self.upload.take().map(|u| u.body)
+    }
+
+    /// All of the request has been written (or writing failed: nothing more will be).
+    pub fn upload_done(&self) -> bool {
+        self.write_failed.is_some()
+            || (self.upload.as_ref().is_none_or(|u| u.finished) && self.unwritten() == 0)
+    }
+
+    fn unwritten(&self) -> usize {
+        self.head.len() - self.head_written + self.queued
+    }
+
+    /// Writes the request as far as the socket and the body allow; ready once all is written.
+    pub fn poll_upload(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), WireError>> {
+        if let Some(e) = &self.write_failed {
+            return Poll::Ready(Err(WireError::Io(std::io::Error::new(
+                e.kind(),
+                e.to_string(),
+            ))));
+        }
+        loop {
+            // Take what the body has ready first, so it leaves with the head in one write.
+            while self.queued < MAX_QUEUED
+                && let Some(upload) = self.upload.as_mut().filter(|u| !u.finished)
+            {
+                match upload.poll_queue(cx, &mut self.data, &mut self.queued) {
+                    Poll::Ready(Ok(())) => {}
+                    Poll::Ready(Err(e)) => {
+                        self.broken = true;
+                        return Poll::Ready(Err(e));
+                    }
+                    Poll::Pending => break,
+                }
+            }
+            if self.unwritten() == 0 {
+                if self.needs_flush {
+                    ready!(Pin::new(&mut self.io).poll_flush(cx)).map_err(|e| self.failed(e))?;
+                    self.needs_flush = false;
+                }
+                if !self.upload_done() {
+                    return Poll::Pending;
+                }
+                // All written: the body goes now, not with the connection (a retry waits for
+                // it to come back to send it again).
+                self.upload = None;
+                return Poll::Ready(Ok(()));
+            }
+            let written = ready!(self.poll_write_queued(cx)).map_err(|e| self.failed(e))?;
+            self.advance(written);
+        }
+    }
+
+    /// One vectored write of the head's rest and the queued body bytes.
+    fn poll_write_queued(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<usize>> {
+        let mut slices = [IoSlice::new(&[]); 16];
+        let mut n = 0;
+        if self.head_written < self.head.len() {
+            slices[0] = IoSlice::new(&self.head[self.head_written..]);
+            n = 1;
+        }
+        for chunk in self.data.iter().take(slices.len() - n) {
+            slices[n] = IoSlice::new(chunk);
+            n += 1;
+        }
+        let written = ready!(Pin::new(&mut self.io).poll_write_vectored(cx, &slices[..n]))?;
+        if written == 0 {
+            return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into()));
+        }
+        Poll::Ready(Ok(written))
+    }
+
+    fn advance(&mut self, mut written: usize) {
+        self.sent_any = true;
+        self.needs_flush = true;
+        let head_left = self.head.len() - self.head_written;
+        let from_head = head_left.min(written);
+        self.head_written += from_head;
+        written -= from_head;
+        self.queued -= written;
+        while written > 0 {
+            let Some(front) = self.data.front_mut() else {
+                break;
+            };
+            if front.len() > written {
+                front.advance(written);
+                break;
+            }
+            written -= front.len();
+            self.data.pop_front();
+        }
+    }
+
+    /// A failed write: the connection is done for, and nothing more is sent on it.
+    fn failed(&mut self, e: std::io::Error) -> WireError {
+        self.broken = true;
+        self.upload = None;
+        self.write_failed = Some(std::io::Error::new(e.kind(), e.to_string()));
+        WireError::Io(e)
+    }
+
+    /// Writes the request and reads until the response head is whole. A failed write does not
+    /// end it at once: the peer may have answered before closing (a 413 for a large upload).
+    pub fn poll_head(
+        &mut self,
+        cx: &mut Context<'_>,
+        method: &Method,
+    ) -> Poll<Result<ResponseHead, WireError>> {
+        loop {
+            if let Poll::Ready(Err(e @ WireError::Upload(_))) = self.poll_upload(cx) {
+                return Poll::Ready(Err(e));
+            }
+            match response::parse(&mut self.read_buf, method) {
+                Ok(Some(head)) => {
+                    self.decoder = Decoder::new(head.framing);
+                    self.keep_alive = head.keep_alive;
+                    return Poll::Ready(Ok(head));
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    self.broken = true;
+                    return Poll::Ready(Err(e));
+                }
+            }
+            if self.eof {
+                self.broken = true;
+                return Poll::Ready(Err(match self.write_failed.take() {
+                    Some(e) => WireError::Io(e),
+                    None => WireError::Incomplete,
+                }));
+            }
+            ready!(self.poll_fill(cx))?;
+        }
+    }
+
+    /// The next frame of the response body (`None`: it has ended).
+    pub fn poll_frame(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, WireError>>> {
+        loop {
+            match self.decoder.decode(&mut self.read_buf, self.eof) {
+                Ok(Decoded::Data(data)) => return Poll::Ready(Some(Ok(Frame::data(data)))),
+                Ok(Decoded::Trailers(t)) => return Poll::Ready(Some(Ok(Frame::trailers(t)))),
+                Ok(Decoded::End) => return Poll::Ready(None),
+                Ok(Decoded::NeedMore) => {}
+                Err(e) => {
+                    self.broken = true;
+                    return Poll::Ready(Some(Err(e)));
+                }
+            }
+            if let Err(e) = ready!(self.poll_fill(cx)) {
+                return Poll::Ready(Some(Err(e)));
+            }
+        }
+    }
+
+    /// The response body has been read to its end.
+    pub fn body_done(&self) -> bool {
+        self.decoder.is_done()
+    }
+
+    /// Bytes of the response body still to come, when its length says.
+    pub fn body_left(&self) -> Option<u64> {
+        match self.decoder {
+            Decoder::Done => Some(0),
+            Decoder::Length(n) => Some(n),
+            _ => None,
+        }
+    }
+
+    /// Reads what the socket has into the buffer (0: the peer closed).
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<Result<usize, WireError>> {
+        if self.read_buf.capacity() - self.read_buf.len() < READ_CHUNK / 8 {
+            self.read_buf.reserve(READ_CHUNK);
+        }
+        let read = tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.read_buf);
+        match ready!(read) {
+            Ok(0) => {
+                self.eof = true;
+                Poll::Ready(Ok(0))
+            }
+            Ok(n) => Poll::Ready(Ok(n)),
+            Err(e) => {
+                self.broken = true;
+                Poll::Ready(Err(WireError::Io(e)))
+            }
+        }
+    }
+
+    /// The exchange has ended cleanly both ways and the connection may carry another request.
+    pub fn finished_cleanly(&self) -> bool {
+        !self.broken
+            && self.keep_alive
+            && self.decoder.is_done()
+            && self.upload_done()
+            && self.write_failed.is_none()
+            && self.read_buf.is_empty()
+            && !self.eof
+    }
+
+    /// Idle, open and ready for another request: checked by one read that must find nothing
+    /// (a close, or bytes nobody asked for, make it unusable). Never waits.
+    pub fn reusable(&mut self) -> bool {
+        if !self.finished_cleanly() {
+            return false;
+        }
+        let mut cx = Context::from_waker(Waker::noop());
+        match self.poll_fill(&mut cx) {
+            Poll::Pending => true,
+            Poll::Ready(_) => {
+                self.broken = true;
+                false
+            }
+        }
+    }
+}
+
+impl Upload {
+    /// Takes one frame from the body into the write queue (framed as chunks when chunked);
+    /// ready when something was queued or the body ended.
+    fn poll_queue(
+        &mut self,
+        cx: &mut Context<'_>,
+        data: &mut VecDeque<Bytes>,
+        queued: &mut usize,
+    ) -> Poll<Result<(), WireError>> {
+        let frame = ready!(Pin::new(&mut self.body).poll_frame(cx));
+        self.polled = true;
+        let mut push = |bytes: Bytes| {
+            *queued += bytes.len();
+            data.push_back(bytes);
+        };
+        let ended = frame.is_none();
+        match frame {
+            Some(Err(e)) => return Poll::Ready(Err(WireError::Upload(e))),
+            Some(Ok(frame)) => match frame.into_data() {
+                Ok(chunk) if chunk.is_empty() => {}
+                Ok(chunk) => match self.framing {
+                    Framing::Length(_) => {
+                        if chunk.len() as u64 > self.left {
+                            let e = "the request body is longer than its Content-Length";
+                            return Poll::Ready(Err(WireError::Upload(e.into())));
+                        }
+                        self.left -= chunk.len() as u64;
+                        push(chunk);
+                    }
+                    Framing::Chunked => {
+                        push(Bytes::from(format!("{:x}\r\n", chunk.len())));
+                        push(chunk);
+                        push(Bytes::from_static(b"\r\n"));
+                    }
+                },
+                Err(frame) => self.trailers = frame.into_trailers().ok(),
+            },
+            None => {}
+        }
+        if ended || self.body.is_end_stream() {
+            self.finish(&mut push)?;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// The body has ended: a length must have been met; chunks end with the last chunk.
+    fn finish(&mut self, push: &mut impl FnMut(Bytes)) -> Result<(), WireError> {
+        self.finished = true;
+        match self.framing {
+            Framing::Length(_) if self.left > 0 => {
+                let e = "the request body ended before its Content-Length";
+                Err(WireError::Upload(e.into()))
+            }
+            Framing::Length(_) => Ok(()),
+            Framing::Chunked => {
+                let mut end = b"0\r\n".to_vec();
+                for (name, value) in self.trailers.take().iter().flatten() {
+                    end.extend_from_slice(name.as_str().as_bytes());
+                    end.extend_from_slice(b": ");
+                    end.extend_from_slice(value.as_bytes());
+                    end.extend_from_slice(b"\r\n");
+                }
+                end.extend_from_slice(b"\r\n");
+                push(Bytes::from(end));
+                Ok(())
+            }
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! A response head read from an upstream: parsed with httparse, 1xx answers skipped, the
+//! body's framing decided as RFC 9112 6.3 says (and hyper's client does), and whether the
+//! connection may carry another request.
+
+use std::mem::MaybeUninit;
+
+use bytes::BytesMut;
+use http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
+
+use super::WireError;
+use super::request::{content_length, last_coding_is_chunked};
+
+/// At most this many header fields in a response head (as hyper's default).
+pub const MAX_HEADERS: usize = 100;
+/// A response head larger than this is refused (Envoy's default `max_response_headers_kb`).
+pub const MAX_HEAD_BYTES: usize = 60 * 1024;
+
+/// How the response body is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFraming {
+    /// This many bytes (0: none: HEAD, 204, 304, 101).
+    Length(u64),
+    /// Chunked transfer coding.
+    Chunked,
+    /// Until the server closes the connection.
+    UntilClose,
+}
+
+/// A parsed response head.
+#[derive(Debug)]
+pub struct ResponseHead {
+    pub status: StatusCode,
+    pub version: Version,
+    pub headers: HeaderMap,
+    pub framing: BodyFraming,
+    /// The connection may carry another request once this exchange has ended.
+    pub keep_alive: bool,
+}
+
+/// Parses the first final response head at the start of `buf`, removing it (and any 1xx heads
+/// before it) from `buf`. `Ok(None)`: not all of it has arrived yet.
+pub fn parse(buf: &mut BytesMut, method: &Method) -> Result<Option<ResponseHead>, WireError> {
+    loop {
+        let Some(head) = parse_one(buf)? else {
+            if buf.len() > MAX_HEAD_BYTES {
+                return Err(WireError::Protocol("response head too large"));
+            }
+            return Ok(None);
+        };
+        // 1xx answers (100 Continue, 103 Early Hints) come before the final one.
+        if head.status.is_informational() && head.status != StatusCode::SWITCHING_PROTOCOLS {
+            continue;
+        }
+        return finish(head, method).map(Some);
+    }
+}
+
+/// One head, of any status, before its framing is decided.
+struct Parsed {
+    status: StatusCode,
+    version: Version,
+    headers: HeaderMap,
+}
+
+fn parse_one(buf: &mut BytesMut) -> Result<Option<Parsed>, WireError> {
+    let mut fields = [MaybeUninit::<httparse::Header<'_>>::uninit(); MAX_HEADERS];
+    let mut response = httparse::Response::new(&mut []);
+    let config = httparse::ParserConfig::default();
+    let parsed = config.parse_response_with_uninit_headers(&mut response, buf, &mut fields);
+    let len = match parsed {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(httparse::Error::TooManyHeaders) => {
+            return Err(WireError::Protocol("too many response headers"));
+        }
+        Err(_) => return Err(WireError::Protocol("malformed response head")),
+    };
+    if len > MAX_HEAD_BYTES {
+        return Err(WireError::Protocol("response head too large"));
+    }
+    let status = StatusCode::from_u16(response.code.unwrap_or_default())
+        .map_err(|_| WireError::Protocol("invalid response status"))?;
+    let version = match response.version {
+        Some(1) => Version::HTTP_11,
+        _ => Version::HTTP_10,
+    };
+    // Offsets of each name and value in `buf`: the head is then split off as one shared
+    // buffer and every value is a slice of it (no copy per header).
+    let base = buf.as_ptr() as usize;
+    let offset = |s: &[u8]| (s.as_ptr() as usize - base, s.len());
+    let mut spans = [((0, 0), (0, 0)); MAX_HEADERS];
+    let count = response.headers.len();
+    for (span, field) in spans.iter_mut().zip(response.headers.iter()) {
+        *span = (offset(field.name.as_bytes()), offset(field.value));
+    }
+    let head = buf.split_to(len).freeze();
+    let mut headers = HeaderMap::with_capacity(count);
+    for &((name_at, name_len), (value_at, value_len)) in &spans[..count] {
+        let name = HeaderName::from_bytes(&head[name_at..name_at + name_len])
+            .map_err(|_| WireError::Protocol("invalid response header name"))?;
+        let value = HeaderValue::from_maybe_shared(head.slice(value_at..value_at + value_len))
+            .map_err(|_| WireError::Protocol("invalid response header value"))?;
+        headers.append(name, value);
+    }
+    Ok(Some(Parsed {
+        status,
+        version,
+        headers,
+    }))
+}
+
+/// Decides the framing (RFC 9112 6.3) and keep-alive of a final head.
+fn finish(head: Parsed, method: &Method) -> Result<ResponseHead, WireError> {
+    let Parsed {
+        status,
+        version,
+        headers,
+    } = head;
+    let mut keep_alive = keeps_alive(version, &headers);
+    let framing = if status == StatusCode::SWITCHING_PROTOCOLS {
+        // The connection is no longer HTTP: never reused.
+        keep_alive = false;
+        BodyFraming::Length(0)
+    } else if *method == Method::HEAD
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+    {
+        BodyFraming::Length(0)
+    } else if headers.contains_key(TRANSFER_ENCODING) {
+        if version == Version::HTTP_10 {
+            return Err(WireError::Protocol(
+                "HTTP/1.0 response with Transfer-Encoding",
+            ));
+        }
+        if last_coding_is_chunked(&headers) {
+            BodyFraming::Chunked
+        } else {
+            BodyFraming::UntilClose
+        }
+    } else if let Some(len) = content_length(&headers) {
+        BodyFraming::Length(len)
+    } else if headers.contains_key(CONTENT_LENGTH) {
+        return Err(WireError::Protocol("invalid response Content-Length"));
+    } else {
+        BodyFraming::UntilClose
+    };
+    if framing == BodyFraming::UntilClose {
+        keep_alive = false;
+    }
+    Ok(ResponseHead {
+        status,
+        version,
+        headers,
+        framing,
+        keep_alive,
+    })
+}
+
+/// HTTP/1.1 keeps the connection unless a `Connection` header says `close`; HTTP/1.0 only if
+/// one says `keep-alive`.
+fn keeps_alive(version: Version, headers: &HeaderMap) -> bool {
+    let mut keep = version == Version::HTTP_11;
+    for value in headers.get_all(CONNECTION) {
+        let Ok(value) = value.to_str() else { continue };
+        for token in value.split(',').map(str::trim) {
+            if token.eq_ignore_ascii_case("close") {
+                return false;
+            }
+            if token.eq_ignore_ascii_case("keep-alive") {
+                keep = true;
+            }
+        }
+    }
+    keep
+}
+
+#[cfg(test)]
+#[path = "response_tests.rs"]
+mod tests;

@@ -237,7 +237,13 @@ impl Conn {
             if let Poll::Ready(Err(e @ WireError::Upload(_))) = self.poll_upload(cx) {
                 return Poll::Ready(Err(e));
             }
-            match response::parse(&mut self.read_buf, method) {
+            // Parsed only when there is something new to parse: on entry with bytes already
+            // read (a pipelined answer), then after each read.
+            let parsed = match self.read_buf.is_empty() {
+                true => Ok(None),
+                false => response::parse(&mut self.read_buf, method),
+            };
+            match parsed {
                 Ok(Some(head)) => {
                     self.decoder = Decoder::new(head.framing);
                     self.keep_alive = head.keep_alive;

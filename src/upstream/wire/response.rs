@@ -15,6 +15,7 @@ use super::request::{content_length, last_coding_is_chunked};
 pub const MAX_HEADERS: usize = 100;
 /// A response head larger than this is refused (Envoy's default `max_response_headers_kb`).
 pub const MAX_HEAD_BYTES: usize = 60 * 1024;
+const _: () = assert!(MAX_HEAD_BYTES < u16::MAX as usize, "offsets in a head are u16");
 
 /// How the response body is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,10 +87,11 @@ fn parse_one(buf: &mut BytesMut) -> Result<Option<Parsed>, WireError> {
         _ => Version::HTTP_10,
     };
     // Offsets of each name and value in `buf`: the head is then split off as one shared
-    // buffer and every value is a slice of it (no copy per header).
+    // buffer and every value is a slice of it (no copy per header). A head is under 64 KiB,
+    // so `u16` offsets do (and the array zeroed per response is 800 bytes, not 3,200).
     let base = buf.as_ptr() as usize;
-    let offset = |s: &[u8]| (s.as_ptr() as usize - base, s.len());
-    let mut spans = [((0, 0), (0, 0)); MAX_HEADERS];
+    let offset = |s: &[u8]| ((s.as_ptr() as usize - base) as u16, s.len() as u16);
+    let mut spans = [((0u16, 0u16), (0u16, 0u16)); MAX_HEADERS];
     let count = response.headers.len();
     for (span, field) in spans.iter_mut().zip(response.headers.iter()) {
         *span = (offset(field.name.as_bytes()), offset(field.value));
@@ -97,6 +99,8 @@ fn parse_one(buf: &mut BytesMut) -> Result<Option<Parsed>, WireError> {
     let head = buf.split_to(len).freeze();
     let mut headers = HeaderMap::with_capacity(count);
     for &((name_at, name_len), (value_at, value_len)) in &spans[..count] {
+        let (name_at, name_len) = (usize::from(name_at), usize::from(name_len));
+        let (value_at, value_len) = (usize::from(value_at), usize::from(value_len));
         let name = HeaderName::from_bytes(&head[name_at..name_at + name_len])
             .map_err(|_| WireError::Protocol("invalid response header name"))?;
         let value = HeaderValue::from_maybe_shared(head.slice(value_at..value_at + value_len))

@@ -209,52 +209,50 @@ async fn pump(mut conn: Box<Conn>, tx: mpsc::Sender<Result<Frame<Bytes>, WireErr
     let mut uploading = true;
     let mut reading = true;
     let mut reserve = None;
-    poll_fn(|cx| {
+    let failed = poll_fn(|cx| {
         if uploading {
             match conn.wire.poll_upload(cx) {
                 Poll::Ready(Ok(())) => uploading = false,
                 // The upload failed: the exchange is over.
-                Poll::Ready(Err(e)) => {
-                    tracing::debug!(error = %e, "upload after an early answer failed");
-                    return Poll::Ready(());
-                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Some(e)),
                 Poll::Pending => {}
             }
         }
         while reading {
-            // A place in the channel first: the frame is read only when it can be passed on.
+            // A place in the channel first: a frame is read only when it can be passed on.
             let reserving = reserve.get_or_insert_with(|| Box::pin(tx.clone().reserve_owned()));
             let Poll::Ready(permit) = reserving.as_mut().poll(cx) else {
                 break;
             };
+            reserve = None;
             let Ok(permit) = permit else {
                 // Nobody reads the response any more.
                 reading = false;
                 break;
             };
+            // Without a frame ready the place is given back, and asked for again next time.
             let Poll::Ready(frame) = conn.wire.poll_frame(cx) else {
-                // Keep the place: the permit is dropped and asked for again next time.
-                reserve = None;
-                drop(permit);
                 break;
             };
-            reserve = None;
-            match frame {
-                Some(frame) => {
-                    let failed = frame.is_err();
-                    permit.send(frame);
-                    reading = !failed;
-                }
-                None => reading = false,
+            reading = matches!(frame, Some(Ok(_)));
+            if let Some(frame) = frame {
+                permit.send(frame);
             }
         }
         if uploading || reading {
             Poll::Pending
         } else {
-            Poll::Ready(())
+            Poll::Ready(None)
         }
     })
     .await;
+    if let Some(e) = failed {
+        tracing::debug!(error = %e, "upload after an early answer failed");
+        if reading {
+            // The body must end in an error, not look whole.
+            let _ = tx.send(Err(e)).await;
+        }
+    }
 }
 
 /// A new connection from `connect`.

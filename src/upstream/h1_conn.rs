@@ -17,9 +17,10 @@ use http_body::{Body, Frame};
 use hyper_util::rt::TokioIo;
 use tokio::io::AsyncWrite;
 
+use super::h1_upload::Upload;
 use super::wire::WireError;
 use super::wire::body::{Decoded, Decoder};
-use super::wire::request::{self, BodySize, Framing};
+use super::wire::request::{self, BodySize};
 use super::wire::response::{self, ResponseHead};
 use super::{Io, UpstreamBody};
 
@@ -27,20 +28,6 @@ use super::{Io, UpstreamBody};
 const READ_CHUNK: usize = 8 * 1024;
 /// Body bytes queued for one write at most.
 const MAX_QUEUED: usize = 64 * 1024;
-
-/// The request body being sent.
-struct Upload {
-    body: UpstreamBody,
-    framing: Framing,
-    /// Bytes still to send of a `Content-Length` body.
-    left: u64,
-    /// A frame has been taken from the body (it can no longer be sent again elsewhere).
-    polled: bool,
-    /// Everything has been queued (the last chunk too).
-    finished: bool,
-    /// Trailers to send after the last chunk.
-    trailers: Option<HeaderMap>,
-}
 
 /// One connection's state.
 pub struct Conn {
@@ -105,18 +92,7 @@ impl Conn {
         self.head_written = 0;
         self.sent_any = false;
         let framing = request::encode_head(method, target, headers, size, &mut self.head);
-        self.upload = Some(Upload {
-            body,
-            framing,
-            left: if let Framing::Length(n) = framing {
-                n
-            } else {
-                0
-            },
-            polled: false,
-            finished: framing == Framing::Length(0),
-            trailers: None,
-        });
+        self.upload = Some(Upload::new(body, framing));
     }
 
     /// The request's body back, if nothing of the request was written and no frame taken from
@@ -226,8 +202,9 @@ impl Conn {
         WireError::Io(e)
     }
 
-    /// Writes the request and reads until the response head is whole. A failed write does not
-    /// end it at once: the peer may have answered before closing (a 413 for a large upload).
+    /// Writes the request and reads until the response head is whole. After a failed write
+    /// an answer already there is still taken (a 413 sent before the peer stopped reading a
+    /// large upload); none is waited for.
     pub fn poll_head(
         &mut self,
         cx: &mut Context<'_>,
@@ -262,7 +239,14 @@ impl Conn {
                     None => WireError::Incomplete,
                 }));
             }
-            ready!(self.poll_fill(cx))?;
+            match self.poll_fill(cx) {
+                Poll::Ready(Ok(_)) => {}
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => match self.write_failed.take() {
+                    Some(e) => return Poll::Ready(Err(WireError::Io(e))),
+                    None => return Poll::Pending,
+                },
+            }
         }
     }
 
@@ -349,72 +333,6 @@ impl Conn {
     }
 }
 
-impl Upload {
-    /// Takes one frame from the body into the write queue (framed as chunks when chunked);
-    /// ready when something was queued or the body ended.
-    fn poll_queue(
-        &mut self,
-        cx: &mut Context<'_>,
-        data: &mut VecDeque<Bytes>,
-        queued: &mut usize,
-    ) -> Poll<Result<(), WireError>> {
-        let frame = ready!(Pin::new(&mut self.body).poll_frame(cx));
-        self.polled = true;
-        let mut push = |bytes: Bytes| {
-            *queued += bytes.len();
-            data.push_back(bytes);
-        };
-        let ended = frame.is_none();
-        match frame {
-            Some(Err(e)) => return Poll::Ready(Err(WireError::Upload(e))),
-            Some(Ok(frame)) => match frame.into_data() {
-                Ok(chunk) if chunk.is_empty() => {}
-                Ok(chunk) => match self.framing {
-                    Framing::Length(_) => {
-                        if chunk.len() as u64 > self.left {
-                            let e = "the request body is longer than its Content-Length";
-                            return Poll::Ready(Err(WireError::Upload(e.into())));
-                        }
-                        self.left -= chunk.len() as u64;
-                        push(chunk);
-                    }
-                    Framing::Chunked => {
-                        push(Bytes::from(format!("{:x}\r\n", chunk.len())));
-                        push(chunk);
-                        push(Bytes::from_static(b"\r\n"));
-                    }
-                },
-                Err(frame) => self.trailers = frame.into_trailers().ok(),
-            },
-            None => {}
-        }
-        if ended || self.body.is_end_stream() {
-            self.finish(&mut push)?;
-        }
-        Poll::Ready(Ok(()))
-    }
-
-    /// The body has ended: a length must have been met; chunks end with the last chunk.
-    fn finish(&mut self, push: &mut impl FnMut(Bytes)) -> Result<(), WireError> {
-        self.finished = true;
-        match self.framing {
-            Framing::Length(_) if self.left > 0 => {
-                let e = "the request body ended before its Content-Length";
-                Err(WireError::Upload(e.into()))
-            }
-            Framing::Length(_) => Ok(()),
-            Framing::Chunked => {
-                let mut end = b"0\r\n".to_vec();
-                for (name, value) in self.trailers.take().iter().flatten() {
-                    end.extend_from_slice(name.as_str().as_bytes());
-                    end.extend_from_slice(b": ");
-                    end.extend_from_slice(value.as_bytes());
-                    end.extend_from_slice(b"\r\n");
-                }
-                end.extend_from_slice(b"\r\n");
-                push(Bytes::from(end));
-                Ok(())
-            }
-        }
-    }
-}
+#[cfg(test)]
+#[path = "h1_conn_tests.rs"]
+mod tests;

@@ -33,6 +33,7 @@ use crate::model::cluster::{ClusterPolicy, Protocol};
 mod error;
 mod h1;
 mod h1_conn;
+mod h1_upload;
 pub mod metrics;
 mod stall;
 mod tls;

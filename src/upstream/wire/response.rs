@@ -15,7 +15,10 @@ use super::request::{content_length, last_coding_is_chunked};
 pub const MAX_HEADERS: usize = 100;
 /// A response head larger than this is refused (Envoy's default `max_response_headers_kb`).
 pub const MAX_HEAD_BYTES: usize = 60 * 1024;
-const _: () = assert!(MAX_HEAD_BYTES < u16::MAX as usize, "offsets in a head are u16");
+const _: () = assert!(
+    MAX_HEAD_BYTES < u16::MAX as usize,
+    "offsets in a head are u16"
+);
 
 /// How the response body is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

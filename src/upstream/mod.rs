@@ -162,7 +162,12 @@ impl Upstreams {
         }
         if protocol == Protocol::Http1 {
             let idle = policy.idle_timeout.unwrap_or(self.default_idle);
-            let key = (endpoint.clone(), idle, mirror, Origination::key(tls));
+            let key = (
+                h1::Endpoint(endpoint.clone()),
+                idle,
+                mirror,
+                Origination::key(tls),
+            );
             let stall = mirror.then_some(self.mirror_stall);
             let connect = || connect(endpoint, policy.connect_timeout, tls, stall);
             return self.shard().h1.send(key, req, connect).await;

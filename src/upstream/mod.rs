@@ -2,8 +2,10 @@
 //! endpoint. Errors are named the way Envoy's response flags name them ([`error`]); the
 //! subsystem's own figures are registered by [`metrics::register`].
 //!
-//! - HTTP/1.1: hyper-util's pooled client, one pool per distinct (connect timeout, idle timeout);
-//!   the request goes to the endpoint's address with the service's `Host` header.
+//! - HTTP/1.1: the project's own codec ([`wire`]) on connections pooled per data-plane thread
+//!   and per (endpoint, idle timeout, mirror or not, TLS setting) ([`h1`]); the request goes to
+//!   the endpoint's address with the service's `Host` header. Upgrades (WebSocket) go through
+//!   hyper-util's pooled client, which hands the connection over.
 //! - h2c (ServiceEntry port protocol `HTTP2`/`GRPC`): one multiplexed connection per endpoint,
 //!   with `:authority` set to the service host (as Envoy sends it), not the endpoint address.
 //! - TLS ([`tls`]) when the cluster's policy originates it: the handshake within the connect

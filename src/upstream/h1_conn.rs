@@ -197,7 +197,9 @@ impl Conn {
     /// A failed write: the connection is done for, and nothing more is sent on it.
     fn failed(&mut self, e: std::io::Error) -> WireError {
         self.broken = true;
-        self.upload = None;
+        if self.sent_any {
+            self.upload = None;
+        }
         self.write_failed = Some(std::io::Error::new(e.kind(), e.to_string()));
         WireError::Io(e)
     }

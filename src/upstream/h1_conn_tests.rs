@@ -217,3 +217,29 @@ async fn an_upload_failing_after_an_early_answer_ends_the_answer_in_an_error() {
         "an error, not a clean end: {next:?}"
     );
 }
+
+#[tokio::test]
+async fn a_write_that_fails_before_any_byte_went_out_gives_the_request_back() {
+    // The peer resets the connection at once: the first write fails, nothing was sent, so the
+    // request can go on another connection.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        #[allow(deprecated)]
+        let _ = stream.set_linger(Some(std::time::Duration::ZERO));
+        drop(stream);
+    });
+    let endpoint = addr.to_string().parse().unwrap();
+    let second = std::time::Duration::from_secs(1);
+    let io = super::super::connect(&endpoint, second, None, None)
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let mut conn = super::Conn::new(io);
+    let mut headers = http::HeaderMap::new();
+    conn.start(&http::Method::GET, "/", &mut headers, empty());
+    let failed = std::future::poll_fn(|cx| conn.poll_head(cx, &http::Method::GET)).await;
+    let e = failed.expect_err("the connection was reset");
+    assert!(conn.take_unsent().is_some(), "nothing was written ({e})");
+}

@@ -131,6 +131,11 @@ impl Decoder {
 fn chunk_size(buf: &mut BytesMut) -> Result<Option<u64>, WireError> {
     match httparse::parse_chunk_size(buf) {
         Ok(httparse::Status::Complete((len, size))) => {
+            // httparse takes an empty size as 0 and a bare LF inside an extension; hyper
+            // refuses both (RFC 9112 7.1: chunk-size = 1*HEXDIG).
+            if !buf[0].is_ascii_hexdigit() || buf[..len - 2].contains(&b'\n') {
+                return Err(WireError::Protocol("invalid chunk size"));
+            }
             let _ = buf.split_to(len);
             Ok(Some(size))
         }

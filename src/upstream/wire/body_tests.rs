@@ -91,6 +91,11 @@ fn malformed_chunks_are_protocol_errors() {
         &["5\r\nhelloXX"][..],
         &["0\r\nbad trailer\r\n\r\n"][..],
         &["fffffffffffffffff\r\n"][..],
+        // No digits: not a last chunk (RFC 9112 7.1: chunk-size = 1*HEXDIG), as hyper says.
+        &["2\r\nok\r\n\r\n\r\n"][..],
+        &[";ext\r\n\r\n"][..],
+        // A bare LF inside an extension would let two parsers disagree on the line's end.
+        &["2;a\nb\r\nok\r\n0\r\n\r\n"][..],
         &[long_line.as_str()][..],
     ] {
         let err = decode_all(BodyFraming::Chunked, pieces, false).unwrap_err();

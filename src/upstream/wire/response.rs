@@ -122,7 +122,7 @@ fn finish(head: Parsed, method: &Method) -> Result<ResponseHead, WireError> {
     let Parsed {
         status,
         version,
-        headers,
+        mut headers,
     } = head;
     let mut keep_alive = keeps_alive(version, &headers);
     let framing = if status == StatusCode::SWITCHING_PROTOCOLS {
@@ -139,6 +139,10 @@ fn finish(head: Parsed, method: &Method) -> Result<ResponseHead, WireError> {
             return Err(WireError::Protocol(
                 "HTTP/1.0 response with Transfer-Encoding",
             ));
+        }
+        // RFC 9112 6.3 (3): TE overrides CL, and a forwarded message loses the CL.
+        if headers.remove(CONTENT_LENGTH).is_some() {
+            keep_alive = false;
         }
         if last_coding_is_chunked(&headers) {
             BodyFraming::Chunked

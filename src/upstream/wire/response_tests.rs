@@ -106,12 +106,12 @@ fn framing_and_keep_alive_follow_rfc_9112() {
             Length(3),
             true,
         ),
-        // Transfer-Encoding wins over Content-Length.
+        // Transfer-Encoding wins over Content-Length; such a connection is not reused.
         (
             "HTTP/1.1 200 OK\r\ncontent-length: 3\r\ntransfer-encoding: chunked\r\n\r\n",
             Method::GET,
             Chunked,
-            true,
+            false,
         ),
     ];
     for (wire, method, framing, keep_alive) in cases {
@@ -140,4 +140,15 @@ fn heads_that_break_the_protocol_are_refused() {
         let err = parse(&mut buf, &Method::GET).expect_err(&wire[..wire.len().min(60)]);
         assert!(err.is_protocol(), "{err}");
     }
+}
+
+#[test]
+fn a_content_length_beside_a_transfer_encoding_is_dropped_not_forwarded() {
+    // RFC 9112 6.3 (3): an intermediary removes it before forwarding.
+    let (head, _) = parse_all(
+        "HTTP/1.1 200 OK\r\ncontent-length: 3\r\ntransfer-encoding: chunked\r\n\r\n",
+        Method::GET,
+    );
+    assert_eq!(head.framing, BodyFraming::Chunked);
+    assert!(!head.headers.contains_key(CONTENT_LENGTH));
 }

@@ -345,3 +345,6 @@ async fn connect(
     };
     Ok(StallGuard::new(stream, stall))
 }
+
+#[cfg(test)]
+mod h1_hostile_tests;

@@ -100,10 +100,9 @@ impl H1Pools {
         C: Fn() -> F,
         F: Future<Output = Result<Io, UpstreamError>>,
     {
-        let (mut head, body) = req.into_parts();
+        let (mut head, mut body) = req.into_parts();
         let target = head.uri.path_and_query().cloned();
         let target = target.as_ref().map_or("/", |t| t.as_str());
-        let mut body = Some(body);
         loop {
             let (mut conn, reused) = match self.take(&key) {
                 Some(conn) => (conn, true),
@@ -111,9 +110,8 @@ impl H1Pools {
                 // every request's future (moved several times per request) that much larger.
                 None => (Box::pin(open_with(&connect)).await?, false),
             };
-            let unsent = body.take().expect("a body for each try");
             conn.wire
-                .start(&head.method, target, &mut head.headers, unsent);
+                .start(&head.method, target, &mut head.headers, body);
             let method = &head.method;
             let answer = poll_fn(|cx| conn.wire.poll_head(cx, method)).await;
             let answer = match answer {
@@ -121,7 +119,7 @@ impl H1Pools {
                 Err(e) => match conn.wire.take_unsent() {
                     // A pooled connection closed before it took the request: try a new one.
                     Some(unsent) if reused => {
-                        body = Some(unsent);
+                        body = unsent;
                         continue;
                     }
                     _ => return Err(e.into()),
@@ -164,9 +162,6 @@ impl H1Pools {
 
     /// Puts a connection whose exchange ended cleanly back in its pool.
     fn put(self: &Arc<Self>, key: H1Key, conn: Box<Conn>) {
-        if !conn.wire.finished_cleanly() {
-            return;
-        }
         let since = Instant::now();
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         idle.entry(key).or_default().push(Idle { conn, since });

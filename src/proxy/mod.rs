@@ -147,16 +147,9 @@ pub(crate) struct RequestCtx {
     hash_cookie: Option<http::HeaderValue>,
 }
 
-impl Proxy {
-    /// Handles one request; never fails (errors are HTTP answers).
-    pub async fn handle(
-        self: Arc<Self>,
-        req: Request<Incoming>,
-        conn: ConnInfo,
-    ) -> Result<Response<UpstreamBody>, Infallible> {
-        let started = Instant::now();
-        let snapshot = self.snapshot.load_full();
-        let (parts, body) = req.into_parts();
+impl RequestCtx {
+    /// The context of a request with head `parts`, its exchange started at `started`.
+    fn new(parts: http::request::Parts, telemetry: Arc<Telemetry>, started: Instant) -> Self {
         let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
         let mut exchange = Exchange::new(parts.method.clone(), path);
         exchange.grpc = headers::is_grpc(&parts.headers);
@@ -164,15 +157,35 @@ impl Proxy {
         {
             exchange.request_id = id.to_string();
         }
-        let cx = RequestCtx {
+        Self {
             parts,
-            record: ExchangeRecord::new(self.telemetry.clone(), started, exchange),
+            record: ExchangeRecord::new(telemetry, started, exchange),
             cors_marks: http::HeaderMap::new(),
             hash_cookie: None,
-        };
-        Ok(match self.proxy(&snapshot, cx, body, &conn).await {
-            Ok(resp) => resp,
-            Err(answer) => *answer,
-        })
+        }
+    }
+}
+
+impl Proxy {
+    /// Handles one request; never fails (errors are HTTP answers).
+    #[expect(
+        clippy::manual_async_fn,
+        reason = "an `async fn` keeps its arguments twice in its future; see ARCHITECTURE.md, \"Small futures\""
+    )]
+    pub fn handle(
+        self: Arc<Self>,
+        req: Request<Incoming>,
+        conn: ConnInfo,
+    ) -> impl Future<Output = Result<Response<UpstreamBody>, Infallible>> {
+        async move {
+            let started = Instant::now();
+            let (parts, body) = req.into_parts();
+            let cx = RequestCtx::new(parts, self.telemetry.clone(), started);
+            let snapshot = self.snapshot.load_full();
+            Ok(match self.proxy(&snapshot, cx, body, &conn).await {
+                Ok(resp) => resp,
+                Err(answer) => *answer,
+            })
+        }
     }
 }

@@ -85,7 +85,11 @@ enum TryEnd {
 impl Proxy {
     /// 8. forward: the primary, through the pooled client, retried as the route's policy says.
     ///    A failed client body is the client's fault and never counts against the upstream.
-    pub(super) async fn forward(
+    #[expect(
+        clippy::manual_async_fn,
+        reason = "an `async fn` keeps its arguments twice in its future; see ARCHITECTURE.md, \"Small futures\""
+    )]
+    pub(super) fn forward(
         &self,
         cx: &mut RequestCtx,
         routed: &Routed<'_>,
@@ -93,143 +97,147 @@ impl Proxy {
         body: Incoming,
         taps: Vec<Tap>,
         hash: Option<u64>,
-    ) -> Step<Response<ResponseBody>> {
-        let upload = Arc::new(Upload::default());
-        cx.record.upload = Some(upload.clone());
-        let idle = self.options.upload_idle_timeout;
-        let body = TeeBody::new(body, taps, upload.clone(), idle).boxed_unsync();
-        // The head moves into the upstream requests (mirrors have copied it already).
-        let head = std::mem::replace(&mut cx.parts, Request::new(()).into_parts().0);
-        let timeout = match routed.decision.route.timeout {
-            Some(t) if t.is_zero() => None,
-            Some(t) => Some(t),
-            None => self.options.request_timeout,
-        };
-        let mut limits = Limits::new(&upload, timeout, idle);
-        cx.record.exchange.attempts = 1;
-        let Some(policy) = routed.decision.route.retry.as_ref() else {
-            let req = upstream_request(head, &upstream, routed.cluster, body);
-            let end = self.try_once(routed.cluster, req, None, &mut limits).await;
-            return cx.finish(end);
-        };
-        let mut replay = Replay::new(body, REPLAY_LIMIT);
-        let mut tried = Vec::new();
-        for attempt in 1.. {
-            cx.record.exchange.attempts = attempt;
-            let (try_body, back) = replay.into_body();
-            let mut try_head = copy_head(&head);
-            if attempt > 1 {
-                // The first try's count was set with the head (mirrors carry it too).
-                let count = headers::attempt_count(attempt);
-                (try_head.headers).insert(headers::X_ENVOY_ATTEMPT_COUNT.clone(), count);
-            }
-            let try_body = try_body.boxed_unsync();
-            let req = upstream_request(try_head, &upstream, routed.cluster, try_body);
-            let end =
-                (self.try_once(routed.cluster, req, policy.per_try_timeout, &mut limits)).await;
-            let outcome = match &end {
-                TryEnd::Response(r) => outcome_of(r),
-                TryEnd::Failed(_, o) => *o,
-                TryEnd::Final(_) | TryEnd::Client(_) => return cx.finish(end),
+    ) -> impl Future<Output = Step<Response<ResponseBody>>> {
+        async move {
+            let upload = Arc::new(Upload::default());
+            cx.record.upload = Some(upload.clone());
+            let idle = self.options.upload_idle_timeout;
+            let body = TeeBody::new(body, taps, upload.clone(), idle).boxed_unsync();
+            // The head moves into the upstream requests (mirrors have copied it already).
+            let head = std::mem::replace(&mut cx.parts, Request::new(()).into_parts().0);
+            let timeout = match routed.decision.route.timeout {
+                Some(t) if t.is_zero() => None,
+                Some(t) => Some(t),
+                None => self.options.request_timeout,
             };
-            if !policy.retry_on.would_retry(outcome) {
-                return cx.finish(end);
-            }
-            if attempt > policy.num_retries {
-                cx.record.exchange.retry_limit_exceeded = true;
-                self.retry_metrics.limit_exceeded.inc();
-                return cx.finish(end);
-            }
-            if matches!(end, TryEnd::Response(_)) && !upload.has_ended() {
-                // Answered before the client's body ended: passed on, not retried.
-                return cx.finish(end);
-            }
-            let back = tokio::select! {
-                r = back => r.ok().filter(Replay::replayable),
-                () = limits.deadline.as_mut() => return cx.finish(TryEnd::Final(limits.timed_out())),
-                () = tokio::time::sleep(BODY_BACK_WAIT) => None,
-            };
-            let Some(back) = back else {
+            let mut limits = Limits::new(&upload, timeout, idle);
+            cx.record.exchange.attempts = 1;
+            let Some(policy) = routed.decision.route.retry.as_ref() else {
+                let req = upstream_request(head, &upstream, routed.cluster, body);
+                let end = self.try_once(routed.cluster, req, None, &mut limits).await;
                 return cx.finish(end);
             };
-            replay = back;
-            if let Some(guard) = &cx.record.in_flight {
-                guard.record(match outcome {
-                    TryOutcome::Response { status, .. } => Outcome::Status(status),
-                    _ => Outcome::Failure,
-                });
+            let mut replay = Replay::new(body, REPLAY_LIMIT);
+            let mut tried = Vec::new();
+            for attempt in 1.. {
+                cx.record.exchange.attempts = attempt;
+                let (try_body, back) = replay.into_body();
+                let try_body = try_body.boxed_unsync();
+                let try_head = head_of_try(&head, attempt);
+                let req = upstream_request(try_head, &upstream, routed.cluster, try_body);
+                let end =
+                    (self.try_once(routed.cluster, req, policy.per_try_timeout, &mut limits)).await;
+                let outcome = match &end {
+                    TryEnd::Response(r) => outcome_of(r),
+                    TryEnd::Failed(_, o) => *o,
+                    TryEnd::Final(_) | TryEnd::Client(_) => return cx.finish(end),
+                };
+                if !policy.retry_on.would_retry(outcome) {
+                    return cx.finish(end);
+                }
+                if attempt > policy.num_retries {
+                    cx.record.exchange.retry_limit_exceeded = true;
+                    self.retry_metrics.limit_exceeded.inc();
+                    return cx.finish(end);
+                }
+                if matches!(end, TryEnd::Response(_)) && !upload.has_ended() {
+                    // Answered before the client's body ended: passed on, not retried.
+                    return cx.finish(end);
+                }
+                let back = tokio::select! {
+                    r = back => r.ok().filter(Replay::replayable),
+                    () = limits.deadline.as_mut() => return cx.finish(TryEnd::Final(limits.timed_out())),
+                    () = tokio::time::sleep(BODY_BACK_WAIT) => None,
+                };
+                let Some(back) = back else {
+                    return cx.finish(end);
+                };
+                replay = back;
+                if let Some(guard) = &cx.record.in_flight {
+                    guard.record(match outcome {
+                        TryOutcome::Response { status, .. } => Outcome::Status(status),
+                        _ => Outcome::Failure,
+                    });
+                }
+                drop(end);
+                self.retry_metrics.retries.inc();
+                let wait = policy.backoff.delay(attempt, fastrand::f64());
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    () = limits.deadline.as_mut() => return cx.finish(TryEnd::Final(limits.timed_out())),
+                }
+                upstream = cx.next_endpoint(routed, upstream, &mut tried, hash, policy)?;
             }
-            drop(end);
-            self.retry_metrics.retries.inc();
-            let wait = policy.backoff.delay(attempt, fastrand::f64());
-            tokio::select! {
-                () = tokio::time::sleep(wait) => {}
-                () = limits.deadline.as_mut() => return cx.finish(TryEnd::Final(limits.timed_out())),
-            }
-            upstream = cx.next_endpoint(routed, upstream, &mut tried, hash, policy)?;
+            unreachable!("the tries end by returning")
         }
-        unreachable!("the tries end by returning")
     }
 
     /// One try, under the per-try timeout and the limits spanning all tries.
-    async fn try_once(
+    #[expect(
+        clippy::manual_async_fn,
+        reason = "an `async fn` keeps its arguments twice in its future; see ARCHITECTURE.md, \"Small futures\""
+    )]
+    fn try_once(
         &self,
         cluster: &Cluster,
         req: Request<UpstreamBody>,
         per_try: Option<Duration>,
         limits: &mut Limits,
-    ) -> TryEnd {
-        let endpoint = (req.uri().authority().cloned()).expect("built with an authority");
-        let sent = (self.upstreams).send(cluster.protocol, &cluster.policy, &endpoint, req, false);
-        let upload = limits.upload.clone();
-        let per_try_timer = async {
-            match per_try {
-                Some(t) => {
-                    upload.ended().await;
-                    tokio::time::sleep(t).await;
+    ) -> impl Future<Output = TryEnd> {
+        async move {
+            let endpoint = (req.uri().authority().cloned()).expect("built with an authority");
+            let sent =
+                (self.upstreams).send(cluster.protocol, &cluster.policy, &endpoint, req, false);
+            let upload = limits.upload.clone();
+            let per_try_timer = async {
+                match per_try {
+                    Some(t) => {
+                        upload.ended().await;
+                        tokio::time::sleep(t).await;
+                    }
+                    None => std::future::pending().await,
                 }
-                None => std::future::pending().await,
-            }
-        };
-        let idle = limits.idle.unwrap_or_default();
-        let timeout = limits.timeout;
-        let Limits {
-            upload,
-            deadline,
-            stalled,
-            ..
-        } = limits;
-        let stalled = async {
-            match stalled.as_mut() {
-                Some(stalled) => stalled.as_mut().await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            sent = sent => match sent {
-                Ok(resp) => TryEnd::Response(resp),
-                Err(e) => match upload.failure() {
-                    Some(failure) => TryEnd::Client(failure.clone()),
-                    None => failed(&e),
+            };
+            let idle = limits.idle.unwrap_or_default();
+            let timeout = limits.timeout;
+            let Limits {
+                upload,
+                deadline,
+                stalled,
+                ..
+            } = limits;
+            let stalled = async {
+                match stalled.as_mut() {
+                    Some(stalled) => stalled.as_mut().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                sent = sent => match sent {
+                    Ok(resp) => TryEnd::Response(resp),
+                    Err(e) => match upload.failure() {
+                        Some(failure) => TryEnd::Client(failure.clone()),
+                        None => failed(&e),
+                    },
                 },
-            },
-            () = deadline.as_mut() => TryEnd::Final(route_timeout(timeout)),
-            () = per_try_timer => TryEnd::Failed(
-                Failure {
-                    flag: Flag::Timeout,
-                    status: 504,
-                    reason: format!("upstream per-try timeout ({:?})", per_try.unwrap_or_default()),
+                () = deadline.as_mut() => TryEnd::Final(route_timeout(timeout)),
+                () = per_try_timer => TryEnd::Failed(
+                    Failure {
+                        flag: Flag::Timeout,
+                        status: 504,
+                        reason: format!("upstream per-try timeout ({:?})", per_try.unwrap_or_default()),
+                    },
+                    TryOutcome::PerTryTimeout,
+                ),
+                stall = stalled => match stall {
+                    Stall::ClientSilent => TryEnd::Client(ClientBodyFailure::IdleTimeout(idle)),
+                    Stall::UpstreamNotReading => TryEnd::Final(Failure {
+                        flag: Flag::Timeout,
+                        status: 504,
+                        reason: format!("the upstream read none of the request body for {idle:?}"),
+                    }),
                 },
-                TryOutcome::PerTryTimeout,
-            ),
-            stall = stalled => match stall {
-                Stall::ClientSilent => TryEnd::Client(ClientBodyFailure::IdleTimeout(idle)),
-                Stall::UpstreamNotReading => TryEnd::Final(Failure {
-                    flag: Flag::Timeout,
-                    status: 504,
-                    reason: format!("the upstream read none of the request body for {idle:?}"),
-                }),
-            },
+            }
         }
     }
 }
@@ -318,13 +326,20 @@ fn upstream_request(
     req
 }
 
-/// A copy of the prepared head for one try (extensions are not carried upstream).
-fn copy_head(head: &http::request::Parts) -> http::request::Parts {
+/// A copy of the prepared head for try number `attempt` (extensions are not carried
+/// upstream). Made here, not in `forward`: a local that `forward` borrowed would be kept in its
+/// future across every await, making the future (moved several times a request) larger.
+fn head_of_try(head: &http::request::Parts, attempt: u32) -> http::request::Parts {
     let mut req = Request::new(());
     *req.method_mut() = head.method.clone();
     *req.uri_mut() = head.uri.clone();
     *req.version_mut() = head.version;
     *req.headers_mut() = head.headers.clone();
+    if attempt > 1 {
+        // The first try's count was set with the head (mirrors carry it too).
+        let count = headers::attempt_count(attempt);
+        (req.headers_mut()).insert(headers::X_ENVOY_ATTEMPT_COUNT.clone(), count);
+    }
     req.into_parts().0
 }
 

@@ -65,32 +65,38 @@ fn upstream_uri(authority: Authority, path: &str, original: &http::Uri) -> Optio
 
 impl Proxy {
     /// The steps, in order.
-    pub(super) async fn proxy(
+    #[expect(
+        clippy::manual_async_fn,
+        reason = "an `async fn` keeps its arguments twice in its future; see ARCHITECTURE.md, \"Small futures\""
+    )]
+    pub(super) fn proxy(
         &self,
         snapshot: &crate::model::Snapshot,
         mut cx: RequestCtx,
         body: Incoming,
         conn: &ConnInfo,
-    ) -> Step<Response<UpstreamBody>> {
-        let authority = cx.authority(conn)?;
-        let upgrade = cx.upgrade()?;
-        let routed = cx.route(&snapshot.table, &authority)?;
-        cx.cors(routed.decision.route)?;
-        cx.fault(&routed).await?;
-        let hashes = cx.hash_keys(&routed, conn);
-        cx.prepare(conn, &routed, &authority);
-        cx.keep_upgrade(upgrade.as_ref(), &routed);
-        let upstream = cx.choose_endpoint(&routed, &authority, hashes.primary)?;
-        let taps = match upgrade {
-            None => self.start_mirrors(&mut cx, &routed, &body, &upstream.uri, &hashes),
-            Some(_) => self.skip_mirrors(&routed),
-        };
-        let response =
-            (self.forward(&mut cx, &routed, upstream, body, taps, hashes.primary)).await?;
-        Ok(match upgrade {
-            None => self.respond(cx, &routed, response),
-            Some(client) => self.respond_upgrade(cx, &routed, response, client),
-        })
+    ) -> impl Future<Output = Step<Response<UpstreamBody>>> {
+        async move {
+            let authority = cx.authority(conn)?;
+            let upgrade = cx.upgrade()?;
+            let routed = cx.route(&snapshot.table, &authority)?;
+            cx.cors(routed.decision.route)?;
+            cx.fault(&routed).await?;
+            let hashes = cx.hash_keys(&routed, conn);
+            cx.prepare(conn, &routed, &authority);
+            cx.keep_upgrade(upgrade.as_ref(), &routed);
+            let upstream = cx.choose_endpoint(&routed, &authority, hashes.primary)?;
+            let taps = match upgrade {
+                None => self.start_mirrors(&mut cx, &routed, &body, &upstream.uri, &hashes),
+                Some(_) => self.skip_mirrors(&routed),
+            };
+            let response =
+                (self.forward(&mut cx, &routed, upstream, body, taps, hashes.primary)).await?;
+            Ok(match upgrade {
+                None => self.respond(cx, &routed, response),
+                Some(client) => self.respond_upgrade(cx, &routed, response, client),
+            })
+        }
     }
 
     /// 9. respond: response headers cleaned and rewritten, the body streamed back observed; the

@@ -90,54 +90,60 @@ pub(super) struct H1Pools {
 impl H1Pools {
     /// Sends `req` on an idle connection of `key`'s pool, or a new one from `connect`. The
     /// request's URI is sent in origin form (its path and query).
-    pub(super) async fn send<C, F>(
+    #[expect(
+        clippy::manual_async_fn,
+        reason = "an `async fn` keeps its arguments twice in its future; see ARCHITECTURE.md, \"Small futures\""
+    )]
+    pub(super) fn send<C, F>(
         self: &Arc<Self>,
         key: H1Key,
         req: Request<UpstreamBody>,
         connect: C,
-    ) -> Result<Response<ResponseBody>, UpstreamError>
+    ) -> impl Future<Output = Result<Response<ResponseBody>, UpstreamError>>
     where
         C: Fn() -> F,
         F: Future<Output = Result<Io, UpstreamError>>,
     {
-        let (mut head, mut body) = req.into_parts();
-        let target = head.uri.path_and_query().cloned();
-        let target = target.as_ref().map_or("/", |t| t.as_str());
-        loop {
-            let (mut conn, reused) = match self.take(&key) {
-                Some(conn) => (conn, true),
-                // Boxed: a TLS handshake's state is large, and carried inline it would make
-                // every request's future (moved several times per request) that much larger.
-                None => (Box::pin(open_with(&connect)).await?, false),
-            };
-            conn.wire
-                .start(&head.method, target, &mut head.headers, body);
-            let method = &head.method;
-            let answer = poll_fn(|cx| conn.wire.poll_head(cx, method)).await;
-            let answer = match answer {
-                Ok(answer) => answer,
-                Err(e) => match conn.wire.take_unsent() {
-                    // A pooled connection closed before it took the request: try a new one.
-                    Some(unsent) if reused => {
-                        body = unsent;
-                        continue;
-                    }
-                    _ => return Err(e.into()),
-                },
-            };
-            let mut response = Response::new(());
-            *response.status_mut() = answer.status;
-            *response.version_mut() = answer.version;
-            *response.headers_mut() = answer.headers;
-            conn.home = Some((Arc::downgrade(self), key));
-            if conn.wire.upload_done() {
-                return Ok(response.map(|()| ResponseBody::pooled(conn)));
+        async move {
+            let (mut head, mut body) = req.into_parts();
+            let target = head.uri.path_and_query().cloned();
+            let target = target.as_ref().map_or("/", |t| t.as_str());
+            loop {
+                let (mut conn, reused) = match self.take(&key) {
+                    Some(conn) => (conn, true),
+                    // Boxed: a TLS handshake's state is large, and carried inline it would make
+                    // every request's future (moved several times per request) that much larger.
+                    None => (Box::pin(open_with(&connect)).await?, false),
+                };
+                conn.wire
+                    .start(&head.method, target, &mut head.headers, body);
+                let method = &head.method;
+                let answer = poll_fn(|cx| conn.wire.poll_head(cx, method)).await;
+                let answer = match answer {
+                    Ok(answer) => answer,
+                    Err(e) => match conn.wire.take_unsent() {
+                        // A pooled connection closed before it took the request: try a new one.
+                        Some(unsent) if reused => {
+                            body = unsent;
+                            continue;
+                        }
+                        _ => return Err(e.into()),
+                    },
+                };
+                let mut response = Response::new(());
+                *response.status_mut() = answer.status;
+                *response.version_mut() = answer.version;
+                *response.headers_mut() = answer.headers;
+                conn.home = Some((Arc::downgrade(self), key));
+                if conn.wire.upload_done() {
+                    return Ok(response.map(|()| ResponseBody::pooled(conn)));
+                }
+                // The upstream answered before the upload ended: the upload must go on whatever
+                // the client does with the response (read it later, or not at all).
+                let (tx, rx) = mpsc::channel(2);
+                tokio::spawn(pump(conn, tx));
+                return Ok(response.map(|()| ResponseBody::pumped(rx)));
             }
-            // The upstream answered before the upload ended: the upload must go on whatever
-            // the client does with the response (read it later, or not at all).
-            let (tx, rx) = mpsc::channel(2);
-            tokio::spawn(pump(conn, tx));
-            return Ok(response.map(|()| ResponseBody::pumped(rx)));
         }
     }
 

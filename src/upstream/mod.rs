@@ -123,86 +123,98 @@ impl Upstreams {
 
     /// Sends `req` (its URI names the endpoint, its `Host` the service) to `endpoint` using the
     /// cluster's protocol and policy. `mirror`: a mirrored copy (own h2 connections).
-    pub async fn send(
+    #[expect(
+        clippy::manual_async_fn,
+        reason = "an `async fn` keeps its arguments twice in its future; see ARCHITECTURE.md, \"Small futures\""
+    )]
+    pub fn send(
         &self,
         protocol: Protocol,
         policy: &ClusterPolicy,
         endpoint: &Authority,
         req: Request<UpstreamBody>,
         mirror: bool,
-    ) -> Result<Response<ResponseBody>, UpstreamError> {
-        let tls = match &policy.tls {
-            Some(t) => {
-                let host = (req.headers().get(header::HOST)).and_then(|h| h.to_str().ok());
-                let host = host.unwrap_or(endpoint.as_str());
-                Some(Origination::new(t, protocol, host).map_err(UpstreamError::Connect)?)
+    ) -> impl Future<Output = Result<Response<ResponseBody>, UpstreamError>> {
+        async move {
+            let tls = match &policy.tls {
+                Some(t) => {
+                    let host = (req.headers().get(header::HOST)).and_then(|h| h.to_str().ok());
+                    let host = host.unwrap_or(endpoint.as_str());
+                    Some(Origination::new(t, protocol, host).map_err(UpstreamError::Connect)?)
+                }
+                None => None,
+            };
+            let sent = self.send_on(protocol, policy, endpoint, req, (mirror, tls.as_ref()));
+            let result = sent.await;
+            if let (Err(e), Some(tls)) = (&result, &tls)
+                && let Some(reason) = error::tls_reason(e)
+            {
+                let sni = tls.sni();
+                tracing::warn!(%endpoint, %sni, %reason, mirror, "upstream TLS failed");
             }
-            None => None,
-        };
-        let sent = self.send_on(protocol, policy, endpoint, req, (mirror, tls.as_ref()));
-        let result = sent.await;
-        if let (Err(e), Some(tls)) = (&result, &tls)
-            && let Some(reason) = error::tls_reason(e)
-        {
-            let sni = tls.sni();
-            tracing::warn!(%endpoint, %sni, %reason, mirror, "upstream TLS failed");
+            result
         }
-        result
     }
 
-    async fn send_on(
+    #[expect(
+        clippy::manual_async_fn,
+        reason = "an `async fn` keeps its arguments twice in its future; see ARCHITECTURE.md, \"Small futures\""
+    )]
+    fn send_on(
         &self,
         protocol: Protocol,
         policy: &ClusterPolicy,
         endpoint: &Authority,
         mut req: Request<UpstreamBody>,
         (mirror, tls): (bool, Option<&Origination>),
-    ) -> Result<Response<ResponseBody>, UpstreamError> {
-        if protocol == Protocol::Http1 && is_upgrade(&req) {
-            let client = self.client(protocol, policy, mirror, tls);
-            return Ok(client.request(req).await?.map(ResponseBody::plain));
-        }
-        if protocol == Protocol::Http1 {
-            let idle = policy.idle_timeout.unwrap_or(self.default_idle);
-            let key = (
-                h1::Endpoint(endpoint.clone()),
-                idle,
-                mirror,
-                Origination::key(tls),
-            );
-            let stall = mirror.then_some(self.mirror_stall);
-            let connect = || connect(endpoint, policy.connect_timeout, tls, stall);
-            return self.shard().h1.send(key, req, connect).await;
-        }
-        // h2: `:authority` is the service host; the connection goes to the endpoint.
-        if let Some(authority) = req
-            .headers_mut()
-            .remove(header::HOST)
-            .and_then(|h| Authority::try_from(h.as_bytes()).ok())
-        {
-            let mut parts = req.uri().clone().into_parts();
-            parts.authority = Some(authority);
-            parts.scheme = Some(http::uri::Scheme::HTTP);
-            if let Ok(uri) = http::Uri::from_parts(parts) {
-                *req.uri_mut() = uri;
+    ) -> impl Future<Output = Result<Response<ResponseBody>, UpstreamError>> {
+        async move {
+            if protocol == Protocol::Http1 && is_upgrade(&req) {
+                let client = self.client(protocol, policy, mirror, tls);
+                return Ok(client.request(req).await?.map(ResponseBody::plain));
             }
-        }
-        let key = (endpoint.clone(), mirror, Origination::key(tls));
-        let mut sender = self.h2_sender(&key, policy.connect_timeout, tls).await?;
-        let sent = async {
-            sender.ready().await?;
-            sender.send_request(req).await
-        };
-        match sent.await {
-            Ok(resp) => Ok(resp.map(ResponseBody::plain)),
-            Err(e) => {
-                // A failed connection is not handed out again.
-                self.shard().h2.rcu(|map| {
-                    let mut map = HashMap::clone(map);
-                    map.remove(&key);
-                    map
-                });
-                Err(e.into())
+            if protocol == Protocol::Http1 {
+                let idle = policy.idle_timeout.unwrap_or(self.default_idle);
+                let key = (
+                    h1::Endpoint(endpoint.clone()),
+                    idle,
+                    mirror,
+                    Origination::key(tls),
+                );
+                let stall = mirror.then_some(self.mirror_stall);
+                let connect = || connect(endpoint, policy.connect_timeout, tls, stall);
+                return self.shard().h1.send(key, req, connect).await;
+            }
+            // h2: `:authority` is the service host; the connection goes to the endpoint.
+            if let Some(authority) = req
+                .headers_mut()
+                .remove(header::HOST)
+                .and_then(|h| Authority::try_from(h.as_bytes()).ok())
+            {
+                let mut parts = req.uri().clone().into_parts();
+                parts.authority = Some(authority);
+                parts.scheme = Some(http::uri::Scheme::HTTP);
+                if let Ok(uri) = http::Uri::from_parts(parts) {
+                    *req.uri_mut() = uri;
+                }
+            }
+            let key = (endpoint.clone(), mirror, Origination::key(tls));
+            let mut sender = self.h2_sender(&key, policy.connect_timeout, tls).await?;
+            let sent = async {
+                sender.ready().await?;
+                sender.send_request(req).await
+            };
+            match sent.await {
+                Ok(resp) => Ok(resp.map(ResponseBody::plain)),
+                Err(e) => {
+                    // A failed connection is not handed out again.
+                    self.shard().h2.rcu(|map| {
+                        let mut map = HashMap::clone(map);
+                        map.remove(&key);
+                        map
+                    });
+                    Err(e.into())
+                }
             }
         }
     }

@@ -108,6 +108,10 @@ impl Proxy {
         response: Response<ResponseBody>,
     ) -> Response<UpstreamBody> {
         let (mut parts, body) = response.into_parts();
+        // The client's connection is the proxy's: answered in HTTP/1.1 (HTTP/2 on h2)
+        // whatever the upstream spoke, as Envoy does. hyper writes the response's version in
+        // the status line, so an HTTP/1.0 upstream ended the client's keep-alive.
+        parts.version = Version::HTTP_11;
         headers::strip_hop_by_hop(&mut parts.headers);
         if let Some(cookie) = cx.hash_cookie {
             parts.headers.append(header::SET_COOKIE, cookie);

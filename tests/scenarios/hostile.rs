@@ -194,6 +194,27 @@ async fn slow_silent_and_idle_clients_are_closed() {
     );
 }
 
+#[tokio::test]
+async fn an_http_1_0_upstream_is_answered_in_http_1_1_and_the_client_keeps_its_connection() {
+    // An old server: HTTP/1.0, no length, the body ends when it closes.
+    let old = crate::support::raw::garbage(
+        b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nfrom an old server",
+    )
+    .await;
+    let proxy = proxy::with_config(web(&[("old", old.port())], ALL_OF_WEB))
+        .run()
+        .await;
+    // Two requests on one connection: the second is answered only if the first answer kept
+    // the connection (an `HTTP/1.0` status line without a length would have closed it).
+    let requests = b"GET /first HTTP/1.1\r\nHost: web\r\n\r\nGET /second HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n";
+    let (answer, closed) = exchange(proxy.addr(), requests, Duration::from_secs(5)).await;
+    assert!(closed, "the proxy closes after the second answer: {answer}");
+    assert!(status_line(&answer).starts_with("HTTP/1.1 200"), "{answer}");
+    assert_eq!(answer.matches("HTTP/1.1 200").count(), 2, "{answer}");
+    assert_eq!(answer.matches("from an old server").count(), 2, "{answer}");
+    assert!(!answer.contains("HTTP/1.0"), "{answer}");
+}
+
 /// One route per subset (by path prefix) and the rest to `ok`.
 const BY_PREFIX: &str = "  - match: [{uri: {prefix: /reset}}]\n    route: [{destination: {host: web, subset: reset}}]\n  - match: [{uri: {prefix: /garbage}}]\n    route: [{destination: {host: web, subset: garbage}}]\n  - route: [{destination: {host: web, subset: ok}}]\n";
 

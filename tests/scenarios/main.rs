@@ -7,6 +7,7 @@ mod support;
 
 mod bodies;
 mod cli;
+mod client_http1;
 mod compare;
 mod compare_semantics;
 mod consistent_hash;

@@ -1,0 +1,94 @@
+//! User story: "my HTTP/1.1 clients get what HTTP/1.1 promises them through the proxy": an
+//! `Expect: 100-continue` upload is told to go on before it sends its body, a HEAD answer carries
+//! its length and no body and the connection goes on, pipelined requests are answered in order,
+//! and a request whose length cannot be known for sure (two different `Content-Length`s,
+//! `Transfer-Encoding` on HTTP/1.0 or not ending in `chunked`) is refused before anything reaches
+//! a backend. Raw TCP, as these are about the bytes on the client's connection; they pin what the
+//! client side does today (docs/hyper-server-behaviours.md lists what else it does).
+
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::hostile::{ALL_OF_WEB, web};
+use crate::support::backend;
+use crate::support::proxy;
+use crate::support::raw::{exchange, read_until_close, status_line};
+
+const PATIENCE: Duration = Duration::from_secs(5);
+
+#[tokio::test]
+async fn an_expect_100_continue_upload_is_told_to_go_on_then_answered() {
+    let ok = backend::http1("ok").run().await;
+    let proxy = proxy::with_config(web(&[("ok", ok.port())], ALL_OF_WEB))
+        .run()
+        .await;
+    let mut s = TcpStream::connect(proxy.addr()).await.unwrap();
+    let head = "POST /upload HTTP/1.1\r\nHost: web\r\nContent-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n";
+    s.write_all(head.as_bytes()).await.unwrap();
+    // The client waits for the interim answer before it sends the body.
+    let mut interim = Vec::new();
+    let mut buf = [0u8; 256];
+    while !interim.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = tokio::time::timeout(PATIENCE, s.read(&mut buf))
+            .await
+            .expect("a 100 Continue before the body")
+            .unwrap();
+        assert!(n > 0, "closed before any answer");
+        interim.extend_from_slice(&buf[..n]);
+    }
+    let interim = String::from_utf8_lossy(&interim).into_owned();
+    assert!(interim.starts_with("HTTP/1.1 100 Continue"), "{interim}");
+    s.write_all(b"hello").await.unwrap();
+    let (answer, closed) = read_until_close(&mut s, PATIENCE).await;
+    assert!(closed, "{answer}");
+    assert!(status_line(&answer).starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains(r#""body_len":5"#), "{answer}");
+}
+
+#[tokio::test]
+async fn a_head_answer_has_its_length_and_no_body_and_pipelined_requests_go_on_in_order() {
+    let ok = backend::http1("ok").run().await;
+    let proxy = proxy::with_config(web(&[("ok", ok.port())], ALL_OF_WEB))
+        .run()
+        .await;
+    let requests = "HEAD /first HTTP/1.1\r\nHost: web\r\n\r\n\
+                    GET /second HTTP/1.1\r\nHost: web\r\n\r\n\
+                    GET /third HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n";
+    let (answer, closed) = exchange(proxy.addr(), requests.as_bytes(), PATIENCE).await;
+    assert!(closed, "{answer}");
+    let answers: Vec<&str> = answer.split("HTTP/1.1 ").skip(1).collect();
+    assert_eq!(answers.len(), 3, "{answer}");
+    assert!(answers.iter().all(|a| a.starts_with("200")), "{answer}");
+    let head = answers[0].to_ascii_lowercase();
+    assert!(head.contains("content-length: "), "{answer}");
+    assert!(
+        !head.contains("body_len"),
+        "a HEAD answer has no body: {answer}"
+    );
+    assert!(answers[1].contains(r#""path":"/second""#), "{answer}");
+    assert!(answers[2].contains(r#""path":"/third""#), "{answer}");
+}
+
+#[tokio::test]
+async fn a_request_whose_length_is_ambiguous_is_refused_before_any_backend_sees_it() {
+    let ok = backend::http1("ok").run().await;
+    let proxy = proxy::with_config(web(&[("ok", ok.port())], ALL_OF_WEB))
+        .run()
+        .await;
+    for request in [
+        "POST / HTTP/1.1\r\nHost: web\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
+        "POST / HTTP/1.1\r\nHost: web\r\nContent-Length: 5, 6\r\n\r\nhello!",
+        "POST / HTTP/1.0\r\nHost: web\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: web\r\nTransfer-Encoding: chunked, gzip\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    ] {
+        let (answer, closed) = exchange(proxy.addr(), request.as_bytes(), PATIENCE).await;
+        assert!(
+            status_line(&answer).starts_with("HTTP/1.1 400"),
+            "{request:?}: {answer}"
+        );
+        assert!(closed, "{request:?}: the connection is closed after a 400");
+    }
+    assert_eq!(ok.count(), 0, "nothing ambiguous was forwarded");
+}

@@ -12,18 +12,24 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::hostile::{ALL_OF_WEB, web};
-use crate::support::backend;
-use crate::support::proxy;
+use crate::support::backend::{self, Backend};
+use crate::support::proxy::{self, Proxy};
 use crate::support::raw::{exchange, read_until_close, status_line};
 
 const PATIENCE: Duration = Duration::from_secs(5);
 
-#[tokio::test]
-async fn an_expect_100_continue_upload_is_told_to_go_on_then_answered() {
+/// A proxy routing all of `web` to one plain HTTP/1.1 backend.
+async fn web_with_one_backend() -> (Backend, Proxy) {
     let ok = backend::http1("ok").run().await;
     let proxy = proxy::with_config(web(&[("ok", ok.port())], ALL_OF_WEB))
         .run()
         .await;
+    (ok, proxy)
+}
+
+#[tokio::test]
+async fn an_expect_100_continue_upload_is_told_to_go_on_then_answered() {
+    let (_backend, proxy) = web_with_one_backend().await;
     let mut s = TcpStream::connect(proxy.addr()).await.unwrap();
     let head = "POST /upload HTTP/1.1\r\nHost: web\r\nContent-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n";
     s.write_all(head.as_bytes()).await.unwrap();
@@ -49,10 +55,7 @@ async fn an_expect_100_continue_upload_is_told_to_go_on_then_answered() {
 
 #[tokio::test]
 async fn a_head_answer_has_its_length_and_no_body_and_pipelined_requests_go_on_in_order() {
-    let ok = backend::http1("ok").run().await;
-    let proxy = proxy::with_config(web(&[("ok", ok.port())], ALL_OF_WEB))
-        .run()
-        .await;
+    let (_backend, proxy) = web_with_one_backend().await;
     let requests = "HEAD /first HTTP/1.1\r\nHost: web\r\n\r\n\
                     GET /second HTTP/1.1\r\nHost: web\r\n\r\n\
                     GET /third HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n";
@@ -73,10 +76,7 @@ async fn a_head_answer_has_its_length_and_no_body_and_pipelined_requests_go_on_i
 
 #[tokio::test]
 async fn a_request_whose_length_is_ambiguous_is_refused_before_any_backend_sees_it() {
-    let ok = backend::http1("ok").run().await;
-    let proxy = proxy::with_config(web(&[("ok", ok.port())], ALL_OF_WEB))
-        .run()
-        .await;
+    let (ok, proxy) = web_with_one_backend().await;
     for request in [
         "POST / HTTP/1.1\r\nHost: web\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
         "POST / HTTP/1.1\r\nHost: web\r\nContent-Length: 5, 6\r\n\r\nhello!",

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::{Request, Response};
+use http_body::Body as _;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use prometheus_client::metrics::counter::Counter;
@@ -102,7 +103,10 @@ impl Proxy {
             let upload = Arc::new(Upload::default());
             cx.record.upload = Some(upload.clone());
             let idle = self.options.upload_idle_timeout;
-            let body = TeeBody::new(body, taps, upload.clone(), idle).boxed_unsync();
+            // A request without a body (most GETs) sends nothing: no tee to poll, no copy kept
+            // for a retry, no boxes (the tee has told the mirrors and the upload it ended).
+            let body = TeeBody::new(body, taps, upload.clone(), idle);
+            let body = (!body.is_end_stream()).then(|| body.boxed_unsync());
             // The head moves into the upstream requests (mirrors have copied it already).
             let head = std::mem::replace(&mut cx.parts, Request::new(()).into_parts().0);
             let timeout = match routed.decision.route.timeout {
@@ -113,16 +117,22 @@ impl Proxy {
             let mut limits = Limits::new(&upload, timeout, idle);
             cx.record.exchange.attempts = 1;
             let Some(policy) = routed.decision.route.retry.as_ref() else {
+                let body = body.unwrap_or_else(empty_body);
                 let req = upstream_request(head, &upstream, routed.cluster, body);
                 let end = self.try_once(routed.cluster, req, None, &mut limits).await;
                 return cx.finish(end);
             };
-            let mut replay = Replay::new(body, REPLAY_LIMIT);
+            let mut replay = body.map(|body| Replay::new(body, REPLAY_LIMIT));
             let mut tried = Vec::new();
             for attempt in 1.. {
                 cx.record.exchange.attempts = attempt;
-                let (try_body, back) = replay.into_body();
-                let try_body = try_body.boxed_unsync();
+                let (try_body, back) = match replay.take() {
+                    Some(replay) => {
+                        let (try_body, back) = replay.into_body();
+                        (try_body.boxed_unsync(), Some(back))
+                    }
+                    None => (empty_body(), None),
+                };
                 let try_head = head_of_try(&head, attempt);
                 let req = upstream_request(try_head, &upstream, routed.cluster, try_body);
                 let end =
@@ -144,15 +154,17 @@ impl Proxy {
                     // Answered before the client's body ended: passed on, not retried.
                     return cx.finish(end);
                 }
-                let back = tokio::select! {
-                    r = back => r.ok().filter(Replay::replayable),
-                    () = limits.deadline.as_mut() => return cx.finish(TryEnd::Final(limits.timed_out())),
-                    () = tokio::time::sleep(BODY_BACK_WAIT) => None,
-                };
-                let Some(back) = back else {
-                    return cx.finish(end);
-                };
-                replay = back;
+                if let Some(back) = back {
+                    let back = tokio::select! {
+                        r = back => r.ok().filter(Replay::replayable),
+                        () = limits.deadline.as_mut() => return cx.finish(TryEnd::Final(limits.timed_out())),
+                        () = tokio::time::sleep(BODY_BACK_WAIT) => None,
+                    };
+                    let Some(back) = back else {
+                        return cx.finish(end);
+                    };
+                    replay = Some(back);
+                }
                 if let Some(guard) = &cx.record.in_flight {
                     guard.record(match outcome {
                         TryOutcome::Response { status, .. } => Outcome::Status(status),
@@ -324,6 +336,13 @@ fn upstream_request(
     *req.uri_mut() = upstream.uri.clone();
     *req.version_mut() = cluster.protocol.version();
     req
+}
+
+/// The body of a request that has none (no allocation: the box holds nothing).
+fn empty_body() -> UpstreamBody {
+    http_body_util::Empty::new()
+        .map_err(|never| match never {})
+        .boxed_unsync()
 }
 
 /// A copy of the prepared head for try number `attempt` (extensions are not carried

@@ -9,6 +9,7 @@
 //! answers skipped, `Connection` and the version deciding keep-alive.
 
 pub mod body;
+pub mod fields;
 pub mod request;
 pub mod response;
 

@@ -7,6 +7,8 @@
 use http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderValue, Method};
 
+use super::fields::FramingFields;
+
 /// How the request body goes on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Framing {
@@ -80,22 +82,12 @@ fn framing(method: &Method, headers: &mut HeaderMap, body: BodySize) -> Framing 
 }
 
 /// The length all `Content-Length` values agree on (`None`: absent, invalid or differing).
-pub fn content_length(headers: &HeaderMap) -> Option<u64> {
-    let mut agreed = None;
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    let mut fields = FramingFields::default();
     for value in headers.get_all(CONTENT_LENGTH) {
-        for part in value.to_str().ok()?.split(',') {
-            let part = part.trim();
-            if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
-                return None;
-            }
-            let len: u64 = part.parse().ok()?;
-            if agreed.is_some_and(|a| a != len) {
-                return None;
-            }
-            agreed = Some(len);
-        }
+        fields.note_length(value.as_bytes());
     }
-    agreed
+    fields.content_length.flatten()
 }
 
 /// Makes the last transfer coding `chunked` (`gzip` becomes `gzip, chunked`).
@@ -114,10 +106,12 @@ fn end_in_chunked(headers: &mut HeaderMap) {
 }
 
 /// The last of the `Transfer-Encoding` codings is `chunked`.
-pub fn last_coding_is_chunked(headers: &HeaderMap) -> bool {
-    let last = headers.get_all(TRANSFER_ENCODING).iter().next_back();
-    let last = last.and_then(|v| v.to_str().ok()?.rsplit(',').next());
-    last.is_some_and(|c| c.trim().eq_ignore_ascii_case("chunked"))
+fn last_coding_is_chunked(headers: &HeaderMap) -> bool {
+    let mut fields = FramingFields::default();
+    if let Some(last) = headers.get_all(TRANSFER_ENCODING).iter().next_back() {
+        fields.note_coding(last.as_bytes());
+    }
+    fields.chunked
 }
 
 #[cfg(test)]

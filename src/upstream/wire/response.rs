@@ -5,11 +5,11 @@
 use std::mem::MaybeUninit;
 
 use bytes::BytesMut;
-use http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
+use http::header::CONTENT_LENGTH;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
 
 use super::WireError;
-use super::request::{content_length, last_coding_is_chunked};
+use super::fields::FramingFields;
 
 /// At most this many header fields in a response head (as hyper's default).
 pub const MAX_HEADERS: usize = 100;
@@ -65,6 +65,7 @@ struct Parsed {
     status: StatusCode,
     version: Version,
     headers: HeaderMap,
+    fields: FramingFields,
 }
 
 fn parse_one(buf: &mut BytesMut) -> Result<Option<Parsed>, WireError> {
@@ -96,8 +97,10 @@ fn parse_one(buf: &mut BytesMut) -> Result<Option<Parsed>, WireError> {
     let offset = |s: &[u8]| ((s.as_ptr() as usize - base) as u16, s.len() as u16);
     let mut spans = [((0u16, 0u16), (0u16, 0u16)); MAX_HEADERS];
     let count = response.headers.len();
+    let mut fields = FramingFields::default();
     for (span, field) in spans.iter_mut().zip(response.headers.iter()) {
         *span = (offset(field.name.as_bytes()), offset(field.value));
+        fields.note(field.name.as_bytes(), field.value);
     }
     let head = buf.split_to(len).freeze();
     let mut headers = HeaderMap::with_capacity(count);
@@ -114,6 +117,7 @@ fn parse_one(buf: &mut BytesMut) -> Result<Option<Parsed>, WireError> {
         status,
         version,
         headers,
+        fields,
     }))
 }
 
@@ -123,8 +127,9 @@ fn finish(head: Parsed, method: &Method) -> Result<ResponseHead, WireError> {
         status,
         version,
         mut headers,
+        fields,
     } = head;
-    let mut keep_alive = keeps_alive(version, &headers);
+    let mut keep_alive = fields.keeps_alive(version);
     let framing = if status == StatusCode::SWITCHING_PROTOCOLS {
         // The connection is no longer HTTP: never reused.
         keep_alive = false;
@@ -134,7 +139,7 @@ fn finish(head: Parsed, method: &Method) -> Result<ResponseHead, WireError> {
         || status == StatusCode::NOT_MODIFIED
     {
         BodyFraming::Length(0)
-    } else if headers.contains_key(TRANSFER_ENCODING) {
+    } else if fields.transfer_encoding {
         if version == Version::HTTP_10 {
             return Err(WireError::Protocol(
                 "HTTP/1.0 response with Transfer-Encoding",
@@ -144,15 +149,13 @@ fn finish(head: Parsed, method: &Method) -> Result<ResponseHead, WireError> {
         if headers.remove(CONTENT_LENGTH).is_some() {
             keep_alive = false;
         }
-        if last_coding_is_chunked(&headers) {
+        if fields.chunked {
             BodyFraming::Chunked
         } else {
             BodyFraming::UntilClose
         }
-    } else if let Some(len) = content_length(&headers) {
-        BodyFraming::Length(len)
-    } else if headers.contains_key(CONTENT_LENGTH) {
-        return Err(WireError::Protocol("invalid response Content-Length"));
+    } else if let Some(len) = fields.content_length {
+        BodyFraming::Length(len.ok_or(WireError::Protocol("invalid response Content-Length"))?)
     } else {
         BodyFraming::UntilClose
     };
@@ -166,24 +169,6 @@ fn finish(head: Parsed, method: &Method) -> Result<ResponseHead, WireError> {
         framing,
         keep_alive,
     })
-}
-
-/// HTTP/1.1 keeps the connection unless a `Connection` header says `close`; HTTP/1.0 only if
-/// one says `keep-alive`.
-fn keeps_alive(version: Version, headers: &HeaderMap) -> bool {
-    let mut keep = version == Version::HTTP_11;
-    for value in headers.get_all(CONNECTION) {
-        let Ok(value) = value.to_str() else { continue };
-        for token in value.split(',').map(str::trim) {
-            if token.eq_ignore_ascii_case("close") {
-                return false;
-            }
-            if token.eq_ignore_ascii_case("keep-alive") {
-                keep = true;
-            }
-        }
-    }
-    keep
 }
 
 #[cfg(test)]

@@ -107,8 +107,9 @@ impl Proxy {
             // for a retry, no boxes (the tee has told the mirrors and the upload it ended).
             let body = TeeBody::new(body, taps, upload.clone(), idle);
             let body = (!body.is_end_stream()).then(|| body.boxed_unsync());
-            // The head moves into the upstream requests (mirrors have copied it already).
-            let head = std::mem::replace(&mut cx.parts, Request::new(()).into_parts().0);
+            // The head is the upstream requests' (mirrors have copied it already): each try
+            // sends it as it is then (aimed at the try's endpoint, with its attempt count).
+            let mut head = std::mem::replace(&mut cx.parts, Request::new(()).into_parts().0);
             let timeout = match routed.decision.route.timeout {
                 Some(t) if t.is_zero() => None,
                 Some(t) => Some(t),
@@ -118,8 +119,8 @@ impl Proxy {
             cx.record.exchange.attempts = 1;
             let Some(policy) = routed.decision.route.retry.as_ref() else {
                 let body = body.unwrap_or_else(empty_body);
-                let req = upstream_request(head, &upstream, routed.cluster, body);
-                let end = self.try_once(routed.cluster, req, None, &mut limits).await;
+                aim(&mut head, &upstream, routed.cluster);
+                let end = (self.try_once(routed.cluster, (&head, body), None, &mut limits)).await;
                 return cx.finish(end);
             };
             let mut replay = body.map(|body| Replay::new(body, REPLAY_LIMIT));
@@ -133,8 +134,13 @@ impl Proxy {
                     }
                     None => (empty_body(), None),
                 };
-                let try_head = head_of_try(&head, attempt);
-                let req = upstream_request(try_head, &upstream, routed.cluster, try_body);
+                if attempt > 1 {
+                    // The first try's count was set with the head (mirrors carry it too).
+                    let count = headers::attempt_count(attempt);
+                    (head.headers).insert(headers::X_ENVOY_ATTEMPT_COUNT.clone(), count);
+                }
+                aim(&mut head, &upstream, routed.cluster);
+                let req = (&head, try_body);
                 let end =
                     (self.try_once(routed.cluster, req, policy.per_try_timeout, &mut limits)).await;
                 let outcome = match &end {
@@ -192,14 +198,14 @@ impl Proxy {
     fn try_once(
         &self,
         cluster: &Cluster,
-        req: Request<UpstreamBody>,
+        req: (&http::request::Parts, UpstreamBody),
         per_try: Option<Duration>,
         limits: &mut Limits,
     ) -> impl Future<Output = TryEnd> {
         async move {
-            let endpoint = (req.uri().authority().cloned()).expect("built with an authority");
+            let endpoint = (req.0.uri.authority()).expect("aimed at an endpoint");
             let sent =
-                (self.upstreams).send(cluster.protocol, &cluster.policy, &endpoint, req, false);
+                (self.upstreams).send(cluster.protocol, &cluster.policy, endpoint, req, false);
             let upload = limits.upload.clone();
             let per_try_timer = async {
                 match per_try {
@@ -325,17 +331,10 @@ impl RequestCtx {
     }
 }
 
-/// The upstream request of a try: the prepared head, the endpoint's URI, the cluster's version.
-fn upstream_request(
-    head: http::request::Parts,
-    upstream: &Upstream,
-    cluster: &Cluster,
-    body: UpstreamBody,
-) -> Request<UpstreamBody> {
-    let mut req = Request::from_parts(head, body);
-    *req.uri_mut() = upstream.uri.clone();
-    *req.version_mut() = cluster.protocol.version();
-    req
+/// Aims the head at the try's endpoint (its URI) with the cluster's HTTP version.
+fn aim(head: &mut http::request::Parts, upstream: &Upstream, cluster: &Cluster) {
+    head.uri = upstream.uri.clone();
+    head.version = cluster.protocol.version();
 }
 
 /// The body of a request that has none (no allocation: the box holds nothing).
@@ -343,23 +342,6 @@ fn empty_body() -> UpstreamBody {
     http_body_util::Empty::new()
         .map_err(|never| match never {})
         .boxed_unsync()
-}
-
-/// A copy of the prepared head for try number `attempt` (extensions are not carried
-/// upstream). Made here, not in `forward`: a local that `forward` borrowed would be kept in its
-/// future across every await, making the future (moved several times a request) larger.
-fn head_of_try(head: &http::request::Parts, attempt: u32) -> http::request::Parts {
-    let mut req = Request::new(());
-    *req.method_mut() = head.method.clone();
-    *req.uri_mut() = head.uri.clone();
-    *req.version_mut() = head.version;
-    *req.headers_mut() = head.headers.clone();
-    if attempt > 1 {
-        // The first try's count was set with the head (mirrors carry it too).
-        let count = headers::attempt_count(attempt);
-        (req.headers_mut()).insert(headers::X_ENVOY_ATTEMPT_COUNT.clone(), count);
-    }
-    req.into_parts().0
 }
 
 /// A failed try as the client would be told, and as the retry conditions see it.

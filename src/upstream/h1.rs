@@ -23,8 +23,8 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
+use http::Response;
 use http::uri::Authority;
-use http::{Request, Response};
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use tokio::sync::mpsc;
@@ -88,8 +88,8 @@ pub(super) struct H1Pools {
 }
 
 impl H1Pools {
-    /// Sends `req` on an idle connection of `key`'s pool, or a new one from `connect`. The
-    /// request's URI is sent in origin form (its path and query).
+    /// Sends the request `head` with `body` on an idle connection of `key`'s pool, or a new one
+    /// from `connect`. The head's URI is sent in origin form (its path and query).
     #[expect(
         clippy::manual_async_fn,
         reason = "an `async fn` keeps its arguments twice in its future; see ARCHITECTURE.md, \"Small futures\""
@@ -97,7 +97,7 @@ impl H1Pools {
     pub(super) fn send<C, F>(
         self: &Arc<Self>,
         key: H1Key,
-        req: Request<UpstreamBody>,
+        (head, mut body): (&http::request::Parts, UpstreamBody),
         connect: C,
     ) -> impl Future<Output = Result<Response<ResponseBody>, UpstreamError>>
     where
@@ -105,9 +105,7 @@ impl H1Pools {
         F: Future<Output = Result<Io, UpstreamError>>,
     {
         async move {
-            let (mut head, mut body) = req.into_parts();
-            let target = head.uri.path_and_query().cloned();
-            let target = target.as_ref().map_or("/", |t| t.as_str());
+            let target = head.uri.path_and_query().map_or("/", |t| t.as_str());
             loop {
                 let (mut conn, reused) = match self.take(&key) {
                     Some(conn) => (conn, true),
@@ -115,8 +113,7 @@ impl H1Pools {
                     // every request's future (moved several times per request) that much larger.
                     None => (Box::pin(open_with(&connect)).await?, false),
                 };
-                conn.wire
-                    .start(&head.method, target, &mut head.headers, body);
+                conn.wire.start(&head.method, target, &head.headers, body);
                 let method = &head.method;
                 let answer = poll_fn(|cx| conn.wire.poll_head(cx, method)).await;
                 let answer = match answer {

@@ -78,7 +78,7 @@ impl Conn {
         &mut self,
         method: &Method,
         target: &str,
-        headers: &mut HeaderMap,
+        headers: &HeaderMap,
         body: UpstreamBody,
     ) {
         let size = if body.is_end_stream() {

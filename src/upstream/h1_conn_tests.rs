@@ -80,7 +80,7 @@ async fn send(upstreams: &Upstreams, addr: SocketAddr, body: UpstreamBody) -> (u
         .unwrap();
     let endpoint = addr.to_string().parse().unwrap();
     let policy = ClusterPolicy::default();
-    let response = (upstreams.send(Protocol::Http1, &policy, &endpoint, req, false))
+    let response = (upstreams.send_request(Protocol::Http1, &policy, &endpoint, req, false))
         .await
         .expect("an answer");
     let status = response.status().as_u16();
@@ -204,7 +204,7 @@ async fn an_upload_failing_after_an_early_answer_ends_the_answer_in_an_error() {
     let upstreams = Upstreams::default();
     let endpoint = addr.to_string().parse().unwrap();
     let policy = ClusterPolicy::default();
-    let sent = upstreams.send(Protocol::Http1, &policy, &endpoint, req, false);
+    let sent = upstreams.send_request(Protocol::Http1, &policy, &endpoint, req, false);
     let response = sent.await.expect("the early answer");
     let mut body = response.into_body();
     let first = body.frame().await.unwrap().unwrap();

@@ -74,7 +74,7 @@ async fn send_req(
     let req = b.body(body).unwrap();
     let endpoint = addr.to_string().parse().unwrap();
     let policy = ClusterPolicy::default();
-    let fut = upstreams.send(Protocol::Http1, &policy, &endpoint, req, false);
+    let fut = upstreams.send_request(Protocol::Http1, &policy, &endpoint, req, false);
     tokio::time::timeout(Duration::from_secs(5), fut)
         .await
         .expect("send hung")

@@ -79,7 +79,7 @@ fn request(addr: SocketAddr) -> http::Request<UpstreamBody> {
 /// One GET through `upstreams`; the body read to its end (or not) and dropped.
 async fn get(upstreams: &Upstreams, addr: SocketAddr, policy: &ClusterPolicy, read_body: bool) {
     let endpoint = addr.to_string().parse().unwrap();
-    let sent = upstreams.send(Protocol::Http1, policy, &endpoint, request(addr), false);
+    let sent = upstreams.send_request(Protocol::Http1, policy, &endpoint, request(addr), false);
     let response = sent.await.expect("an answer");
     assert_eq!(response.status(), 200);
     if read_body {
@@ -223,7 +223,7 @@ async fn an_answer_before_the_upload_ends_lets_the_upload_finish_whatever_the_cl
         let endpoint = addr.to_string().parse().unwrap();
         let (request, feed) = streamed_post(addr, 64);
         let policy = ClusterPolicy::default();
-        let sending = upstreams.send(Protocol::Http1, &policy, &endpoint, request, false);
+        let sending = upstreams.send_request(Protocol::Http1, &policy, &endpoint, request, false);
         let feeding = async {
             for _ in 0..64 {
                 feed.send(bytes::Bytes::from(vec![b'u'; 64 * 1024]))
@@ -272,7 +272,8 @@ async fn a_chunked_response_with_trailers_leaves_its_connection_reusable() {
     let endpoint = addr.to_string().parse().unwrap();
     let policy = ClusterPolicy::default();
     for _ in 0..3 {
-        let sent = upstreams.send(Protocol::Http1, &policy, &endpoint, request(addr), false);
+        let sent =
+            upstreams.send_request(Protocol::Http1, &policy, &endpoint, request(addr), false);
         let mut body = sent.await.unwrap().into_body();
         // Read as hyper's server reads it: it stops after the trailers.
         while let Some(frame) = body.frame().await {

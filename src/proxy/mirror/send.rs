@@ -150,9 +150,14 @@ impl Mirrorer {
             0
         };
         let authority = &cluster.endpoints[endpoint].authority;
-        let send = self
-            .upstreams
-            .send(cluster.protocol, &cluster.policy, authority, req, true);
+        let (head, body) = req.into_parts();
+        let send = (self.upstreams).send(
+            cluster.protocol,
+            &cluster.policy,
+            authority,
+            (&head, body),
+            true,
+        );
         let read = async {
             let resp = send.await.map_err(MirrorError::Client)?;
             read_answer(resp, capture).await

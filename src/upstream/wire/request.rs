@@ -5,7 +5,7 @@
 //! except for GET, HEAD and CONNECT, which are sent without one.
 
 use http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
-use http::{HeaderMap, HeaderValue, Method};
+use http::{HeaderMap, Method};
 
 use super::fields::FramingFields;
 
@@ -29,89 +29,110 @@ pub enum BodySize {
     Unknown,
 }
 
-/// Decides the body's framing (adjusting `headers` to say it) and writes the head into `out`:
-/// the request line with `target` in origin form, the headers, the blank line.
+/// Decides the body's framing and writes the head into `out`: the request line with `target`
+/// in origin form, the headers (with the framing fields changed to say it), the blank line.
+/// The head is only read: a retry sends the same one again.
 pub fn encode_head(
     method: &Method,
     target: &str,
-    headers: &mut HeaderMap,
+    headers: &HeaderMap,
     body: BodySize,
     out: &mut Vec<u8>,
 ) -> Framing {
-    let framing = framing(method, headers, body);
+    let mut fields = FramingFields::default();
+    for (name, value) in headers {
+        fields.note(name.as_str().as_bytes(), value.as_bytes());
+    }
+    let (framing, edit) = framing(method, &fields, body);
     out.reserve(32 + target.len() + headers.len() * 32);
     out.extend_from_slice(method.as_str().as_bytes());
     out.push(b' ');
     out.extend_from_slice(if target.is_empty() { "/" } else { target }.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
-    for (name, value) in headers.iter() {
-        out.extend_from_slice(name.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
+    for (name, value) in headers {
+        if (edit.drop_coding && name == TRANSFER_ENCODING)
+            || (edit.drop_length && name == CONTENT_LENGTH)
+        {
+            continue;
+        }
+        field(out, name.as_str(), value.as_bytes());
+    }
+    match edit.add {
+        None => {}
+        Some(Added::Length(len)) => field(out, "content-length", len.to_string().as_bytes()),
+        Some(Added::Chunked) => field(out, "transfer-encoding", b"chunked"),
+        Some(Added::EndInChunked) => {
+            // `gzip` becomes `gzip, chunked`: every coding kept, `chunked` last.
+            out.extend_from_slice(b"transfer-encoding: ");
+            for value in headers.get_all(TRANSFER_ENCODING) {
+                out.extend_from_slice(value.as_bytes());
+                out.extend_from_slice(b", ");
+            }
+            out.extend_from_slice(b"chunked\r\n");
+        }
     }
     out.extend_from_slice(b"\r\n");
     framing
 }
 
-fn framing(method: &Method, headers: &mut HeaderMap, body: BodySize) -> Framing {
+fn field(out: &mut Vec<u8>, name: &str, value: &[u8]) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// How the framing fields written differ from the head's.
+#[derive(Debug, Default)]
+struct Edit {
+    /// Its `Transfer-Encoding` fields are left out.
+    drop_coding: bool,
+    /// Its `Content-Length` fields are left out.
+    drop_length: bool,
+    /// A field written after the head's.
+    add: Option<Added>,
+}
+
+#[derive(Debug)]
+enum Added {
+    Length(u64),
+    Chunked,
+    /// The head's codings, then `chunked`.
+    EndInChunked,
+}
+
+fn framing(method: &Method, fields: &FramingFields, body: BodySize) -> (Framing, Edit) {
     if body == BodySize::Empty {
-        headers.remove(TRANSFER_ENCODING);
-        return Framing::Length(0);
+        let edit = Edit {
+            drop_coding: fields.transfer_encoding,
+            ..Edit::default()
+        };
+        return (Framing::Length(0), edit);
     }
-    if headers.contains_key(TRANSFER_ENCODING) {
-        end_in_chunked(headers);
-        headers.remove(CONTENT_LENGTH);
-        return Framing::Chunked;
+    let drop_length = fields.content_length.is_some();
+    if fields.transfer_encoding {
+        let edit = Edit {
+            drop_coding: !fields.chunked,
+            drop_length,
+            add: (!fields.chunked).then_some(Added::EndInChunked),
+        };
+        return (Framing::Chunked, edit);
     }
-    if let Some(len) = content_length(headers) {
-        return Framing::Length(len);
+    if let Some(Some(len)) = fields.content_length {
+        return (Framing::Length(len), Edit::default());
     }
-    headers.remove(CONTENT_LENGTH);
+    let edit = |add| Edit {
+        drop_length,
+        add,
+        ..Edit::default()
+    };
     match body {
-        BodySize::Exact(len) => {
-            headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
-            Framing::Length(len)
+        BodySize::Exact(len) => (Framing::Length(len), edit(Some(Added::Length(len)))),
+        _ if matches!(*method, Method::GET | Method::HEAD | Method::CONNECT) => {
+            (Framing::Length(0), edit(None))
         }
-        _ if matches!(*method, Method::GET | Method::HEAD | Method::CONNECT) => Framing::Length(0),
-        _ => {
-            headers.insert(TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
-            Framing::Chunked
-        }
+        _ => (Framing::Chunked, edit(Some(Added::Chunked))),
     }
-}
-
-/// The length all `Content-Length` values agree on (`None`: absent, invalid or differing).
-fn content_length(headers: &HeaderMap) -> Option<u64> {
-    let mut fields = FramingFields::default();
-    for value in headers.get_all(CONTENT_LENGTH) {
-        fields.note_length(value.as_bytes());
-    }
-    fields.content_length.flatten()
-}
-
-/// Makes the last transfer coding `chunked` (`gzip` becomes `gzip, chunked`).
-fn end_in_chunked(headers: &mut HeaderMap) {
-    if last_coding_is_chunked(headers) {
-        return;
-    }
-    let mut codings: Vec<String> = (headers.get_all(TRANSFER_ENCODING).iter())
-        .filter_map(|v| v.to_str().ok())
-        .map(str::to_string)
-        .collect();
-    codings.push("chunked".to_string());
-    if let Ok(v) = HeaderValue::from_str(&codings.join(", ")) {
-        headers.insert(TRANSFER_ENCODING, v);
-    }
-}
-
-/// The last of the `Transfer-Encoding` codings is `chunked`.
-fn last_coding_is_chunked(headers: &HeaderMap) -> bool {
-    let mut fields = FramingFields::default();
-    if let Some(last) = headers.get_all(TRANSFER_ENCODING).iter().next_back() {
-        fields.note_coding(last.as_bytes());
-    }
-    fields.chunked
 }
 
 #[cfg(test)]
@@ -123,11 +144,11 @@ mod tests {
         for (n, v) in headers {
             map.append(
                 http::HeaderName::from_bytes(n.as_bytes()).unwrap(),
-                HeaderValue::from_str(v).unwrap(),
+                http::HeaderValue::from_str(v).unwrap(),
             );
         }
         let mut out = Vec::new();
-        let framing = encode_head(&method, "/a?b=1", &mut map, body, &mut out);
+        let framing = encode_head(&method, "/a?b=1", &map, body, &mut out);
         (String::from_utf8(out).unwrap(), framing)
     }
 
@@ -201,19 +222,20 @@ mod tests {
     }
 
     #[test]
-    fn content_length_values_must_all_agree_and_be_digits() {
-        let with = |values: &[&str]| {
-            let mut map = HeaderMap::new();
-            for v in values {
-                map.append(CONTENT_LENGTH, HeaderValue::from_str(v).unwrap());
-            }
-            content_length(&map)
+    fn content_length_values_must_all_agree_and_be_digits_or_the_body_is_chunked() {
+        let post = |values: &[&str]| {
+            let fields: Vec<_> = values.iter().map(|v| ("content-length", *v)).collect();
+            encode(Method::POST, &fields, BodySize::Unknown)
         };
-        assert_eq!(with(&["10"]), Some(10));
-        assert_eq!(with(&["10", "10, 10"]), Some(10));
-        assert_eq!(with(&["10", "11"]), None);
-        assert_eq!(with(&["+1"]), None);
-        assert_eq!(with(&["1 0"]), None);
-        assert_eq!(with(&[]), None);
+        for agreed in [&["10"][..], &["10", "10, 10"]] {
+            let (head, framing) = post(agreed);
+            assert_eq!(framing, Framing::Length(10), "{head}");
+        }
+        for invalid in [&["10", "11"][..], &["+1"], &["1 0"]] {
+            let (head, framing) = post(invalid);
+            assert_eq!(framing, Framing::Chunked, "{head}");
+            assert!(!head.contains("content-length"), "{head}");
+            assert!(head.contains("transfer-encoding: chunked\r\n"), "{head}");
+        }
     }
 }

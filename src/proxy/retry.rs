@@ -127,13 +127,7 @@ impl Proxy {
             let mut tried = Vec::new();
             for attempt in 1.. {
                 cx.record.exchange.attempts = attempt;
-                let (try_body, back) = match replay.take() {
-                    Some(replay) => {
-                        let (try_body, back) = replay.into_body();
-                        (try_body.boxed_unsync(), Some(back))
-                    }
-                    None => (empty_body(), None),
-                };
+                let (try_body, back) = body_of_try(replay.take());
                 if attempt > 1 {
                     // The first try's count was set with the head (mirrors carry it too).
                     let count = headers::attempt_count(attempt);
@@ -335,6 +329,19 @@ impl RequestCtx {
 fn aim(head: &mut http::request::Parts, upstream: &Upstream, cluster: &Cluster) {
     head.uri = upstream.uri.clone();
     head.version = cluster.protocol.version();
+}
+
+/// A try's body: the kept body replayed and where it comes back, or none.
+fn body_of_try(
+    replay: Option<Replay>,
+) -> (UpstreamBody, Option<tokio::sync::oneshot::Receiver<Replay>>) {
+    match replay {
+        Some(replay) => {
+            let (body, back) = replay.into_body();
+            (body.boxed_unsync(), Some(back))
+        }
+        None => (empty_body(), None),
+    }
 }
 
 /// The body of a request that has none (no allocation: the box holds nothing).

@@ -237,8 +237,8 @@ async fn a_write_that_fails_before_any_byte_went_out_gives_the_request_back() {
         .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     let mut conn = super::Conn::new(io);
-    let mut headers = http::HeaderMap::new();
-    conn.start(&http::Method::GET, "/", &mut headers, empty());
+    let headers = http::HeaderMap::new();
+    conn.start(&http::Method::GET, "/", &headers, empty());
     let failed = std::future::poll_fn(|cx| conn.poll_head(cx, &http::Method::GET)).await;
     let e = failed.expect_err("the connection was reset");
     assert!(conn.take_unsent().is_some(), "nothing was written ({e})");

@@ -35,6 +35,8 @@ pub struct ReloadStats {
     pub applied: AtomicU64,
     /// Configs refused.
     pub rejected: AtomicU64,
+    /// Times the files were read to see whether they changed.
+    pub checks: AtomicU64,
 }
 
 /// Loads the configuration and keeps it current.
@@ -137,6 +139,7 @@ impl Reloader {
 
     /// Re-reads the files if their content changed. Returns true when a new config was applied.
     pub fn check(&self) -> bool {
+        self.stats.checks.fetch_add(1, Ordering::Relaxed);
         let hash = content_hash(&self.paths);
         if self.last_seen.load(Ordering::Relaxed) == hash {
             return false;
@@ -193,7 +196,9 @@ impl Reloader {
     pub async fn watch(self: Arc<Self>, mut shutdown: watch::Receiver<bool>, poll: Duration) {
         let (tx, mut rx) = mpsc::unbounded_channel::<()>();
         let watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-            if res.is_ok() {
+            // Opening and reading a file is an event too (inotify's IN_OPEN, IN_ACCESS): taken
+            // as a change, the check's own reads set off the next check, ten times a second.
+            if res.is_ok_and(|event| !event.kind.is_access()) {
                 let _ = tx.send(());
             }
         });
@@ -260,4 +265,40 @@ fn content_hash(paths: &[PathBuf]) -> u64 {
         Err(e) => e.len().hash(&mut h),
     }
     h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SERVICE: &str = "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: web}\nspec:\n  hosts: [web]\n  ports: [{number: 80, name: http, protocol: HTTP}]\n  resolution: STATIC\n  endpoints: [{address: 127.0.0.1}]\n";
+
+    #[tokio::test]
+    async fn reading_the_files_is_not_a_change_but_writing_them_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("web.yaml");
+        std::fs::write(&file, SERVICE).unwrap();
+        let reloader = Reloader::load(vec![dir.path().into()], ProxyIdentity::default()).unwrap();
+        let (stop, stopped) = watch::channel(false);
+        let watching = tokio::spawn(reloader.clone().watch(stopped, Duration::from_secs(60)));
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        // One check when watching starts; its own reads of the files must not set off more.
+        let checks = reloader.stats.checks.load(Ordering::Relaxed);
+        assert!(
+            checks <= 2,
+            "the unchanged files were read {checks} times in 1.5 s"
+        );
+        // A write is seen at once, not at the 60 s poll.
+        std::fs::write(&file, SERVICE.replace("name: web}", "name: web2}")).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while reloader.stats.applied.load(Ordering::Relaxed) < 2 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the write was not applied"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        stop.send(true).unwrap();
+        watching.await.unwrap();
+    }
 }

@@ -41,7 +41,12 @@ pub fn encode_head(
 ) -> Framing {
     let mut fields = FramingFields::default();
     for (name, value) in headers {
-        fields.note(name.as_str().as_bytes(), value.as_bytes());
+        // Interned names: a comparison of two enum tags each, no bytes compared.
+        if name == CONTENT_LENGTH {
+            fields.note_length(value.as_bytes());
+        } else if name == TRANSFER_ENCODING {
+            fields.note_coding(value.as_bytes());
+        }
     }
     let (framing, edit) = framing(method, &fields, body);
     out.reserve(32 + target.len() + headers.len() * 32);

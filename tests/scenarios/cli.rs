@@ -265,7 +265,8 @@ async fn an_idle_proxy_sleeps_until_the_next_request() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let before = context_switches(child.pid());
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let woke = context_switches(child.pid()) - before;
+    // Saturating: a thread that exits meanwhile takes its count with it.
+    let woke = context_switches(child.pid()).saturating_sub(before);
     // Idle, it wakes for the pools' reaper (once a second per thread) and the files' poll
     // (every 2 s): about 20 switches in 3 s. A task on a 20 ms tick, or the files' watch
     // set off by its own reads, came to 470.

@@ -143,7 +143,7 @@ impl<T> IdleGuard<T> {
         if !same_task {
             self.timer_task = Some(cx.waker().clone());
         }
-        if timer.as_mut().poll(cx).is_pending() {
+        if poll_timer(timer, cx).is_pending() {
             return false;
         }
         match self.activity.idle_for() {
@@ -154,11 +154,18 @@ impl<T> IdleGuard<T> {
                 timer
                     .as_mut()
                     .reset(Instant::now() + left.max(Duration::from_millis(1)));
-                let _ = timer.as_mut().poll(cx);
+                let _ = poll_timer(timer, cx);
                 false
             }
         }
     }
+}
+
+/// Polls `timer` outside tokio's task budget. Within it, a poll made after the task's reads
+/// used the budget up returns Pending without arming the timer or registering the task, and
+/// the timer is not polled again until it fires: it would never fire.
+fn poll_timer(timer: &mut Pin<Box<Sleep>>, cx: &mut Context<'_>) -> Poll<()> {
+    std::pin::pin!(tokio::task::unconstrained(timer.as_mut())).poll(cx)
 }
 
 impl<T: Read + Unpin> Read for IdleGuard<T> {
@@ -255,5 +262,52 @@ impl<B: Body<Data = Bytes>> Body for InFlightBody<B> {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A client that never sends a byte.
+    struct Silent;
+
+    impl Read for Silent {
+        fn poll_read(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            _: ReadBufCursor<'_>,
+        ) -> Poll<io::Result<()>> {
+            Poll::Pending
+        }
+    }
+
+    /// Uses up the task's tokio budget, as many reads that found bytes in one poll do.
+    fn spend_budget(cx: &mut Context<'_>) {
+        loop {
+            let spend = std::pin::pin!(tokio::task::consume_budget());
+            if spend.poll(cx).is_pending() {
+                return;
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn the_idle_timer_is_armed_even_when_the_task_had_spent_its_budget() {
+        let activity = Arc::new(ConnActivity::default());
+        let mut guard = IdleGuard::new(Silent, activity, Duration::from_millis(50));
+        let mut bytes = [0u8; 16];
+        let mut buf = hyper::rt::ReadBuf::new(&mut bytes);
+        std::future::poll_fn(|cx| {
+            spend_budget(cx);
+            let read = Pin::new(&mut guard).poll_read(cx, buf.unfilled());
+            assert!(read.is_pending(), "a silent client's read waits");
+            Poll::Ready(())
+        })
+        .await;
+        let read = std::future::poll_fn(|cx| Pin::new(&mut guard).poll_read(cx, buf.unfilled()));
+        let closed = tokio::time::timeout(Duration::from_secs(2), read).await;
+        let err = (closed.expect("the idle connection was never closed")).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
     }
 }

@@ -227,6 +227,56 @@ mod tests {
     }
 
     #[test]
+    fn framing_edits_leave_one_framing_field_and_every_other_field_as_it_was() {
+        use BodySize::*;
+        let line = "POST /a?b=1 HTTP/1.1\r\n";
+        type Case<'a> = (&'a [(&'a str, &'a str)], BodySize, Framing, &'a str);
+        let cases: &[Case<'_>] = &[
+            // A coding not ending in chunked: the codings again with chunked last; no length.
+            (
+                &[
+                    ("transfer-encoding", "gzip"),
+                    ("x-a", "1"),
+                    ("content-length", "3"),
+                ],
+                Exact(3),
+                Framing::Chunked,
+                "x-a: 1\r\ntransfer-encoding: gzip, chunked\r\n",
+            ),
+            // Already chunked: kept where it was; the length dropped.
+            (
+                &[
+                    ("transfer-encoding", "chunked"),
+                    ("content-length", "3"),
+                    ("x-a", "1"),
+                ],
+                Unknown,
+                Framing::Chunked,
+                "transfer-encoding: chunked\r\nx-a: 1\r\n",
+            ),
+            // Nothing to send: the coding dropped, the length kept.
+            (
+                &[("content-length", "0"), ("transfer-encoding", "chunked")],
+                Empty,
+                Framing::Length(0),
+                "content-length: 0\r\n",
+            ),
+            // An invalid length dropped for the body's own, written last.
+            (
+                &[("content-length", "x"), ("x-a", "1")],
+                Exact(2),
+                Framing::Length(2),
+                "x-a: 1\r\ncontent-length: 2\r\n",
+            ),
+        ];
+        for (headers, body, want, fields) in cases {
+            let (head, framing) = encode(Method::POST, headers, *body);
+            assert_eq!(framing, *want, "{head}");
+            assert_eq!(head, format!("{line}{fields}\r\n"));
+        }
+    }
+
+    #[test]
     fn content_length_values_must_all_agree_and_be_digits_or_the_body_is_chunked() {
         let post = |values: &[&str]| {
             let fields: Vec<_> = values.iter().map(|v| ("content-length", *v)).collect();

@@ -35,7 +35,7 @@ use crate::model::Cluster;
 use crate::model::cluster::Outcome;
 use crate::model::retry::{HOST_SELECTION_RETRY_MAX_ATTEMPTS, RetryPolicy, TryOutcome};
 use crate::telemetry::Flag;
-use crate::upstream::{Failure, ResponseBody, UpstreamBody, UpstreamError};
+use crate::upstream::{Failure, ResponseBody, UpstreamBody, UpstreamError, empty_body};
 
 /// The longest wait for a try's body to come back from the connection that dropped it.
 const BODY_BACK_WAIT: Duration = Duration::from_secs(1);
@@ -342,13 +342,6 @@ fn body_of_try(
         }
         None => (empty_body(), None),
     }
-}
-
-/// The body of a request that has none (no allocation: the box holds nothing).
-fn empty_body() -> UpstreamBody {
-    http_body_util::Empty::new()
-        .map_err(|never| match never {})
-        .boxed_unsync()
 }
 
 /// A failed try as the client would be told, and as the retry conditions see it.

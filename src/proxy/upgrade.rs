@@ -18,7 +18,6 @@
 
 use http::header::{self, HeaderValue};
 use http::{Response, StatusCode};
-use http_body_util::{BodyExt, Empty};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 
@@ -116,8 +115,7 @@ impl Proxy {
         let mut record = cx.record;
         record.exchange.status = StatusCode::SWITCHING_PROTOCOLS.as_u16();
         tokio::spawn(tunnel(client.on_upgrade, upstream, record));
-        let empty = Empty::new().map_err(|e| match e {}).boxed_unsync();
-        Response::from_parts(parts, empty)
+        Response::from_parts(parts, crate::upstream::empty_body())
     }
 }
 

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, StreamBody};
+use http_body_util::{BodyExt, StreamBody};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -88,9 +88,7 @@ async fn send(upstreams: &Upstreams, addr: SocketAddr, body: UpstreamBody) -> (u
     (status, String::from_utf8_lossy(&body).into_owned())
 }
 
-fn empty() -> UpstreamBody {
-    Empty::new().map_err(|e| match e {}).boxed_unsync()
-}
+use crate::upstream::empty_body as empty;
 
 /// A body of unknown size: its pieces as separate frames.
 fn streamed(pieces: &[&'static str]) -> UpstreamBody {

@@ -12,16 +12,14 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::Method;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::BodyExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::{UpstreamBody, UpstreamError, Upstreams};
 use crate::model::cluster::{ClusterPolicy, Protocol};
 
-fn empty() -> UpstreamBody {
-    Empty::new().map_err(|e| match e {}).boxed_unsync()
-}
+use crate::upstream::empty_body as empty;
 
 /// A raw upstream: each accepted connection is handed to `script`.
 async fn upstream<F, Fut>(script: F) -> (SocketAddr, Arc<AtomicUsize>)

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use http_body_util::{BodyExt, Empty};
+use http_body_util::BodyExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -71,7 +71,7 @@ async fn serve(mut stream: TcpStream, close_after: usize, closed_by_client: Arc<
 }
 
 fn request(addr: SocketAddr) -> http::Request<UpstreamBody> {
-    let body: UpstreamBody = Empty::new().map_err(|e| match e {}).boxed_unsync();
+    let body = crate::upstream::empty_body();
     let uri = format!("http://{addr}/check");
     http::Request::get(uri).body(body).unwrap()
 }
@@ -335,4 +335,19 @@ async fn hundreds_of_idle_connections_their_peer_closed_are_all_closed_by_the_ne
     // The reaper ticks once a second: one tick at least after the close.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(idle(), 0, "every closed connection reaped in one tick");
+}
+
+impl Upstreams {
+    /// [`Self::send`] with a whole request (as tests build them).
+    pub(crate) async fn send_request(
+        &self,
+        protocol: crate::model::cluster::Protocol,
+        policy: &crate::model::cluster::ClusterPolicy,
+        endpoint: &http::uri::Authority,
+        req: http::Request<UpstreamBody>,
+        mirror: bool,
+    ) -> Result<http::Response<super::ResponseBody>, crate::upstream::UpstreamError> {
+        let (head, body) = req.into_parts();
+        (self.send(protocol, policy, endpoint, (&head, body), mirror)).await
+    }
 }

@@ -51,6 +51,14 @@ use tls::{Origination, Stream, TlsKey};
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// Body type sent upstream.
 pub type UpstreamBody = UnsyncBoxBody<Bytes, BoxError>;
+
+/// The body of a message that has none (no allocation: the box holds nothing).
+pub fn empty_body() -> UpstreamBody {
+    use http_body_util::BodyExt as _;
+    (http_body_util::Empty::new())
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
 /// A pooled client.
 pub type HttpClient = Client<GuardedConnector, UpstreamBody>;
 
@@ -333,22 +341,6 @@ impl Upstreams {
 
 /// A request asking to switch protocols (WebSocket): its connection is handed over, so it goes
 /// through hyper-util's pool, which supports that.
-#[cfg(test)]
-impl Upstreams {
-    /// [`Self::send`] with a whole request (as tests build them).
-    pub async fn send_request(
-        &self,
-        protocol: Protocol,
-        policy: &ClusterPolicy,
-        endpoint: &Authority,
-        req: Request<UpstreamBody>,
-        mirror: bool,
-    ) -> Result<Response<ResponseBody>, UpstreamError> {
-        let (head, body) = req.into_parts();
-        (self.send(protocol, policy, endpoint, (&head, body), mirror)).await
-    }
-}
-
 fn is_upgrade(head: &http::request::Parts) -> bool {
     head.headers.contains_key(header::UPGRADE) || head.method == http::Method::CONNECT
 }

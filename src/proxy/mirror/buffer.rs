@@ -33,9 +33,7 @@ pub(super) async fn whole_body(
     budget: &Arc<Semaphore>,
 ) -> Result<UpstreamBody, MirrorOutcome> {
     let Some(mut tap) = tap else {
-        return Ok(http_body_util::Empty::new()
-            .map_err(|e| match e {})
-            .boxed_unsync());
+        return Ok(crate::upstream::empty_body());
     };
     let mut body = BufferedBody::default();
     while let Some(frame) = tap.frame().await {

@@ -106,7 +106,7 @@ async fn serve_on_worker(
     let make_service = move |remote, activity: Arc<ConnActivity>| {
         let proxy = proxy.clone();
         let conn = ConnInfo::new(remote, bound_host.clone());
-        service_fn(move |req| {
+        service_fn(move |req: http::Request<server::ClientBody>| {
             let in_flight = activity.enter();
             let (proxy, conn, activity) = (proxy.clone(), conn.clone(), activity.clone());
             async move {

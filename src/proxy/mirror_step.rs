@@ -5,11 +5,12 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use http::header;
-use hyper::body::{Body as _, Incoming};
+use hyper::body::Body as _;
 
 use super::body::Tap;
 use super::hash_key::RequestHashes;
 use super::mirror::{MirrorOutcome, MirrorRequest};
+use super::server::ClientBody;
 use super::steps::Routed;
 use super::{Proxy, RequestCtx};
 use crate::model::methods::MethodSet;
@@ -21,7 +22,7 @@ impl Proxy {
         &self,
         cx: &mut RequestCtx,
         routed: &Routed<'_>,
-        body: &Incoming,
+        body: &ClientBody,
         uri: &http::Uri,
         hashes: &RequestHashes,
     ) -> Vec<Tap> {

@@ -59,7 +59,6 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use http::{Request, Response};
-use hyper::body::Incoming;
 use tokio::time::Instant;
 
 use crate::model::Snapshot;
@@ -69,6 +68,7 @@ use crate::upstream::{UpstreamBody, Upstreams};
 use mirror::Mirrorer;
 use record::ExchangeRecord;
 pub use retry::RetryMetrics;
+use server::ClientBody;
 
 /// Proxy-wide settings.
 #[derive(Debug, Clone)]
@@ -174,7 +174,7 @@ impl Proxy {
     )]
     pub fn handle(
         self: Arc<Self>,
-        req: Request<Incoming>,
+        req: Request<ClientBody>,
         conn: ConnInfo,
     ) -> impl Future<Output = Result<Response<UpstreamBody>, Infallible>> {
         async move {

@@ -22,12 +22,12 @@ use std::time::Duration;
 use http::{Request, Response};
 use http_body::Body as _;
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::registry::Registry;
 
 use super::body::{ClientBodyFailure, REPLAY_LIMIT, Replay, Stall, Tap, TeeBody, Upload};
 use super::record::InFlight;
+use super::server::ClientBody;
 use super::steps::{Routed, Step, Upstream};
 use super::try_limits::{Limits, route_timeout};
 use super::{Proxy, RequestCtx, headers};
@@ -95,7 +95,7 @@ impl Proxy {
         cx: &mut RequestCtx,
         routed: &Routed<'_>,
         mut upstream: Upstream,
-        body: Incoming,
+        body: ClientBody,
         taps: Vec<Tap>,
         hash: Option<u64>,
     ) -> impl Future<Output = Step<Response<ResponseBody>>> {

@@ -8,11 +8,11 @@ use http::header;
 use http::uri::{Authority, PathAndQuery};
 use http::{Response, StatusCode, Version};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 
 use super::body::ObservedBody;
 use super::record::InFlight;
 use super::rewrite::{redirect_path, rewritten_path};
+use super::server::ClientBody;
 use super::{ConnInfo, Proxy, RequestCtx, headers, local};
 use crate::model::host::split_authority;
 use crate::model::{Action, Cluster, RouteDestination, RouteTable};
@@ -73,7 +73,7 @@ impl Proxy {
         &self,
         snapshot: &crate::model::Snapshot,
         mut cx: RequestCtx,
-        body: Incoming,
+        body: ClientBody,
         conn: &ConnInfo,
     ) -> impl Future<Output = Step<Response<UpstreamBody>>> {
         async move {

@@ -18,13 +18,13 @@
 
 use http::header::{self, HeaderValue};
 use http::{Response, StatusCode};
-use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 
 use super::body::{BodySummary, OnBodyEnd};
 use super::headers::{self, UpgradeRequest};
 use super::mirror::MirrorOutcome;
 use super::record::ExchangeRecord;
+use super::server::h1::OnUpgrade;
 use super::steps::{Routed, Step};
 use super::{Proxy, RequestCtx};
 use crate::model::cluster::Protocol;
@@ -35,7 +35,7 @@ use crate::upstream::{ResponseBody, UpstreamBody};
 pub(super) struct ClientUpgrade {
     /// The client's `Upgrade` value, sent on as is.
     protocol: HeaderValue,
-    /// The client's connection once hyper has written the 101.
+    /// The client's connection once the server has written the 101.
     on_upgrade: OnUpgrade,
 }
 
@@ -54,7 +54,7 @@ impl RequestCtx {
                 )))
             }
             UpgradeRequest::WebSocket(protocol) => {
-                // hyper offers the connection only where upgrades are served (HTTP/1.1).
+                // The server offers the connection only where upgrades are served (HTTP/1.1).
                 Ok(
                     (self.parts.extensions.remove::<OnUpgrade>()).map(|on_upgrade| ClientUpgrade {
                         protocol,
@@ -122,7 +122,11 @@ impl Proxy {
 /// Copies bytes both ways between the upgraded client and upstream connections until both
 /// directions end (a side's close is passed on as a close to the other), then records the
 /// exchange.
-async fn tunnel(client: OnUpgrade, upstream: OnUpgrade, mut record: ExchangeRecord) {
+async fn tunnel(
+    client: OnUpgrade,
+    upstream: hyper::upgrade::OnUpgrade,
+    mut record: ExchangeRecord,
+) {
     let (client, upstream) = tokio::join!(client, upstream);
     let (client, upstream) = match (client, upstream) {
         (Ok(c), Ok(u)) => (c, u),
@@ -137,7 +141,7 @@ async fn tunnel(client: OnUpgrade, upstream: OnUpgrade, mut record: ExchangeReco
             return end(record, 0, 0);
         }
     };
-    let (mut client, mut upstream) = (TokioIo::new(client), TokioIo::new(upstream));
+    let (mut client, mut upstream) = (client, TokioIo::new(upstream));
     match tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
         Ok((sent, received)) => end(record, sent, received),
         Err(e) => {

@@ -39,7 +39,7 @@ mod h1_upload;
 pub mod metrics;
 mod stall;
 mod tls;
-mod wire;
+pub(crate) mod wire;
 
 pub use error::{Failure, UpstreamError, root_cause};
 pub use h1::ResponseBody;

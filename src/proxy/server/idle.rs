@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
-use hyper::rt::{Read, ReadBufCursor, Write};
 use pin_project_lite::pin_project;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::{Instant, Sleep};
 
@@ -168,11 +168,11 @@ fn poll_timer(timer: &mut Pin<Box<Sleep>>, cx: &mut Context<'_>) -> Poll<()> {
     std::pin::pin!(tokio::task::unconstrained(timer.as_mut())).poll(cx)
 }
 
-impl<T: Read + Unpin> Read for IdleGuard<T> {
+impl<T: AsyncRead + Unpin> AsyncRead for IdleGuard<T> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-        buf: ReadBufCursor<'_>,
+        buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         match Pin::new(&mut this.inner).poll_read(cx, buf) {
@@ -189,7 +189,7 @@ impl<T: Read + Unpin> Read for IdleGuard<T> {
     }
 }
 
-impl<T: Write + Unpin> Write for IdleGuard<T> {
+impl<T: AsyncWrite + Unpin> AsyncWrite for IdleGuard<T> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -272,11 +272,11 @@ mod tests {
     /// A client that never sends a byte.
     struct Silent;
 
-    impl Read for Silent {
+    impl AsyncRead for Silent {
         fn poll_read(
             self: Pin<&mut Self>,
             _: &mut Context<'_>,
-            _: ReadBufCursor<'_>,
+            _: &mut ReadBuf<'_>,
         ) -> Poll<io::Result<()>> {
             Poll::Pending
         }
@@ -297,15 +297,15 @@ mod tests {
         let activity = Arc::new(ConnActivity::default());
         let mut guard = IdleGuard::new(Silent, activity, Duration::from_millis(50));
         let mut bytes = [0u8; 16];
-        let mut buf = hyper::rt::ReadBuf::new(&mut bytes);
+        let mut buf = ReadBuf::new(&mut bytes);
         std::future::poll_fn(|cx| {
             spend_budget(cx);
-            let read = Pin::new(&mut guard).poll_read(cx, buf.unfilled());
+            let read = Pin::new(&mut guard).poll_read(cx, &mut buf);
             assert!(read.is_pending(), "a silent client's read waits");
             Poll::Ready(())
         })
         .await;
-        let read = std::future::poll_fn(|cx| Pin::new(&mut guard).poll_read(cx, buf.unfilled()));
+        let read = std::future::poll_fn(|cx| Pin::new(&mut guard).poll_read(cx, &mut buf));
         let closed = tokio::time::timeout(Duration::from_secs(2), read).await;
         let err = (closed.expect("the idle connection was never closed")).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::TimedOut);

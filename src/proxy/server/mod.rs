@@ -1,40 +1,52 @@
-//! Accept loops: HTTP/1.1 (with upgrades: a 101 answer hands the connection to the service's
-//! tunnel) and h2c (prior knowledge) on one port via hyper-util's auto builder,
-//! the limits a client connection lives under ([`ClientLimits`]), and graceful shutdown (stop
-//! accepting, let connections finish, bounded by a drain time).
+//! Accept loops: HTTP/1.1 (the project's own server, `h1`; a 101 answer hands the connection
+//! to the service's tunnel) and h2c (prior knowledge, hyper's) on one port, told apart by the
+//! first bytes; the limits a client connection lives under ([`ClientLimits`]), and graceful
+//! shutdown (stop accepting, let connections finish, bounded by a drain time: `drain`).
 //!
 //! A client cannot hold a connection for free: one that sends nothing, or stays idle between
 //! requests, is closed after the idle timeout ([`IdleGuard`]); request headers must arrive within
 //! the header timeout; header size and count, h2 streams and connections are bounded. Accept
 //! errors (out of file descriptors) back off and are logged at most once a second.
 
+mod client_body;
+mod drain;
+pub mod h1;
 mod idle;
 pub mod workers;
 
 use std::convert::Infallible;
+use std::future::{Future, poll_fn};
 use std::net::SocketAddr;
+use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use http::{Request, Response};
 use hyper::body::{Body, Incoming};
+use hyper::server::conn::http2;
 use hyper::service::Service;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::time::Instant;
+use tokio_util::task::TaskTracker;
 
 use crate::upstream::BoxError;
+pub use client_body::ClientBody;
+use drain::{Drain, DrainWatch};
+use h1::{Connection, HeadLimits, Prefixed, Settings, Sniffed};
 pub use idle::{ConnActivity, IdleGuard, InFlightBody};
+
+/// A client connection's socket, as the servers read and write it.
+pub type ClientIo = IdleGuard<TcpStream>;
 
 /// The limits of client connections (defaults a production user can keep; see
 /// `docs/limits.md`).
 #[derive(Debug, Clone)]
 pub struct ClientLimits {
-    /// A request's headers must arrive within this (HTTP/1.1; counted from the end of the
-    /// previous response on a kept-alive connection).
+    /// A request's headers must arrive within this (HTTP/1.1; counted from the first read that
+    /// did not bring all of them).
     pub header_timeout: Duration,
     /// A connection with no request in flight and no byte for this long is closed.
     pub idle_timeout: Duration,
@@ -67,6 +79,27 @@ impl ClientLimits {
     pub fn slots(&self) -> Arc<Semaphore> {
         Arc::new(Semaphore::new(self.max_connections.max(1)))
     }
+
+    fn h1_settings(&self) -> Settings {
+        Settings {
+            head: HeadLimits {
+                max_headers: self.max_headers,
+                max_bytes: self.max_header_bytes.max(1024),
+            },
+            header_timeout: self.header_timeout,
+        }
+    }
+
+    fn h2_builder(&self) -> http2::Builder<TokioExecutor> {
+        let mut builder = http2::Builder::new(TokioExecutor::new());
+        builder
+            .timer(TokioTimer::new())
+            .max_concurrent_streams(self.max_h2_streams)
+            .max_header_list_size(self.max_header_bytes as u32)
+            .keep_alive_interval(Duration::from_secs(30))
+            .keep_alive_timeout(Duration::from_secs(10));
+        builder
+    }
 }
 
 /// Serves `listener` until `shutdown` turns true, then drains for at most `drain`.
@@ -76,19 +109,19 @@ impl ClientLimits {
 pub async fn serve<F, S, B>(
     listener: TcpListener,
     mut shutdown: watch::Receiver<bool>,
-    (drain, slots): (Duration, Arc<Semaphore>),
+    (drain_time, slots): (Duration, Arc<Semaphore>),
     limits: ClientLimits,
     make_service: F,
 ) where
     F: Fn(SocketAddr, Arc<ConnActivity>) -> S,
-    S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible> + Send + 'static,
+    S: Service<Request<ClientBody>, Response = Response<B>, Error = Infallible>,
+    S: Send + Sync + 'static,
     S::Future: Send + 'static,
-    B: Body + Send + 'static,
-    B::Data: Send,
+    B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
-    let builder = builder(&limits);
-    let graceful = GracefulShutdown::new();
+    let (settings, h2) = (limits.h1_settings(), limits.h2_builder());
+    let (drain, connections) = (Drain::default(), TaskTracker::new());
     let mut backoff = AcceptBackoff::default();
     loop {
         // Accepted first, then a slot awaited: with one socket per worker, a worker waiting for
@@ -117,48 +150,71 @@ pub async fn serve<F, S, B>(
         };
         let _ = stream.set_nodelay(true);
         let activity = Arc::new(ConnActivity::default());
-        let io = IdleGuard::new(TokioIo::new(stream), activity.clone(), limits.idle_timeout)
-            .holding(slot);
-        let conn = builder.serve_connection_with_upgrades(io, make_service(remote, activity));
-        let conn = graceful.watch(conn.into_owned());
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "client connection ended with an error");
-            }
-        });
+        let io = IdleGuard::new(stream, activity.clone(), limits.idle_timeout).holding(slot);
+        let service = make_service(remote, activity);
+        let conn = Connection::new(io, settings, drain.watch());
+        connections.spawn(serve_client(conn, service, h2.clone()));
     }
     drop(listener);
+    drain.start();
+    connections.close();
     tokio::select! {
-        _ = graceful.shutdown() => {}
-        _ = tokio::time::sleep(drain) => {
-            tracing::warn!(?drain, "connections still open after the drain time; closing them");
+        _ = connections.wait() => {}
+        _ = tokio::time::sleep(drain_time) => {
+            tracing::warn!(drain = ?drain_time, "connections still open after the drain time; closing them");
         }
     }
 }
 
-/// The request headers hyper accepts when no limit is set.
-const HYPER_MAX_HEADERS: usize = 100;
-
-fn builder(limits: &ClientLimits) -> auto::Builder<TokioExecutor> {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    let mut http1 = builder.http1();
-    http1
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout)
-        .max_buf_size(limits.max_header_bytes.max(8192));
-    // hyper's own limit is 100. Set explicitly, even to 100, it makes hyper fill two
-    // 100-entry arrays for every request head it parses (4% of a request's instructions).
-    if limits.max_headers != HYPER_MAX_HEADERS {
-        http1.max_headers(limits.max_headers);
+/// Serves one client connection in the protocol its first bytes speak.
+async fn serve_client<S, B>(mut conn: Connection, service: S, h2: http2::Builder<TokioExecutor>)
+where
+    S: Service<Request<ClientBody>, Response = Response<B>, Error = Infallible>,
+    S: Send + Sync + 'static,
+    S::Future: Send + 'static,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    match conn.sniff().await {
+        Sniffed::Gone => {}
+        Sniffed::Http1 => conn.serve(&service).await,
+        Sniffed::Http2 => {
+            let (io, prefix, drain) = conn.into_parts();
+            serve_h2(Prefixed::new(prefix, io), service, &h2, drain).await;
+        }
     }
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_concurrent_streams(limits.max_h2_streams)
-        .max_header_list_size(limits.max_header_bytes as u32)
-        .keep_alive_interval(Duration::from_secs(30))
-        .keep_alive_timeout(Duration::from_secs(10));
-    builder
+}
+
+/// Serves an h2c connection with hyper, shutting it down gracefully (GOAWAY) on drain.
+async fn serve_h2<S, B>(
+    io: Prefixed<ClientIo>,
+    service: S,
+    h2: &http2::Builder<TokioExecutor>,
+    mut drain: DrainWatch,
+) where
+    S: Service<Request<ClientBody>, Response = Response<B>, Error = Infallible>,
+    S: Send + Sync + 'static,
+    S::Future: Send + 'static,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    let service = Arc::new(service);
+    let streams = hyper::service::service_fn(move |req: Request<Incoming>| {
+        service.call(req.map(ClientBody::Http2))
+    });
+    let mut conn = pin!(h2.serve_connection(TokioIo::new(io), streams));
+    let mut closing = false;
+    let ended = poll_fn(|cx| {
+        if !closing && drain.poll_draining(cx) {
+            closing = true;
+            conn.as_mut().graceful_shutdown();
+        }
+        conn.as_mut().poll(cx)
+    })
+    .await;
+    if let Err(e) = ended {
+        tracing::debug!(error = %e, "client connection ended with an error");
+    }
 }
 
 /// Backs off after accept errors (5 ms doubling to 1 s) and logs at most once a second.

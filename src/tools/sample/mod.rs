@@ -18,7 +18,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
 use hyper::service::service_fn;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -120,7 +119,7 @@ pub async fn start(addr: SocketAddr, config: SampleConfig) -> std::io::Result<Sa
 async fn answer(
     config: &SampleConfig,
     counter: &AtomicU64,
-    req: Request<Incoming>,
+    req: Request<crate::proxy::server::ClientBody>,
 ) -> Response<Full<Bytes>> {
     let started = Instant::now();
     counter.fetch_add(1, Ordering::Relaxed);

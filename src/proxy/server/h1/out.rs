@@ -1,0 +1,220 @@
+//! What is waiting to be written to the client: response heads and chunk framing written into
+//! one owned buffer, body data kept as the `Bytes` it came in (never copied), all of it sent
+//! with vectored writes.
+
+use std::collections::VecDeque;
+use std::io::{self, IoSlice};
+use std::ops::Range;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use bytes::Bytes;
+use tokio::io::AsyncWrite;
+
+use super::answer::{self, Framing};
+
+/// Slices per vectored write.
+const MAX_SLICES: usize = 16;
+
+enum Piece {
+    /// A range of the owned buffer.
+    Own(Range<usize>),
+    Data(Bytes),
+}
+
+impl Piece {
+    fn bytes<'a>(&'a self, own: &'a [u8]) -> &'a [u8] {
+        match self {
+            Self::Own(range) => &own[range.clone()],
+            Self::Data(data) => data,
+        }
+    }
+}
+
+/// The write queue.
+#[derive(Default)]
+pub struct Output {
+    own: Vec<u8>,
+    /// Where the owned bytes not yet in a piece start.
+    own_queued: usize,
+    pieces: VecDeque<Piece>,
+    /// Bytes of the first piece already written.
+    front_written: usize,
+    queued: usize,
+}
+
+impl Output {
+    /// The owned buffer, to write a head or framing into; [`Self::queue_own`] queues it.
+    pub fn own(&mut self) -> &mut Vec<u8> {
+        &mut self.own
+    }
+
+    /// Queues what was written into the owned buffer since the last call.
+    pub fn queue_own(&mut self) {
+        let range = self.own_queued..self.own.len();
+        if !range.is_empty() {
+            self.queued += range.len();
+            self.own_queued = range.end;
+            self.pieces.push_back(Piece::Own(range));
+        }
+    }
+
+    pub fn queue_data(&mut self, data: Bytes) {
+        if !data.is_empty() {
+            self.queued += data.len();
+            self.pieces.push_back(Piece::Data(data));
+        }
+    }
+
+    /// Queues a piece of body as `framing` frames it; `left` is what a declared length still
+    /// allows (the rest of a longer body is dropped).
+    pub fn queue_body(&mut self, framing: Framing, mut data: Bytes, left: &mut u64) {
+        match framing {
+            Framing::None => {}
+            Framing::Length(_) => {
+                data.truncate(usize::try_from(*left).unwrap_or(usize::MAX));
+                *left -= data.len() as u64;
+                self.queue_data(data);
+            }
+            Framing::Chunked if !data.is_empty() => {
+                answer::push_chunk_size(data.len(), &mut self.own);
+                self.queue_own();
+                self.queue_data(data);
+                self.own.extend_from_slice(b"\r\n");
+                self.queue_own();
+            }
+            Framing::Chunked => {}
+            Framing::UntilClose => self.queue_data(data),
+        }
+    }
+
+    /// Queues the end of a chunked body (no trailers: the proxy strips `Trailer`).
+    pub fn queue_last_chunk(&mut self) {
+        self.own.extend_from_slice(b"0\r\n\r\n");
+        self.queue_own();
+    }
+
+    /// Bytes queued and not yet written.
+    pub fn queued(&self) -> usize {
+        self.queued
+    }
+
+    /// Writes everything queued.
+    pub fn poll_write<W: AsyncWrite + Unpin>(
+        &mut self,
+        io: &mut W,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<()>> {
+        while !self.pieces.is_empty() {
+            let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+            let mut n = 0;
+            for (i, piece) in self.pieces.iter().take(MAX_SLICES).enumerate() {
+                let bytes = piece.bytes(&self.own);
+                slices[i] = IoSlice::new(if i == 0 {
+                    &bytes[self.front_written..]
+                } else {
+                    bytes
+                });
+                n = i + 1;
+            }
+            let written = if n == 1 {
+                ready!(Pin::new(&mut *io).poll_write(cx, &slices[0]))?
+            } else {
+                ready!(Pin::new(&mut *io).poll_write_vectored(cx, &slices[..n]))?
+            };
+            if written == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.advance(written);
+        }
+        self.own.clear();
+        self.own_queued = 0;
+        Poll::Ready(Ok(()))
+    }
+
+    fn advance(&mut self, mut written: usize) {
+        self.queued -= written;
+        while let Some(front) = self.pieces.front() {
+            let left = front.bytes(&self.own).len() - self.front_written;
+            if written < left {
+                self.front_written += written;
+                return;
+            }
+            written -= left;
+            self.front_written = 0;
+            self.pieces.pop_front();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A socket that takes at most `per_write` bytes a write.
+    struct Trickle {
+        got: Vec<u8>,
+        per_write: usize,
+    }
+
+    impl AsyncWrite for Trickle {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            b: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            let this = self.get_mut();
+            let n = b.len().min(this.per_write);
+            this.got.extend_from_slice(&b[..n]);
+            Poll::Ready(Ok(n))
+        }
+
+        fn poll_write_vectored(
+            self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            bufs: &[IoSlice<'_>],
+        ) -> Poll<io::Result<usize>> {
+            let first = bufs
+                .iter()
+                .find(|b| !b.is_empty())
+                .map_or(&[][..], |b| &b[..]);
+            self.poll_write(cx, first)
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    #[test]
+    fn heads_chunks_and_lengths_go_out_in_order_however_the_socket_takes_them() {
+        for per_write in [1, 3, 1000] {
+            let mut out = Output::default();
+            out.own().extend_from_slice(b"HEAD\r\n");
+            out.queue_own();
+            let mut left = u64::MAX;
+            out.queue_body(Framing::Chunked, Bytes::from_static(b"hello"), &mut left);
+            out.queue_body(Framing::Chunked, Bytes::new(), &mut left);
+            out.queue_last_chunk();
+            let mut left = 4;
+            out.queue_body(Framing::Length(4), Bytes::from_static(b"abcdef"), &mut left);
+            assert_eq!(left, 0, "a longer body is cut at its length");
+            let mut io = Trickle {
+                got: Vec::new(),
+                per_write,
+            };
+            let waker = std::task::Waker::noop();
+            let done = out.poll_write(&mut io, &mut Context::from_waker(waker));
+            assert!(matches!(done, Poll::Ready(Ok(()))));
+            assert_eq!(
+                io.got, b"HEAD\r\n5\r\nhello\r\n0\r\n\r\nabcd",
+                "{per_write}"
+            );
+            assert_eq!(out.queued(), 0);
+        }
+    }
+}

@@ -54,6 +54,12 @@ impl std::str::FromStr for ListenSpec {
         let addr = addr
             .parse()
             .map_err(|e| format!("{addr:?} is not an address like 127.0.0.1:15001: {e}"))?;
+        // Checked here, once, so requests on the port need not check it again.
+        if let Some(h) = &host
+            && !matches!(h.parse::<http::uri::Authority>(), Ok(a) if !a.as_str().contains('@'))
+        {
+            return Err(format!("{s:?}: {h:?} after = is not a host[:port]"));
+        }
         Ok(Self { addr, host })
     }
 }

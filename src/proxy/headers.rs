@@ -180,7 +180,7 @@ pub fn ensure_request_id(headers: &mut HeaderMap) -> String {
     if let Ok(v) = HeaderValue::from_str(id) {
         headers.insert(X_REQUEST_ID.clone(), v);
     }
-    id.to_string()
+    id.to_owned()
 }
 
 /// `x-envoy-attempt-count: N`, without an allocation for the usual few tries.

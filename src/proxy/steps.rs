@@ -154,7 +154,8 @@ impl RequestCtx {
         let named = if absolute {
             parts.uri.authority().map(|a| a.as_str().to_string())
         } else if let Some(bound) = &conn.bound_host {
-            Some(bound.to_string())
+            // Checked when `--listen ADDR=HOST` was read.
+            return Ok(String::from(&**bound));
         } else if let Some(a) = parts.uri.authority() {
             Some(a.as_str().to_string())
         } else {

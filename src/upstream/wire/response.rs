@@ -96,11 +96,17 @@ fn parse_one(buf: &mut BytesMut) -> Result<Option<Parsed>, WireError> {
     let base = buf.as_ptr() as usize;
     let offset = |s: &[u8]| ((s.as_ptr() as usize - base) as u16, s.len() as u16);
     let mut spans = [((0u16, 0u16), (0u16, 0u16)); MAX_HEADERS];
-    let count = response.headers.len();
+    let mut count = 0;
     let mut fields = FramingFields::default();
-    for (span, field) in spans.iter_mut().zip(response.headers.iter()) {
-        *span = (offset(field.name.as_bytes()), offset(field.value));
+    for field in response.headers.iter() {
         fields.note(field.name.as_bytes(), field.value);
+        // `Connection: keep-alive` (or `close`), the usual one, is this connection's alone
+        // and names no other field: used here, never passed on (a map insert and a removal).
+        if is_plain_connection(field) {
+            continue;
+        }
+        spans[count] = (offset(field.name.as_bytes()), offset(field.value));
+        count += 1;
     }
     let head = buf.split_to(len).freeze();
     let mut headers = HeaderMap::with_capacity(count);
@@ -119,6 +125,14 @@ fn parse_one(buf: &mut BytesMut) -> Result<Option<Parsed>, WireError> {
         headers,
         fields,
     }))
+}
+
+/// A `Connection` field saying only `keep-alive` or `close`.
+fn is_plain_connection(field: &httparse::Header<'_>) -> bool {
+    field.name.len() == 10
+        && field.name.eq_ignore_ascii_case("connection")
+        && (field.value.eq_ignore_ascii_case(b"keep-alive")
+            || field.value.eq_ignore_ascii_case(b"close"))
 }
 
 /// Decides the framing (RFC 9112 6.3) and keep-alive of a final head.

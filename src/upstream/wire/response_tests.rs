@@ -152,3 +152,28 @@ fn a_content_length_beside_a_transfer_encoding_is_dropped_not_forwarded() {
     assert_eq!(head.framing, BodyFraming::Chunked);
     assert!(!head.headers.contains_key(CONTENT_LENGTH));
 }
+
+#[test]
+fn a_plain_connection_field_is_used_here_and_one_naming_fields_is_passed_on() {
+    let (head, _) = parse_all(
+        "HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n",
+        Method::GET,
+    );
+    assert!(head.keep_alive);
+    assert!(
+        !head.headers.contains_key("connection"),
+        "{:?}",
+        head.headers
+    );
+    let (head, _) = parse_all(
+        "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+        Method::GET,
+    );
+    assert!(!head.keep_alive && !head.headers.contains_key("connection"));
+    // The proxy removes the fields a Connection header names: it must see this one.
+    let (head, _) = parse_all(
+        "HTTP/1.1 200 OK\r\nConnection: x-secret\r\nX-Secret: 1\r\nContent-Length: 0\r\n\r\n",
+        Method::GET,
+    );
+    assert_eq!(head.headers["connection"], "x-secret");
+}

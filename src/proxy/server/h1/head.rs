@@ -19,6 +19,8 @@ use crate::upstream::wire::response::BodyFraming;
 
 /// httparse's header slots on the stack; a larger `max_headers` takes them from the heap.
 const STACK_HEADERS: usize = 100;
+/// Fields the proxy adds to a request before sending it on.
+const PROXY_ADDS: usize = 6;
 /// The longest request target `http::Uri` takes (longer: 414, as hyper answers).
 const MAX_TARGET: usize = u16::MAX as usize - 1;
 
@@ -174,7 +176,10 @@ fn build_parts(
 ) -> Result<request::Parts, Refusal> {
     let uri = Uri::from_maybe_shared(head.slice(target))
         .map_err(|_| Refusal::bad("invalid request target"))?;
-    let mut headers = HeaderMap::with_capacity(fields.len());
+    // Room for what the proxy adds (x-forwarded-*, x-request-id, the attempt count): a map
+    // sized to the client's fields alone grew three times a request, each a reallocation and
+    // a rehash of every field (2,700 instructions of a proxied GET's 35,000).
+    let mut headers = HeaderMap::with_capacity(fields.len() + PROXY_ADDS);
     for field in fields.drain(..) {
         let value = HeaderValue::from_maybe_shared(head.slice(field.value))
             .map_err(|_| Refusal::bad("invalid header value"))?;

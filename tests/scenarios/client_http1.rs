@@ -1,10 +1,11 @@
 //! User story: "my HTTP/1.1 clients get what HTTP/1.1 promises them through the proxy": an
 //! `Expect: 100-continue` upload is told to go on before it sends its body, a HEAD answer carries
 //! its length and no body and the connection goes on, pipelined requests are answered in order,
-//! and a request whose length cannot be known for sure (two different `Content-Length`s,
-//! `Transfer-Encoding` on HTTP/1.0 or not ending in `chunked`) is refused before anything reaches
-//! a backend. Raw TCP, as these are about the bytes on the client's connection; they pin what the
-//! client side does today (docs/hyper-server-behaviours.md lists what else it does).
+//! a request whose length cannot be known for sure (two different `Content-Length`s,
+//! `Transfer-Encoding` on HTTP/1.0, not ending in `chunked`, or beside a `Content-Length`) is
+//! refused before anything reaches a backend, and a head that stalls half way is answered 408
+//! while a kept-alive connection waits for its next request until the idle timeout. Raw TCP, as these are about the bytes on the client's connection; they pin what the
+//! project's HTTP/1.1 server does (docs/hyper-server-behaviours.md lists what else it does).
 
 use std::time::Duration;
 
@@ -82,6 +83,10 @@ async fn a_request_whose_length_is_ambiguous_is_refused_before_any_backend_sees_
         "POST / HTTP/1.1\r\nHost: web\r\nContent-Length: 5, 6\r\n\r\nhello!",
         "POST / HTTP/1.0\r\nHost: web\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
         "POST / HTTP/1.1\r\nHost: web\r\nTransfer-Encoding: chunked, gzip\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        // Both framings at once: a request-smuggling vector Envoy refuses (400) unless
+        // `allow_chunked_length` is set.
+        "POST / HTTP/1.1\r\nHost: web\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: web\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
     ] {
         let (answer, closed) = exchange(proxy.addr(), request.as_bytes(), PATIENCE).await;
         assert!(
@@ -91,4 +96,65 @@ async fn a_request_whose_length_is_ambiguous_is_refused_before_any_backend_sees_
         assert!(closed, "{request:?}: the connection is closed after a 400");
     }
     assert_eq!(ok.count(), 0, "nothing ambiguous was forwarded");
+}
+
+#[tokio::test]
+async fn a_stalled_head_gets_408_but_a_kept_alive_connection_waits_for_the_idle_timeout() {
+    let ok = backend::http1("ok").run().await;
+    let proxy = proxy::with_config(web(&[("ok", ok.port())], ALL_OF_WEB))
+        .client_header_timeout(Duration::from_secs(1))
+        .client_idle_timeout(Duration::from_secs(3))
+        .run()
+        .await;
+    // Half a head, then nothing: Envoy's `request_headers_timeout` answers 408.
+    let started = tokio::time::Instant::now();
+    let (answer, closed) =
+        exchange(proxy.addr(), b"GET / HTTP/1.1\r\nHost: web\r\n", PATIENCE).await;
+    assert!(closed, "{answer}");
+    assert!(status_line(&answer).starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        started.elapsed()
+    );
+    // A connection between requests is idle, not slow: it stays past the header timeout and
+    // is closed at the idle timeout.
+    let mut s = TcpStream::connect(proxy.addr()).await.unwrap();
+    s.write_all(b"GET /first HTTP/1.1\r\nHost: web\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    let n = tokio::time::timeout(PATIENCE, s.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    let answered = tokio::time::Instant::now();
+    tokio::time::sleep(Duration::from_millis(1800)).await;
+    s.write_all(b"GET /second HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let (answer, closed) = read_until_close(&mut s, PATIENCE).await;
+    assert!(
+        closed && status_line(&answer).starts_with("HTTP/1.1 200"),
+        "{answer}"
+    );
+    let mut idle = TcpStream::connect(proxy.addr()).await.unwrap();
+    idle.write_all(b"GET /third HTTP/1.1\r\nHost: web\r\n\r\n")
+        .await
+        .unwrap();
+    let n = tokio::time::timeout(PATIENCE, idle.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    let idle_since = tokio::time::Instant::now();
+    let (_, closed) = read_until_close(&mut idle, Duration::from_secs(8)).await;
+    let after = idle_since.elapsed();
+    assert!(closed, "the idle connection was never closed");
+    assert!(
+        after >= Duration::from_millis(2500) && after < Duration::from_secs(6),
+        "{after:?}"
+    );
+    assert!(answered.elapsed() > Duration::from_millis(1800));
 }

@@ -81,6 +81,8 @@ async fn a_request_whose_length_is_ambiguous_is_refused_before_any_backend_sees_
     for request in [
         "POST / HTTP/1.1\r\nHost: web\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
         "POST / HTTP/1.1\r\nHost: web\r\nContent-Length: 5, 6\r\n\r\nhello!",
+        // A list even of equal values: a proxy must not pass it on (RFC 9110 8.6).
+        "POST / HTTP/1.1\r\nHost: web\r\nContent-Length: 3, 3\r\n\r\nabc",
         "POST / HTTP/1.0\r\nHost: web\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
         "POST / HTTP/1.1\r\nHost: web\r\nTransfer-Encoding: chunked, gzip\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
         // Both framings at once: a request-smuggling vector Envoy refuses (400) unless

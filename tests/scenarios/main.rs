@@ -8,6 +8,7 @@ mod support;
 mod bodies;
 mod cli;
 mod client_http1;
+mod client_http1_edges;
 mod compare;
 mod compare_semantics;
 mod consistent_hash;

@@ -55,6 +55,17 @@ impl FramingFields {
         self.content_length = Some(agreed);
     }
 
+    /// A request's `Content-Length` value: digits only (no list, unlike a response's: a
+    /// proxy must not forward `3, 3`, RFC 9110 8.6, and hyper refuses it).
+    pub fn note_single_length(&mut self, value: &[u8]) {
+        let len = parse_digits(value.trim_ascii());
+        self.content_length = match (self.content_length, len) {
+            (None, Some(len)) => Some(Some(len)),
+            (Some(Some(a)), Some(len)) if a == len => Some(Some(a)),
+            _ => Some(None),
+        };
+    }
+
     /// A `Transfer-Encoding` value: only the last coding of the last field counts.
     pub fn note_coding(&mut self, value: &[u8]) {
         self.transfer_encoding = true;

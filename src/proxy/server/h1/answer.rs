@@ -94,7 +94,13 @@ pub fn encode_head(
     let framing = if no_body {
         // A HEAD's or a 304's length is the representation's, kept as the service gave it.
         let length = (status != StatusCode::NO_CONTENT && !status.is_informational())
-            .then(|| declared.or(if asked.head { hint.exact } else { None }))
+            .then(|| {
+                declared.or(if asked.head && !hint.end_stream {
+                    hint.exact
+                } else {
+                    None
+                })
+            })
             .flatten();
         if let Some(n) = length {
             write_length(n, out);
@@ -166,13 +172,18 @@ pub fn encode_refusal(status: StatusCode, out: &mut Vec<u8>) {
     out.extend_from_slice(b"\r\n\r\n");
 }
 
-/// A chunk's size line.
-pub fn push_chunk_size(len: usize, out: &mut Vec<u8>) {
-    let digits = (usize::BITS - len.leading_zeros()).div_ceil(4).max(1);
-    for i in (0..digits).rev() {
-        out.push(b"0123456789abcdef"[(len >> (i * 4)) & 0xf]);
+/// The longest chunk-size line: 16 hex digits and CRLF.
+pub const CHUNK_LINE: usize = 18;
+
+/// A chunk's size line (hex digits and CRLF), and its length.
+pub fn chunk_size_line(len: usize) -> ([u8; CHUNK_LINE], u8) {
+    let digits = (usize::BITS - len.leading_zeros()).div_ceil(4).max(1) as usize;
+    let mut line = [0u8; CHUNK_LINE];
+    for (i, place) in line[..digits].iter_mut().enumerate() {
+        *place = b"0123456789abcdef"[(len >> ((digits - 1 - i) * 4)) & 0xf];
     }
-    out.extend_from_slice(b"\r\n");
+    line[digits..digits + 2].copy_from_slice(b"\r\n");
+    (line, digits as u8 + 2)
 }
 
 fn push_decimal(mut n: u64, out: &mut Vec<u8>) {

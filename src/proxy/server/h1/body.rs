@@ -148,6 +148,8 @@ pub enum Fed {
     Abandoned,
     /// The client broke it (closed, reset, malformed): the connection cannot go on.
     Failed,
+    /// The service let it go and the rest of it, already read, was skipped.
+    Skipped,
 }
 
 /// The connection's end of a request body.
@@ -163,6 +165,14 @@ pub struct BodyFeed {
 
 impl BodyFeed {
     pub fn state(&self) -> Fed {
+        self.state
+    }
+
+    /// The state, with the service's end looked at: a body it dropped is `Abandoned`.
+    pub fn refresh(&mut self) -> Fed {
+        if self.state == Fed::Feeding && lock(&self.shared).dropped {
+            self.state = Fed::Abandoned;
+        }
         self.state
     }
 
@@ -261,10 +271,16 @@ impl BodyFeed {
     /// The service gave up on the body: is the rest of it already in `buf`? Then it is
     /// skipped and the connection can carry the next request; if not, it must close.
     pub fn skip_buffered(&mut self, buf: &mut BytesMut) -> bool {
+        if self.state == Fed::Skipped {
+            return true;
+        }
         loop {
             match self.decoder.decode(buf, false) {
                 Ok(Decoded::Data(_) | Decoded::Trailers(_)) => {}
-                Ok(Decoded::End) => return true,
+                Ok(Decoded::End) => {
+                    self.state = Fed::Skipped;
+                    return true;
+                }
                 Ok(Decoded::NeedMore) | Err(_) => return false,
             }
         }

@@ -171,7 +171,9 @@ impl Connection {
     /// The next request head, or why there is none.
     fn poll_head(&mut self, cx: &mut Context<'_>) -> Poll<Next> {
         loop {
-            // A head that came in pieces is parsed again only once a blank line may have come.
+            skip_blank_lines(&mut self.read_buf, &mut self.scanned);
+            // A head that came in pieces is parsed again only once a blank line may have come;
+            // the scan goes on from where the last one stopped.
             let worth_parsing =
                 self.scanned == 0 || head::may_complete(&self.read_buf, self.scanned);
             if !self.read_buf.is_empty() && worth_parsing {
@@ -182,9 +184,15 @@ impl Connection {
                         self.header_timer = None;
                         return Poll::Ready(Next::Head(head));
                     }
-                    Ok(None) => self.scanned = self.read_buf.len(),
+                    Ok(None) => {}
                     Err(refusal) => return Poll::Ready(Next::Refuse(refusal.status)),
                 }
+            }
+            self.scanned = self.read_buf.len();
+            // Not whole within the limit: refused whether or not it is worth parsing yet (a
+            // head that never ends must not be buffered without bound).
+            if self.read_buf.len() >= self.settings.head.max_bytes {
+                return Poll::Ready(Next::Refuse(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE));
             }
             if self.eof {
                 return Poll::Ready(Next::Close);
@@ -220,6 +228,19 @@ impl Connection {
     /// Reads what the client has sent into the read buffer (0: it has closed).
     pub(super) fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         fill(&mut self.io, &mut self.read_buf, &mut self.eof, cx)
+    }
+}
+
+/// Drops the empty lines a client may send between requests (RFC 9112 2.2: a CRLF after a
+/// body); they start no head, so no header timeout.
+fn skip_blank_lines(buf: &mut BytesMut, scanned: &mut usize) {
+    let blank = buf
+        .iter()
+        .take_while(|&&b| b == b'\r' || b == b'\n')
+        .count();
+    if blank > 0 {
+        let _ = buf.split_to(blank);
+        *scanned = scanned.saturating_sub(blank);
     }
 }
 

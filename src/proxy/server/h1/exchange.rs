@@ -135,17 +135,21 @@ impl Connection {
         feed.poll_feed(cx, &mut self.read_buf, |cx, buf| fill(io, buf, eof, cx))
     }
 
-    /// Has the client closed or reset its side? Bytes it sends meanwhile (a pipelined
-    /// request) are kept, up to a head's worth.
+    /// Has the client closed or reset its side? Looked for only while nothing it sent is
+    /// waiting: pipelined requests are answered first, even if it closed after them (as hyper
+    /// does); bytes read here are kept for the next head.
     fn client_gone(&mut self, cx: &mut Context<'_>) -> bool {
-        while !self.eof && self.read_buf.len() < self.settings.head.max_bytes {
-            match self.poll_fill(cx) {
-                Poll::Ready(Ok(_)) => {}
-                Poll::Ready(Err(_)) => return true,
-                Poll::Pending => return false,
-            }
+        if !self.read_buf.is_empty() {
+            return false;
         }
-        self.eof
+        if self.eof {
+            return true;
+        }
+        match self.poll_fill(cx) {
+            Poll::Ready(Ok(n)) => n == 0,
+            Poll::Ready(Err(_)) => true,
+            Poll::Pending => false,
+        }
     }
 
     fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
@@ -165,9 +169,8 @@ impl Connection {
         B::Error: Into<BoxError>,
     {
         let (parts, body) = response.into_parts();
-        let body_failed = feed.as_ref().is_some_and(|f| f.state() == Fed::Failed);
         let asked = Asked {
-            keep_alive: asked.keep_alive && !body_failed && !self.drain.is_draining(),
+            keep_alive: asked.keep_alive && self.body_can_end(feed) && !self.drain.is_draining(),
             ..asked
         };
         let hint = BodyHint {
@@ -240,6 +243,11 @@ impl Connection {
                 return Poll::Ready(true);
             }
             if body_waits {
+                // A client gone while the answer streams ends it (the upstream is let go).
+                let feeding = feed.as_ref().is_some_and(|f| f.state() == Fed::Feeding);
+                if !feeding && self.client_gone(cx) {
+                    return Poll::Ready(false);
+                }
                 return Poll::Pending;
             }
         }
@@ -258,6 +266,20 @@ impl Connection {
         }
     }
 
+    /// Can the request body still end cleanly, so the connection carry another request? Not if
+    /// the client broke it, nor if the service let it go and the rest has not come: the answer
+    /// then says `connection: close` (hyper and Envoy close such a connection too).
+    fn body_can_end(&mut self, feed: &mut Option<BodyFeed>) -> bool {
+        let Some(feed) = feed else {
+            return true;
+        };
+        match feed.refresh() {
+            Fed::Done | Fed::Feeding | Fed::Skipped => true,
+            Fed::Failed => false,
+            Fed::Abandoned => feed.skip_buffered(&mut self.read_buf),
+        }
+    }
+
     /// After the answer: the rest of the request body is read (the service may still be
     /// taking it) or, if the service let it go, skipped if already here. `false`: the
     /// connection cannot carry another request.
@@ -267,6 +289,7 @@ impl Connection {
                 Fed::Done => return true,
                 Fed::Failed => return false,
                 Fed::Abandoned => return feed.skip_buffered(&mut self.read_buf),
+                Fed::Skipped => return true,
                 Fed::Feeding => {
                     poll_fn(|cx| self.feed(feed, cx)).await;
                 }

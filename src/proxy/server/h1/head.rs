@@ -138,11 +138,12 @@ pub fn parse(
     for h in req.headers.iter() {
         let name = HeaderName::from_bytes(h.name.as_bytes())
             .map_err(|_| Refusal::bad("invalid header name"))?;
-        marks.note(&name, h.value);
-        fields.push(Field {
-            name,
-            value: place(h.value),
-        });
+        if marks.note(&name, h.value) {
+            fields.push(Field {
+                name,
+                value: place(h.value),
+            });
+        }
     }
     let head = buf.split_to(len).freeze();
     let parts = build_parts(&head, method, target, version, fields)?;
@@ -150,10 +151,14 @@ pub fn parse(
 }
 
 impl Marks {
-    fn note(&mut self, name: &HeaderName, value: &[u8]) {
+    /// Notes a field; `false`: it is not passed on (a `Content-Length` equal to one before it:
+    /// the request goes on with one).
+    fn note(&mut self, name: &HeaderName, value: &[u8]) -> bool {
         use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, TRANSFER_ENCODING, UPGRADE};
         if name == CONTENT_LENGTH {
-            self.framing.note_length(value);
+            let first = self.framing.content_length.is_none();
+            self.framing.note_single_length(value);
+            return first;
         } else if name == TRANSFER_ENCODING {
             self.framing.note_coding(value);
         } else if name == CONNECTION {
@@ -163,6 +168,7 @@ impl Marks {
         } else if name == UPGRADE {
             self.upgrade = true;
         }
+        true
     }
 }
 

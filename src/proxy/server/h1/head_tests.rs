@@ -116,6 +116,9 @@ fn the_body_framing_follows_rfc_9112_and_envoy() {
             Err(400),
         ),
         ("POST / HTTP/1.1\r\nContent-Length: +5\r\n\r\n", Err(400)),
+        // A list, even of one value, is refused (hyper does; nginx too): never forwarded.
+        ("POST / HTTP/1.1\r\nContent-Length: 3,3\r\n\r\n", Err(400)),
+        ("POST / HTTP/1.1\r\nContent-Length: 3, 3\r\n\r\n", Err(400)),
         (
             "POST / HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n",
             Err(400),
@@ -242,4 +245,13 @@ fn a_blank_line_in_new_bytes_is_what_triggers_another_parse() {
     );
     assert!(may_complete(b"GET / HTTP/1.1\n\n", 15));
     assert!(!may_complete(b"GET / HTTP/1.1\r\nA: b\r\n", 20));
+}
+
+#[test]
+fn equal_content_lengths_go_on_as_one() {
+    let h = head("POST / HTTP/1.1\r\nContent-Length: 3\r\nX: 1\r\nContent-Length: 3\r\n\r\n");
+    assert_eq!(h.body, BodyFraming::Length(3));
+    let lengths: Vec<_> = h.parts.headers.get_all("content-length").iter().collect();
+    assert_eq!(lengths, ["3"]);
+    assert_eq!(h.parts.headers["x"], "1");
 }

@@ -1,6 +1,9 @@
-//! What is waiting to be written to the client: response heads and chunk framing written into
-//! one owned buffer, body data kept as the `Bytes` it came in (never copied), all of it sent
-//! with vectored writes.
+//! What is waiting to be written to the client: response heads written into one owned buffer,
+//! chunk-size lines kept inline in their piece, body data kept as the `Bytes` it came in (never
+//! copied), all of it sent with vectored writes.
+//!
+//! The owned buffer holds heads only, and is cleared whenever everything queued is written: a
+//! long stream of small chunks to a slow client (whose queue never empties) must not grow it.
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
@@ -20,6 +23,8 @@ enum Piece {
     /// A range of the owned buffer.
     Own(Range<usize>),
     Data(Bytes),
+    /// A chunk-size line.
+    Size([u8; answer::CHUNK_LINE], u8),
 }
 
 impl Piece {
@@ -27,6 +32,7 @@ impl Piece {
         match self {
             Self::Own(range) => &own[range.clone()],
             Self::Data(data) => data,
+            Self::Size(line, len) => &line[..usize::from(*len)],
         }
     }
 }
@@ -77,11 +83,11 @@ impl Output {
                 self.queue_data(data);
             }
             Framing::Chunked if !data.is_empty() => {
-                answer::push_chunk_size(data.len(), &mut self.own);
-                self.queue_own();
+                let (line, len) = answer::chunk_size_line(data.len());
+                self.queued += usize::from(len);
+                self.pieces.push_back(Piece::Size(line, len));
                 self.queue_data(data);
-                self.own.extend_from_slice(b"\r\n");
-                self.queue_own();
+                self.queue_data(Bytes::from_static(b"\r\n"));
             }
             Framing::Chunked => {}
             Framing::UntilClose => self.queue_data(data),
@@ -90,8 +96,7 @@ impl Output {
 
     /// Queues the end of a chunked body (no trailers: the proxy strips `Trailer`).
     pub fn queue_last_chunk(&mut self) {
-        self.own.extend_from_slice(b"0\r\n\r\n");
-        self.queue_own();
+        self.queue_data(Bytes::from_static(b"0\r\n\r\n"));
     }
 
     /// Bytes queued and not yet written.
@@ -216,5 +221,19 @@ mod tests {
             );
             assert_eq!(out.queued(), 0);
         }
+    }
+
+    #[test]
+    fn chunk_framing_never_piles_up_in_the_owned_buffer() {
+        let mut out = Output::default();
+        out.own().extend_from_slice(b"HEAD\r\n");
+        out.queue_own();
+        let mut left = u64::MAX;
+        for _ in 0..10_000 {
+            out.queue_body(Framing::Chunked, Bytes::from_static(b"x"), &mut left);
+        }
+        out.queue_last_chunk();
+        assert_eq!(out.own.len(), 6, "only the head is owned");
+        assert_eq!(out.queued(), 6 + 10_000 * 6 + 5);
     }
 }

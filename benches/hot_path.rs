@@ -145,7 +145,7 @@ fn metrics_recording(c: &mut Criterion) {
         duration: Duration::from_micros(1500),
         response_bytes: 512,
         peer: Some(cluster.peer(Some(0)).clone()),
-        request_id: "id".into(),
+        request_id: Some(http::HeaderValue::from_static("id")),
         protocol: "HTTP/1.1",
         ..Default::default()
     };

@@ -244,7 +244,7 @@ impl ExchangeHook for Comparator {
             pair: ex.pair,
             mirror: ex.mirror,
             service: peer.service_fqdn.clone(),
-            route: ex.route.clone().unwrap_or_default(),
+            route: ex.route.as_deref().unwrap_or_default().to_owned(),
             version: peer.version.clone(),
             status: ex.status,
             flag: ex.flag,

@@ -75,8 +75,8 @@ impl VirtualHost {
 /// One `http` route.
 #[derive(Debug)]
 pub struct Route {
-    /// `name`, or `http[i]`.
-    pub name: String,
+    /// `name`, or `http[i]` (shared: every exchange on the route carries it).
+    pub name: std::sync::Arc<str>,
     /// Match blocks, OR'ed; empty matches all.
     pub matches: Vec<RequestMatch>,
     /// What to do.

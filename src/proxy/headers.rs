@@ -166,21 +166,22 @@ pub fn add_forwarded(headers: &mut HeaderMap, client: &HeaderValue) {
     headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static("http"));
 }
 
-/// Returns the request's `x-request-id`, adding a random UUID when there is none.
-pub fn ensure_request_id(headers: &mut HeaderMap) -> String {
-    if let Some(id) = headers.get(&X_REQUEST_ID).and_then(|v| v.to_str().ok())
+/// Returns the request's `x-request-id`, adding a random UUID when there is none. The value
+/// is shared with the header (a reference count, not a copy).
+pub fn ensure_request_id(headers: &mut HeaderMap) -> HeaderValue {
+    if let Some(id) = headers.get(&X_REQUEST_ID)
         && !id.is_empty()
+        && id.to_str().is_ok()
     {
-        return id.to_string();
+        return id.clone();
     }
     let uuid = uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes()).into_uuid();
     // Encoded on the stack, not through `Display`: this runs for nearly every request.
     let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
     let id = uuid.hyphenated().encode_lower(&mut buf);
-    if let Ok(v) = HeaderValue::from_str(id) {
-        headers.insert(X_REQUEST_ID.clone(), v);
-    }
-    id.to_owned()
+    let v = HeaderValue::from_str(id).expect("a UUID is a valid header value");
+    headers.insert(X_REQUEST_ID.clone(), v.clone());
+    v
 }
 
 /// `x-envoy-attempt-count: N`, without an allocation for the usual few tries.
@@ -347,7 +348,7 @@ mod tests {
         let mut h = HeaderMap::new();
         let id = ensure_request_id(&mut h);
         assert_eq!(id.len(), 36);
-        assert_eq!(h["x-request-id"], id.as_str());
+        assert_eq!(h["x-request-id"], id);
         assert_ne!(ensure_request_id(&mut HeaderMap::new()), id);
     }
 }

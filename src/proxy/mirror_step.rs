@@ -70,7 +70,7 @@ impl Proxy {
         let req = MirrorRequest {
             head: &cx.parts,
             uri,
-            request_id: &ex.request_id,
+            request_id: ex.request_id.as_ref(),
             route: &routed.decision.route.name,
             pair: ex.compare.then_some(ex.pair),
         };

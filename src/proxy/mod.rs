@@ -153,10 +153,7 @@ impl RequestCtx {
         let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
         let mut exchange = Exchange::new(parts.method.clone(), path);
         exchange.grpc = headers::is_grpc(&parts.headers);
-        if let Some(id) = (parts.headers.get(&headers::X_REQUEST_ID)).and_then(|v| v.to_str().ok())
-        {
-            exchange.request_id = id.to_string();
-        }
+        exchange.request_id = parts.headers.get(&headers::X_REQUEST_ID).cloned();
         Self {
             parts,
             record: ExchangeRecord::new(telemetry, started, exchange),

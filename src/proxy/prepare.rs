@@ -14,7 +14,7 @@ impl RequestCtx {
         let headers = &mut self.parts.headers;
         headers::strip_hop_by_hop(headers);
         headers::add_forwarded(headers, &conn.client_ip);
-        self.record.exchange.request_id = headers::ensure_request_id(headers);
+        self.record.exchange.request_id = Some(headers::ensure_request_id(headers));
         // The first try's number (mirrored copies carry it too); a retry sends its own.
         headers.insert(
             headers::X_ENVOY_ATTEMPT_COUNT.clone(),

@@ -75,7 +75,7 @@ proptest! {
                 Some((index, block)) => {
                     let d = got.unwrap_or_else(|e| panic!("{r:?}: {e}"));
                     prop_assert_eq!(d.route_index, index, "{:?}", r);
-                    prop_assert_eq!(&d.route.name, &format!("r{index}"));
+                    prop_assert_eq!(d.route.name.to_string(), format!("r{index}"));
                     prop_assert_eq!(d.matched_block, block, "{:?}", r);
                 }
                 None => prop_assert!(

@@ -98,7 +98,10 @@ fn json_line(ex: &Exchange) -> String {
         "flags": ex.flags(),
         "attempts": ex.attempts,
         "reason": ex.reason,
-        "request_id": if ex.request_id.is_empty() { "-" } else { &ex.request_id },
+        "request_id": (ex.request_id.as_ref())
+            .and_then(|v| v.to_str().ok())
+            .filter(|id| !id.is_empty())
+            .unwrap_or("-"),
         "route": ex.route,
         "protocol": ex.protocol,
     });
@@ -137,7 +140,7 @@ mod tests {
             })),
             mirror,
             flag,
-            request_id: "id".into(),
+            request_id: Some(http::HeaderValue::from_static("id")),
             protocol: "HTTP/1.1",
             ..Default::default()
         }

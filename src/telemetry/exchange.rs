@@ -113,9 +113,9 @@ pub struct Exchange {
     /// A short reason for errors.
     pub reason: Option<String>,
     /// `x-request-id`.
-    pub request_id: String,
+    pub request_id: Option<http::HeaderValue>,
     /// Route name.
-    pub route: Option<String>,
+    pub route: Option<Arc<str>>,
     /// `HTTP/1.1` or `HTTP/2` towards the upstream; `-` when none was reached.
     pub protocol: &'static str,
     /// A gRPC request (`content-type: application/grpc...`).

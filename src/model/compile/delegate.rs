@@ -95,7 +95,7 @@ impl Compiler<'_> {
             let mut cr = Reporter::new(&mut scratch, child.file.clone(), child.id.to_string());
             if let Some(mut compiled) = self.route(&merged.route, ns, &mut cr, j) {
                 let root_label = route.name.clone().unwrap_or_else(|| format!("http[{i}]"));
-                compiled.name = format!("{root_label}/{label}");
+                compiled.name = format!("{root_label}/{label}").into();
                 routes.push(compiled);
             }
             for d in scratch.drain(..) {

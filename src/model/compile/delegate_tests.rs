@@ -51,7 +51,7 @@ fn routed(table: &RouteTable, path: &str) -> Option<(String, String)> {
     };
     let cluster = w.destinations[0].target.resolve(Some(80))?;
     Some((
-        route.name.clone(),
+        route.name.to_string(),
         cluster.subset.clone().unwrap_or_default(),
     ))
 }

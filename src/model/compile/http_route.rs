@@ -66,7 +66,7 @@ impl Compiler<'_> {
             return None;
         };
         Some(Route {
-            name: route.name.clone().unwrap_or_else(|| format!("http[{i}]")),
+            name: (route.name.clone()).map_or_else(|| format!("http[{i}]").into(), Into::into),
             matches,
             action,
             mirrors,

@@ -91,9 +91,9 @@ pub struct MirrorRequest<'a> {
     /// The primary's upstream URI (its path and query are the copy's).
     pub uri: &'a http::Uri,
     /// `x-request-id`.
-    pub request_id: &'a str,
+    pub request_id: Option<&'a http::HeaderValue>,
     /// Route name.
-    pub route: &'a str,
+    pub route: &'a std::sync::Arc<str>,
     /// Compare the answer with the primary's under this pair id.
     pub pair: Option<u64>,
 }

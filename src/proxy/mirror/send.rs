@@ -39,8 +39,8 @@ impl Mirrorer {
             .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/"));
         let mut ex = Exchange::new(req.head.method.clone(), path_and_query.as_str());
         ex.mirror = true;
-        ex.request_id = req.request_id.to_string();
-        ex.route = Some(req.route.to_string());
+        ex.request_id = req.request_id.cloned();
+        ex.route = Some(req.route.clone());
         ex.protocol = cluster.protocol.name();
         ex.grpc = is_grpc(&req.head.headers);
         ex.compare = req.pair.is_some();

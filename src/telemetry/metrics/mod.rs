@@ -194,7 +194,7 @@ mod tests {
             response_bytes: 42,
             peer: Some(peer.clone()),
             mirror,
-            request_id: "id".into(),
+            request_id: Some(http::HeaderValue::from_static("id")),
             protocol: "HTTP/1.1",
             ..Default::default()
         }

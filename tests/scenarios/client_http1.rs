@@ -15,7 +15,7 @@ use tokio::net::TcpStream;
 use crate::hostile::{ALL_OF_WEB, web};
 use crate::support::backend::{self, Backend};
 use crate::support::proxy::{self, Proxy};
-use crate::support::raw::{exchange, read_until_close, status_line};
+use crate::support::raw::{exchange, read_until_close, send_and_read, status_line};
 
 const PATIENCE: Duration = Duration::from_secs(5);
 
@@ -122,15 +122,13 @@ async fn a_stalled_head_gets_408_but_a_kept_alive_connection_waits_for_the_idle_
     // A connection between requests is idle, not slow: it stays past the header timeout and
     // is closed at the idle timeout.
     let mut s = TcpStream::connect(proxy.addr()).await.unwrap();
-    s.write_all(b"GET /first HTTP/1.1\r\nHost: web\r\n\r\n")
-        .await
-        .unwrap();
-    let mut buf = [0u8; 4096];
-    let n = tokio::time::timeout(PATIENCE, s.read(&mut buf))
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    let first = send_and_read(
+        &mut s,
+        b"GET /first HTTP/1.1\r\nHost: web\r\n\r\n",
+        PATIENCE,
+    )
+    .await;
+    assert!(first.starts_with("HTTP/1.1 200"), "{first}");
     let answered = tokio::time::Instant::now();
     tokio::time::sleep(Duration::from_millis(1800)).await;
     s.write_all(b"GET /second HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n")
@@ -142,14 +140,13 @@ async fn a_stalled_head_gets_408_but_a_kept_alive_connection_waits_for_the_idle_
         "{answer}"
     );
     let mut idle = TcpStream::connect(proxy.addr()).await.unwrap();
-    idle.write_all(b"GET /third HTTP/1.1\r\nHost: web\r\n\r\n")
-        .await
-        .unwrap();
-    let n = tokio::time::timeout(PATIENCE, idle.read(&mut buf))
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    let third = send_and_read(
+        &mut idle,
+        b"GET /third HTTP/1.1\r\nHost: web\r\n\r\n",
+        PATIENCE,
+    )
+    .await;
+    assert!(third.starts_with("HTTP/1.1 200"), "{third}");
     let idle_since = tokio::time::Instant::now();
     let (_, closed) = read_until_close(&mut idle, Duration::from_secs(8)).await;
     let after = idle_since.elapsed();

@@ -14,7 +14,7 @@ use tokio::net::{TcpListener, TcpStream};
 use crate::hostile::{ALL_OF_WEB, web};
 use crate::support::backend;
 use crate::support::proxy;
-use crate::support::raw::{exchange, read_until_close, status_line};
+use crate::support::raw::{exchange, read_until_close, send_and_read, status_line};
 
 const PATIENCE: Duration = Duration::from_secs(5);
 
@@ -106,15 +106,9 @@ async fn a_blank_line_after_a_body_is_ignored_not_timed_out() {
         .run()
         .await;
     let mut s = TcpStream::connect(proxy.addr()).await.unwrap();
-    s.write_all(b"POST /a HTTP/1.1\r\nHost: web\r\nContent-Length: 2\r\n\r\nok\r\n")
-        .await
-        .unwrap();
-    let mut buf = [0u8; 4096];
-    let n = tokio::time::timeout(PATIENCE, s.read(&mut buf))
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    let post = b"POST /a HTTP/1.1\r\nHost: web\r\nContent-Length: 2\r\n\r\nok\r\n";
+    let first = send_and_read(&mut s, post, PATIENCE).await;
+    assert!(first.starts_with("HTTP/1.1 200"), "{first}");
     tokio::time::sleep(Duration::from_millis(1600)).await;
     s.write_all(b"GET /b HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n")
         .await

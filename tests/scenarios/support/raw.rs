@@ -20,6 +20,18 @@ pub async fn exchange(addr: SocketAddr, bytes: &[u8], patience: Duration) -> (St
     read_until_close(&mut s, patience).await
 }
 
+/// Sends `request` on `s` and reads once: the start of its answer (a small one whole). The
+/// connection stays open for what the test does next.
+pub async fn send_and_read(s: &mut TcpStream, request: &[u8], patience: Duration) -> String {
+    s.write_all(request).await.unwrap();
+    let mut buf = [0u8; 4096];
+    let n = tokio::time::timeout(patience, s.read(&mut buf))
+        .await
+        .expect("no answer in time")
+        .unwrap();
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
 /// Reads until the peer closes (true) or `patience` has passed (false).
 pub async fn read_until_close(s: &mut TcpStream, patience: Duration) -> (String, bool) {
     let deadline = Instant::now() + patience;

@@ -20,7 +20,7 @@ use crate::support::raw::{exchange, read_until_close, send_and_read, status_line
 const PATIENCE: Duration = Duration::from_secs(5);
 
 /// A proxy routing all of `web` to one plain HTTP/1.1 backend.
-async fn web_with_one_backend() -> (Backend, Proxy) {
+pub(crate) async fn web_with_one_backend() -> (Backend, Proxy) {
     let ok = backend::http1("ok").run().await;
     let proxy = proxy::with_config(web(&[("ok", ok.port())], ALL_OF_WEB))
         .run()

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::client_http1::web_with_one_backend;
 use crate::hostile::{ALL_OF_WEB, web};
 use crate::support::backend;
 use crate::support::proxy;
@@ -20,10 +21,7 @@ const PATIENCE: Duration = Duration::from_secs(5);
 
 #[tokio::test]
 async fn a_head_that_never_ends_is_refused_at_its_limit_not_at_the_header_timeout() {
-    let ok = backend::http1("ok").run().await;
-    let proxy = proxy::with_config(web(&[("ok", ok.port())], ALL_OF_WEB))
-        .run()
-        .await;
+    let (ok, proxy) = web_with_one_backend().await;
     let mut s = TcpStream::connect(proxy.addr()).await.unwrap();
     s.write_all(b"GET / HTTP/1.1\r\nHost: web\r\nX: ")
         .await
@@ -48,10 +46,7 @@ async fn a_head_that_never_ends_is_refused_at_its_limit_not_at_the_header_timeou
 
 #[tokio::test]
 async fn pipelined_requests_sent_before_a_half_close_are_answered_up_to_the_last() {
-    let ok = backend::http1("ok").run().await;
-    let proxy = proxy::with_config(web(&[("ok", ok.port())], ALL_OF_WEB))
-        .run()
-        .await;
+    let (_backend, proxy) = web_with_one_backend().await;
     let mut s = TcpStream::connect(proxy.addr()).await.unwrap();
     let requests = "GET /a HTTP/1.1\r\nHost: web\r\n\r\n\
                     POST /p HTTP/1.1\r\nHost: web\r\nContent-Length: 5\r\n\r\nhello\
@@ -71,10 +66,7 @@ async fn pipelined_requests_sent_before_a_half_close_are_answered_up_to_the_last
 
 #[tokio::test]
 async fn an_early_answer_to_an_unread_upload_says_the_connection_closes() {
-    let ok = backend::http1("ok").run().await;
-    let proxy = proxy::with_config(web(&[("ok", ok.port())], ALL_OF_WEB))
-        .run()
-        .await;
+    let (_backend, proxy) = web_with_one_backend().await;
     // An unknown host is answered 404 without reading the body the client holds back.
     let head =
         "POST /e HTTP/1.1\r\nHost: nosuch\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n";

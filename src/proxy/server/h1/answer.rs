@@ -68,23 +68,25 @@ pub fn encode_head(
     out.extend_from_slice(status.canonical_reason().unwrap_or("Unknown").as_bytes());
     out.extend_from_slice(b"\r\n");
     if status == StatusCode::SWITCHING_PROTOCOLS {
-        write_fields(parts, out, |_| true);
+        write_fields(parts, out, |_, _| true);
         finish_head(parts, out);
         return Written {
             framing: Framing::None,
             keep_alive: false,
         };
     }
+    // The framing fields are the connection's: noted in the pass that writes the others.
     let mut fields = FramingFields::default();
-    write_fields(parts, out, |name| {
-        *name != CONNECTION && *name != TRANSFER_ENCODING && *name != CONTENT_LENGTH
+    write_fields(parts, out, |name, value| {
+        if *name == CONNECTION {
+            fields.note_connection(value.as_bytes());
+        } else if *name == CONTENT_LENGTH {
+            fields.note_length(value.as_bytes());
+        } else {
+            return *name != TRANSFER_ENCODING;
+        }
+        false
     });
-    for value in parts.headers.get_all(CONNECTION) {
-        fields.note_connection(value.as_bytes());
-    }
-    for value in parts.headers.get_all(CONTENT_LENGTH) {
-        fields.note_length(value.as_bytes());
-    }
     let mut keep_alive = asked.keep_alive && !fields.close;
     let no_body = asked.head
         || status.is_informational()
@@ -132,10 +134,10 @@ pub fn encode_head(
 fn write_fields(
     parts: &response::Parts,
     out: &mut Vec<u8>,
-    keep: impl Fn(&http::HeaderName) -> bool,
+    mut keep: impl FnMut(&http::HeaderName, &http::HeaderValue) -> bool,
 ) {
     for (name, value) in &parts.headers {
-        if keep(name) {
+        if keep(name, value) {
             out.extend_from_slice(name.as_str().as_bytes());
             out.extend_from_slice(b": ");
             out.extend_from_slice(value.as_bytes());

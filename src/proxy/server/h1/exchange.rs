@@ -122,8 +122,7 @@ impl Connection {
         if self.out.queued() > 0 && matches!(self.poll_write(cx), Poll::Ready(Err(_))) {
             return Poll::Ready(None);
         }
-        let body_read = feed.as_ref().is_none_or(|f| f.state() != Fed::Feeding);
-        if body_read && self.client_gone(cx) {
+        if self.client_gone(cx, feed) {
             return Poll::Ready(None);
         }
         Poll::Pending
@@ -135,11 +134,13 @@ impl Connection {
         feed.poll_feed(cx, &mut self.read_buf, |cx, buf| fill(io, buf, eof, cx))
     }
 
-    /// Has the client closed or reset its side? Looked for only while nothing it sent is
-    /// waiting: pipelined requests are answered first, even if it closed after them (as hyper
-    /// does); bytes read here are kept for the next head.
-    fn client_gone(&mut self, cx: &mut Context<'_>) -> bool {
-        if !self.read_buf.is_empty() {
+    /// Has the client closed or reset its side? Looked for only once its body has been read
+    /// (the feed reads the socket until then) and while nothing it sent is waiting: pipelined
+    /// requests are answered first, even if it closed after them (as hyper does); bytes read
+    /// here are kept for the next head.
+    fn client_gone(&mut self, cx: &mut Context<'_>, feed: &Option<BodyFeed>) -> bool {
+        let feeding = feed.as_ref().is_some_and(|f| f.state() == Fed::Feeding);
+        if feeding || !self.read_buf.is_empty() {
             return false;
         }
         if self.eof {
@@ -244,8 +245,7 @@ impl Connection {
             }
             if body_waits {
                 // A client gone while the answer streams ends it (the upstream is let go).
-                let feeding = feed.as_ref().is_some_and(|f| f.state() == Fed::Feeding);
-                if !feeding && self.client_gone(cx) {
+                if self.client_gone(cx, feed) {
                     return Poll::Ready(false);
                 }
                 return Poll::Pending;

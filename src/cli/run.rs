@@ -84,7 +84,8 @@ pub struct ClientArgs {
     /// A request body with no byte for this long fails with 408 (0: no limit).
     #[arg(long, default_value = "60s", value_parser = parse_dur)]
     upload_idle_timeout: Duration,
-    /// A request's headers must arrive within this (HTTP/1.1), or the connection is closed.
+    /// A request's headers, once begun, must arrive within this (HTTP/1.1), or 408 and the
+    /// connection is closed.
     #[arg(long, default_value = "60s", value_parser = parse_dur)]
     client_header_timeout: Duration,
     /// A client connection with no request in flight and no byte for this long is closed.

@@ -98,6 +98,16 @@ impl PairDiff {
         !self.status && self.headers.is_empty() && self.body.is_empty()
     }
 
+    /// Every difference, each as found and as counted ([`Found`]), normalized once.
+    pub fn found(&self) -> Vec<Found> {
+        (self.fields().into_iter())
+            .map(|at| Found {
+                field: at.normalized(),
+                at,
+            })
+            .collect()
+    }
+
     /// Every difference, its field named `status`, `header:NAME`, or by the JSON pointer.
     pub fn fields(&self) -> Vec<Difference> {
         let mut out = Vec::new();
@@ -112,6 +122,16 @@ impl PairDiff {
     }
 }
 
+/// One difference as found (`at`, `/items/3/price`) and as counted (`field`,
+/// `/items/*/price`).
+#[derive(Debug, Clone)]
+pub struct Found {
+    /// Where it was found.
+    pub at: Difference,
+    /// The field it counts under ([`Difference::normalized`]).
+    pub field: Difference,
+}
+
 /// Compares `a` and `b`.
 pub fn diff_pair(a: Side<'_>, b: Side<'_>, ignore: &Ignore) -> PairDiff {
     let mut d = PairDiff {
@@ -119,17 +139,7 @@ pub fn diff_pair(a: Side<'_>, b: Side<'_>, ignore: &Ignore) -> PairDiff {
         ..Default::default()
     };
     if let (Some(ha), Some(hb)) = (a.headers, b.headers) {
-        let names: BTreeSet<&str> = ha.keys().chain(hb.keys()).map(|n| n.as_str()).collect();
-        for name in names {
-            if ignore.headers.contains(name) {
-                continue;
-            }
-            let va: Vec<_> = ha.get_all(name).iter().collect();
-            let vb: Vec<_> = hb.get_all(name).iter().collect();
-            if va != vb {
-                d.headers.push(name.to_string());
-            }
-        }
+        d.headers = differing_headers(ha, hb, ignore);
     }
     if let (Some(ba), Some(bb)) = (a.body, b.body) {
         if a.undecodable || b.undecodable {
@@ -138,17 +148,62 @@ pub fn diff_pair(a: Side<'_>, b: Side<'_>, ignore: &Ignore) -> PairDiff {
             }
             return d;
         }
-        let parsed = (
-            serde_json::from_slice::<serde_json::Value>(ba),
-            serde_json::from_slice::<serde_json::Value>(bb),
-        );
-        d.body = match parsed {
-            (Ok(ja), Ok(jb)) => json_diff(&ja, &jb, &ignore.json),
-            _ if ba != bb || a.size != b.size => vec![Difference::new("/", DiffKind::Value)],
-            _ => Vec::new(),
-        };
+        d.body = differing_body(a, ba, b, bb, ignore);
     }
     d
+}
+
+/// Names of the headers (not ignored) whose values differ, sorted. Walks each map once
+/// (most pairs differ in no header: nothing is collected for them).
+fn differing_headers(ha: &HeaderMap, hb: &HeaderMap, ignore: &Ignore) -> Vec<String> {
+    let mut names = Vec::new();
+    for name in ha.keys() {
+        if !ignore.headers.contains(name.as_str()) && !ha.get_all(name).iter().eq(hb.get_all(name))
+        {
+            names.push(name.to_string());
+        }
+    }
+    for name in hb.keys() {
+        if !ha.contains_key(name) && !ignore.headers.contains(name.as_str()) {
+            names.push(name.to_string());
+        }
+    }
+    names.sort_unstable();
+    names
+}
+
+/// The body's differences: none for the same bytes; by JSON path when both parse as JSON;
+/// else the whole body (`/`) when bytes or sizes differ.
+fn differing_body(
+    a: Side<'_>,
+    ba: &Bytes,
+    b: Side<'_>,
+    bb: &Bytes,
+    ignore: &Ignore,
+) -> Vec<Difference> {
+    if ba == bb && a.size == b.size {
+        return Vec::new();
+    }
+    let parse = |body: &Bytes| {
+        may_be_json(body)
+            .then(|| serde_json::from_slice::<serde_json::Value>(body).ok())
+            .flatten()
+    };
+    match (parse(ba), parse(bb)) {
+        (Some(ja), Some(jb)) => json_diff(&ja, &jb, &ignore.json),
+        _ if ba != bb || a.size != b.size => vec![Difference::new("/", DiffKind::Value)],
+        _ => Vec::new(),
+    }
+}
+
+/// Whether `body` can be JSON by its first byte (after white space): a text or HTML body is
+/// then not parsed (a failed parse allocates its error).
+fn may_be_json(body: &[u8]) -> bool {
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    matches!(
+        first,
+        Some(b'{' | b'[' | b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n')
+    )
 }
 
 #[cfg(test)]
@@ -247,5 +302,54 @@ mod tests {
         let i = Ignore::new(["X-Trace", "/served_by"]);
         assert!(i.headers.contains("x-trace"));
         assert!(i.json.ignore.matches("/served_by"));
+    }
+
+    #[test]
+    fn only_a_body_that_can_be_json_is_parsed_as_json() {
+        let cases = [
+            ("{\"a\":1}", true),
+            (" \n[1]", true),
+            ("\"s\"", true),
+            ("-1", true),
+            ("7", true),
+            ("true", true),
+            ("false", true),
+            ("null", true),
+            ("hello", false),
+            ("<html></html>", false),
+            ("", false),
+            ("  ", false),
+        ];
+        for (body, can) in cases {
+            assert_eq!(may_be_json(body.as_bytes()), can, "{body:?}");
+        }
+        // JSON written differently is still the same JSON.
+        let h = HeaderMap::new();
+        let (a, b) = (
+            Bytes::from_static(br#"{"a":1}"#),
+            Bytes::from_static(br#"{ "a": 1 }"#),
+        );
+        assert!(diff_pair(side(200, &h, &a), side(200, &h, &b), &Ignore::default()).is_empty());
+    }
+
+    #[test]
+    fn repeated_header_values_differ_by_order_and_count() {
+        let body = Bytes::new();
+        let ha = headers(&[("vary", "a"), ("vary", "b"), ("x-one", "1")]);
+        let reordered = headers(&[("vary", "b"), ("vary", "a"), ("x-one", "1")]);
+        let fewer = headers(&[("vary", "a"), ("x-one", "1")]);
+        let same = headers(&[("x-one", "1"), ("vary", "a"), ("vary", "b")]);
+        let names = |hb: &HeaderMap| {
+            diff_pair(
+                side(200, &ha, &body),
+                side(200, hb, &body),
+                &Ignore::default(),
+            )
+            .headers
+        };
+        assert_eq!(names(&reordered), ["vary"]);
+        assert_eq!(names(&fewer), ["vary"]);
+        assert!(names(&same).is_empty());
+        assert_eq!(names(&HeaderMap::new()), ["vary", "x-one"]);
     }
 }

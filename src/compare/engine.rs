@@ -174,7 +174,10 @@ impl Engine {
 
     fn count_unpaired(&mut self, w: &Waiting, out: &mut Vec<(GroupKey, PairResult)>) {
         for ob in w.exchanges() {
-            *self.unpaired.entry(ob.service.clone()).or_default() += 1;
+            match self.unpaired.get_mut(&*ob.service) {
+                Some(n) => *n += 1,
+                None => drop(self.unpaired.insert(ob.service.to_string(), 1)),
+            }
             let (primary, candidate) = if ob.mirror {
                 ("unknown".into(), ob.version.clone())
             } else {
@@ -223,18 +226,18 @@ impl Engine {
                 primary: primary.version.clone(),
                 candidate: cand.version.clone(),
             };
-            let diff = diff_pair(primary.side(), cand.side(), &ignore);
+            let found = diff_pair(primary.side(), cand.side(), &ignore).found();
             let group = self.groups.entry(key.clone()).or_default();
-            let result = classify_pair(&diff, |f| evidence.is_noise(&f.normalized(), group));
-            let real: BTreeSet<Difference> = (diff.fields().iter())
-                .map(Difference::normalized)
+            let result = classify_pair(&found, |f| evidence.is_noise(f, group));
+            let real: BTreeSet<&Difference> = (found.iter())
+                .map(|f| &f.field)
                 .filter(|f| !evidence.is_noise(f, group))
                 .collect();
             let secondary = has_secondary.then_some(&secondary_fields);
-            group.record(result, &primary, cand, &diff, secondary);
+            group.record(result, &primary, cand, &found, secondary);
             if self.differences.len() + real.len() <= DIFFERENCES_KEPT {
                 self.differences
-                    .extend(real.into_iter().map(|d| (key.clone(), d)));
+                    .extend(real.into_iter().map(|d| (key.clone(), d.clone())));
             }
             out.push((key, result));
         }

@@ -22,7 +22,7 @@ fn gzipped(mut o: super::engine::Observed) -> super::engine::Observed {
     h.insert("content-encoding", "gzip".parse().unwrap());
     o.size = body.len() as u64;
     o.body = Some(body);
-    o.headers = Some(h);
+    o.headers = Some(h.into());
     o
 }
 
@@ -34,7 +34,7 @@ fn gzip_against_identity_with_the_same_json_is_a_header_difference_only_and_prom
         let (id, body) = (format!("r{i}"), format!(r#"{{"n":{i},"f":[1,2]}}"#));
         e.ingest(gzipped(ob(&id, false, "v1", body.clone(), 5, 1)), now);
         let mut c = ob(&id, true, "v3", body, 5, 0);
-        c.headers = Some(HeaderMap::new());
+        c.headers = Some(HeaderMap::new().into());
         e.ingest(c, now);
     }
     let report = &e.report(&Thresholds::default())[0];

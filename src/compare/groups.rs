@@ -5,10 +5,11 @@
 //! in [`report`](super::report).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::diff::PairDiff;
+use super::diff::Found;
 use super::example::PairValues;
 use super::kind::{DiffKind, Difference};
 use super::observed::Observed;
@@ -24,17 +25,19 @@ pub const EXAMPLES_PER_FIELD: usize = 3;
 /// Distinct fields tracked per group (more are counted under `(other)`).
 pub const MAX_FIELDS: usize = 100;
 
-/// Primary/candidate group: service, route, primary version, candidate version.
+/// Primary/candidate group: service, route, primary version, candidate version. The names
+/// are shared (`Arc<str>`, from the proxy's peers and routes): a key is cloned several times
+/// per compared pair, and an equal clone compares by address first.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct GroupKey {
     /// Service.
-    pub service: String,
+    pub service: Arc<str>,
     /// Route.
-    pub route: String,
+    pub route: Arc<str>,
     /// Primary version.
-    pub primary: String,
+    pub primary: Arc<str>,
     /// Candidate version.
-    pub candidate: String,
+    pub candidate: Arc<str>,
 }
 
 /// How often one field differed.
@@ -93,14 +96,15 @@ impl Group {
         }
     }
 
-    /// Counts one compared pair: its `result`, the `diff` between `primary` and `candidate`,
-    /// and the fields where this request's secondaries differed (`None`: no secondary).
+    /// Counts one compared pair: its `result`, the differences `found` between `primary` and
+    /// `candidate`, and the fields where this request's secondaries differed (`None`: no
+    /// secondary).
     pub fn record(
         &mut self,
         result: PairResult,
         primary: &Observed,
         candidate: &Observed,
-        diff: &PairDiff,
+        found: &[Found],
         secondary_fields: Option<&BTreeSet<Difference>>,
     ) {
         self.pairs += 1;
@@ -114,12 +118,12 @@ impl Group {
         // Rates are per pair: a field counts once per kind however many of its elements
         // differ (`/factors/0` and `/factors/3` are both `/factors/*`); the example shows the
         // first element's values.
-        let mut fields: BTreeMap<Difference, Difference> = BTreeMap::new();
-        for d in diff.fields() {
-            fields.entry(d.normalized()).or_insert(d);
+        let mut fields: BTreeMap<&Difference, &Difference> = BTreeMap::new();
+        for f in found {
+            fields.entry(&f.field).or_insert(&f.at);
         }
         let mut values = PairValues::new(primary, candidate);
-        for (f, at) in &fields {
+        for (f, at) in fields {
             let stat = self.field_stat(f);
             stat.candidate += 1;
             if stat.examples.len() < EXAMPLES_PER_FIELD {

@@ -119,10 +119,10 @@ pub fn merge(reports: &[(String, Report)]) -> Result<Report, String> {
                 ));
             };
             let key = GroupKey {
-                service: c.service.clone(),
-                route: c.route.clone(),
-                primary: c.primary_version.clone(),
-                candidate: c.candidate_version.clone(),
+                service: c.service.as_str().into(),
+                route: c.route.as_str().into(),
+                primary: c.primary_version.as_str().into(),
+                candidate: c.candidate_version.as_str().into(),
             };
             let (group, noise) = groups.entry(key).or_default();
             group.absorb(samples, c);

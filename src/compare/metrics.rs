@@ -6,8 +6,12 @@
 //! - `shadowmesh_compare_differences_total{..., field, kind}`: pairs where a field differed
 //!   beyond noise (what a dashboard's "top differing fields" shows). Bounded: at most
 //!   [`FIELDS_PER_GROUP`] fields per (service, primary, candidate); the rest count as `(other)`.
+//!
+//! The comparison task counts a drain's results at once ([`CompareMetrics::count_drained`]):
+//! equal label sets are summed first, so a busy group costs one series lookup per drain, not
+//! one per pair.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -37,7 +41,7 @@ struct DifferenceLabels {
 }
 
 /// Fields given a series so far, per (service, primary, candidate).
-type FieldsSeen = Arc<Mutex<HashMap<(String, String, String), HashSet<String>>>>;
+type FieldsSeen = Arc<Mutex<HashMap<(Arc<str>, Arc<str>, Arc<str>), HashSet<String>>>>;
 
 /// Distinct fields per (service, primary, candidate) in `shadowmesh_compare_differences_total`.
 pub const FIELDS_PER_GROUP: usize = 20;
@@ -72,8 +76,31 @@ impl CompareMetrics {
         }
     }
 
-    /// Counts one pair of `key`'s group where `difference` (normalized) was found beyond noise.
-    pub fn count_difference(&self, key: &GroupKey, difference: &Difference) {
+    /// Counts what one drain of the comparison found: `results`, pairs by result, and
+    /// `differences`, one per pair and field beyond noise. Equal label sets are summed first.
+    pub fn count_drained(
+        &self,
+        results: &[(GroupKey, PairResult)],
+        differences: &[(GroupKey, Difference)],
+    ) {
+        let mut by_result: BTreeMap<(&GroupKey, &'static str), u64> = BTreeMap::new();
+        for (key, result) in results {
+            *by_result.entry((key, result.as_str())).or_default() += 1;
+        }
+        for ((key, result), n) in by_result {
+            self.count(key, result, n);
+        }
+        let mut by_field: BTreeMap<(&GroupKey, &Difference), u64> = BTreeMap::new();
+        for (key, difference) in differences {
+            *by_field.entry((key, difference)).or_default() += 1;
+        }
+        for ((key, difference), n) in by_field {
+            self.count_difference(key, difference, n);
+        }
+    }
+
+    /// Counts `n` pairs of `key`'s group where `difference` (normalized) was found beyond noise.
+    fn count_difference(&self, key: &GroupKey, difference: &Difference, n: u64) {
         let group = (
             key.service.clone(),
             key.primary.clone(),
@@ -91,25 +118,25 @@ impl CompareMetrics {
         };
         self.differences
             .get_or_create(&DifferenceLabels {
-                destination_service: key.service.clone(),
-                primary_version: key.primary.clone(),
-                candidate_version: key.candidate.clone(),
+                destination_service: key.service.to_string(),
+                primary_version: key.primary.to_string(),
+                candidate_version: key.candidate.to_string(),
                 field,
                 kind: difference.kind.as_str(),
             })
-            .inc();
+            .inc_by(n);
     }
 
-    /// Counts one pair of `key`'s group with `result`.
-    pub fn count(&self, key: &GroupKey, result: PairResult) {
+    /// Counts `n` pairs of `key`'s group with `result`.
+    fn count(&self, key: &GroupKey, result: &'static str, n: u64) {
         self.results
             .get_or_create(&CompareLabels {
-                destination_service: key.service.clone(),
-                primary_version: key.primary.clone(),
-                candidate_version: key.candidate.clone(),
-                result: result.as_str(),
+                destination_service: key.service.to_string(),
+                primary_version: key.primary.to_string(),
+                candidate_version: key.candidate.to_string(),
+                result,
             })
-            .inc();
+            .inc_by(n);
     }
 }
 
@@ -127,15 +154,20 @@ mod tests {
             primary: "v1".into(),
             candidate: "v3".into(),
         };
-        metrics.count(&key, PairResult::Match);
-        metrics.clone().count(&key, PairResult::Match);
-        metrics.count(&key, PairResult::BodyMismatch);
         let factors = Difference::new("/factors/*", super::super::kind::DiffKind::Length);
-        metrics.count_difference(&key, &factors);
-        for i in 0..FIELDS_PER_GROUP + 5 {
-            let other = Difference::new(format!("/f{i}"), super::super::kind::DiffKind::Value);
-            metrics.count_difference(&key, &other);
-        }
+        let results = [
+            (key.clone(), PairResult::Match),
+            (key.clone(), PairResult::BodyMismatch),
+        ];
+        metrics.count_drained(&results, &[(key.clone(), factors)]);
+        metrics.clone().count_drained(&results[..1], &[]);
+        let others: Vec<_> = (0..FIELDS_PER_GROUP + 5)
+            .map(|i| {
+                let other = Difference::new(format!("/f{i}"), super::super::kind::DiffKind::Value);
+                (key.clone(), other)
+            })
+            .collect();
+        metrics.count_drained(&[], &others);
         let mut text = String::new();
         prometheus_client::encoding::prometheus_text::encode(&mut text, &registry).unwrap();
         assert!(

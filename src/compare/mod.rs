@@ -155,12 +155,7 @@ async fn drain(
             idle = drained == 0 && engine.pending_len() == 0;
         }
         if let Some(m) = &metrics {
-            for (key, result) in results {
-                m.count(&key, result);
-            }
-            for (key, difference) in differences {
-                m.count_difference(&key, &difference);
-            }
+            m.count_drained(&results, &differences);
         }
         if idle {
             match rx.recv().await {
@@ -223,6 +218,20 @@ fn lock(e: &Mutex<Engine>) -> std::sync::MutexGuard<'_, Engine> {
     e.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// `GET /path?query`, cut at [`MAX_REQUEST_LINE`] bytes.
+fn request_line(ex: &Exchange) -> String {
+    let mut request = format!("{} {}", ex.method, ex.path);
+    if request.len() > MAX_REQUEST_LINE {
+        let mut cut = MAX_REQUEST_LINE;
+        while !request.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        request.truncate(cut);
+        request.push('…');
+    }
+    request
+}
+
 impl ExchangeHook for Comparator {
     fn on_exchange(&self, ex: &Exchange) {
         if !ex.compare {
@@ -231,24 +240,21 @@ impl ExchangeHook for Comparator {
         let Some(peer) = ex.peer.as_deref() else {
             return;
         };
-        let mut request = format!("{} {}", ex.method, ex.path);
-        if request.len() > MAX_REQUEST_LINE {
-            let mut cut = MAX_REQUEST_LINE;
-            while !request.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            request.truncate(cut);
-            request.push('…');
-        }
+        // Only a primary's request line is shown or keyed on (examples, repeat noise).
+        let request = if ex.mirror {
+            String::new()
+        } else {
+            request_line(ex)
+        };
         let ob = Observed {
             pair: ex.pair,
             mirror: ex.mirror,
             service: peer.service_fqdn.clone(),
-            route: ex.route.as_deref().unwrap_or_default().to_owned(),
+            route: ex.route.clone().unwrap_or_else(|| "".into()),
             version: peer.version.clone(),
             status: ex.status,
             flag: ex.flag,
-            headers: ex.headers.as_ref().map(observed::detached),
+            headers: ex.headers.clone(),
             body: ex.body.clone(),
             size: ex.response_bytes,
             duration: ex.duration,

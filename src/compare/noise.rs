@@ -20,6 +20,7 @@
 //! The rule is [`Evidence::is_noise`]; pairs and reports both ask it.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
 
 use bytes::Bytes;
 
@@ -83,20 +84,20 @@ impl Evidence<'_> {
 #[derive(Debug, Default)]
 pub struct RepeatNoise {
     /// The last answer per (service, request), body cut to [`REPEAT_BODY_BYTES`].
-    previous: HashMap<(String, String), Observed>,
-    previous_order: VecDeque<(String, String)>,
-    fields: HashMap<(String, String), BTreeSet<Difference>>,
+    previous: HashMap<(Arc<str>, String), Observed>,
+    previous_order: VecDeque<(Arc<str>, String)>,
+    fields: HashMap<(Arc<str>, Arc<str>), BTreeSet<Difference>>,
     primaries_seen: u64,
     /// The last sampled primary per (service, route), body cut.
-    last_on_route: HashMap<(String, String), Observed>,
+    last_on_route: HashMap<(Arc<str>, Arc<str>), Observed>,
     /// Volatile-looking sightings per (service, route, field).
-    volatile: HashMap<(String, String, Difference), u32>,
+    volatile: HashMap<(Arc<str>, Arc<str>, Difference), u32>,
 }
 
 impl RepeatNoise {
     /// Fields learnt as noise on `service`'s `route`.
-    pub fn fields(&self, service: &str, route: &str) -> Option<&BTreeSet<Difference>> {
-        self.fields.get(&(service.to_string(), route.to_string()))
+    pub fn fields(&self, service: &Arc<str>, route: &Arc<str>) -> Option<&BTreeSet<Difference>> {
+        self.fields.get(&(service.clone(), route.clone()))
     }
 
     /// Sees one primary about to be compared; without a secondary, one in [`REPEAT_SAMPLE`]

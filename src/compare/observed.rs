@@ -19,18 +19,19 @@ pub struct Observed {
     pub pair: u64,
     /// A mirrored copy?
     pub mirror: bool,
-    /// Fully qualified service.
-    pub service: String,
+    /// Fully qualified service (shared with the proxy's peer: the comparison's group keys are
+    /// made of these three, cloned per pair).
+    pub service: Arc<str>,
     /// Route name.
-    pub route: String,
+    pub route: Arc<str>,
     /// Version that answered.
-    pub version: String,
+    pub version: Arc<str>,
     /// Status (0: none).
     pub status: u16,
     /// Response flag.
     pub flag: Flag,
-    /// Response headers.
-    pub headers: Option<HeaderMap>,
+    /// Response headers (detached from the connection's buffer; shared with the exchange).
+    pub headers: Option<Arc<HeaderMap>>,
     /// First bytes of the body.
     pub body: Option<Bytes>,
     /// Full body size.
@@ -54,7 +55,7 @@ impl Observed {
     pub(super) fn side(&self) -> Side<'_> {
         Side {
             status: self.status,
-            headers: self.headers.as_ref(),
+            headers: self.headers.as_deref(),
             body: self.body.as_ref(),
             size: self.size,
             undecodable: self.undecodable,
@@ -64,7 +65,7 @@ impl Observed {
     /// Decodes the body per its `content-encoding`, keeping at most `limit` bytes: the body
     /// becomes the decoded one (and `size` its size when whole), or `undecodable` is set.
     pub(super) fn decode_body(&mut self, limit: usize) {
-        let codings = codings(self.headers.as_ref());
+        let codings = codings(self.headers.as_deref());
         let Some(body) = self.body.as_ref().filter(|_| !codings.is_empty()) else {
             return;
         };
@@ -93,43 +94,5 @@ impl Observed {
     /// No answer, or a 5xx.
     pub(super) fn failed(&self) -> bool {
         self.status == 0 || self.status >= 500
-    }
-}
-
-/// A copy of `headers` whose values own their bytes. Header values parsed by hyper are slices
-/// of the connection's read buffer (8 KiB): an exchange waiting for its other half with such
-/// values would hold that whole buffer. The values are copied into one allocation.
-pub fn detached(headers: &HeaderMap) -> HeaderMap {
-    let mut all = bytes::BytesMut::with_capacity(headers.values().map(|v| v.len()).sum());
-    for value in headers.values() {
-        all.extend_from_slice(value.as_bytes());
-    }
-    let mut all = all.freeze();
-    let mut copy = HeaderMap::with_capacity(headers.len());
-    for (name, value) in headers {
-        let bytes = all.split_to(value.len());
-        let mut owned =
-            http::HeaderValue::from_maybe_shared(bytes).unwrap_or_else(|_| value.clone());
-        owned.set_sensitive(value.is_sensitive());
-        copy.append(name.clone(), owned);
-    }
-    copy
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn detached_headers_keep_every_value_in_order() {
-        let mut h = HeaderMap::new();
-        h.append("set-cookie", "a=1".parse().unwrap());
-        h.append("set-cookie", "b=2".parse().unwrap());
-        h.insert("content-type", "application/json".parse().unwrap());
-        h.insert("x-empty", "".parse().unwrap());
-        let copy = detached(&h);
-        assert_eq!(copy, h);
-        let cookies: Vec<_> = copy.get_all("set-cookie").iter().collect();
-        assert_eq!(cookies, ["a=1", "b=2"]);
     }
 }

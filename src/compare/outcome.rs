@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::diff::PairDiff;
+use super::diff::Found;
 use super::kind::{DiffKind, Difference};
 
 /// The comparison's outcome for one pair (the `result` label of `shadowmesh_compare_total`).
@@ -49,19 +49,20 @@ impl PairResult {
     }
 }
 
-/// The result of a compared pair whose differences are `d`: the first kind of difference, in the
-/// order status, body, headers, that `is_noise` does not cancel; [`PairResult::Noise`] when it
-/// cancels them all.
-pub fn classify_pair(d: &PairDiff, is_noise: impl Fn(&Difference) -> bool) -> PairResult {
-    let fields = d.fields();
-    let real = |kind: DiffKind| fields.iter().any(|f| f.kind == kind && !is_noise(f));
-    if d.is_empty() {
+/// The result of a compared pair whose differences are `found`: the first kind of difference,
+/// in the order status, body, headers, that `is_noise` (asked with the counted field) does not
+/// cancel; [`PairResult::Noise`] when it cancels them all.
+pub fn classify_pair(found: &[Found], is_noise: impl Fn(&Difference) -> bool) -> PairResult {
+    let real = |of_kind: fn(DiffKind) -> bool| {
+        (found.iter()).any(|f| of_kind(f.field.kind) && !is_noise(&f.field))
+    };
+    if found.is_empty() {
         PairResult::Match
-    } else if real(DiffKind::Status) {
+    } else if real(|k| k == DiffKind::Status) {
         PairResult::StatusMismatch
-    } else if d.body.iter().any(|f| !is_noise(f)) {
+    } else if real(|k| !matches!(k, DiffKind::Status | DiffKind::Header)) {
         PairResult::BodyMismatch
-    } else if real(DiffKind::Header) {
+    } else if real(|k| k == DiffKind::Header) {
         PairResult::HeaderMismatch
     } else {
         PairResult::Noise

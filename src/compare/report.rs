@@ -140,10 +140,10 @@ pub fn candidate_report(
     let (verdict, reasons) = decide(t, group.pairs, &rates, &errors, &latency);
     let summary = format!("{}: {}", verdict.as_str(), reasons.join("; "));
     CandidateReport {
-        service: key.service.clone(),
-        route: key.route.clone(),
-        primary_version: key.primary.clone(),
-        candidate_version: key.candidate.clone(),
+        service: key.service.to_string(),
+        route: key.route.to_string(),
+        primary_version: key.primary.to_string(),
+        candidate_version: key.candidate.to_string(),
         pairs: group.pairs,
         with_secondary: group.secondary_pairs,
         results: PairResult::ALL

@@ -127,7 +127,7 @@ impl Proxy {
             0
         };
         if capture > 0 {
-            record.exchange.headers = Some(parts.headers.clone());
+            record.exchange.capture_headers(&parts.headers);
         }
         let observed = ObservedBody::new(body, capture, Box::new(record));
         Response::from_parts(parts, observed.boxed_unsync())

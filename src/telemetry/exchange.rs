@@ -122,8 +122,10 @@ pub struct Exchange {
     pub grpc: bool,
     /// The response body, when a hook asked for it to be captured.
     pub body: Option<Bytes>,
-    /// The response headers, when a hook asked for bodies to be captured.
-    pub headers: Option<http::HeaderMap>,
+    /// The response headers, when a hook asked for bodies to be captured
+    /// ([`Exchange::capture_headers`]: detached from the connection's buffer, shared with the
+    /// hooks without a copy).
+    pub headers: Option<Arc<http::HeaderMap>>,
     /// Mirrored copies sent for this request (primary only).
     pub mirrors_sent: u8,
     /// Part of a sampled comparison (primary and its mirrors alike).
@@ -157,10 +159,74 @@ impl Exchange {
         }
     }
 
+    /// Keeps a copy of the response's `headers` for the hooks that asked for captures. Header
+    /// values parsed from a connection are slices of its read buffer: an exchange waiting in
+    /// the comparison for its other half with such values would hold that whole buffer, so the
+    /// copy's values are moved into one allocation of their own. The map itself is cloned (no
+    /// name is hashed again) and its values replaced in place.
+    pub fn capture_headers(&mut self, headers: &http::HeaderMap) {
+        self.headers = Some(Arc::new(detached(headers)));
+    }
+
     /// Marks the exchange failed: `status` (0: no response), `flag` and a short reason.
     pub fn fail(&mut self, status: u16, flag: Flag, reason: impl Into<String>) {
         self.status = status;
         self.flag = flag;
         self.reason = Some(reason.into());
+    }
+}
+
+/// A copy of `headers` whose values own their bytes, all in one allocation, in order.
+fn detached(headers: &http::HeaderMap) -> http::HeaderMap {
+    let mut all = bytes::BytesMut::with_capacity(headers.values().map(|v| v.len()).sum());
+    for value in headers.values() {
+        all.extend_from_slice(value.as_bytes());
+    }
+    let mut all = all.freeze();
+    let mut copy = headers.clone();
+    // `values_mut` walks the values in the order `values` did.
+    for value in copy.values_mut() {
+        let bytes = all.split_to(value.len());
+        if let Ok(mut owned) = http::HeaderValue::from_maybe_shared(bytes) {
+            owned.set_sensitive(value.is_sensitive());
+            *value = owned;
+        }
+    }
+    copy
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::{HeaderMap, HeaderValue};
+
+    #[test]
+    fn captured_headers_keep_every_value_in_order_and_none_of_the_read_buffer() {
+        let buffer = Bytes::from_static(b"a=1b=2application/jsonsecret").to_vec();
+        let buffer = Bytes::from(buffer);
+        let slice = |from: usize, to: usize| HeaderValue::from_maybe_shared(buffer.slice(from..to));
+        let mut h = HeaderMap::new();
+        h.append("set-cookie", slice(0, 3).unwrap());
+        h.append("set-cookie", slice(3, 6).unwrap());
+        h.insert("content-type", slice(6, 22).unwrap());
+        h.insert("x-empty", HeaderValue::from_static(""));
+        let mut secret = slice(22, 28).unwrap();
+        secret.set_sensitive(true);
+        h.insert("authorization", secret);
+        let mut ex = Exchange::default();
+        ex.capture_headers(&h);
+        let copy = ex.headers.expect("captured");
+        assert_eq!(*copy, h);
+        let cookies: Vec<_> = copy.get_all("set-cookie").iter().collect();
+        assert_eq!(cookies, ["a=1", "b=2"]);
+        assert!(copy["authorization"].is_sensitive());
+        let read_buffer = buffer.as_ptr_range();
+        for value in copy.values().filter(|v| !v.is_empty()) {
+            let at = value.as_bytes().as_ptr();
+            assert!(
+                !read_buffer.contains(&at),
+                "{value:?} still points into the read buffer"
+            );
+        }
     }
 }

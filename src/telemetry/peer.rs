@@ -5,7 +5,7 @@
 //! subsystems that count per destination keep for it, typed, so the data path finds its metric
 //! handles without a lock or a map lookup.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use prometheus_client::metrics::counter::Counter;
 
@@ -16,14 +16,14 @@ use super::metrics::SeriesCache;
 pub struct Peer {
     /// Service short name (`calcbackendsvc`).
     pub service: String,
-    /// Fully qualified service host.
-    pub service_fqdn: String,
+    /// Fully qualified service host (shared: the comparison keys its groups by it).
+    pub service_fqdn: Arc<str>,
     /// Service namespace.
     pub namespace: String,
     /// Subset, if any.
     pub subset: Option<String>,
-    /// `version` of the endpoint (or the subset's).
-    pub version: String,
+    /// `version` of the endpoint (or the subset's; shared like the service).
+    pub version: Arc<str>,
     /// Workload that answered (`destination_workload`).
     pub workload: String,
     /// Its namespace.
@@ -58,10 +58,10 @@ impl Default for Peer {
         let u = || "unknown".to_string();
         Self {
             service: u(),
-            service_fqdn: u(),
+            service_fqdn: u().into(),
             namespace: u(),
             subset: None,
-            version: u(),
+            version: u().into(),
             workload: u(),
             workload_namespace: u(),
             app: u(),

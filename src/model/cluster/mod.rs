@@ -217,13 +217,13 @@ impl Cluster {
 fn peer_of(cluster: &Cluster, endpoint: Option<&Endpoint>) -> Peer {
     let label = |k: &str| endpoint.and_then(|e| e.labels.get(k)).cloned();
     let version = match endpoint.map(Endpoint::version) {
-        Some(v) if v != "unknown" => v.to_string(),
-        _ => cluster.version().to_string(),
+        Some(v) if v != "unknown" => v.into(),
+        _ => cluster.version().into(),
     };
     let workload = endpoint.map_or_else(|| "unknown".to_string(), |e| e.workload.clone());
     Peer {
         service: cluster.service_name.clone(),
-        service_fqdn: cluster.service.clone(),
+        service_fqdn: cluster.service.as_str().into(),
         namespace: cluster.service_namespace.clone(),
         subset: cluster.subset.clone(),
         canonical_service: label("service.istio.io/canonical-name")

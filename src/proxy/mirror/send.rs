@@ -176,7 +176,9 @@ impl Mirrorer {
                 ex.status = answer.status;
                 ex.response_bytes = answer.bytes;
                 ex.body = answer.body;
-                ex.headers = answer.headers;
+                if let Some(headers) = &answer.headers {
+                    ex.capture_headers(headers);
+                }
                 MirrorOutcome::Sent
             }
             Some(Err(MirrorError::Client(e))) => {
@@ -230,8 +232,8 @@ async fn read_answer(
     capture: usize,
 ) -> Result<Answer, MirrorError> {
     let status = resp.status().as_u16();
-    let headers = (capture > 0).then(|| resp.headers().clone());
-    let mut body = resp.into_body();
+    let (head, mut body) = resp.into_parts();
+    let headers = (capture > 0).then_some(head.headers);
     let mut bytes = 0u64;
     let mut captured = (capture > 0).then(bytes::BytesMut::new);
     while let Some(frame) = body.frame().await {

@@ -178,8 +178,11 @@ pub fn ensure_request_id(headers: &mut HeaderMap) -> HeaderValue {
     let uuid = uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes()).into_uuid();
     // Encoded on the stack, not through `Display`: this runs for nearly every request.
     let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
-    let id = uuid.hyphenated().encode_lower(&mut buf);
-    let v = HeaderValue::from_str(id).expect("a UUID is a valid header value");
+    uuid.hyphenated().encode_lower(&mut buf);
+    // One shared allocation for the header and the exchange's copy (`HeaderValue::from_str`
+    // makes a plain one, and its first clone a second).
+    let v = HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(buf))
+        .expect("a UUID is a valid header value");
     headers.insert(X_REQUEST_ID.clone(), v.clone());
     v
 }

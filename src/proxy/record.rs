@@ -126,7 +126,7 @@ impl ExchangeRecord {
 }
 
 impl OnBodyEnd for ExchangeRecord {
-    fn finish(mut self: Box<Self>, summary: BodySummary) {
+    fn finish(mut self, summary: BodySummary) {
         self.exchange.response_bytes = summary.bytes;
         self.exchange.body = summary.captured;
         let outcome = if let Some(e) = summary.error {

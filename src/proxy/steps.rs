@@ -129,7 +129,7 @@ impl Proxy {
         if capture > 0 {
             record.exchange.capture_headers(&parts.headers);
         }
-        let observed = ObservedBody::new(body, capture, Box::new(record));
+        let observed = ObservedBody::new(body, capture, record);
         Response::from_parts(parts, observed.boxed_unsync())
     }
 }

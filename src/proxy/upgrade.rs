@@ -160,5 +160,5 @@ fn end(mut record: ExchangeRecord, sent: u64, received: u64) {
         bytes: received,
         ..BodySummary::default()
     };
-    Box::new(record).finish(summary);
+    record.finish(summary);
 }

@@ -25,10 +25,11 @@ pub struct BodySummary {
     pub dropped: bool,
 }
 
-/// Called once when an observed body ends.
+/// Called once when an observed body ends. Taken by value, not boxed: the body is generic over
+/// it, so the response's one box holds both.
 pub trait OnBodyEnd: Send + 'static {
     /// Receives the summary.
-    fn finish(self: Box<Self>, summary: BodySummary);
+    fn finish(self, summary: BodySummary);
 }
 
 /// The first bytes of a body. Copied when frozen: a slice would keep the connection's whole
@@ -60,16 +61,16 @@ impl Capture {
 
 pin_project! {
     /// A response body that reports once when it ends.
-    pub struct ObservedBody<B> {
+    pub struct ObservedBody<B, E: OnBodyEnd> {
         #[pin]
         inner: B,
         bytes: u64,
         capture: Option<Capture>,
         capture_limit: usize,
-        on_end: Option<Box<dyn OnBodyEnd>>,
+        on_end: Option<E>,
     }
 
-    impl<B> PinnedDrop for ObservedBody<B> {
+    impl<B, E: OnBodyEnd> PinnedDrop for ObservedBody<B, E> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
             if let Some(on_end) = this.on_end.take() {
@@ -84,10 +85,10 @@ pin_project! {
     }
 }
 
-impl<B: Body> ObservedBody<B> {
+impl<B: Body, E: OnBodyEnd> ObservedBody<B, E> {
     /// Wraps `inner`; `capture_limit` 0 captures nothing. An empty body (which hyper may never
     /// poll) is reported at once.
-    pub fn new(inner: B, capture_limit: usize, on_end: Box<dyn OnBodyEnd>) -> Self {
+    pub fn new(inner: B, capture_limit: usize, on_end: E) -> Self {
         let on_end = if inner.is_end_stream() {
             on_end.finish(BodySummary::default());
             None
@@ -104,7 +105,7 @@ impl<B: Body> ObservedBody<B> {
     }
 }
 
-impl<B> Body for ObservedBody<B>
+impl<B, E: OnBodyEnd> Body for ObservedBody<B, E>
 where
     B: Body<Data = Bytes>,
     B::Error: Into<BoxError>,
@@ -118,7 +119,7 @@ where
         let finish = |error: Option<String>,
                       this_bytes: u64,
                       capture: &mut Option<Capture>,
-                      on_end: &mut Option<Box<dyn OnBodyEnd>>| {
+                      on_end: &mut Option<E>| {
             if let Some(on_end) = on_end.take() {
                 on_end.finish(BodySummary {
                     bytes: this_bytes,

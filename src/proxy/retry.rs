@@ -157,7 +157,7 @@ impl Proxy {
                 if let Some(back) = back {
                     let back = tokio::select! {
                         r = back => r.ok().filter(Replay::replayable),
-                        () = limits.deadline.as_mut() => return cx.finish(TryEnd::Final(limits.timed_out())),
+                        () = &mut limits.deadline => return cx.finish(TryEnd::Final(limits.timed_out())),
                         () = tokio::time::sleep(BODY_BACK_WAIT) => None,
                     };
                     let Some(back) = back else {
@@ -176,7 +176,7 @@ impl Proxy {
                 let wait = policy.backoff.delay(attempt, fastrand::f64());
                 tokio::select! {
                     () = tokio::time::sleep(wait) => {}
-                    () = limits.deadline.as_mut() => return cx.finish(TryEnd::Final(limits.timed_out())),
+                    () = &mut limits.deadline => return cx.finish(TryEnd::Final(limits.timed_out())),
                 }
                 upstream = cx.next_endpoint(routed, upstream, &mut tried, hash, policy)?;
             }
@@ -232,7 +232,7 @@ impl Proxy {
                         None => failed(&e),
                     },
                 },
-                () = deadline.as_mut() => TryEnd::Final(route_timeout(timeout)),
+                () = &mut *deadline => TryEnd::Final(route_timeout(timeout)),
                 () = per_try_timer => TryEnd::Failed(
                     Failure {
                         flag: Flag::Timeout,

@@ -1,19 +1,22 @@
 //! The limits that span all tries of a request ([`Limits`]): the route timeout (from the end of
-//! the client's body) and the upload's stall watch, each a timer made once per request.
+//! the client's body; [`RouteDeadline`]) and the upload's stall watch, each made once per
+//! request.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use super::body::{Stall, Upload};
+use super::server::deadline::Deadline;
 use crate::telemetry::Flag;
 use crate::upstream::Failure;
 
 /// The limits that span all tries: the route timeout and the upload's stall watch.
 pub(super) struct Limits {
     pub(super) upload: Arc<Upload>,
-    pub(super) deadline: Pin<Box<dyn Future<Output = ()> + Send>>,
+    pub(super) deadline: RouteDeadline,
     /// None when there is no body to watch (it had ended when the tries began: a request
     /// without a body, most of them), which spares them a timer.
     pub(super) stalled: Option<Pin<Box<dyn Future<Output = Stall> + Send>>>,
@@ -30,16 +33,16 @@ impl Limits {
         idle: Option<Duration>,
     ) -> Self {
         let ended = upload.has_ended();
-        let deadline: Pin<Box<dyn Future<Output = ()> + Send>> = match timeout {
-            Some(t) if ended => Box::pin(tokio::time::sleep(t)),
+        let deadline = match timeout {
+            Some(t) if ended => RouteDeadline::At(Deadline::after(t)),
             Some(t) => {
                 let up = upload.clone();
-                Box::pin(async move {
+                RouteDeadline::AfterUpload(Box::pin(async move {
                     up.ended().await;
-                    tokio::time::sleep(t).await;
-                })
+                    Deadline::after(t).await;
+                }))
             }
-            None => Box::pin(std::future::pending()),
+            None => RouteDeadline::Never,
         };
         let stalled = match idle {
             Some(idle) if !ended => {
@@ -60,6 +63,30 @@ impl Limits {
     /// The route timeout's failure (504 `UT`).
     pub(super) fn timed_out(&self) -> Failure {
         route_timeout(self.timeout)
+    }
+}
+
+/// When the route timeout runs out.
+pub(super) enum RouteDeadline {
+    /// No route timeout.
+    Never,
+    /// The timeout from the tries' start: the client's body had ended (a request without a
+    /// body, most of them). On a worker thread, no tokio timer of its own
+    /// ([`Deadline`]).
+    At(Deadline),
+    /// The timeout from the end of the client's body, still arriving when the tries began.
+    AfterUpload(Pin<Box<dyn Future<Output = ()> + Send>>),
+}
+
+impl Future for RouteDeadline {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        match self.get_mut() {
+            Self::Never => Poll::Pending,
+            Self::At(deadline) => Pin::new(deadline).poll(cx),
+            Self::AfterUpload(wait) => wait.as_mut().poll(cx),
+        }
     }
 }
 

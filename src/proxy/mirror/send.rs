@@ -15,6 +15,7 @@ use super::buffer::whole_body;
 use super::{MirrorOutcome, MirrorRequest, Mirrorer, PendingMirror, shadow_host};
 use crate::model::Cluster;
 use crate::proxy::headers::is_grpc;
+use crate::proxy::server::deadline::Deadline;
 use crate::telemetry::{Exchange, Flag};
 use crate::upstream::{BoxError, UpstreamBody, UpstreamError};
 
@@ -162,7 +163,10 @@ impl Mirrorer {
             let resp = send.await.map_err(MirrorError::Client)?;
             read_answer(resp, capture).await
         };
-        tokio::time::timeout(self.config.timeout, read).await.ok()
+        tokio::select! {
+            answer = read => Some(answer),
+            () = Deadline::after(self.config.timeout) => None,
+        }
     }
 
     /// Names how the copy ended, filling `ex` with what is known.

@@ -9,6 +9,7 @@
 //! errors (out of file descriptors) back off and are logged at most once a second.
 
 mod client_body;
+pub mod deadline;
 mod drain;
 pub mod h1;
 mod idle;

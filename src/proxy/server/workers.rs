@@ -91,6 +91,8 @@ impl Workers {
                 .spawn(move || {
                     upstream::enter_worker(index);
                     runtime.block_on(async move {
+                        // This thread's request deadlines, without a tokio timer each.
+                        super::deadline::install();
                         let work = job(payload);
                         tokio::select! {
                             () = work => {}

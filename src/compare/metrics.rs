@@ -90,11 +90,18 @@ impl CompareMetrics {
         for ((key, result), n) in by_result {
             self.count(key, result, n);
         }
-        let mut by_field: BTreeMap<(&GroupKey, &Difference), u64> = BTreeMap::new();
+        // In the order first seen: the first fields of a group get its series
+        // (`FIELDS_PER_GROUP`), the later ones `(other)`.
+        let mut by_field: Vec<(&GroupKey, &Difference, u64)> = Vec::new();
+        let mut index: HashMap<(&GroupKey, &Difference), usize> = HashMap::new();
         for (key, difference) in differences {
-            *by_field.entry((key, difference)).or_default() += 1;
+            let at = *index.entry((key, difference)).or_insert_with(|| {
+                by_field.push((key, difference, 0));
+                by_field.len() - 1
+            });
+            by_field[at].2 += 1;
         }
-        for ((key, difference), n) in by_field {
+        for (key, difference, n) in by_field {
             self.count_difference(key, difference, n);
         }
     }
@@ -143,6 +150,42 @@ impl CompareMetrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_groups_series_go_to_its_first_fields_seen_not_to_the_first_in_name_order() {
+        let mut registry = Registry::default();
+        let metrics = CompareMetrics::new(&mut registry);
+        let key = GroupKey {
+            service: "calc".into(),
+            route: "r".into(),
+            primary: "v1".into(),
+            candidate: "v3".into(),
+        };
+        let seen: Vec<_> = (0..FIELDS_PER_GROUP + 5)
+            .rev()
+            .map(|i| {
+                let field =
+                    Difference::new(format!("/f{i:02}"), super::super::kind::DiffKind::Value);
+                (key.clone(), field)
+            })
+            .collect();
+        metrics.count_drained(&[], &seen);
+        let mut text = String::new();
+        prometheus_client::encoding::prometheus_text::encode(&mut text, &registry).unwrap();
+        let last = FIELDS_PER_GROUP + 4;
+        assert!(
+            text.contains(&format!("field=\"/f{last:02}\"")),
+            "the first seen: {text}"
+        );
+        assert!(
+            !text.contains("field=\"/f00\""),
+            "the last seen is (other): {text}"
+        );
+        assert!(
+            text.contains(r#"field="(other)",kind="value"} 5"#),
+            "{text}"
+        );
+    }
 
     #[test]
     fn counts_appear_in_the_scrape_with_istio_style_labels() {

@@ -164,6 +164,9 @@ impl Mirrorer {
             read_answer(resp, capture).await
         };
         tokio::select! {
+            // An answer whole when the deadline passes is an answer (as `tokio::time::timeout`
+            // has it): the read is polled first.
+            biased;
             answer = read => Some(answer),
             () = Deadline::after(self.config.timeout) => None,
         }

@@ -101,8 +101,9 @@ impl Future for Deadline {
 impl Drop for Deadline {
     fn drop(&mut self) {
         if let State::Queued { key, stamp } = self.state {
-            // `try_with`/`try_borrow_mut`: a deadline dropped while the thread ends, or while
-            // the driver wakes tasks, leaves its entry to the queue's next rebuild.
+            // `try_with`/`try_borrow_mut`: a deadline dropped while its thread ends, or inside
+            // the queue's borrow (nothing does that: wakers are woken outside it), would leave
+            // its slot taken until the queue ends.
             let _ = LOCAL.try_with(|local| {
                 if let Ok(mut local) = local.try_borrow_mut()
                     && let Some(queue) = local.as_mut()
@@ -126,36 +127,53 @@ fn with_queue<R>(f: impl FnOnce(&mut Queue) -> R) -> Option<R> {
 /// runtime, which must be a single-threaded one running on this thread (a data-plane worker).
 /// The queue ends with the driver (when the runtime drops its tasks).
 pub fn install() {
-    LOCAL.with(|local| {
-        *local.borrow_mut() = Some(Queue {
+    let id = fastrand::u64(..);
+    let replaced = LOCAL.with(|local| {
+        local.borrow_mut().replace(Queue {
+            id,
             next_stamp: fastrand::u64(..),
             ..Queue::default()
-        });
+        })
     });
-    tokio::spawn(drive());
+    // Deadlines of a queue replaced (a second runtime on this thread) go on as tokio timers.
+    wake_all(replaced);
+    tokio::spawn(drive(id));
 }
 
-/// The driver: fires the due deadlines and sleeps until the earliest one left.
-async fn drive() {
-    struct Uninstall;
+/// Wakes every deadline waiting in `queue`: each falls back to a tokio timer when polled.
+fn wake_all(queue: Option<Queue>) {
+    let entries = queue.into_iter().flat_map(|q| q.entries).flatten();
+    entries.filter_map(|e| e.waker).for_each(Waker::wake);
+}
+
+/// The driver of queue `id`: fires the due deadlines and sleeps until the earliest one left.
+async fn drive(id: u64) {
+    /// Ends the queue with its driver, when the runtime drops its tasks.
+    struct Uninstall(u64);
     impl Drop for Uninstall {
         fn drop(&mut self) {
-            let _ = LOCAL.try_with(|local| {
-                if let Ok(mut local) = local.try_borrow_mut() {
-                    *local = None;
-                }
+            let ended = LOCAL.try_with(|local| {
+                let mut local = local.try_borrow_mut().ok()?;
+                local.take_if(|q| q.id == self.0)
             });
+            wake_all(ended.ok().flatten());
         }
     }
-    let _uninstall = Uninstall;
+    let _uninstall = Uninstall(id);
     let mut timer = Box::pin(tokio::time::sleep_until(Instant::now()));
     let mut due = Vec::new();
     std::future::poll_fn(|cx| {
         loop {
-            let next = with_queue(|q| q.fire(Instant::now(), cx.waker(), &mut due));
+            let ours =
+                |q: &mut Queue| (q.id == id).then(|| q.fire(Instant::now(), cx.waker(), &mut due));
+            let next = with_queue(ours).flatten();
             // Woken outside the queue's borrow: a woken task may drop its deadline at once.
             due.drain(..).for_each(Waker::wake);
-            let Some(Some(next)) = next else {
+            let Some(next) = next else {
+                // The queue was replaced or has ended: this driver has nothing left to drive.
+                return Poll::Ready(());
+            };
+            let Some(next) = next else {
                 return Poll::Pending;
             };
             if timer.deadline() != next {
@@ -171,7 +189,6 @@ async fn drive() {
 
 /// One deadline in the queue.
 struct Entry {
-    at: Instant,
     stamp: u64,
     waker: Option<Waker>,
     fired: bool,
@@ -180,6 +197,8 @@ struct Entry {
 /// A thread's deadlines: entries by key, a heap of (instant, key, stamp) over them.
 #[derive(Default)]
 struct Queue {
+    /// Which driver owns it.
+    id: u64,
     entries: Vec<Option<Entry>>,
     free: Vec<usize>,
     live: usize,
@@ -195,7 +214,6 @@ impl Queue {
         let stamp = self.next_stamp;
         self.next_stamp = self.next_stamp.wrapping_add(1);
         let entry = Entry {
-            at,
             stamp,
             waker: Some(waker.clone()),
             fired: false,
@@ -245,15 +263,16 @@ impl Queue {
         }
     }
 
-    /// The heap again from the live entries only (the stale ones dropped).
+    /// The heap again without its stale items (work the size of the heap, not of the slots,
+    /// which a past burst may have made many).
     fn rebuild(&mut self) {
         let mut items = std::mem::take(&mut self.heap).into_vec();
-        items.clear();
-        // A fired entry has left the heap already: only the waiting ones go back.
-        let waiting = (self.entries.iter().enumerate())
-            .filter_map(|(key, e)| e.as_ref().filter(|e| !e.fired).map(|e| (key, e)))
-            .map(|(key, e)| Reverse((e.at, key, e.stamp)));
-        items.extend(waiting);
+        let entries = &self.entries;
+        items.retain(|&Reverse((_, key, stamp))| {
+            entries[key]
+                .as_ref()
+                .is_some_and(|e| e.stamp == stamp && !e.fired)
+        });
         self.heap = BinaryHeap::from(items);
     }
 

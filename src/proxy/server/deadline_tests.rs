@@ -143,6 +143,26 @@ async fn a_dropped_deadline_leaves_no_entry() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_deadline_of_a_replaced_queue_still_fires_as_a_timer() {
+    install();
+    let start = Instant::now();
+    let waiting = tokio::spawn(async {
+        Deadline::after(Duration::from_millis(50)).await;
+        Instant::now()
+    });
+    tokio::task::yield_now().await;
+    assert_eq!(
+        with_queue(|q| q.live),
+        Some(1),
+        "registered in the first queue"
+    );
+    install();
+    assert_eq!(with_queue(|q| q.live), Some(0), "a new, empty queue");
+    let fired = waiting.await.expect("the deadline fires");
+    assert_eq!(fired - start, Duration::from_millis(50));
+}
+
+#[tokio::test(start_paused = true)]
 async fn without_a_queue_a_deadline_is_a_tokio_timer() {
     let start = Instant::now();
     let mut d = pin!(Deadline::after(Duration::from_millis(40)));

@@ -109,7 +109,8 @@ fn snippet(b: Option<&[u8]>, limit: usize) -> String {
     })
 }
 
-fn cut(mut s: String, limit: usize) -> String {
+/// `s` cut at `limit` bytes (on a character boundary), with `…` when cut.
+pub(super) fn cut(mut s: String, limit: usize) -> String {
     if s.len() > limit {
         let mut end = limit;
         while !s.is_char_boundary(end) {

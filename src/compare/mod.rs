@@ -220,16 +220,7 @@ fn lock(e: &Mutex<Engine>) -> std::sync::MutexGuard<'_, Engine> {
 
 /// `GET /path?query`, cut at [`MAX_REQUEST_LINE`] bytes.
 fn request_line(ex: &Exchange) -> String {
-    let mut request = format!("{} {}", ex.method, ex.path);
-    if request.len() > MAX_REQUEST_LINE {
-        let mut cut = MAX_REQUEST_LINE;
-        while !request.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        request.truncate(cut);
-        request.push('…');
-    }
-    request
+    example::cut(format!("{} {}", ex.method, ex.path), MAX_REQUEST_LINE)
 }
 
 impl ExchangeHook for Comparator {

@@ -151,16 +151,21 @@ impl CompareMetrics {
 mod tests {
     use super::*;
 
+    /// Group v1 against v3 of the calc service's first route.
+    fn calc_key() -> GroupKey {
+        GroupKey {
+            service: "calc.ns.svc.cluster.local".into(),
+            route: "http[0]".into(),
+            primary: "v1".into(),
+            candidate: "v3".into(),
+        }
+    }
+
     #[test]
     fn a_groups_series_go_to_its_first_fields_seen_not_to_the_first_in_name_order() {
         let mut registry = Registry::default();
         let metrics = CompareMetrics::new(&mut registry);
-        let key = GroupKey {
-            service: "calc".into(),
-            route: "r".into(),
-            primary: "v1".into(),
-            candidate: "v3".into(),
-        };
+        let key = calc_key();
         let seen: Vec<_> = (0..FIELDS_PER_GROUP + 5)
             .rev()
             .map(|i| {
@@ -191,12 +196,7 @@ mod tests {
     fn counts_appear_in_the_scrape_with_istio_style_labels() {
         let mut registry = Registry::default();
         let metrics = CompareMetrics::new(&mut registry);
-        let key = GroupKey {
-            service: "calc.ns.svc.cluster.local".into(),
-            route: "http[0]".into(),
-            primary: "v1".into(),
-            candidate: "v3".into(),
-        };
+        let key = calc_key();
         let factors = Difference::new("/factors/*", super::super::kind::DiffKind::Length);
         let results = [
             (key.clone(), PairResult::Match),

@@ -100,6 +100,19 @@ async fn a_request_whose_length_is_ambiguous_is_refused_before_any_backend_sees_
     assert_eq!(ok.count(), 0, "nothing ambiguous was forwarded");
 }
 
+/// A kept-alive connection to `addr` whose one request was answered 200.
+async fn connected_after_one_answer(addr: std::net::SocketAddr) -> TcpStream {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let first = send_and_read(
+        &mut s,
+        b"GET /first HTTP/1.1\r\nHost: web\r\n\r\n",
+        PATIENCE,
+    )
+    .await;
+    assert!(first.starts_with("HTTP/1.1 200"), "{first}");
+    s
+}
+
 #[tokio::test]
 async fn a_stalled_head_gets_408_but_a_kept_alive_connection_waits_for_the_idle_timeout() {
     let ok = backend::http1("ok").run().await;
@@ -121,14 +134,7 @@ async fn a_stalled_head_gets_408_but_a_kept_alive_connection_waits_for_the_idle_
     );
     // A connection between requests is idle, not slow: it stays past the header timeout and
     // is closed at the idle timeout.
-    let mut s = TcpStream::connect(proxy.addr()).await.unwrap();
-    let first = send_and_read(
-        &mut s,
-        b"GET /first HTTP/1.1\r\nHost: web\r\n\r\n",
-        PATIENCE,
-    )
-    .await;
-    assert!(first.starts_with("HTTP/1.1 200"), "{first}");
+    let mut s = connected_after_one_answer(proxy.addr()).await;
     let answered = tokio::time::Instant::now();
     tokio::time::sleep(Duration::from_millis(1800)).await;
     s.write_all(b"GET /second HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n")
@@ -139,14 +145,7 @@ async fn a_stalled_head_gets_408_but_a_kept_alive_connection_waits_for_the_idle_
         closed && status_line(&answer).starts_with("HTTP/1.1 200"),
         "{answer}"
     );
-    let mut idle = TcpStream::connect(proxy.addr()).await.unwrap();
-    let third = send_and_read(
-        &mut idle,
-        b"GET /third HTTP/1.1\r\nHost: web\r\n\r\n",
-        PATIENCE,
-    )
-    .await;
-    assert!(third.starts_with("HTTP/1.1 200"), "{third}");
+    let mut idle = connected_after_one_answer(proxy.addr()).await;
     let idle_since = tokio::time::Instant::now();
     let (_, closed) = read_until_close(&mut idle, Duration::from_secs(8)).await;
     let after = idle_since.elapsed();

@@ -271,6 +271,22 @@ async fn pump(mut conn: Box<Conn>, tx: mpsc::Sender<Result<Frame<Bytes>, WireErr
             // The body must end in an error, not look whole.
             let _ = tx.send(Err(e)).await;
         }
+        return;
+    }
+    // Both ways ended: pooled (else an upstream answering before it reads the body, as
+    // nginx's `return`, would cost a new connection per request).
+    go_home(conn);
+}
+
+/// Puts a connection whose exchange ended cleanly back in the pool it came from.
+fn go_home(mut conn: Box<Conn>) {
+    if !conn.wire.finished_cleanly() {
+        return;
+    }
+    if let Some((pools, key)) = conn.home.take()
+        && let Some(pools) = pools.upgrade()
+    {
+        pools.put(key, conn);
     }
 }
 
@@ -370,17 +386,8 @@ impl Body for ResponseBody {
 
 impl Drop for ResponseBody {
     fn drop(&mut self) {
-        let Kind::Pooled { conn, .. } = &mut self.0 else {
-            return;
-        };
-        if !conn.wire.finished_cleanly() {
-            return;
-        }
-        if let Some((pools, key)) = conn.home.take()
-            && let Some(pools) = pools.upgrade()
-            && let Kind::Pooled { conn, .. } = std::mem::replace(&mut self.0, Kind::Gone)
-        {
-            pools.put(key, conn);
+        if let Kind::Pooled { conn, .. } = std::mem::replace(&mut self.0, Kind::Gone) {
+            go_home(conn);
         }
     }
 }
@@ -388,3 +395,6 @@ impl Drop for ResponseBody {
 #[cfg(test)]
 #[path = "h1_tests.rs"]
 mod tests;
+#[cfg(test)]
+#[path = "h1_early_tests.rs"]
+mod early_tests;

@@ -20,12 +20,11 @@ use tokio::io::AsyncWrite;
 use super::h1_upload::Upload;
 use super::wire::WireError;
 use super::wire::body::{Decoded, Decoder};
+use super::wire::read_size::ReadSize;
 use super::wire::request::{self, BodySize};
 use super::wire::response::{self, ResponseHead};
 use super::{Io, UpstreamBody};
 
-/// Bytes read at a time (the buffer grows to this when it has less room).
-const READ_CHUNK: usize = 8 * 1024;
 /// Body bytes queued for one write at most.
 const MAX_QUEUED: usize = 64 * 1024;
 
@@ -33,6 +32,8 @@ const MAX_QUEUED: usize = 64 * 1024;
 pub struct Conn {
     io: TokioIo<Io>,
     read_buf: BytesMut,
+    /// How much the next read asks for (more while a large answer streams).
+    read_size: ReadSize,
     /// The peer has closed its side: no more bytes will come.
     eof: bool,
     /// The request head being written (kept between requests for its capacity).
@@ -58,6 +59,7 @@ impl Conn {
         Self {
             io: TokioIo::new(io),
             read_buf: BytesMut::new(),
+            read_size: ReadSize::default(),
             eof: false,
             head: Vec::new(),
             head_written: 0,
@@ -88,6 +90,7 @@ impl Conn {
                 .exact()
                 .map_or(BodySize::Unknown, BodySize::Exact)
         };
+        self.read_size.idle(&mut self.read_buf);
         self.head.clear();
         self.head_written = 0;
         self.sent_any = false;
@@ -290,11 +293,13 @@ impl Conn {
 
     /// Reads what the socket has into the buffer (0: the peer closed).
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<Result<usize, WireError>> {
-        if self.read_buf.capacity() - self.read_buf.len() < READ_CHUNK / 8 {
-            self.read_buf.reserve(READ_CHUNK);
-        }
+        let room = self.read_size.reserve(&mut self.read_buf);
         let read = tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.read_buf);
-        match ready!(read) {
+        let read = ready!(read);
+        if let Ok(n) = read {
+            self.read_size.record(n, room);
+        }
+        match read {
             Ok(0) => {
                 self.eof = true;
                 Poll::Ready(Ok(0))

@@ -10,6 +10,7 @@
 
 pub mod body;
 pub mod fields;
+pub mod read_size;
 pub mod request;
 pub mod response;
 

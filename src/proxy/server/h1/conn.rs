@@ -31,11 +31,10 @@ use crate::proxy::server::ClientIo;
 use crate::proxy::server::client_body::ClientBody;
 use crate::proxy::server::drain::DrainWatch;
 use crate::upstream::BoxError;
+use crate::upstream::wire::read_size::ReadSize;
 
 /// The HTTP/2 connection preface a prior-knowledge h2c client opens with.
 const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-/// Room made in the read buffer before a read, at least.
-const READ_CHUNK: usize = 8 * 1024;
 
 /// How the connection's requests are read.
 #[derive(Debug, Clone, Copy)]
@@ -70,6 +69,8 @@ enum Next {
 pub struct Connection {
     pub(super) io: ClientIo,
     pub(super) read_buf: BytesMut,
+    /// How much the next read asks for (more while a large body streams).
+    pub(super) read_size: ReadSize,
     /// The client has closed its side.
     pub(super) eof: bool,
     pub(super) out: Output,
@@ -87,6 +88,7 @@ impl Connection {
         Self {
             io,
             read_buf: BytesMut::new(),
+            read_size: ReadSize::default(),
             eof: false,
             out: Output::default(),
             settings,
@@ -201,6 +203,7 @@ impl Connection {
                 Poll::Ready(Ok(_)) => {}
                 Poll::Ready(Err(_)) => return Poll::Ready(Next::Close),
                 Poll::Pending if self.read_buf.is_empty() => {
+                    self.read_size.idle(&mut self.read_buf);
                     let draining = self.drain.poll_draining(cx);
                     return if draining {
                         Poll::Ready(Next::Close)
@@ -227,7 +230,8 @@ impl Connection {
 
     /// Reads what the client has sent into the read buffer (0: it has closed).
     pub(super) fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        fill(&mut self.io, &mut self.read_buf, &mut self.eof, cx)
+        let size = &mut self.read_size;
+        fill(&mut self.io, (&mut self.read_buf, size), &mut self.eof, cx)
     }
 }
 
@@ -244,17 +248,16 @@ fn skip_blank_lines(buf: &mut BytesMut, scanned: &mut usize) {
     }
 }
 
-/// Reads from `io` into `buf`, noting the end of input in `eof`.
+/// Reads from `io` into `buf`, as much as `size` says, noting the end of input in `eof`.
 pub(super) fn fill(
     io: &mut ClientIo,
-    buf: &mut BytesMut,
+    (buf, size): (&mut BytesMut, &mut ReadSize),
     eof: &mut bool,
     cx: &mut Context<'_>,
 ) -> Poll<io::Result<usize>> {
-    if buf.capacity() - buf.len() < READ_CHUNK / 2 {
-        buf.reserve(READ_CHUNK);
-    }
+    let room = size.reserve(buf);
     let n = ready!(tokio_util::io::poll_read_buf(Pin::new(io), cx, buf))?;
+    size.record(n, room);
     if n == 0 {
         *eof = true;
     }

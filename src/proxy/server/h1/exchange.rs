@@ -130,8 +130,10 @@ impl Connection {
 
     /// Feeds the request body as far as it goes now.
     fn feed(&mut self, feed: &mut BodyFeed, cx: &mut Context<'_>) -> Poll<Fed> {
-        let (io, eof) = (&mut self.io, &mut self.eof);
-        feed.poll_feed(cx, &mut self.read_buf, |cx, buf| fill(io, buf, eof, cx))
+        let (io, eof, size) = (&mut self.io, &mut self.eof, &mut self.read_size);
+        feed.poll_feed(cx, &mut self.read_buf, |cx, buf| {
+            fill(io, (buf, size), eof, cx)
+        })
     }
 
     /// Has the client closed or reset its side? Looked for only once its body has been read

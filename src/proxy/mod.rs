@@ -116,8 +116,9 @@ pub struct Proxy {
 pub struct ConnInfo {
     /// Client address.
     pub remote: SocketAddr,
-    /// The host this listener is bound to (`--listen ADDR=HOST`).
-    pub bound_host: Option<Arc<str>>,
+    /// The host this listener is bound to (`--listen ADDR=HOST`), parsed once per connection
+    /// (a request shares it: a reference count, not a copy).
+    pub bound_host: Option<http::uri::Authority>,
     /// The client's IP as a header value, formatted once per connection (`x-forwarded-for`).
     client_ip: http::HeaderValue,
 }
@@ -127,6 +128,8 @@ impl ConnInfo {
     pub fn new(remote: SocketAddr, bound_host: Option<Arc<str>>) -> Self {
         let client_ip = http::HeaderValue::try_from(remote.ip().to_string())
             .unwrap_or_else(|_| http::HeaderValue::from_static("unknown"));
+        // Checked when `--listen ADDR=HOST` was read.
+        let bound_host = bound_host.and_then(|h| http::uri::Authority::try_from(&*h).ok());
         Self {
             remote,
             bound_host,

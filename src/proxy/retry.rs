@@ -35,6 +35,7 @@ use crate::model::Cluster;
 use crate::model::cluster::Outcome;
 use crate::model::retry::{HOST_SELECTION_RETRY_MAX_ATTEMPTS, RetryPolicy, TryOutcome};
 use crate::telemetry::Flag;
+use crate::upstream::wire::spare;
 use crate::upstream::{Failure, ResponseBody, UpstreamBody, UpstreamError, empty_body};
 
 /// The longest wait for a try's body to come back from the connection that dropped it.
@@ -109,7 +110,8 @@ impl Proxy {
             let body = (!body.is_end_stream()).then(|| body.boxed_unsync());
             // The head is the upstream requests' (mirrors have copied it already): each try
             // sends it as it is then (aimed at the try's endpoint, with its attempt count).
-            let mut head = std::mem::replace(&mut cx.parts, Request::new(()).into_parts().0);
+            let head = std::mem::replace(&mut cx.parts, Request::new(()).into_parts().0);
+            let mut head = SpareOnDrop(head);
             let timeout = match routed.decision.route.timeout {
                 Some(t) if t.is_zero() => None,
                 Some(t) => Some(t),
@@ -119,8 +121,8 @@ impl Proxy {
             cx.record.exchange.attempts = 1;
             let Some(policy) = routed.decision.route.retry.as_ref() else {
                 let body = body.unwrap_or_else(empty_body);
-                aim(&mut head, &upstream, routed.cluster);
-                let end = (self.try_once(routed.cluster, (&head, body), None, &mut limits)).await;
+                aim(&mut head.0, &upstream, routed.cluster);
+                let end = (self.try_once(routed.cluster, (&head.0, body), None, &mut limits)).await;
                 return cx.finish(end);
             };
             let mut replay = body.map(|body| Replay::new(body, REPLAY_LIMIT));
@@ -131,10 +133,10 @@ impl Proxy {
                 if attempt > 1 {
                     // The first try's count was set with the head (mirrors carry it too).
                     let count = headers::attempt_count(attempt);
-                    (head.headers).insert(headers::X_ENVOY_ATTEMPT_COUNT.clone(), count);
+                    (head.0.headers).insert(headers::X_ENVOY_ATTEMPT_COUNT.clone(), count);
                 }
-                aim(&mut head, &upstream, routed.cluster);
-                let req = (&head, try_body);
+                aim(&mut head.0, &upstream, routed.cluster);
+                let req = (&head.0, try_body);
                 let end =
                     (self.try_once(routed.cluster, req, policy.per_try_timeout, &mut limits)).await;
                 let outcome = match &end {
@@ -322,6 +324,16 @@ impl RequestCtx {
             Flag::Overflow,
             reason,
         )
+    }
+}
+
+/// The upstream requests' head: its header map goes back to the thread's spares when the
+/// forward step ends, however it ends (`upstream::wire::spare`).
+struct SpareOnDrop(http::request::Parts);
+
+impl Drop for SpareOnDrop {
+    fn drop(&mut self) {
+        spare::give(std::mem::take(&mut self.0.headers));
     }
 }
 

@@ -79,13 +79,14 @@ impl Proxy {
         async move {
             let authority = cx.authority(conn)?;
             let upgrade = cx.upgrade()?;
-            let routed = cx.route(&snapshot.table, &authority)?;
+            let authority = authority.as_str();
+            let routed = cx.route(&snapshot.table, authority)?;
             cx.cors(routed.decision.route)?;
             cx.fault(&routed).await?;
             let hashes = cx.hash_keys(&routed, conn);
-            cx.prepare(conn, &routed, &authority);
+            cx.prepare(conn, &routed, authority);
             cx.keep_upgrade(upgrade.as_ref(), &routed);
-            let upstream = cx.choose_endpoint(&routed, &authority, hashes.primary)?;
+            let upstream = cx.choose_endpoint(&routed, authority, hashes.primary)?;
             let taps = match upgrade {
                 None => self.start_mirrors(&mut cx, &routed, &body, &upstream.uri, &hashes),
                 Some(_) => self.skip_mirrors(&routed),
@@ -136,7 +137,7 @@ impl Proxy {
 
 impl RequestCtx {
     /// 1. authority: what the request is for (see the module doc for the order).
-    fn authority(&mut self, conn: &ConnInfo) -> Step<String> {
+    fn authority(&mut self, conn: &ConnInfo) -> Step<Authority> {
         let parts = &self.parts;
         if parts.method == http::Method::CONNECT {
             let reason = "CONNECT tunnels are not supported".to_string();
@@ -151,30 +152,32 @@ impl RequestCtx {
             return Err(self.answer(StatusCode::BAD_REQUEST, Flag::None, reason));
         }
         let absolute = parts.version != Version::HTTP_2 && parts.uri.authority().is_some();
+        // Shared with the request's head or the connection, not copied (`Bytes` underneath);
+        // a `Host` header's is copied once (`HeaderValue` does not give up its bytes).
         let named = if absolute {
-            parts.uri.authority().map(|a| a.as_str().to_string())
+            parts.uri.authority().cloned().ok_or(None)
         } else if let Some(bound) = &conn.bound_host {
-            // Checked when `--listen ADDR=HOST` was read.
-            return Ok(String::from(&**bound));
+            return Ok(bound.clone());
         } else if let Some(a) = parts.uri.authority() {
-            Some(a.as_str().to_string())
+            Ok(a.clone())
+        } else if let Some(host) = parts.headers.get(header::HOST) {
+            // Only a well-formed authority (no path, query or userinfo smuggled in) is routed.
+            Authority::try_from(host.as_bytes())
+                .map_err(|_| Some(String::from_utf8_lossy(host.as_bytes()).into_owned()))
         } else {
-            (parts.headers.get(header::HOST))
-                .and_then(|h| h.to_str().ok())
-                .map(str::to_string)
+            Err(None)
         };
-        let Some(authority) = named else {
-            let reason = "the request names no host: send a Host header".to_string();
-            return Err(self.answer(StatusCode::BAD_REQUEST, Flag::None, reason));
-        };
-        // Only a well-formed authority (no path, query or userinfo smuggled in) is routed.
-        match authority.parse::<http::uri::Authority>() {
-            Ok(a) if !a.as_str().contains('@') => Ok(authority),
-            _ => {
-                let reason = format!("{authority:?} is not a valid host[:port]");
-                Err(self.answer(StatusCode::BAD_REQUEST, Flag::None, reason))
+        let bad = match named {
+            Ok(a) if !a.as_str().contains('@') => return Ok(a),
+            Ok(a) => a.as_str().to_string(),
+            Err(Some(bad)) => bad,
+            Err(None) => {
+                let reason = "the request names no host: send a Host header".to_string();
+                return Err(self.answer(StatusCode::BAD_REQUEST, Flag::None, reason));
             }
-        }
+        };
+        let reason = format!("{bad:?} is not a valid host[:port]");
+        Err(self.answer(StatusCode::BAD_REQUEST, Flag::None, reason))
     }
 
     /// 2. route: the pure decision; redirects and direct responses are answered here.

@@ -393,8 +393,8 @@ impl Drop for ResponseBody {
 }
 
 #[cfg(test)]
-#[path = "h1_tests.rs"]
-mod tests;
-#[cfg(test)]
 #[path = "h1_early_tests.rs"]
 mod early_tests;
+#[cfg(test)]
+#[path = "h1_tests.rs"]
+mod tests;

@@ -13,6 +13,7 @@ pub mod fields;
 pub mod read_size;
 pub mod request;
 pub mod response;
+pub mod spare;
 
 /// What went wrong on an HTTP/1.1 upstream connection.
 #[derive(Debug, thiserror::Error)]

@@ -109,7 +109,7 @@ fn parse_one(buf: &mut BytesMut) -> Result<Option<Parsed>, WireError> {
         count += 1;
     }
     let head = buf.split_to(len).freeze();
-    let mut headers = HeaderMap::with_capacity(count);
+    let mut headers = super::spare::take(count);
     for &((name_at, name_len), (value_at, value_len)) in &spans[..count] {
         let (name_at, name_len) = (usize::from(name_at), usize::from(name_len));
         let (value_at, value_len) = (usize::from(value_at), usize::from(value_len));

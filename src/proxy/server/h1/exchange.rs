@@ -27,6 +27,7 @@ use super::upgrade::{OnUpgrade, Upgraded};
 use crate::proxy::server::client_body::ClientBody;
 use crate::upstream::BoxError;
 use crate::upstream::wire::response::BodyFraming;
+use crate::upstream::wire::spare;
 
 /// Body bytes queued for the client at most before the body is asked for more.
 const MAX_QUEUED: usize = 64 * 1024;
@@ -182,7 +183,7 @@ impl Connection {
         };
         let written = answer::encode_head(&parts, asked, hint, self.out.own());
         self.out.queue_own();
-        drop(parts);
+        spare::give(parts.headers);
         if written.framing == Framing::None {
             // Nothing of it can be sent; dropped unpolled, as hyper does.
             return Some(written.keep_alive);

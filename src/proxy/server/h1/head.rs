@@ -12,10 +12,11 @@ use std::mem::MaybeUninit;
 use std::ops::Range;
 
 use bytes::{Bytes, BytesMut};
-use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, Version, request};
+use http::{HeaderName, HeaderValue, Method, StatusCode, Uri, Version, request};
 
 use crate::upstream::wire::fields::FramingFields;
 use crate::upstream::wire::response::BodyFraming;
+use crate::upstream::wire::spare;
 
 /// httparse's header slots on the stack; a larger `max_headers` takes them from the heap.
 const STACK_HEADERS: usize = 100;
@@ -185,7 +186,7 @@ fn build_parts(
     // Room for what the proxy adds (x-forwarded-*, x-request-id, the attempt count): a map
     // sized to the client's fields alone grew three times a request, each a reallocation and
     // a rehash of every field (2,700 instructions of a proxied GET's 35,000).
-    let mut headers = HeaderMap::with_capacity(fields.len() + PROXY_ADDS);
+    let mut headers = spare::take(fields.len() + PROXY_ADDS);
     for field in fields.drain(..) {
         let value = HeaderValue::from_maybe_shared(head.slice(field.value))
             .map_err(|_| Refusal::bad("invalid header value"))?;

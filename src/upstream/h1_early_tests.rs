@@ -12,6 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 use super::super::{UpstreamBody, Upstreams};
+use super::tests::counting_backend;
 use crate::model::cluster::{ClusterPolicy, Protocol};
 
 /// A backend that answers as soon as it has a request's head (`answer_len` bytes of body,
@@ -121,40 +122,31 @@ async fn an_answer_before_the_upload_ends_lets_the_upload_finish_whatever_the_cl
 /// A keep-alive backend that answers `ok` as soon as it has a request's head and only then
 /// reads the body (as nginx's `return` does); counts the connections it accepted.
 async fn answers_each_before_its_body() -> (SocketAddr, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let counter = accepted.clone();
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            counter.fetch_add(1, Ordering::SeqCst);
-            tokio::spawn(async move {
-                loop {
-                    let mut head = Vec::new();
-                    let mut byte = [0u8; 1];
-                    while !head.ends_with(b"\r\n\r\n") {
-                        if stream.read_exact(&mut byte).await.is_err() {
-                            return;
-                        }
-                        head.push(byte[0]);
-                    }
-                    let head = String::from_utf8_lossy(&head).to_lowercase();
-                    let length = (head.split("content-length: ").nth(1))
-                        .and_then(|rest| rest.split("\r\n").next()?.parse().ok())
-                        .unwrap_or(0);
-                    let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
-                    if stream.write_all(answer).await.is_err() {
-                        return;
-                    }
-                    let mut body = vec![0u8; length];
-                    if stream.read_exact(&mut body).await.is_err() {
-                        return;
-                    }
+    counting_backend(|mut stream| async move {
+        loop {
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                if stream.read_exact(&mut byte).await.is_err() {
+                    return;
                 }
-            });
+                head.push(byte[0]);
+            }
+            let head = String::from_utf8_lossy(&head).to_lowercase();
+            let length = (head.split("content-length: ").nth(1))
+                .and_then(|rest| rest.split("\r\n").next()?.parse().ok())
+                .unwrap_or(0);
+            let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+            if stream.write_all(answer).await.is_err() {
+                return;
+            }
+            let mut body = vec![0u8; length];
+            if stream.read_exact(&mut body).await.is_err() {
+                return;
+            }
         }
-    });
-    (addr, accepted)
+    })
+    .await
 }
 
 #[tokio::test]

@@ -144,26 +144,38 @@ async fn a_response_dropped_unread_takes_its_connection_with_it() {
     );
 }
 
-#[tokio::test]
-async fn a_chunked_response_with_trailers_leaves_its_connection_reusable() {
+/// A backend on loopback serving each connection it accepts with `serve`, in a task of its
+/// own; counts the connections.
+pub(super) async fn counting_backend<F, Fut>(serve: F) -> (SocketAddr, Arc<AtomicUsize>)
+where
+    F: Fn(TcpStream) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let accepted = Arc::new(AtomicUsize::new(0));
     let counter = accepted.clone();
     tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
+        while let Ok((stream, _)) = listener.accept().await {
             counter.fetch_add(1, Ordering::SeqCst);
-            tokio::spawn(async move {
-                let mut buf = [0u8; 1024];
-                while stream.read(&mut buf).await.is_ok_and(|n| n > 0) {
-                    let answer = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nx-t: 1\r\n\r\n";
-                    if stream.write_all(answer).await.is_err() {
-                        return;
-                    }
-                }
-            });
+            tokio::spawn(serve(stream));
         }
     });
+    (addr, accepted)
+}
+
+#[tokio::test]
+async fn a_chunked_response_with_trailers_leaves_its_connection_reusable() {
+    let (addr, accepted) = counting_backend(|mut stream| async move {
+        let mut buf = [0u8; 1024];
+        while stream.read(&mut buf).await.is_ok_and(|n| n > 0) {
+            let answer = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nx-t: 1\r\n\r\n";
+            if stream.write_all(answer).await.is_err() {
+                return;
+            }
+        }
+    })
+    .await;
     let upstreams = Upstreams::default();
     let endpoint = addr.to_string().parse().unwrap();
     let policy = ClusterPolicy::default();

@@ -111,7 +111,8 @@ impl Proxy {
             // The head is the upstream requests' (mirrors have copied it already): each try
             // sends it as it is then (aimed at the try's endpoint, with its attempt count).
             let head = std::mem::replace(&mut cx.parts, Request::new(()).into_parts().0);
-            let mut head = SpareOnDrop(head);
+            let from_h1 = head.version != http::Version::HTTP_2;
+            let mut head = SpareOnDrop(head, from_h1);
             let timeout = match routed.decision.route.timeout {
                 Some(t) if t.is_zero() => None,
                 Some(t) => Some(t),
@@ -328,12 +329,16 @@ impl RequestCtx {
 }
 
 /// The upstream requests' head: its header map goes back to the thread's spares when the
-/// forward step ends, however it ends (`upstream::wire::spare`).
-struct SpareOnDrop(http::request::Parts);
+/// forward step ends, however it ends (`upstream::wire::spare`), if the project's HTTP/1.1
+/// parser made it (the second field). An HTTP/2 client's map is hyper's, and may hold
+/// thousands of repeated values in a table `HeaderMap::capacity` does not count.
+struct SpareOnDrop(http::request::Parts, bool);
 
 impl Drop for SpareOnDrop {
     fn drop(&mut self) {
-        spare::give(std::mem::take(&mut self.0.headers));
+        if self.1 {
+            spare::give(std::mem::take(&mut self.0.headers));
+        }
     }
 }
 

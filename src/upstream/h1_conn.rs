@@ -329,6 +329,9 @@ impl Conn {
         if !self.finished_cleanly() {
             return false;
         }
+        // Idle in its pool: a buffer grown for a large answer is freed, not kept (or grown
+        // again by this probe) while the connection waits.
+        self.read_size.idle(&mut self.read_buf);
         let mut cx = Context::from_waker(Waker::noop());
         match self.poll_fill(&mut cx) {
             Poll::Pending => true,

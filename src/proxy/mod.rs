@@ -119,6 +119,9 @@ pub struct ConnInfo {
     /// The host this listener is bound to (`--listen ADDR=HOST`), parsed once per connection
     /// (a request shares it: a reference count, not a copy).
     pub bound_host: Option<http::uri::Authority>,
+    /// The bound host as a `Host` value, for a request whose own `Host` names another (the
+    /// listener's address, usually): shared, not made per request.
+    bound_host_header: Option<http::HeaderValue>,
     /// The client's IP as a header value, formatted once per connection (`x-forwarded-for`).
     client_ip: http::HeaderValue,
 }
@@ -128,11 +131,15 @@ impl ConnInfo {
     pub fn new(remote: SocketAddr, bound_host: Option<Arc<str>>) -> Self {
         let client_ip = http::HeaderValue::try_from(remote.ip().to_string())
             .unwrap_or_else(|_| http::HeaderValue::from_static("unknown"));
-        // Checked when `--listen ADDR=HOST` was read.
-        let bound_host = bound_host.and_then(|h| http::uri::Authority::try_from(&*h).ok());
+        // Checked when `--listen ADDR=HOST` was read; both share one buffer.
+        let bound = bound_host.map(|h| bytes::Bytes::from(h.to_string()));
+        let bound_host =
+            (bound.clone()).and_then(|b| http::uri::Authority::from_maybe_shared(b).ok());
+        let bound_host_header = bound.and_then(|b| http::HeaderValue::from_maybe_shared(b).ok());
         Self {
             remote,
             bound_host,
+            bound_host_header,
             client_ip,
         }
     }

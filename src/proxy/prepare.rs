@@ -33,8 +33,11 @@ impl RequestCtx {
             // The client's own `Host` is the authority (the common case): it stays as it is.
             None if (headers.get(header::HOST)).is_some_and(|h| h == authority) => {}
             None => {
-                let host = HeaderValue::from_str(authority)
-                    .unwrap_or_else(|_| HeaderValue::from_static("unknown"));
+                let host = match &conn.bound_host_header {
+                    Some(bound) if bound.as_bytes() == authority.as_bytes() => bound.clone(),
+                    _ => HeaderValue::from_str(authority)
+                        .unwrap_or_else(|_| HeaderValue::from_static("unknown")),
+                };
                 headers.insert(header::HOST, host);
             }
         }

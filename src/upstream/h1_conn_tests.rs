@@ -10,6 +10,7 @@ use http_body_util::{BodyExt, StreamBody};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+use super::super::wire::read_size::ReadSize;
 use super::super::{UpstreamBody, Upstreams};
 use crate::model::cluster::{ClusterPolicy, Protocol};
 
@@ -240,4 +241,38 @@ async fn a_write_that_fails_before_any_byte_went_out_gives_the_request_back() {
     let failed = std::future::poll_fn(|cx| conn.poll_head(cx, &http::Method::GET)).await;
     let e = failed.expect_err("the connection was reset");
     assert!(conn.take_unsent().is_some(), "nothing was written ({e})");
+}
+
+#[tokio::test]
+async fn a_connection_idle_after_a_large_answer_gives_up_its_grown_read_buffer() {
+    let body = vec![b'a'; 512 * 1024];
+    let mut answer =
+        format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", body.len()).into_bytes();
+    answer.extend_from_slice(&body);
+    let (addr, _) = scripted(Box::leak(answer.into_boxed_slice()), false).await;
+    let endpoint = addr.to_string().parse().unwrap();
+    let second = std::time::Duration::from_secs(1);
+    let io = super::super::connect(&endpoint, second, None, None)
+        .await
+        .unwrap();
+    let mut conn = super::Conn::new(io);
+    conn.start(&http::Method::GET, "/", &http::HeaderMap::new(), empty());
+    let head = std::future::poll_fn(|cx| conn.poll_head(cx, &http::Method::GET)).await;
+    assert_eq!(head.expect("an answer").status, 200);
+    let (mut read, mut grown) = (0, 0);
+    while let Some(frame) = std::future::poll_fn(|cx| conn.poll_frame(cx)).await {
+        read += frame.unwrap().into_data().map_or(0, |d| d.len());
+        grown = grown.max(conn.read_buf.capacity());
+    }
+    assert_eq!(read, body.len());
+    assert!(
+        grown > 2 * ReadSize::MIN,
+        "reads grew while the body streamed: {grown}"
+    );
+    assert!(conn.reusable(), "the exchange ended cleanly");
+    assert!(
+        conn.read_buf.capacity() <= ReadSize::MIN,
+        "idle in its pool, it holds no grown buffer: {}",
+        conn.read_buf.capacity()
+    );
 }

@@ -64,6 +64,7 @@ use tokio::time::Instant;
 use crate::model::Snapshot;
 use crate::model::methods::MethodSet;
 use crate::telemetry::{Exchange, Telemetry};
+use crate::upstream::wire::passed;
 use crate::upstream::{UpstreamBody, Upstreams};
 use mirror::Mirrorer;
 use record::ExchangeRecord;
@@ -187,12 +188,21 @@ impl Proxy {
         async move {
             let started = Instant::now();
             let (parts, body) = req.into_parts();
+            let h2 = parts.version == http::Version::HTTP_2;
             let cx = RequestCtx::new(parts, self.telemetry.clone(), started);
             let snapshot = self.snapshot.load_full();
-            Ok(match self.proxy(&snapshot, cx, body, &conn).await {
+            let mut resp = match self.proxy(&snapshot, cx, body, &conn).await {
                 Ok(resp) => resp,
                 Err(answer) => *answer,
-            })
+            };
+            if h2 {
+                // hyper's HTTP/2 server writes the map alone; the project's HTTP/1.1 server
+                // writes the fields an upstream's head passed on as they came.
+                let (mut parts, body) = resp.into_parts();
+                passed::into_map(&mut parts.headers, &mut parts.extensions);
+                resp = Response::from_parts(parts, body);
+            }
+            Ok(resp)
         }
     }
 }

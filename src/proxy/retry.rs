@@ -35,6 +35,7 @@ use crate::model::Cluster;
 use crate::model::cluster::Outcome;
 use crate::model::retry::{HOST_SELECTION_RETRY_MAX_ATTEMPTS, RetryPolicy, TryOutcome};
 use crate::telemetry::Flag;
+use crate::upstream::wire::passed::{self, PassedFields};
 use crate::upstream::wire::spare;
 use crate::upstream::{Failure, ResponseBody, UpstreamBody, UpstreamError, empty_body};
 
@@ -374,12 +375,13 @@ fn failed(e: &UpstreamError) -> TryEnd {
 
 /// A response's head as the retry conditions see it.
 fn outcome_of(resp: &Response<ResponseBody>) -> TryOutcome {
-    let head = resp.headers();
+    let passed = resp.extensions().get::<PassedFields>();
+    let field = |name| passed::field(resp.headers(), passed, name);
     TryOutcome::Response {
         status: resp.status().as_u16(),
-        grpc_status: (head.get(&headers::GRPC_STATUS))
-            .and_then(|v| v.to_str().ok())
+        grpc_status: (field(&headers::GRPC_STATUS))
+            .and_then(|v| std::str::from_utf8(v).ok())
             .and_then(|v| v.trim().parse().ok()),
-        rate_limited: head.contains_key(&headers::X_ENVOY_RATELIMITED),
+        rate_limited: field(&headers::X_ENVOY_RATELIMITED).is_some(),
     }
 }

@@ -18,6 +18,7 @@ use crate::model::host::split_authority;
 use crate::model::{Action, Cluster, RouteDestination, RouteTable};
 use crate::route::{self, Decision, RequestHead, Target};
 use crate::telemetry::Flag;
+use crate::upstream::wire::passed;
 use crate::upstream::{ResponseBody, UpstreamBody};
 
 /// A step's result: go on with `T`, or end with this (recorded) answer. Boxed: local answers
@@ -113,13 +114,6 @@ impl Proxy {
         // whatever the upstream spoke, as Envoy does. hyper writes the response's version in
         // the status line, so an HTTP/1.0 upstream ended the client's keep-alive.
         parts.version = Version::HTTP_11;
-        headers::strip_hop_by_hop(&mut parts.headers);
-        if let Some(cookie) = cx.hash_cookie {
-            parts.headers.append(header::SET_COOKIE, cookie);
-        }
-        (routed.destination.headers.response).apply(&mut parts.headers);
-        (routed.decision.route.headers.response).apply(&mut parts.headers);
-        parts.headers.extend(cx.cors_marks);
         let mut record = cx.record;
         record.exchange.status = parts.status.as_u16();
         let capture = if record.exchange.compare {
@@ -127,6 +121,23 @@ impl Proxy {
         } else {
             0
         };
+        let (destination, route) = (
+            &routed.destination.headers.response,
+            &routed.decision.route.headers.response,
+        );
+        // Fields passed on as they came (none hop-by-hop) stay so unless a step reads or
+        // changes them; a `Set-Cookie` the proxy adds goes after them either way.
+        let reads = capture > 0 || !cx.cors_marks.is_empty();
+        if reads || !destination.is_empty() || !route.is_empty() {
+            passed::into_map(&mut parts.headers, &mut parts.extensions);
+        }
+        headers::strip_hop_by_hop(&mut parts.headers);
+        if let Some(cookie) = cx.hash_cookie {
+            parts.headers.append(header::SET_COOKIE, cookie);
+        }
+        destination.apply(&mut parts.headers);
+        route.apply(&mut parts.headers);
+        parts.headers.extend(cx.cors_marks);
         if capture > 0 {
             record.exchange.capture_headers(&parts.headers);
         }

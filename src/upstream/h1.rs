@@ -127,10 +127,7 @@ impl H1Pools {
                         _ => return Err(e.into()),
                     },
                 };
-                let mut response = Response::new(());
-                *response.status_mut() = answer.status;
-                *response.version_mut() = answer.version;
-                *response.headers_mut() = answer.headers;
+                let response = answer.into_response();
                 conn.home = Some((Arc::downgrade(self), key));
                 if conn.wire.upload_done() {
                     return Ok(response.map(|()| ResponseBody::pooled(conn)));

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::assert_eventually;
 use crate::support::backend;
-use crate::support::client::H2c;
+use crate::support::client::{self, H2c};
 use crate::support::config::{self, Files};
 use crate::support::proxy;
 use crate::support::refusing_port;
@@ -159,6 +159,42 @@ async fn h2c_clients_and_h2c_upstreams() {
         ":authority is the service host"
     );
     assert_eq!(ok.accepted(), 1, "one multiplexed upstream connection");
+    proxy.shutdown().await;
+}
+
+/// An HTTP/1.1 upstream's fields are passed on as they came to an HTTP/1.1 client and put in
+/// the map hyper's HTTP/2 server writes for an h2c one: both see the same fields.
+#[tokio::test]
+async fn an_http1_upstreams_fields_reach_h2c_and_http1_clients_alike() {
+    let ok = backend::http1("ok").run().await;
+    let proxy = proxy::with_config(web(&[("ok", ok.port())], "HTTP"))
+        .run()
+        .await;
+    let mut h2 = H2c::connect(proxy.addr()).await;
+    let a = h2.get("http://web/fields").await;
+    assert_eq!(a.status, 200);
+    assert_eq!(a.http_version, http::Version::HTTP_2);
+    assert_eq!(a.headers["x-served-by"], "ok");
+    assert_eq!(a.headers["content-type"], "application/json");
+    assert_eq!(a.headers.get_all("date").iter().count(), 1);
+    let raw = client::raw(
+        proxy.addr(),
+        "GET /fields HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    let (head, body) = raw.split_once("\r\n\r\n").expect("a whole answer");
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    for line in [
+        "x-served-by: ok",
+        "content-type: application/json",
+        "connection: close",
+    ] {
+        assert!(head.contains(&format!("\r\n{line}")), "{line} in {head}");
+    }
+    assert_eq!(head.matches("\r\ndate: ").count(), 1, "{head}");
+    let length = format!("\r\ncontent-length: {}", body.len());
+    assert!(head.contains(&length), "{length} in {head}");
+    assert_eq!(ok.count(), 2);
     proxy.shutdown().await;
 }
 

@@ -239,7 +239,10 @@ async fn read_answer(
     capture: usize,
 ) -> Result<Answer, MirrorError> {
     let status = resp.status().as_u16();
-    let (head, mut body) = resp.into_parts();
+    let (mut head, mut body) = resp.into_parts();
+    if capture > 0 {
+        crate::upstream::wire::passed::into_map(&mut head.headers, &mut head.extensions);
+    }
     let headers = (capture > 0).then_some(head.headers);
     let mut bytes = 0u64;
     let mut captured = (capture > 0).then(bytes::BytesMut::new);

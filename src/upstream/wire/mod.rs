@@ -1,6 +1,6 @@
 //! HTTP/1.1 as the proxy speaks it to upstreams, without I/O: the request head written
 //! ([`request`]), the response head parsed and its body's framing decided ([`response`]), the
-//! body decoded ([`body`]). Pure functions over buffers, so every rule is unit-tested; the
+//! body decoded ([`body`]), a head's fields passed on as they came ([`passed`]). Pure functions over buffers, so every rule is unit-tested; the
 //! connection that feeds them is `super::h1_conn`.
 //!
 //! Why not hyper's client: it costs a task hand-off per request (a channel to its dispatcher and
@@ -10,6 +10,7 @@
 
 pub mod body;
 pub mod fields;
+pub mod passed;
 pub mod read_size;
 pub mod request;
 pub mod response;

@@ -1,15 +1,17 @@
 //! A response head read from an upstream: parsed with httparse, 1xx answers skipped, the
 //! body's framing decided as RFC 9112 6.3 says (and hyper's client does), and whether the
-//! connection may carry another request.
+//! connection may carry another request. A head with no hop-by-hop field to remove has its
+//! fields passed on as they came ([`super::passed`]) instead of parsed into a map.
 
 use std::mem::MaybeUninit;
 
 use bytes::BytesMut;
 use http::header::CONTENT_LENGTH;
-use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
+use http::{Extensions, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
 
 use super::WireError;
 use super::fields::FramingFields;
+use super::passed::{self, PassedFields};
 
 /// At most this many header fields in a response head (as hyper's default).
 pub const MAX_HEADERS: usize = 100;
@@ -36,10 +38,26 @@ pub enum BodyFraming {
 pub struct ResponseHead {
     pub status: StatusCode,
     pub version: Version,
+    /// The fields, unless they are `passed`: then this is empty.
     pub headers: HeaderMap,
+    /// The fields as they came, when none of them is hop-by-hop: a [`PassedFields`] in a
+    /// kept extension set (see [`super::passed`]; moved here as a pointer, not 200 bytes).
+    pub extensions: Extensions,
     pub framing: BodyFraming,
     /// The connection may carry another request once this exchange has ended.
     pub keep_alive: bool,
+}
+
+impl ResponseHead {
+    /// The head as an `http` response, its passed fields in its extensions.
+    pub fn into_response(self) -> http::Response<()> {
+        let mut response = http::Response::new(());
+        *response.status_mut() = self.status;
+        *response.version_mut() = self.version;
+        *response.headers_mut() = self.headers;
+        *response.extensions_mut() = self.extensions;
+        response
+    }
 }
 
 /// Parses the first final response head at the start of `buf`, removing it (and any 1xx heads
@@ -65,6 +83,7 @@ struct Parsed {
     status: StatusCode,
     version: Version,
     headers: HeaderMap,
+    extensions: Extensions,
     fields: FramingFields,
 }
 
@@ -98,6 +117,7 @@ fn parse_one(buf: &mut BytesMut) -> Result<Option<Parsed>, WireError> {
     let mut spans = [((0u16, 0u16), (0u16, 0u16)); MAX_HEADERS];
     let mut count = 0;
     let mut fields = FramingFields::default();
+    let mut hop_by_hop = false;
     for field in response.headers.iter() {
         fields.note(field.name.as_bytes(), field.value);
         // `Connection: keep-alive` (or `close`), the usual one, is this connection's alone
@@ -105,10 +125,23 @@ fn parse_one(buf: &mut BytesMut) -> Result<Option<Parsed>, WireError> {
         if is_plain_connection(field) {
             continue;
         }
+        hop_by_hop |= passed::is_hop_by_hop(field.name.as_bytes());
         spans[count] = (offset(field.name.as_bytes()), offset(field.value));
         count += 1;
     }
     let head = buf.split_to(len).freeze();
+    if !hop_by_hop && count <= passed::INLINE && status != StatusCode::SWITCHING_PROTOCOLS {
+        // Given back by the HTTP/1.1 server once the head is written.
+        let mut extensions = super::spare::take_extensions();
+        extensions.insert(PassedFields::new(head, &spans[..count]));
+        return Ok(Some(Parsed {
+            status,
+            version,
+            headers: HeaderMap::new(),
+            extensions,
+            fields,
+        }));
+    }
     let mut headers = super::spare::take(count);
     for &((name_at, name_len), (value_at, value_len)) in &spans[..count] {
         let (name_at, name_len) = (usize::from(name_at), usize::from(name_len));
@@ -123,6 +156,7 @@ fn parse_one(buf: &mut BytesMut) -> Result<Option<Parsed>, WireError> {
         status,
         version,
         headers,
+        extensions: Extensions::new(),
         fields,
     }))
 }
@@ -141,6 +175,7 @@ fn finish(head: Parsed, method: &Method) -> Result<ResponseHead, WireError> {
         status,
         version,
         mut headers,
+        extensions,
         fields,
     } = head;
     let mut keep_alive = fields.keeps_alive(version);
@@ -180,6 +215,7 @@ fn finish(head: Parsed, method: &Method) -> Result<ResponseHead, WireError> {
         status,
         version,
         headers,
+        extensions,
         framing,
         keep_alive,
     })

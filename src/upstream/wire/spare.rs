@@ -4,10 +4,14 @@
 //! A map given back is cleared (its fields dropped, its tables kept) and the next head parsed
 //! on the same thread fills it. Bounded: a thread keeps at most [`KEPT`] maps, none with room
 //! for more than [`MAX_ROOM`] fields.
+//!
+//! The extension sets an answer's passed fields ride in ([`super::passed`]) are kept the same
+//! way: a new set costs three allocations (its box, its table, the value's box) and a kept
+//! one only the value's.
 
 use std::cell::RefCell;
 
-use http::HeaderMap;
+use http::{Extensions, HeaderMap};
 
 /// Maps kept per thread: a data-plane thread parses and writes heads one at a time per task,
 /// so a handful is in use between a give and the next take.
@@ -20,6 +24,7 @@ pub const MIN_ROOM: usize = 12;
 
 thread_local! {
     static SPARE: RefCell<Vec<HeaderMap>> = const { RefCell::new(Vec::new()) };
+    static SPARE_EXTENSIONS: RefCell<Vec<Extensions>> = const { RefCell::new(Vec::new()) };
 }
 
 /// An empty map with room for `fields` fields: a kept one if the thread has one.
@@ -47,6 +52,24 @@ pub fn give(mut map: HeaderMap) {
         let mut spare = spare.borrow_mut();
         if spare.len() < KEPT {
             spare.push(map);
+        }
+    });
+}
+
+/// An empty extension set: a kept one (its table allocated) if the thread has one.
+pub fn take_extensions() -> Extensions {
+    let kept = SPARE_EXTENSIONS.with(|spare| spare.borrow_mut().pop());
+    kept.unwrap_or_default()
+}
+
+/// Gives an extension set back to this thread, for [`take_extensions`]: meant for one that
+/// held a value (so its table is allocated). Its values are dropped; at most [`KEPT`] are kept.
+pub fn give_extensions(mut extensions: Extensions) {
+    extensions.clear();
+    SPARE_EXTENSIONS.with(|spare| {
+        let mut spare = spare.borrow_mut();
+        if spare.len() < KEPT {
+            spare.push(extensions);
         }
     });
 }
@@ -96,5 +119,22 @@ mod tests {
             give(HeaderMap::with_capacity(8));
         }
         assert_eq!(kept(), KEPT);
+    }
+
+    #[test]
+    fn an_extension_set_given_back_is_taken_again_empty_and_the_stash_is_bounded() {
+        let mut extensions = take_extensions();
+        extensions.insert(7u32);
+        give_extensions(extensions);
+        let again = take_extensions();
+        assert!(
+            again.is_empty() && again.get::<u32>().is_none(),
+            "its values are gone"
+        );
+        for _ in 0..KEPT + 10 {
+            give_extensions(Extensions::new());
+        }
+        let kept = SPARE_EXTENSIONS.with(|spare| spare.borrow().len());
+        assert_eq!(kept, KEPT);
     }
 }

@@ -12,10 +12,10 @@
 use std::cell::RefCell;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use http::header::{CONNECTION, CONTENT_LENGTH, DATE, TRANSFER_ENCODING};
 use http::{StatusCode, Version, response};
 
 use crate::upstream::wire::fields::FramingFields;
+use crate::upstream::wire::passed::PassedFields;
 
 /// How the body goes on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,8 +68,8 @@ pub fn encode_head(
     out.extend_from_slice(status.canonical_reason().unwrap_or("Unknown").as_bytes());
     out.extend_from_slice(b"\r\n");
     if status == StatusCode::SWITCHING_PROTOCOLS {
-        write_fields(parts, out, |_, _| true);
-        finish_head(parts, out);
+        let dated = write_fields(parts, out, None);
+        finish_head(dated, out);
         return Written {
             framing: Framing::None,
             keep_alive: false,
@@ -77,16 +77,7 @@ pub fn encode_head(
     }
     // The framing fields are the connection's: noted in the pass that writes the others.
     let mut fields = FramingFields::default();
-    write_fields(parts, out, |name, value| {
-        if *name == CONNECTION {
-            fields.note_connection(value.as_bytes());
-        } else if *name == CONTENT_LENGTH {
-            fields.note_length(value.as_bytes());
-        } else {
-            return *name != TRANSFER_ENCODING;
-        }
-        false
-    });
+    let dated = write_fields(parts, out, Some(&mut fields));
     let mut keep_alive = asked.keep_alive && !fields.close;
     let no_body = asked.head
         || status.is_informational()
@@ -123,32 +114,72 @@ pub fn encode_head(
     } else if http10 {
         out.extend_from_slice(b"connection: keep-alive\r\n");
     }
-    finish_head(parts, out);
+    finish_head(dated, out);
     Written {
         framing,
         keep_alive,
     }
 }
 
-/// Writes each field `keep` accepts, one line per value.
+/// Writes each field, one line per value: those an upstream's head passed on as they came,
+/// first, in their order and as they were written (the name's case kept, as nginx keeps it:
+/// one copy per line); then the map's. With `framing`, the framing fields (the connection's,
+/// see [`is_framing`]) are noted there instead of written. Whether a `date` was written.
 fn write_fields(
     parts: &response::Parts,
     out: &mut Vec<u8>,
-    mut keep: impl FnMut(&http::HeaderName, &http::HeaderValue) -> bool,
-) {
+    mut framing: Option<&mut FramingFields>,
+) -> bool {
+    let mut dated = false;
+    // Whether a field is written; a framing field is noted instead.
+    let mut write = |name: &[u8], value: &[u8]| match &mut framing {
+        Some(fields) if is_framing(name) => {
+            fields.note(name, value);
+            false
+        }
+        _ => {
+            dated |= is_date(name);
+            true
+        }
+    };
+    if let Some(passed) = parts.extensions.get::<PassedFields>() {
+        for (name, value, line) in passed.lines() {
+            if write(name, value) {
+                out.extend_from_slice(line);
+                out.extend_from_slice(b"\r\n");
+            }
+        }
+    }
     for (name, value) in &parts.headers {
-        if keep(name, value) {
-            out.extend_from_slice(name.as_str().as_bytes());
+        let name = name.as_str().as_bytes();
+        if write(name, value.as_bytes()) {
+            out.extend_from_slice(name);
             out.extend_from_slice(b": ");
             out.extend_from_slice(value.as_bytes());
             out.extend_from_slice(b"\r\n");
         }
     }
+    dated
+}
+
+fn is_date(name: &[u8]) -> bool {
+    name.len() == 4 && name.eq_ignore_ascii_case(b"date")
+}
+
+/// `Connection`, `Content-Length`, `Transfer-Encoding`: the connection's, written by
+/// [`encode_head`] itself.
+fn is_framing(name: &[u8]) -> bool {
+    match name.len() {
+        10 => name.eq_ignore_ascii_case(b"connection"),
+        14 => name.eq_ignore_ascii_case(b"content-length"),
+        17 => name.eq_ignore_ascii_case(b"transfer-encoding"),
+        _ => false,
+    }
 }
 
 /// A `date` if the service gave none, and the blank line.
-fn finish_head(parts: &response::Parts, out: &mut Vec<u8>) {
-    if !parts.headers.contains_key(DATE) {
+fn finish_head(dated: bool, out: &mut Vec<u8>) {
+    if !dated {
         out.extend_from_slice(b"date: ");
         write_date(out);
         out.extend_from_slice(b"\r\n");

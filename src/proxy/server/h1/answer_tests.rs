@@ -214,3 +214,78 @@ fn refusals_close_and_sizes_are_written_in_their_bases() {
     push_decimal(u64::MAX, &mut out);
     assert_eq!(out, b"018446744073709551615");
 }
+
+/// The parts of an upstream's answer whose fields were passed on as they came, with `added`
+/// in the map beside them (what the proxy's steps add).
+fn passed_parts(wire: &str, added: &[(&str, &str)]) -> response::Parts {
+    let mut buf = bytes::BytesMut::from(wire);
+    let head = crate::upstream::wire::response::parse(&mut buf, &http::Method::GET)
+        .unwrap()
+        .unwrap();
+    let mut parts = parts(head.status.as_u16(), added);
+    parts.extensions = head.extensions;
+    assert!(
+        parts.extensions.get::<PassedFields>().is_some(),
+        "passed on"
+    );
+    parts
+}
+
+#[test]
+fn passed_fields_are_written_first_in_their_order_as_written_and_framed_here() {
+    let parts = passed_parts(
+        "HTTP/1.1 200 OK\r\nServer: nginx\r\nSet-Cookie: a=1\r\nContent-Type: text/plain\r\nSet-Cookie: b=2\r\nContent-Length: 17\r\nConnection: keep-alive\r\n\r\n",
+        &[("set-cookie", "hash=1")],
+    );
+    let (head, w) = written(&parts, GET_11, hint(false, Some(17)));
+    assert_eq!(
+        head,
+        "HTTP/1.1 200 OK|Server: nginx|Set-Cookie: a=1|Content-Type: text/plain|Set-Cookie: b=2|set-cookie: hash=1|content-length: 17||"
+    );
+    assert_eq!(w.framing, Framing::Length(17));
+    assert!(w.keep_alive);
+}
+
+#[test]
+fn a_passed_date_is_kept_and_none_added() {
+    let parts = passed_parts(
+        "HTTP/1.1 200 OK\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\nContent-Length: 0\r\n\r\n",
+        &[],
+    );
+    let mut out = Vec::new();
+    encode_head(&parts, GET_11, hint(true, Some(0)), &mut out);
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(text.to_lowercase().matches("date: ").count(), 1, "{text}");
+    assert!(
+        text.contains("\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_passed_content_length_is_the_services_and_a_head_answer_keeps_it() {
+    let parts = passed_parts("HTTP/1.1 200 OK\r\nContent-Length: 42\r\n\r\n", &[]);
+    let head_asked = Asked {
+        head: true,
+        ..GET_11
+    };
+    let (head, w) = written(&parts, head_asked, hint(true, Some(0)));
+    assert_eq!(head, "HTTP/1.1 200 OK|content-length: 42||");
+    assert_eq!(w.framing, Framing::None);
+}
+
+#[test]
+fn a_passed_connection_close_ends_the_clients_connection() {
+    // `Connection: close` is plain (left out as the head is parsed), so the head is passed on
+    // and the proxy's own keep-alive decides: the client's connection stays.
+    let parts = passed_parts(
+        "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+        &[],
+    );
+    let (head, w) = written(&parts, GET_11, hint(true, Some(0)));
+    assert_eq!(head, "HTTP/1.1 200 OK|content-length: 0||");
+    assert!(
+        w.keep_alive,
+        "the upstream's connection is not the client's"
+    );
+}

@@ -26,6 +26,7 @@ use super::head::RequestHead;
 use super::upgrade::{OnUpgrade, Upgraded};
 use crate::proxy::server::client_body::ClientBody;
 use crate::upstream::BoxError;
+use crate::upstream::wire::passed::PassedFields;
 use crate::upstream::wire::response::BodyFraming;
 use crate::upstream::wire::spare;
 
@@ -184,6 +185,9 @@ impl Connection {
         let written = answer::encode_head(&parts, asked, hint, self.out.own());
         self.out.queue_own();
         spare::give(parts.headers);
+        if parts.extensions.get::<PassedFields>().is_some() {
+            spare::give_extensions(parts.extensions);
+        }
         if written.framing == Framing::None {
             // Nothing of it can be sent; dropped unpolled, as hyper does.
             return Some(written.keep_alive);

@@ -380,8 +380,8 @@ fn outcome_of(resp: &Response<ResponseBody>) -> TryOutcome {
     TryOutcome::Response {
         status: resp.status().as_u16(),
         grpc_status: (field(&headers::GRPC_STATUS))
-            .and_then(|v| std::str::from_utf8(v).ok())
-            .and_then(|v| v.trim().parse().ok()),
+            .and_then(|v| std::str::from_utf8(v.trim_ascii()).ok())
+            .and_then(|v| v.parse().ok()),
         rate_limited: field(&headers::X_ENVOY_RATELIMITED).is_some(),
     }
 }

@@ -275,7 +275,7 @@ fn a_passed_content_length_is_the_services_and_a_head_answer_keeps_it() {
 }
 
 #[test]
-fn a_passed_connection_close_ends_the_clients_connection() {
+fn an_upstreams_connection_close_is_its_own_and_the_clients_connection_stays() {
     // `Connection: close` is plain (left out as the head is parsed), so the head is passed on
     // and the proxy's own keep-alive decides: the client's connection stays.
     let parts = passed_parts(

@@ -112,6 +112,11 @@ pub fn into_map(headers: &mut HeaderMap, extensions: &mut Extensions) {
     let Some(passed) = extensions.remove::<PassedFields>() else {
         return;
     };
+    // The set came from the thread's stash and holds nothing else now: back it goes, or the
+    // stash drains and every passed head pays for a new set.
+    if extensions.is_empty() {
+        super::spare::give_extensions(std::mem::take(extensions));
+    }
     if headers.is_empty() {
         headers.reserve(passed.len());
         passed.append_to(headers);

@@ -18,7 +18,7 @@ use crate::model::host::split_authority;
 use crate::model::{Action, Cluster, RouteDestination, RouteTable};
 use crate::route::{self, Decision, RequestHead, Target};
 use crate::telemetry::Flag;
-use crate::upstream::wire::passed;
+use crate::upstream::wire::passed::{self, PassedFields};
 use crate::upstream::{ResponseBody, UpstreamBody};
 
 /// A step's result: go on with `T`, or end with this (recorded) answer. Boxed: local answers
@@ -125,10 +125,9 @@ impl Proxy {
             &routed.destination.headers.response,
             &routed.decision.route.headers.response,
         );
-        // Fields passed on as they came (none hop-by-hop) stay so unless a step reads or
-        // changes them; a `Set-Cookie` the proxy adds goes after them either way.
-        let reads = capture > 0 || !cx.cors_marks.is_empty();
-        if reads || !destination.is_empty() || !route.is_empty() {
+        // Fields passed on as they came (none hop-by-hop) stay so unless a step changes them
+        // (CORS marks replace the upstream's); a `Set-Cookie` the proxy adds goes after them.
+        if !cx.cors_marks.is_empty() || !destination.is_empty() || !route.is_empty() {
             passed::into_map(&mut parts.headers, &mut parts.extensions);
         }
         headers::strip_hop_by_hop(&mut parts.headers);
@@ -139,7 +138,12 @@ impl Proxy {
         route.apply(&mut parts.headers);
         parts.headers.extend(cx.cors_marks);
         if capture > 0 {
-            record.exchange.capture_headers(&parts.headers);
+            match parts.extensions.get::<PassedFields>() {
+                Some(fields) => {
+                    (record.exchange).keep_captured(passed::detached(&parts.headers, fields))
+                }
+                None => record.exchange.capture_headers(&parts.headers),
+            }
         }
         let observed = ObservedBody::new(body, capture, record);
         Response::from_parts(parts, observed.boxed_unsync())

@@ -168,6 +168,12 @@ impl Exchange {
         self.headers = Some(Arc::new(detached(headers)));
     }
 
+    /// Keeps `headers` for the hooks that asked for captures: a copy the caller made that owns
+    /// its bytes already (as [`Exchange::capture_headers`] makes one).
+    pub fn keep_captured(&mut self, headers: http::HeaderMap) {
+        self.headers = Some(Arc::new(headers));
+    }
+
     /// Marks the exchange failed: `status` (0: no response), `flag` and a short reason.
     pub fn fail(&mut self, status: u16, flag: Flag, reason: impl Into<String>) {
         self.status = status;

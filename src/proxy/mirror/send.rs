@@ -17,6 +17,8 @@ use crate::model::Cluster;
 use crate::proxy::headers::is_grpc;
 use crate::proxy::server::deadline::Deadline;
 use crate::telemetry::{Exchange, Flag};
+use crate::upstream::wire::passed::{self, PassedFields};
+use crate::upstream::wire::spare;
 use crate::upstream::{BoxError, UpstreamBody, UpstreamError};
 
 /// A mirrored answer, read to the end.
@@ -24,7 +26,16 @@ struct Answer {
     status: u16,
     bytes: u64,
     body: Option<Bytes>,
-    headers: Option<http::HeaderMap>,
+    /// The head's fields, when captured.
+    headers: Option<Captured>,
+}
+
+/// A mirrored answer's fields as captured.
+enum Captured {
+    /// A map whose values may be slices of the connection's read buffer (to be detached).
+    Map(http::HeaderMap),
+    /// Fields passed on as they came, already copied out of the read buffer.
+    Detached(http::HeaderMap),
 }
 
 enum MirrorError {
@@ -183,8 +194,10 @@ impl Mirrorer {
                 ex.status = answer.status;
                 ex.response_bytes = answer.bytes;
                 ex.body = answer.body;
-                if let Some(headers) = &answer.headers {
-                    ex.capture_headers(headers);
+                match answer.headers {
+                    Some(Captured::Map(headers)) => ex.capture_headers(&headers),
+                    Some(Captured::Detached(headers)) => ex.keep_captured(headers),
+                    None => {}
                 }
                 MirrorOutcome::Sent
             }
@@ -239,11 +252,16 @@ async fn read_answer(
     capture: usize,
 ) -> Result<Answer, MirrorError> {
     let status = resp.status().as_u16();
-    let (mut head, mut body) = resp.into_parts();
-    if capture > 0 {
-        crate::upstream::wire::passed::into_map(&mut head.headers, &mut head.extensions);
+    let (head, mut body) = resp.into_parts();
+    let passed = head.extensions.get::<PassedFields>();
+    let headers = (capture > 0).then(|| match passed {
+        Some(fields) => Captured::Detached(passed::detached(&head.headers, fields)),
+        None => Captured::Map(head.headers),
+    });
+    if passed.is_some() {
+        // The set came from the thread's stash (see `spare`): back it goes.
+        spare::give_extensions(head.extensions);
     }
-    let headers = (capture > 0).then_some(head.headers);
     let mut bytes = 0u64;
     let mut captured = (capture > 0).then(bytes::BytesMut::new);
     while let Some(frame) = body.frame().await {

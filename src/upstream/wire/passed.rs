@@ -106,6 +106,35 @@ pub fn field<'a>(
         .or_else(|| headers.get(name).map(HeaderValue::as_bytes))
 }
 
+/// A copy of a response's fields, `passed`'s then the map's, that owns its bytes (for the
+/// comparison, which may hold it long after the connection's read buffer has moved on): the
+/// head copied once, each value a slice of the copy. The map's own fields are the proxy's
+/// (header operations, a hash cookie), not slices of a read buffer: shared, not copied.
+pub fn detached(headers: &HeaderMap, passed: &PassedFields) -> HeaderMap {
+    let own = PassedFields {
+        head: Bytes::copy_from_slice(&passed.head),
+        ..passed.clone()
+    };
+    let mut map = HeaderMap::with_capacity(own.len() + headers.len());
+    own.append_to(&mut map);
+    append_all(&mut map, headers.clone());
+    map
+}
+
+/// Appends every value of `from` to `map`, in order.
+fn append_all(map: &mut HeaderMap, from: HeaderMap) {
+    let mut last = None;
+    for (name, value) in from {
+        // `HeaderMap`'s iterator names only the first of each name's values.
+        if let Some(name) = name {
+            last = Some(name);
+        }
+        if let Some(name) = &last {
+            map.append(name.clone(), value);
+        }
+    }
+}
+
 /// Moves a response's passed fields, if it has any, into its map, ahead of those the map
 /// already holds.
 pub fn into_map(headers: &mut HeaderMap, extensions: &mut Extensions) {
@@ -124,16 +153,7 @@ pub fn into_map(headers: &mut HeaderMap, extensions: &mut Extensions) {
     }
     let mut map = HeaderMap::with_capacity(passed.len() + headers.len());
     passed.append_to(&mut map);
-    let mut last = None;
-    for (name, value) in std::mem::take(headers) {
-        // `HeaderMap`'s iterator names only the first of each name's values.
-        if let Some(name) = name {
-            last = Some(name);
-        }
-        if let Some(name) = &last {
-            map.append(name.clone(), value);
-        }
-    }
+    append_all(&mut map, std::mem::take(headers));
     *headers = map;
 }
 

@@ -216,3 +216,27 @@ fn an_empty_value_is_passed_on_as_written() {
     ];
     assert_eq!(lines, want.map(|l| l.map(String::from)));
 }
+
+#[test]
+fn a_detached_copy_has_every_field_in_order_and_none_of_the_heads_bytes() {
+    let wire = "HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nX-A: 1\r\nSet-Cookie: b=2\r\nContent-Length: 0\r\n\r\n";
+    let head = parse(wire);
+    let passed = head.extensions.get::<PassedFields>().expect("passed on");
+    let mut added = http::HeaderMap::new();
+    added.append("set-cookie", HeaderValue::from_static("hash=9"));
+    let copy = detached(&added, passed);
+    let cookies: Vec<_> = copy.get_all("set-cookie").iter().collect();
+    assert_eq!(cookies, ["a=1", "b=2", "hash=9"]);
+    assert_eq!(copy["x-a"], "1");
+    assert_eq!(copy["content-length"], "0");
+    assert_eq!(copy.len(), 5);
+    let (original, _, _) = passed.lines().next().unwrap();
+    let original = original.as_ptr() as usize;
+    for value in copy.values() {
+        let at = value.as_bytes().as_ptr() as usize;
+        assert!(
+            at < original || at >= original + wire.len(),
+            "{value:?} still points into the head it was parsed from"
+        );
+    }
+}

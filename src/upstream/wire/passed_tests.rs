@@ -240,3 +240,26 @@ fn a_detached_copy_has_every_field_in_order_and_none_of_the_heads_bytes() {
         );
     }
 }
+
+#[test]
+fn spans_outside_the_head_or_a_value_before_its_name_are_left_out() {
+    let head = bytes::Bytes::from_static(b"X-A: 1\r\nX-B: 2\r\n");
+    let spans = [
+        ((0, 3), (5, 1)),
+        ((10, 2), (0, 1)),
+        ((8, 3), (13, 9)),
+        ((8, 3), (13, 1)),
+    ];
+    let passed = PassedFields::new(head, &spans);
+    let names: Vec<_> = passed
+        .lines()
+        .map(|(n, v, _)| (n.to_vec(), v.to_vec()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            (b"X-A".to_vec(), b"1".to_vec()),
+            (b"X-B".to_vec(), b"2".to_vec())
+        ]
+    );
+}

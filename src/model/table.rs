@@ -85,14 +85,15 @@ pub struct Route {
     pub mirrors: Vec<MirrorPolicy>,
     /// Request timeout (none: the proxy-wide limit; zero: no limit, as Istio's `0s`).
     pub timeout: Option<Duration>,
-    /// Path and authority rewrite.
-    pub rewrite: Option<Rewrite>,
+    /// Path and authority rewrite (boxed, as `cors`: most routes have neither, and a route's
+    /// size is paid by every route of every host).
+    pub rewrite: Option<Box<Rewrite>>,
     /// Route-level header operations.
     pub headers: HeaderRules,
     /// `fault`: delays and aborts injected before forwarding.
     pub fault: Option<Fault>,
     /// `corsPolicy`: preflights answered, responses marked.
-    pub cors: Option<Cors>,
+    pub cors: Option<Box<Cors>>,
     /// `retries` (Istio's default when absent); `None`: each request is tried once.
     pub retry: Option<RetryPolicy>,
 }

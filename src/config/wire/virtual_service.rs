@@ -41,19 +41,19 @@ pub struct HttpRoute {
     /// Weighted destinations.
     pub route: Vec<HttpRouteDestination>,
     /// Redirect instead of forwarding.
-    pub redirect: Option<HttpRedirect>,
+    pub redirect: Option<Box<HttpRedirect>>,
     /// Answer directly instead of forwarding.
-    pub direct_response: Option<HttpDirectResponse>,
+    pub direct_response: Option<Box<HttpDirectResponse>>,
     /// Delegation to another VirtualService (one with no hosts), whose routes replace this one.
-    pub delegate: Option<Delegate>,
+    pub delegate: Option<Box<Delegate>>,
     /// Rewrite of the path and authority before forwarding.
-    pub rewrite: Option<HttpRewrite>,
+    pub rewrite: Option<Box<HttpRewrite>>,
     /// Request timeout, e.g. `10s`, `500ms`.
     pub timeout: Option<String>,
     /// Retries (validated; not performed: warned).
-    pub retries: Option<HttpRetry>,
+    pub retries: Option<Box<HttpRetry>>,
     /// Fault injection: delays and aborts.
-    pub fault: Option<HttpFaultInjection>,
+    pub fault: Option<Box<HttpFaultInjection>>,
     /// One mirror destination.
     pub mirror: Option<Destination>,
     /// Several mirror destinations, each with its own percentage (Istio 1.19+).
@@ -63,9 +63,9 @@ pub struct HttpRoute {
     /// Percentage of requests mirrored to `mirror`.
     pub mirror_percentage: Option<Percent>,
     /// CORS: preflights answered, responses marked.
-    pub cors_policy: Option<CorsPolicy>,
+    pub cors_policy: Option<Box<CorsPolicy>>,
     /// Header manipulation for requests and responses.
-    pub headers: Option<Headers>,
+    pub headers: Option<Box<Headers>>,
 }
 
 /// `HTTPMatchRequest`.
@@ -149,7 +149,7 @@ pub struct HttpRouteDestination {
     /// Relative weight; absent on a lone destination means all traffic.
     pub weight: Option<i64>,
     /// Header manipulation for this destination.
-    pub headers: Option<Headers>,
+    pub headers: Option<Box<Headers>>,
 }
 
 /// `Destination`: a service host, an optional subset and port.

@@ -22,7 +22,7 @@ impl Compiler<'_> {
         f: &str,
     ) -> Option<WeightedDestinations> {
         let lone = route.route.len() == 1;
-        let mut destinations = Vec::new();
+        let mut destinations = Vec::with_capacity(route.route.len());
         let mut ok = true;
         for (j, rd) in route.route.iter().enumerate() {
             let field = format!("{f}.route[{j}]");
@@ -56,7 +56,7 @@ impl Compiler<'_> {
                 continue;
             };
             let target = self.destination(dest, ns, r, &format!("{field}.destination"));
-            let headers = header_rules(rd.headers.as_ref(), r, &format!("{field}.headers"));
+            let headers = header_rules(rd.headers.as_deref(), r, &format!("{field}.headers"));
             match target {
                 Some(target) => destinations.push(RouteDestination {
                     target,
@@ -154,7 +154,7 @@ impl Compiler<'_> {
         r: &mut Reporter<'_>,
         f: &str,
     ) -> Vec<MirrorPolicy> {
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(list.len().min(MAX_MIRRORS));
         if route.mirror_percentage.is_some() || route.mirror_percent.is_some() {
             r.warning(
                 format!("{f}.mirrorPercentage"),

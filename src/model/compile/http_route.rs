@@ -55,7 +55,7 @@ impl Compiler<'_> {
         }
         let timeout = timeout(route.timeout.as_deref(), r, &f);
         let rewrite = route.rewrite.as_ref().and_then(|rw| rewrite(rw, r, &f));
-        let retry = match retry::compile(route.retries.as_ref()) {
+        let retry = match retry::compile(route.retries.as_deref()) {
             Ok(policy) => policy,
             Err(e) => {
                 r.error(format!("{f}.retries.{}", e.field), e.message);
@@ -71,10 +71,10 @@ impl Compiler<'_> {
             action,
             mirrors,
             timeout,
-            rewrite,
-            headers: header_rules(route.headers.as_ref(), r, &format!("{f}.headers")),
+            rewrite: rewrite.map(Box::new),
+            headers: header_rules(route.headers.as_deref(), r, &format!("{f}.headers")),
             fault,
-            cors,
+            cors: cors.map(Box::new),
             retry,
         })
     }
@@ -87,7 +87,7 @@ impl Compiler<'_> {
         r: &mut Reporter<'_>,
         f: &str,
     ) -> Option<Vec<RequestMatch>> {
-        let mut matches = Vec::new();
+        let mut matches = Vec::with_capacity(route.matches.len());
         let mut dropped = 0;
         for (j, m) in route.matches.iter().enumerate() {
             match request_match(m, self.identity, r, &format!("{f}.match[{j}]")) {
@@ -312,6 +312,41 @@ mod tests {
             };
             assert_eq!(re.apply(path, Some("q=1")), format!("{want}?q=1"));
         }
+    }
+
+    /// Every host's routes cost their size once: at 10,000 one-route VirtualServices, vectors
+    /// grown by `push` (room for four 776-byte routes each) were 31 of 50 MB held.
+    #[test]
+    fn a_compiled_route_table_holds_no_spare_room() {
+        let vs = r#"
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: calc, namespace: challengeistio}
+spec:
+  hosts: [calcbackendsvc]
+  http:
+  - match: [{uri: {prefix: /a}}]
+    route: [{destination: {host: calcbackendsvc, subset: v1}}]
+    mirrors: [{destination: {host: calcbackendsvc, subset: v3}}]
+  - route: [{destination: {host: calcbackendsvc, subset: v2}}]
+"#;
+        let (table, diags) = crate::model::test_fixtures::compile_with_seed(&[("vs.yaml", vs)]);
+        let table = table.unwrap_or_else(|| panic!("does not compile: {diags:?}"));
+        assert_eq!(table.virtual_hosts.capacity(), table.virtual_hosts.len());
+        let host = table
+            .virtual_hosts
+            .iter()
+            .find(|v| v.source.is_some())
+            .unwrap();
+        assert_eq!((host.routes.len(), host.routes.capacity()), (2, 2));
+        let first = &host.routes[0];
+        assert_eq!((first.matches.len(), first.matches.capacity()), (1, 1));
+        assert_eq!((first.mirrors.len(), first.mirrors.capacity()), (1, 1));
+        let crate::model::table::Action::Forward(forward) = &first.action else {
+            panic!("the first route forwards");
+        };
+        let destinations = &forward.destinations;
+        assert_eq!((destinations.len(), destinations.capacity()), (1, 1));
     }
 
     #[test]

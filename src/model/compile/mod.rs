@@ -171,6 +171,7 @@ pub fn compile_set<'a>(
     };
     c.add_virtual_services(set, &mut table, diags);
     c.add_default_routes(&mut table);
+    table.virtual_hosts.shrink_to_fit();
     let mut clusters: Vec<Arc<Cluster>> = c.clusters.into_values().collect();
     clusters.sort_by(|a, b| (&a.service, a.port, &a.subset).cmp(&(&b.service, b.port, &b.subset)));
     table.clusters = clusters;
@@ -216,6 +217,7 @@ impl Compiler<'_> {
         table: &mut RouteTable,
         diags: &mut Vec<Diagnostic>,
     ) {
+        table.virtual_hosts.reserve(set.virtual_services.len());
         for vs in &set.virtual_services {
             if let Some(vhost) = self.virtual_service(vs, &set.virtual_services, diags) {
                 let index = table.virtual_hosts.len();

@@ -29,7 +29,7 @@ pub(super) fn validate(route: &HttpRoute, ctx: RouteContext, r: &mut Reporter<'_
     for (j, m) in route.matches.iter().enumerate() {
         match_request(m, ctx, r, &format!("{f}.match[{j}]"));
     }
-    header_operations(route.headers.as_ref(), r, &format!("{f}.headers"));
+    header_operations(route.headers.as_deref(), r, &format!("{f}.headers"));
     authority_set_once(route, r, f);
     if route.mirror_percent.is_some() {
         let what = if route.mirror_percentage.is_some() {
@@ -299,7 +299,7 @@ fn authority_set_once(route: &HttpRoute, r: &mut Reporter<'_>, f: &str) {
         .as_ref()
         .and_then(|rw| rw.authority.clone())
         .filter(|a| !a.is_empty());
-    let Some(req) = route.headers.as_ref().and_then(|h| h.request.as_ref()) else {
+    let Some(req) = route.headers.as_deref().and_then(|h| h.request.as_ref()) else {
         return;
     };
     for (op, map) in [("set", &req.set), ("add", &req.add)] {
@@ -325,7 +325,7 @@ fn route_destinations(route: &[HttpRouteDestination], r: &mut Reporter<'_>, f: &
             None => r.error(format!("{field}.destination"), "destination is required"),
             Some(d) => destination(d, r, &format!("{field}.destination")),
         }
-        header_operations(rd.headers.as_ref(), r, &format!("{field}.headers"));
+        header_operations(rd.headers.as_deref(), r, &format!("{field}.headers"));
         total += weight(rd.weight, r, &format!("{field}.weight"));
     }
     if route.len() > 1 && total == 0 {

@@ -4,7 +4,7 @@
 //! ([`keep_upgrade`]).
 
 use http::HeaderMap;
-use http::header::{self, HeaderName, HeaderValue};
+use http::header::{self, Entry, HeaderName, HeaderValue};
 
 /// `x-request-id`.
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -155,15 +155,23 @@ pub fn keep_upgrade(headers: &mut HeaderMap, protocol: HeaderValue) {
 /// Appends the client's address to `x-forwarded-for` and sets `x-forwarded-proto` to the
 /// scheme the client used (`http`: a client's own value is not trusted, as Envoy's default).
 pub fn add_forwarded(headers: &mut HeaderMap, client: &HeaderValue) {
-    let appended = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-        Some(prev) if !prev.is_empty() => {
-            let client = client.to_str().unwrap_or("unknown");
-            HeaderValue::try_from(format!("{prev}, {client}")).ok()
+    // One lookup through the entry, not a get and an insert (each hashes the name).
+    match headers.entry(X_FORWARDED_FOR.clone()) {
+        Entry::Occupied(mut entry) => {
+            let appended = match entry.get().to_str() {
+                Ok(prev) if !prev.is_empty() => {
+                    let client = client.to_str().unwrap_or("unknown");
+                    HeaderValue::try_from(format!("{prev}, {client}")).ok()
+                }
+                _ => Some(client.clone()),
+            };
+            if let Some(v) = appended {
+                entry.insert(v);
+            }
         }
-        _ => Some(client.clone()),
-    };
-    if let Some(v) = appended {
-        headers.insert(X_FORWARDED_FOR.clone(), v);
+        Entry::Vacant(entry) => {
+            entry.insert(client.clone());
+        }
     }
     headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static("http"));
 }
@@ -171,22 +179,30 @@ pub fn add_forwarded(headers: &mut HeaderMap, client: &HeaderValue) {
 /// Returns the request's `x-request-id`, adding a random UUID when there is none. The value
 /// is shared with the header (a reference count, not a copy).
 pub fn ensure_request_id(headers: &mut HeaderMap) -> HeaderValue {
-    if let Some(id) = headers.get(&X_REQUEST_ID)
-        && !id.is_empty()
-        && id.to_str().is_ok()
-    {
-        return id.clone();
+    // One lookup through the entry, not a get and an insert (each hashes the name).
+    match headers.entry(X_REQUEST_ID.clone()) {
+        Entry::Occupied(entry) if !entry.get().is_empty() && entry.get().to_str().is_ok() => {
+            entry.get().clone()
+        }
+        Entry::Occupied(mut entry) => {
+            let id = new_request_id();
+            entry.insert(id.clone());
+            id
+        }
+        Entry::Vacant(entry) => entry.insert(new_request_id()).clone(),
     }
+}
+
+/// A random (version 4) UUID, lower-case and hyphenated.
+fn new_request_id() -> HeaderValue {
     let uuid = uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes()).into_uuid();
     // Encoded on the stack, not through `Display`: this runs for nearly every request.
     let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
     uuid.hyphenated().encode_lower(&mut buf);
     // One shared allocation for the header and the exchange's copy (`HeaderValue::from_str`
     // makes a plain one, and its first clone a second).
-    let v = HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(buf))
-        .expect("a UUID is a valid header value");
-    headers.insert(X_REQUEST_ID.clone(), v.clone());
-    v
+    HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(buf))
+        .expect("a UUID is a valid header value")
 }
 
 /// `x-envoy-attempt-count: N`, without an allocation for the usual few tries.
@@ -355,5 +371,13 @@ mod tests {
         assert_eq!(id.len(), 36);
         assert_eq!(h["x-request-id"], id);
         assert_ne!(ensure_request_id(&mut HeaderMap::new()), id);
+        // An empty id is replaced, every value of it.
+        let mut h = HeaderMap::new();
+        h.append("x-request-id", HeaderValue::from_static(""));
+        h.append("x-request-id", HeaderValue::from_static("second"));
+        let id = ensure_request_id(&mut h);
+        assert_eq!(id.len(), 36);
+        let kept: Vec<_> = h.get_all("x-request-id").iter().collect();
+        assert_eq!(kept, [id]);
     }
 }

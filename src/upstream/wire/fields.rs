@@ -41,6 +41,14 @@ impl FramingFields {
             Some(Some(n)) => Some(n),
             None => None,
         };
+        // The usual value, one number: no list to split.
+        if let Some(len) = parse_digits(value) {
+            self.content_length = Some(match agreed {
+                Some(a) if a != len => None,
+                _ => Some(len),
+            });
+            return;
+        }
         for part in value.split(|&b| b == b',') {
             let len = parse_digits(part.trim_ascii());
             match (len, agreed) {
@@ -75,6 +83,15 @@ impl FramingFields {
 
     /// A `Connection` value's tokens.
     pub fn note_connection(&mut self, value: &[u8]) {
+        // The usual value, one token: no list to split.
+        if value.eq_ignore_ascii_case(b"keep-alive") {
+            self.keep_alive = true;
+            return;
+        }
+        if value.eq_ignore_ascii_case(b"close") {
+            self.close = true;
+            return;
+        }
         for token in value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
             if token.eq_ignore_ascii_case(b"close") {
                 self.close = true;

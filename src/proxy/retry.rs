@@ -202,8 +202,15 @@ impl Proxy {
     ) -> impl Future<Output = TryEnd> {
         async move {
             let endpoint = (req.0.uri.authority()).expect("aimed at an endpoint");
-            let sent =
-                (self.upstreams).send(cluster.protocol, &cluster.policy, endpoint, req, false);
+            // Pinned where it is made: `select!` then holds a pointer, not a second copy of the
+            // send's 1.4 KB future (a copy into memory the request had not touched yet).
+            let sent = std::pin::pin!((self.upstreams).send(
+                cluster.protocol,
+                &cluster.policy,
+                endpoint,
+                req,
+                false
+            ));
             let upload = limits.upload.clone();
             let per_try_timer = async {
                 match per_try {

@@ -50,7 +50,7 @@ pub struct HttpRoute {
     pub rewrite: Option<Box<HttpRewrite>>,
     /// Request timeout, e.g. `10s`, `500ms`.
     pub timeout: Option<String>,
-    /// Retries (validated; not performed: warned).
+    /// Retries: attempts, per-try timeout and the conditions that retry.
     pub retries: Option<Box<HttpRetry>>,
     /// Fault injection: delays and aborts.
     pub fault: Option<Box<HttpFaultInjection>>,

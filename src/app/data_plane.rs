@@ -110,7 +110,7 @@ async fn serve_on_worker(
             let in_flight = activity.enter();
             let (proxy, conn, activity) = (proxy.clone(), conn.clone(), activity.clone());
             async move {
-                let resp = proxy.handle(req, conn).await?;
+                let resp = std::pin::pin!(proxy.handle(req, conn)).await?;
                 if resp.status() == http::StatusCode::SWITCHING_PROTOCOLS {
                     activity.tunnel();
                 }

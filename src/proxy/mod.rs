@@ -191,7 +191,9 @@ impl Proxy {
             let h2 = parts.version == http::Version::HTTP_2;
             let cx = RequestCtx::new(parts, self.telemetry.clone(), started);
             let snapshot = self.snapshot.load_full();
-            let mut resp = match self.proxy(&snapshot, cx, body, &conn).await {
+            // Pinned where it is made: built in this future's state, not on the stack and then
+            // copied in (ARCHITECTURE.md, "Small futures").
+            let mut resp = match std::pin::pin!(self.proxy(&snapshot, cx, body, &conn)).await {
                 Ok(resp) => resp,
                 Err(answer) => *answer,
             };

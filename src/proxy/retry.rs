@@ -16,6 +16,7 @@
 //! - A retried try's outcome feeds outlier detection for its host; its response is dropped.
 //!   Only the last try's answer reaches the client and is recorded (once).
 
+use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -124,7 +125,8 @@ impl Proxy {
             let Some(policy) = routed.decision.route.retry.as_ref() else {
                 let body = body.unwrap_or_else(empty_body);
                 aim(&mut head.0, &upstream, routed.cluster);
-                let end = (self.try_once(routed.cluster, (&head.0, body), None, &mut limits)).await;
+                let req = (&head.0, body);
+                let end = pin!(self.try_once(routed.cluster, req, None, &mut limits)).await;
                 return cx.finish(end);
             };
             let mut replay = body.map(|body| Replay::new(body, REPLAY_LIMIT));
@@ -139,8 +141,8 @@ impl Proxy {
                 }
                 aim(&mut head.0, &upstream, routed.cluster);
                 let req = (&head.0, try_body);
-                let end =
-                    (self.try_once(routed.cluster, req, policy.per_try_timeout, &mut limits)).await;
+                let per_try = policy.per_try_timeout;
+                let end = pin!(self.try_once(routed.cluster, req, per_try, &mut limits)).await;
                 let outcome = match &end {
                     TryEnd::Response(r) => outcome_of(r),
                     TryEnd::Failed(_, o) => *o,
@@ -204,7 +206,7 @@ impl Proxy {
             let endpoint = (req.0.uri.authority()).expect("aimed at an endpoint");
             // Pinned where it is made: `select!` then holds a pointer, not a second copy of the
             // send's 1.4 KB future (a copy into memory the request had not touched yet).
-            let sent = std::pin::pin!((self.upstreams).send(
+            let sent = pin!((self.upstreams).send(
                 cluster.protocol,
                 &cluster.policy,
                 endpoint,

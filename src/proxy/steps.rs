@@ -92,8 +92,15 @@ impl Proxy {
                 None => self.start_mirrors(&mut cx, &routed, &body, &upstream.uri, &hashes),
                 Some(_) => self.skip_mirrors(&routed),
             };
-            let response =
-                (self.forward(&mut cx, &routed, upstream, body, taps, hashes.primary)).await?;
+            let response = std::pin::pin!(self.forward(
+                &mut cx,
+                &routed,
+                upstream,
+                body,
+                taps,
+                hashes.primary
+            ))
+            .await?;
             Ok(match upgrade {
                 None => self.respond(cx, &routed, response),
                 Some(client) => self.respond_upgrade(cx, &routed, response, client),

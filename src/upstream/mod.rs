@@ -155,7 +155,13 @@ impl Upstreams {
                 None => None,
             };
             let req = (head, body);
-            let sent = self.send_on(protocol, policy, endpoint, req, (mirror, tls.as_ref()));
+            let sent = std::pin::pin!(self.send_on(
+                protocol,
+                policy,
+                endpoint,
+                req,
+                (mirror, tls.as_ref())
+            ));
             let result = sent.await;
             if let (Err(e), Some(tls)) = (&result, &tls)
                 && let Some(reason) = error::tls_reason(e)
@@ -195,7 +201,7 @@ impl Upstreams {
                 );
                 let stall = mirror.then_some(self.mirror_stall);
                 let connect = || connect(endpoint, policy.connect_timeout, tls, stall);
-                return self.shard().h1.send(key, (head, body), connect).await;
+                return std::pin::pin!(self.shard().h1.send(key, (head, body), connect)).await;
             }
             let mut req = owned_request(head, body);
             // h2: `:authority` is the service host; the connection goes to the endpoint.

@@ -72,7 +72,7 @@ pub(super) fn start_workers(
     }
     let (proxy, shutdown) = (proxy.clone(), shutdown.clone());
     let (drain, limits) = (opts.drain_timeout, opts.client.clone());
-    Workers::start(payloads, move |listeners| {
+    Workers::start(payloads, opts.pin_workers, move |listeners| {
         let serving = listeners.into_iter().map(|listener| {
             serve_on_worker(
                 listener,

@@ -97,6 +97,8 @@ pub struct RunOptions {
     pub kubernetes: Option<KubeOptions>,
     /// Data-plane threads (`--workers`; default: one per core).
     pub workers: usize,
+    /// Each data-plane thread bound to one CPU (`--pin-workers`).
+    pub pin_workers: bool,
 }
 
 /// One data-plane thread per core the process may use.
@@ -123,6 +125,7 @@ impl RunOptions {
             compare: Some(CompareConfig::default()),
             kubernetes: None,
             workers: default_workers(),
+            pin_workers: false,
         }
     }
 }

@@ -73,6 +73,10 @@ pub struct RunArgs {
     /// its own upstream connections (default: one per core).
     #[arg(long, value_name = "N")]
     workers: Option<std::num::NonZeroUsize>,
+    /// Bind each data-plane thread to one CPU the process may use, in order (for cores given
+    /// to the proxy; a pinned thread cannot move off a core something else keeps busy).
+    #[arg(long)]
+    pin_workers: bool,
     /// Bound on draining connections at shutdown.
     #[arg(long, default_value = "10s", value_parser = parse_dur)]
     drain_timeout: Duration,
@@ -202,6 +206,7 @@ pub(super) async fn run(args: RunArgs) -> ExitCode {
         drain_timeout: args.drain_timeout,
         reload_poll: Duration::from_secs(2),
         workers: args.workers.map_or_else(app::default_workers, usize::from),
+        pin_workers: args.pin_workers,
         metrics: !args.no_metrics,
         compare: args
             .compare

@@ -277,3 +277,56 @@ async fn an_idle_proxy_sleeps_until_the_next_request() {
     child.sigterm();
     assert_eq!(child.exit_code().await, Some(0));
 }
+
+#[tokio::test]
+async fn pinned_workers_each_run_on_one_cpu_of_their_own_and_still_serve() {
+    let v1 = backend::http1("v1").run().await;
+    let v3 = backend::http1("v3").run().await;
+    let dir = config::seed(v1.port(), v1.port(), v3.port()).write();
+    let port = refusing_port().await;
+    let run = binary::run(dir.path()).listen(port).admin(0);
+    let mut child = run.args(&["--workers", "2", "--pin-workers"]).spawn();
+    wait_for_port(port).await;
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    assert_eq!(Client::new(addr).get("/hello").send().await.status, 200);
+    // The CPUs this test may use are the proxy's too; its workers take the first two.
+    let allowed = allowed_cpus(&std::fs::read_to_string("/proc/self/status").unwrap());
+    let mut expected: Vec<String> = allowed.iter().cycle().take(2).cloned().collect();
+    expected.sort();
+    let mut cpus = worker_cpus(child.pid());
+    cpus.sort();
+    assert_eq!(
+        cpus, expected,
+        "each worker's Cpus_allowed_list (allowed: {allowed:?})"
+    );
+    child.sigterm();
+    assert_eq!(child.exit_code().await, Some(0));
+}
+
+/// The `Cpus_allowed_list` of each data-plane thread of process `pid`.
+fn worker_cpus(pid: u32) -> Vec<String> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("the proxy's threads");
+    (tasks.flatten())
+        .filter(|task| {
+            let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+            comm.starts_with("shadowmesh-work")
+        })
+        .filter_map(|task| std::fs::read_to_string(task.path().join("status")).ok())
+        .map(|status| allowed_cpus(&status).join(","))
+        .collect()
+}
+
+/// The CPUs a `/proc/*/status` allows, one by one (`Cpus_allowed_list: 0-2,5` -> 0 1 2 5).
+fn allowed_cpus(status: &str) -> Vec<String> {
+    let line = status.lines().find(|l| l.starts_with("Cpus_allowed_list:"));
+    let list = line
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap_or_default();
+    (list.split(','))
+        .flat_map(|range| {
+            let (low, high) = range.split_once('-').unwrap_or((range, range));
+            let (low, high) = (low.parse::<u32>().unwrap(), high.parse::<u32>().unwrap());
+            (low..=high).map(|cpu| cpu.to_string())
+        })
+        .collect()
+}

@@ -8,6 +8,7 @@
 //! the header timeout; header size and count, h2 streams and connections are bounded. Accept
 //! errors (out of file descriptors) back off and are logged at most once a second.
 
+mod affinity;
 mod client_body;
 pub mod deadline;
 mod drain;

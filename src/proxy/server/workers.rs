@@ -16,6 +16,7 @@ use std::time::Duration;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::sync::oneshot;
 
+use super::affinity;
 use crate::upstream;
 
 /// Pending connections the kernel queues per socket (nginx's default is 511, tokio's 1024).
@@ -71,12 +72,18 @@ struct Worker {
 impl Workers {
     /// Starts one thread per payload, each running `job(payload)` on its own runtime until
     /// the job ends (the job's own shutdown) or the workers are dropped.
-    pub fn start<T, F, Fut>(payloads: Vec<T>, job: F) -> io::Result<Self>
+    /// With `pin`, worker `i` is bound to the `i`-th CPU the process may use ([`affinity`]).
+    pub fn start<T, F, Fut>(payloads: Vec<T>, pin: bool, job: F) -> io::Result<Self>
     where
         T: Send + 'static,
         F: Fn(T) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + 'static,
     {
+        let cpus = if pin {
+            affinity::allowed_cpus()?
+        } else {
+            Vec::new()
+        };
         let job = Arc::new(job);
         let mut each = Vec::with_capacity(payloads.len());
         for (index, payload) in payloads.into_iter().enumerate() {
@@ -86,9 +93,15 @@ impl Workers {
             let (abort, aborted) = oneshot::channel::<()>();
             let (finished, done) = oneshot::channel();
             let job = job.clone();
+            let cpu = affinity::cpu_of_worker(&cpus, index);
             let thread = std::thread::Builder::new()
                 .name(format!("shadowmesh-worker-{index}"))
                 .spawn(move || {
+                    if let Some(cpu) = cpu
+                        && let Err(e) = affinity::pin_current_thread(cpu)
+                    {
+                        tracing::warn!(worker = index, cpu, error = %e, "cannot pin the worker");
+                    }
                     upstream::enter_worker(index);
                     runtime.block_on(async move {
                         // This thread's request deadlines, without a tokio timer each.
@@ -148,7 +161,7 @@ mod tests {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let (stopped_tx, stopped_rx) = std::sync::mpsc::channel::<usize>();
         let record = seen.clone();
-        let workers = Workers::start(vec![0usize, 1], move |i| {
+        let workers = Workers::start(vec![0usize, 1], false, move |i| {
             let name = std::thread::current().name().map(str::to_string);
             record.lock().unwrap().push(name);
             let stopped = StopSignal(i, stopped_tx.clone());
@@ -190,7 +203,7 @@ mod tests {
     async fn finish_waits_for_every_job_to_end() {
         let ended = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let counter = ended.clone();
-        let workers = Workers::start(vec![10u64, 60], move |ms| {
+        let workers = Workers::start(vec![10u64, 60], false, move |ms| {
             let counter = counter.clone();
             async move {
                 tokio::time::sleep(Duration::from_millis(ms)).await;

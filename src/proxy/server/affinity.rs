@@ -6,16 +6,28 @@
 
 use std::io;
 
+#[cfg(target_os = "linux")]
 use nix::sched::{CpuSet, sched_getaffinity, sched_setaffinity};
+#[cfg(target_os = "linux")]
 use nix::unistd::Pid;
 
 /// The CPUs the calling thread may run on (the process's, before any worker is pinned), in
 /// order.
+#[cfg(target_os = "linux")]
 pub fn allowed_cpus() -> io::Result<Vec<usize>> {
     let set = sched_getaffinity(Pid::from_raw(0)).map_err(io::Error::from)?;
     Ok((0..CpuSet::count())
         .filter(|&cpu| set.is_set(cpu).unwrap_or(false))
         .collect())
+}
+
+/// Elsewhere the flag is refused at start, by name, rather than ignored.
+#[cfg(not(target_os = "linux"))]
+pub fn allowed_cpus() -> io::Result<Vec<usize>> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "--pin-workers binds threads to CPUs on Linux only",
+    ))
 }
 
 /// The CPU worker `index` of a process allowed `cpus` is pinned to: one each, in order, then
@@ -25,13 +37,20 @@ pub fn cpu_of_worker(cpus: &[usize], index: usize) -> Option<usize> {
 }
 
 /// Binds the calling thread to `cpu`.
+#[cfg(target_os = "linux")]
 pub fn pin_current_thread(cpu: usize) -> io::Result<()> {
     let mut set = CpuSet::new();
     set.set(cpu).map_err(io::Error::from)?;
     sched_setaffinity(Pid::from_raw(0), &set).map_err(io::Error::from)
 }
 
-#[cfg(test)]
+/// Not reached elsewhere: [`allowed_cpus`] refuses the flag first.
+#[cfg(not(target_os = "linux"))]
+pub fn pin_current_thread(_cpu: usize) -> io::Result<()> {
+    allowed_cpus().map(drop)
+}
+
+#[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
 

@@ -1,5 +1,6 @@
 //! The data plane's threads and their listeners: every `--listen` address bound once per
-//! worker (`SO_REUSEPORT`), and each worker serving its sockets with the shared [`Proxy`].
+//! worker (`SO_REUSEPORT`), each worker serving its sockets with the shared [`Proxy`], and the
+//! address's connections kept even across the workers (`--connection-balance`).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -12,6 +13,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 
 use super::{RunOptions, StartError};
+use crate::proxy::server::balance::{self, ConnectionBalance};
 use crate::proxy::server::workers::{self, Workers};
 use crate::proxy::server::{self, ClientLimits, ConnActivity, InFlightBody};
 use crate::proxy::{ConnInfo, Proxy};
@@ -36,11 +38,13 @@ pub(super) fn bind_listeners(opts: &RunOptions) -> Result<Vec<BoundListen>, Star
 }
 
 /// One listen address as one worker accepts on it: its own `SO_REUSEPORT` socket, the
-/// service host it is bound to, and the connection slots all the address's workers share.
+/// service host it is bound to, the connection slots all the address's workers share, and
+/// its share of the address's connection balance.
 struct WorkerListener {
     socket: std::net::TcpListener,
     host: Option<Arc<str>>,
     slots: Arc<Semaphore>,
+    balance: Option<balance::Share>,
 }
 
 /// A listen address, bound once per worker.
@@ -59,14 +63,18 @@ pub(super) fn start_workers(
 ) -> Result<Workers, StartError> {
     let mut payloads: Vec<Vec<WorkerListener>> =
         (0..opts.workers.max(1)).map(|_| Vec::new()).collect();
+    let balanced = opts.connection_balance == ConnectionBalance::Exact && payloads.len() > 1;
     for listen in bound {
         let slots = opts.client.slots();
+        let mut shares = balanced.then(|| balance::shares(payloads.len()).into_iter());
         for (payload, socket) in payloads.iter_mut().zip(listen.sockets) {
             let (host, slots) = (listen.host.clone(), slots.clone());
+            let balance = shares.as_mut().and_then(Iterator::next);
             payload.push(WorkerListener {
                 socket,
                 host,
                 slots,
+                balance,
             });
         }
     }
@@ -118,6 +126,10 @@ async fn serve_on_worker(
             }
         })
     };
-    let (drain, slots) = (drain, listener.slots);
-    server::serve(socket, shutdown, (drain, slots), limits, make_service).await;
+    let admission = server::Admission {
+        drain_time: drain,
+        slots: listener.slots,
+        balance: listener.balance,
+    };
+    server::serve(socket, shutdown, admission, limits, make_service).await;
 }

@@ -25,6 +25,7 @@ use crate::config::Diagnostic;
 use crate::kubernetes::{self, KubeError, KubeOptions};
 use crate::model::ProxyIdentity;
 use crate::proxy::mirror::{MirrorConfig, Mirrorer};
+use crate::proxy::server::balance::ConnectionBalance;
 use crate::proxy::server::workers::Workers;
 use crate::proxy::server::{self, ClientLimits};
 use crate::proxy::{Proxy, ProxyOptions, RetryMetrics};
@@ -99,6 +100,8 @@ pub struct RunOptions {
     pub workers: usize,
     /// Each data-plane thread bound to one CPU (`--pin-workers`).
     pub pin_workers: bool,
+    /// How each listen address's connections are spread over the data-plane threads.
+    pub connection_balance: ConnectionBalance,
 }
 
 /// One data-plane thread per core the process may use.
@@ -126,6 +129,7 @@ impl RunOptions {
             kubernetes: None,
             workers: default_workers(),
             pin_workers: false,
+            connection_balance: ConnectionBalance::default(),
         }
     }
 }
@@ -238,7 +242,7 @@ pub async fn start(opts: RunOptions) -> Result<Running, StartError> {
     tasks.spawn(server::serve(
         admin_listener,
         shutdown_rx.clone(),
-        (opts.drain_timeout, admin_limits.slots()),
+        server::Admission::new(opts.drain_timeout, admin_limits.slots()),
         admin_limits,
         move |_, _| {
             let admin = admin.clone();

@@ -16,6 +16,7 @@ use crate::model::methods::MethodSet;
 use crate::proxy::ProxyOptions;
 use crate::proxy::mirror::MirrorConfig;
 use crate::proxy::server::ClientLimits;
+use crate::proxy::server::balance::ConnectionBalance;
 use crate::telemetry::LogFormat;
 
 /// `shadowmesh run`.
@@ -77,6 +78,11 @@ pub struct RunArgs {
     /// to the proxy; a pinned thread cannot move off a core something else keeps busy).
     #[arg(long)]
     pin_workers: bool,
+    /// How connections are spread over the data-plane threads: `exact` keeps each listen
+    /// address's open connections even across them (Envoy's `exact_balance`), `kernel` leaves
+    /// it to `SO_REUSEPORT`.
+    #[arg(long, value_enum, default_value = "exact")]
+    connection_balance: ConnectionBalance,
     /// Bound on draining connections at shutdown.
     #[arg(long, default_value = "10s", value_parser = parse_dur)]
     drain_timeout: Duration,
@@ -207,6 +213,7 @@ pub(super) async fn run(args: RunArgs) -> ExitCode {
         reload_poll: Duration::from_secs(2),
         workers: args.workers.map_or_else(app::default_workers, usize::from),
         pin_workers: args.pin_workers,
+        connection_balance: args.connection_balance,
         metrics: !args.no_metrics,
         compare: args
             .compare

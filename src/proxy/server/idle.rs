@@ -105,6 +105,8 @@ pub struct IdleGuard<T> {
     /// The connection's place under `--max-connections`, held as long as the socket lives
     /// (through a tunnel after an upgrade, which outlives hyper's connection).
     _slot: Option<OwnedSemaphorePermit>,
+    /// The connection's count on its worker under the listen address's balance.
+    _open: Option<super::balance::Open>,
 }
 
 impl<T> IdleGuard<T> {
@@ -117,12 +119,19 @@ impl<T> IdleGuard<T> {
             timer: None,
             timer_task: None,
             _slot: None,
+            _open: None,
         }
     }
 
     /// Holds `slot` until the socket is dropped.
     pub fn holding(mut self, slot: OwnedSemaphorePermit) -> Self {
         self._slot = Some(slot);
+        self
+    }
+
+    /// Counts the connection on its worker until the socket is dropped.
+    pub fn counted(mut self, open: Option<super::balance::Open>) -> Self {
+        self._open = open;
         self
     }
 

@@ -9,6 +9,7 @@
 //! errors (out of file descriptors) back off and are logged at most once a second.
 
 mod affinity;
+pub mod balance;
 mod client_body;
 pub mod deadline;
 mod drain;
@@ -30,7 +31,7 @@ use hyper::server::conn::http2;
 use hyper::service::Service;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::time::Instant;
 use tokio_util::task::TaskTracker;
 
@@ -104,14 +105,39 @@ impl ClientLimits {
     }
 }
 
-/// Serves `listener` until `shutdown` turns true, then drains for at most `drain`.
-/// `make_service` gets each connection's client address and activity (for in-flight counting).
-/// `slots` bounds the connections open at once (shared by the workers accepting on one
-/// address; see [`ClientLimits::slots`]).
+/// How an accept loop admits connections: the connection slots (shared by the workers
+/// accepting on one address; see [`ClientLimits::slots`]), the drain time at shutdown, and this
+/// worker's share of the address's balance (none with one worker, or on the admin port).
+pub struct Admission {
+    pub drain_time: Duration,
+    pub slots: Arc<Semaphore>,
+    pub balance: Option<balance::Share>,
+}
+
+impl Admission {
+    /// Unbalanced: every connection served by the loop that accepts it.
+    pub fn new(drain_time: Duration, slots: Arc<Semaphore>) -> Self {
+        Self {
+            drain_time,
+            slots,
+            balance: None,
+        }
+    }
+}
+
+/// What the accept loop got: a connection it accepted, or one another worker handed it.
+enum Arrival {
+    Accepted(std::io::Result<(TcpStream, SocketAddr)>),
+    Handed(balance::Handoff),
+}
+
+/// Serves `listener` until `shutdown` turns true, then drains for at most the admission's
+/// drain time. `make_service` gets each connection's client address and activity (for
+/// in-flight counting).
 pub async fn serve<F, S, B>(
     listener: TcpListener,
     mut shutdown: watch::Receiver<bool>,
-    (drain_time, slots): (Duration, Arc<Semaphore>),
+    mut admission: Admission,
     limits: ClientLimits,
     make_service: F,
 ) where
@@ -131,28 +157,44 @@ pub async fn serve<F, S, B>(
         // unserved while another worker's freed slot waits for a connection that never comes.
         // So each worker holds at most one accepted connection waiting; the rest stay queued
         // in the kernel.
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
+        let arrival = tokio::select! {
+            accepted = listener.accept() => Arrival::Accepted(accepted),
+            handed = handed(&mut admission.balance) => Arrival::Handed(handed),
             _ = shutdown.changed() => break,
         };
-        let (stream, remote) = match accepted {
-            Ok(accepted) => accepted,
-            Err(e) => {
+        let (stream, remote, seat) = match arrival {
+            Arrival::Handed(h) => match TcpStream::from_std(h.stream) {
+                Ok(stream) => (stream, h.remote, Seat::counted(h.slot, h.open)),
+                Err(e) => {
+                    tracing::debug!(error = %e, "a handed-off connection cannot be served");
+                    continue;
+                }
+            },
+            Arrival::Accepted(Err(e)) => {
                 backoff.wait(&e).await;
                 continue;
             }
-        };
-        backoff.reset();
-        let slot = tokio::select! {
-            slot = slots.clone().acquire_owned() => match slot {
-                Ok(slot) => slot,
-                Err(_) => break,
-            },
-            _ = shutdown.changed() => break,
+            Arrival::Accepted(Ok((stream, remote))) => {
+                backoff.reset();
+                let slot = tokio::select! {
+                    slot = admission.slots.clone().acquire_owned() => match slot {
+                        Ok(slot) => slot,
+                        Err(_) => break,
+                    },
+                    _ = shutdown.changed() => break,
+                };
+                let Some((stream, seat)) = place(admission.balance.as_ref(), stream, remote, slot)
+                else {
+                    continue;
+                };
+                (stream, remote, seat)
+            }
         };
         let _ = stream.set_nodelay(true);
         let activity = Arc::new(ConnActivity::default());
-        let io = IdleGuard::new(stream, activity.clone(), limits.idle_timeout).holding(slot);
+        let io = IdleGuard::new(stream, activity.clone(), limits.idle_timeout)
+            .holding(seat.slot)
+            .counted(seat.open);
         let service = make_service(remote, activity);
         let conn = Connection::new(io, settings, drain.watch());
         connections.spawn(serve_client(conn, service, h2.clone()));
@@ -162,10 +204,66 @@ pub async fn serve<F, S, B>(
     connections.close();
     tokio::select! {
         _ = connections.wait() => {}
-        _ = tokio::time::sleep(drain_time) => {
-            tracing::warn!(drain = ?drain_time, "connections still open after the drain time; closing them");
+        _ = tokio::time::sleep(admission.drain_time) => {
+            tracing::warn!(drain = ?admission.drain_time, "connections still open after the drain time; closing them");
         }
     }
+}
+
+/// The next connection another worker hands this loop (never, without a balance).
+async fn handed(balance: &mut Option<balance::Share>) -> balance::Handoff {
+    match balance {
+        Some(share) => share.handed().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// A connection's places: its slot under the connection limit, its count on its worker.
+struct Seat {
+    slot: OwnedSemaphorePermit,
+    open: Option<balance::Open>,
+}
+
+impl Seat {
+    fn counted(slot: OwnedSemaphorePermit, open: balance::Open) -> Self {
+        let open = Some(open);
+        Self { slot, open }
+    }
+}
+
+/// A connection this loop accepted, with its slot: kept (returned, counted on this worker)
+/// or handed to the worker with fewer connections (`None`).
+fn place(
+    balance: Option<&balance::Share>,
+    stream: TcpStream,
+    remote: SocketAddr,
+    slot: OwnedSemaphorePermit,
+) -> Option<(TcpStream, Seat)> {
+    let Some(share) = balance else {
+        return Some((stream, Seat { slot, open: None }));
+    };
+    let (worker, open) = match share.place() {
+        balance::Placement::Here(open) => return Some((stream, Seat::counted(slot, open))),
+        balance::Placement::There(worker, open) => (worker, open),
+    };
+    let stream = match stream.into_std() {
+        Ok(stream) => stream,
+        Err(e) => {
+            tracing::debug!(error = %e, "an accepted connection cannot be handed off");
+            return None;
+        }
+    };
+    let handoff = balance::Handoff {
+        stream,
+        remote,
+        slot,
+        open,
+    };
+    let back = share.hand_off(worker, handoff).err()?;
+    // The other worker has stopped: served here after all.
+    let stream = TcpStream::from_std(back.stream).ok()?;
+    let open = back.open.move_to(share.worker());
+    Some((stream, Seat::counted(back.slot, open)))
 }
 
 /// Serves one client connection in the protocol its first bytes speak.

@@ -1,7 +1,7 @@
 //! Data-plane threads: one single-threaded runtime per core, each accepting on its own
 //! `SO_REUSEPORT` socket of every listen address. The kernel spreads new connections over the
-//! sockets; a connection, its requests, their mirrors and the upstream connections they use
-//! then all live on one thread (the upstream pools are per thread: `upstream::enter_worker`).
+//! sockets, and the accept loops even them out ([`super::balance`]); a connection, its
+//! requests, their mirrors and the upstream connections they use then all live on one thread (the upstream pools are per thread: `upstream::enter_worker`).
 //! A request never changes thread, so nothing on its path is woken across cores or stolen by
 //! another worker (BENCHMARKS.md measures the difference). The control plane (admin, config
 //! reloads, Kubernetes watches, the comparison) stays on the main runtime.

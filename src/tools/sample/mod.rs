@@ -97,7 +97,7 @@ pub async fn start(addr: SocketAddr, config: SampleConfig) -> std::io::Result<Sa
     tokio::spawn(crate::proxy::server::serve(
         listener,
         rx,
-        (Duration::from_secs(1), limits.slots()),
+        crate::proxy::server::Admission::new(Duration::from_secs(1), limits.slots()),
         limits,
         move |_, _| {
             let config = config.clone();

@@ -150,8 +150,8 @@ impl ConnInfo {
 pub(crate) struct RequestCtx {
     /// The request head, changed by the steps into the upstream request's head.
     parts: http::request::Parts,
-    /// The exchange, recorded once.
-    record: ExchangeRecord,
+    /// The exchange, recorded once (boxed: see its `OnBodyEnd`).
+    record: Box<ExchangeRecord>,
     /// CORS headers the answer gets (the origin is allowed; see [`cors`]).
     cors_marks: http::HeaderMap,
     /// The `Set-Cookie` of a consistent-hash cookie the proxy made ([`hash_key`]).
@@ -161,13 +161,19 @@ pub(crate) struct RequestCtx {
 impl RequestCtx {
     /// The context of a request with head `parts`, its exchange started at `started`.
     fn new(parts: http::request::Parts, telemetry: Arc<Telemetry>, started: Instant) -> Self {
-        let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-        let mut exchange = Exchange::new(parts.method.clone(), path);
-        exchange.grpc = headers::is_grpc(&parts.headers);
-        exchange.request_id = parts.headers.get(&headers::X_REQUEST_ID).cloned();
+        let record = ExchangeRecord::new(telemetry, started, || Exchange {
+            method: parts.method.clone(),
+            path: (parts.uri.path_and_query())
+                .map_or("/", |p| p.as_str())
+                .into(),
+            grpc: headers::is_grpc(&parts.headers),
+            request_id: parts.headers.get(&headers::X_REQUEST_ID).cloned(),
+            protocol: "-",
+            ..Exchange::default()
+        });
         Self {
             parts,
-            record: ExchangeRecord::new(telemetry, started, exchange),
+            record,
             cors_marks: http::HeaderMap::new(),
             hash_cookie: None,
         }

@@ -125,7 +125,7 @@ impl Proxy {
 async fn tunnel(
     client: OnUpgrade,
     upstream: hyper::upgrade::OnUpgrade,
-    mut record: ExchangeRecord,
+    mut record: Box<ExchangeRecord>,
 ) {
     let (client, upstream) = tokio::join!(client, upstream);
     let (client, upstream) = match (client, upstream) {
@@ -153,7 +153,7 @@ async fn tunnel(
 }
 
 /// Records the tunnel: `sent` bytes from the client, `received` from the upstream.
-fn end(mut record: ExchangeRecord, sent: u64, received: u64) {
+fn end(mut record: Box<ExchangeRecord>, sent: u64, received: u64) {
     record.upload = None;
     record.exchange.request_bytes = sent;
     let summary = BodySummary {

@@ -36,6 +36,7 @@ mod error;
 mod h1;
 mod h1_conn;
 mod h1_upload;
+mod h2;
 pub mod metrics;
 mod stall;
 mod tls;
@@ -69,6 +70,11 @@ type PoolKey = (Protocol, Duration, Option<Duration>, bool, TlsKey);
 
 /// An h2 connection: endpoint, for mirrors, TLS setting and SNI.
 type H2Key = (Authority, bool, TlsKey);
+
+/// A response on its way, from a path taken rarely (h2, upgrades): boxed behind a `dyn`.
+type Sending<'a> = std::pin::Pin<
+    Box<dyn Future<Output = Result<Response<ResponseBody>, UpstreamError>> + Send + 'a>,
+>;
 
 /// All upstream pools, one set per data-plane thread ([`Shard`]).
 pub struct Upstreams {
@@ -187,9 +193,9 @@ impl Upstreams {
     ) -> impl Future<Output = Result<Response<ResponseBody>, UpstreamError>> {
         async move {
             if protocol == Protocol::Http1 && is_upgrade(head) {
-                let client = self.client(protocol, policy, mirror, tls);
-                let req = owned_request(head, body);
-                return Ok(client.request(req).await?.map(ResponseBody::plain));
+                return self
+                    .send_upgrade(protocol, policy, (head, body), (mirror, tls))
+                    .await;
             }
             if protocol == Protocol::Http1 {
                 let idle = policy.idle_timeout.unwrap_or(self.default_idle);
@@ -203,87 +209,24 @@ impl Upstreams {
                 let connect = || connect(endpoint, policy.connect_timeout, tls, stall);
                 return std::pin::pin!(self.shard().h1.send(key, (head, body), connect)).await;
             }
-            let mut req = owned_request(head, body);
-            // h2: `:authority` is the service host; the connection goes to the endpoint.
-            if let Some(authority) = req
-                .headers_mut()
-                .remove(header::HOST)
-                .and_then(|h| Authority::try_from(h.as_bytes()).ok())
-            {
-                let mut parts = req.uri().clone().into_parts();
-                parts.authority = Some(authority);
-                parts.scheme = Some(http::uri::Scheme::HTTP);
-                if let Ok(uri) = http::Uri::from_parts(parts) {
-                    *req.uri_mut() = uri;
-                }
-            }
-            let key = (endpoint.clone(), mirror, Origination::key(tls));
-            let mut sender = self.h2_sender(&key, policy.connect_timeout, tls).await?;
-            let sent = async {
-                sender.ready().await?;
-                sender.send_request(req).await
-            };
-            match sent.await {
-                Ok(resp) => Ok(resp.map(ResponseBody::plain)),
-                Err(e) => {
-                    // A failed connection is not handed out again.
-                    self.shard().h2.rcu(|map| {
-                        let mut map = HashMap::clone(map);
-                        map.remove(&key);
-                        map
-                    });
-                    Err(e.into())
-                }
-            }
+            std::pin::pin!(self.send_h2(policy, endpoint, (head, body), (mirror, tls))).await
         }
     }
 
-    async fn h2_sender(
-        &self,
-        key: &H2Key,
-        connect_timeout: Duration,
-        tls: Option<&Origination>,
-    ) -> Result<http2::SendRequest<UpstreamBody>, UpstreamError> {
-        if let Some(s) = self.shard().h2.load().get(key)
-            && !s.is_closed()
-        {
-            return Ok(s.clone());
-        }
-        // Boxed: the handshakes' state is large, and carried inline it would make every
-        // request's future (moved several times per request) that much larger.
-        Box::pin(self.h2_connect(key, connect_timeout, tls)).await
-    }
-
-    /// A new h2 connection for `key`, driven by a task of its own and shared from then on.
-    async fn h2_connect(
-        &self,
-        key: &H2Key,
-        connect_timeout: Duration,
-        tls: Option<&Origination>,
-    ) -> Result<http2::SendRequest<UpstreamBody>, UpstreamError> {
-        let stall = key.1.then_some(self.mirror_stall);
-        let stream = connect(&key.0, connect_timeout, tls, stall).await?;
-        // Pings find peers that vanished without a reset; the connection then closes.
-        let (sender, conn) = http2::Builder::new(TokioExecutor::new())
-            .timer(TokioTimer::new())
-            .keep_alive_interval(Duration::from_secs(30))
-            .keep_alive_timeout(Duration::from_secs(10))
-            .keep_alive_while_idle(true)
-            .handshake(stream)
-            .await
-            .map_err(|e| UpstreamError::Connect(format!("h2 handshake: {e}")))?;
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "h2 upstream connection ended");
-            }
-        });
-        self.shard().h2.rcu(|map| {
-            let mut map = HashMap::clone(map);
-            map.retain(|_, s| !s.is_closed());
-            map.insert(key.clone(), sender.clone());
-            map
-        });
-        Ok(sender)
+    /// An upgrade, through hyper-util's pool (it hands the connection over). Boxed behind a
+    /// `dyn`, as [`Upstreams::send_h2`]: see there.
+    fn send_upgrade<'a>(
+        &'a self,
+        protocol: Protocol,
+        policy: &'a ClusterPolicy,
+        (head, body): (&'a http::request::Parts, UpstreamBody),
+        (mirror, tls): (bool, Option<&'a Origination>),
+    ) -> Sending<'a> {
+        Box::pin(async move {
+            let client = self.client(protocol, policy, mirror, tls);
+            let req = owned_request(head, body);
+            Ok(client.request(req).await?.map(ResponseBody::plain))
+        })
     }
 
     /// The client for a cluster's protocol and policy, for user traffic or for mirrored copies,

@@ -20,7 +20,7 @@ pub mod workers;
 use std::convert::Infallible;
 use std::future::{Future, poll_fn};
 use std::net::SocketAddr;
-use std::pin::pin;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -197,7 +197,9 @@ pub async fn serve<F, S, B>(
             .counted(seat.open);
         let service = make_service(remote, activity);
         let conn = Connection::new(io, settings, drain.watch());
-        connections.spawn(serve_client(conn, service, h2.clone()));
+        // Boxed: tokio's task keeps room on the stack for its future's whole state (dropped
+        // or finished in place), and every poll of the connection paid for that frame.
+        connections.spawn(Box::pin(serve_client(conn, service, h2.clone())));
     }
     drop(listener);
     drain.start();
@@ -280,7 +282,12 @@ where
         Sniffed::Http1 => conn.serve(&service).await,
         Sniffed::Http2 => {
             let (io, prefix, drain) = conn.into_parts();
-            serve_h2(Prefixed::new(prefix, io), service, &h2, drain).await;
+            // Boxed and called through a `dyn`, so hyper's HTTP/2 server is not inlined here:
+            // its locals made this function's stack frame 33 KB, and every poll of an
+            // HTTP/1.1 connection paid for touching it (a stack probe a page).
+            let h2: Pin<Box<dyn Future<Output = ()> + Send + '_>> =
+                Box::pin(serve_h2(Prefixed::new(prefix, io), service, &h2, drain));
+            h2.await;
         }
     }
 }

@@ -148,7 +148,10 @@ impl Connection {
                     break;
                 }
             };
-            match self.exchange(service, head).await {
+            // Made in place (`pin!`): a plain `.await` would build the exchange, with the
+            // service's whole future in it, on the stack and copy it in, once a request.
+            let after = std::pin::pin!(self.exchange(service, head)).await;
+            match after {
                 After::KeepAlive => {}
                 After::Close => break,
                 After::Abort => return,

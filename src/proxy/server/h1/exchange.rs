@@ -85,7 +85,7 @@ impl Connection {
             return After::Abort;
         };
         let status = response.status();
-        let Some(keep_alive) = self.send(response, asked, &mut feed).await else {
+        let Some(keep_alive) = pin!(self.send(response, asked, &mut feed)).await else {
             return After::Abort;
         };
         let keep_alive = match feed {

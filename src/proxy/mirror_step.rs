@@ -26,10 +26,25 @@ impl Proxy {
         uri: &http::Uri,
         hashes: &RequestHashes,
     ) -> Vec<Tap> {
-        let mut taps = Vec::new();
         if routed.decision.route.mirrors.is_empty() {
-            return taps;
+            return Vec::new();
         }
+        self.start_route_mirrors(cx, routed, body, uri, hashes)
+    }
+
+    /// [`Proxy::start_mirrors`] for a route that has mirrors. Not inlined: spawning a mirror
+    /// builds its task's future on the stack, and inlined, that room was in the frame of
+    /// every request's poll, mirrored or not.
+    #[inline(never)]
+    fn start_route_mirrors(
+        &self,
+        cx: &mut RequestCtx,
+        routed: &Routed<'_>,
+        body: &ClientBody,
+        uri: &http::Uri,
+        hashes: &RequestHashes,
+    ) -> Vec<Tap> {
+        let mut taps = Vec::new();
         let has_body = !body.is_end_stream();
         let declared_len = (cx.parts.headers.get(header::CONTENT_LENGTH))
             .and_then(|v| v.to_str().ok())

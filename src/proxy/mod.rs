@@ -161,15 +161,12 @@ pub(crate) struct RequestCtx {
 impl RequestCtx {
     /// The context of a request with head `parts`, its exchange started at `started`.
     fn new(parts: http::request::Parts, telemetry: Arc<Telemetry>, started: Instant) -> Self {
-        let record = ExchangeRecord::new(telemetry, started, || Exchange {
-            method: parts.method.clone(),
-            path: (parts.uri.path_and_query())
-                .map_or("/", |p| p.as_str())
-                .into(),
-            grpc: headers::is_grpc(&parts.headers),
-            request_id: parts.headers.get(&headers::X_REQUEST_ID).cloned(),
-            protocol: "-",
-            ..Exchange::default()
+        let record = ExchangeRecord::new(telemetry, started, || {
+            let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+            let mut exchange = Exchange::new(parts.method.clone(), path);
+            exchange.grpc = headers::is_grpc(&parts.headers);
+            exchange.request_id = parts.headers.get(&headers::X_REQUEST_ID).cloned();
+            exchange
         });
         Self {
             parts,

@@ -4,8 +4,11 @@
 
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
-# Dependencies first, so a source change does not rebuild them.
+# Dependencies first, so a source change does not rebuild them; with the profile-guided build's
+# wrapper and profile (.cargo/, pgo/), or they would be built, and kept, without it.
 COPY Cargo.toml Cargo.lock ./
+COPY .cargo .cargo
+COPY pgo pgo
 RUN mkdir src && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
     && cargo build --release --locked && rm -rf src
 COPY . .
